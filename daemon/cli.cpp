@@ -1,0 +1,170 @@
+#include "daemon/cli.hpp"
+
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "daemon/site_loader.hpp"
+
+#ifndef ALMANAC_VERSION
+#define ALMANAC_VERSION "0.0.0"
+#endif
+
+namespace almanac {
+
+namespace {
+
+struct Command {
+    const char* name;
+    const char* usage;
+    const char* summary;
+    const char* details;
+};
+
+const Command commands[] = {
+    {"check", "almanac check [--config FILE] [--format text|github|json]",
+     "lint the content and the config; exit 1 on any error",
+     "Reads the config (FILE, else ./almanac.yaml, else defaults) and every content file, and prints\n"
+     "every problem found:\n"
+     "  text    path:line:col: severity: message   (default)\n"
+     "  github  ::error file=…,line=…,col=…::message (GitHub Actions annotations)\n"
+     "  json    a JSON array of {path, line, column, severity, message}\n"
+     "A summary goes to standard error. Exit status: 0 when there is no error (warnings allowed),\n"
+     "1 when there is at least one error, 2 on a usage error.\n"},
+    {"help", "almanac help [COMMAND]", "show help for almanac or for one command", ""},
+};
+
+const Command* find_command(const std::string& name) {
+    for (const auto& c : commands)
+        if (name == c.name) return &c;
+    return nullptr;
+}
+
+void print_overview(std::ostream& out) {
+    out << "almanac " ALMANAC_VERSION " — Markdown events and posts as iCalendar, RSS, Atom and JSON feeds\n\n"
+           "Usage: almanac COMMAND [OPTIONS]\n\nCommands:\n";
+    for (const auto& c : commands) out << "  " << c.usage << "\n      " << c.summary << "\n";
+    out << "\nOptions for every command:\n  --help       show help for the command\n"
+           "  --version    print the version and exit\n\n"
+           "With no --config, ./almanac.yaml is used when present, else the defaults (content in ./content).\n";
+}
+
+// Options of the form --name VALUE or --name=VALUE; `allowed` lists the names that take a value.
+struct Options {
+    std::map<std::string, std::string> values;
+    bool help = false;
+    std::string error;
+};
+
+Options parse_options(const std::vector<std::string>& args, std::size_t first, const std::set<std::string>& allowed) {
+    Options o;
+    for (std::size_t i = first; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            o.help = true;
+            continue;
+        }
+        if (!a.starts_with("--")) {
+            o.error = "unexpected argument '" + a + "'";
+            return o;
+        }
+        std::string name = a.substr(2);
+        std::optional<std::string> value;
+        if (const auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        }
+        if (!allowed.contains(name)) {
+            o.error = "unknown option '--" + name + "'";
+            return o;
+        }
+        if (!value) {
+            if (i + 1 >= args.size()) {
+                o.error = "option '--" + name + "' needs a value";
+                return o;
+            }
+            value = args[++i];
+        }
+        o.values[name] = *value;
+    }
+    return o;
+}
+
+int usage_error(std::ostream& err, const Command& c, const std::string& message) {
+    err << "almanac " << c.name << ": " << message << "\nusage: " << c.usage << "\n";
+    return 2;
+}
+
+int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    const Command& cmd = *find_command("check");
+    const auto opts = parse_options(args, 2, {"config", "format"});
+    if (!opts.error.empty()) return usage_error(err, cmd, opts.error);
+    if (opts.help) {
+        out << "usage: " << cmd.usage << "\n\n" << cmd.details;
+        return 0;
+    }
+    const std::string format = opts.values.contains("format") ? opts.values.at("format") : "text";
+    if (format != "text" && format != "github" && format != "json")
+        return usage_error(err, cmd, "unknown format '" + format + "' (text, github or json)");
+
+    const auto loaded = load_config(opts.values.contains("config") ? opts.values.at("config") : "");
+    Diagnostics all = loaded.diagnostics;
+    std::size_t files = 0;
+    std::size_t items = 0;
+    if (loaded.config) {
+        const Site site = load_site(*loaded.config);
+        all.insert(all.end(), site.diagnostics.begin(), site.diagnostics.end());
+        items = site.items.size();
+        std::set<std::string> paths;
+        for (const auto& i : site.items) paths.insert(i.path);
+        files = paths.size();
+    }
+    if (format == "json") {
+        out << format_json(all) << "\n";
+    } else {
+        for (const auto& d : all) out << (format == "github" ? format_github(d) : format_text(d)) << "\n";
+    }
+    std::size_t errors = 0;
+    for (const auto& d : all) errors += d.severity == Severity::error;
+    err << "almanac check: " << errors << " error(s), " << all.size() - errors << " warning(s); " << items
+        << " item(s) from " << files << " file(s)\n";
+    return errors > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    if (args.size() < 2) {
+        print_overview(err);
+        return 2;
+    }
+    const std::string& command = args[1];
+    if (command == "--version" || command == "version") {
+        out << "almanac " ALMANAC_VERSION "\n";
+        return 0;
+    }
+    if (command == "help" || command == "--help" || command == "-h") {
+        if (args.size() > 2) {
+            const Command* c = find_command(args[2]);
+            if (!c) {
+                err << "almanac help: unknown command '" << args[2] << "'\n";
+                return 2;
+            }
+            out << "usage: " << c->usage << "\n\n" << c->summary << "\n\n" << c->details;
+            return 0;
+        }
+        print_overview(out);
+        return 0;
+    }
+    try {
+        if (command == "check") return run_check(args, out, err);
+    } catch (const std::exception& e) {
+        err << "almanac " << command << ": " << e.what() << "\n";
+        return 1;
+    }
+    err << "almanac: unknown command '" << command << "'\nusage: almanac COMMAND [OPTIONS]  (see almanac help)\n";
+    return 2;
+}
+
+}  // namespace almanac

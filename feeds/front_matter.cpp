@@ -1,0 +1,298 @@
+#include "feeds/front_matter.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <toml++/toml.h>
+#include <yaml-cpp/yaml.h>
+
+#include "feeds/text.hpp"
+
+namespace almanac {
+
+const FmNode* FmNode::find(std::string_view key) const {
+    // Hugo reads front matter keys case-insensitively (Title, publishdate, publishDate).
+    const auto same = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return (x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x) == (y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y);
+               });
+    };
+    for (const auto& e : map)
+        if (same(e.key, key)) return &e.value;
+    return nullptr;
+}
+
+std::string_view kind_name(FmNode::Kind k) {
+    switch (k) {
+        case FmNode::Kind::null: return "nothing";
+        case FmNode::Kind::scalar: return "a value";
+        case FmNode::Kind::list: return "a list";
+        case FmNode::Kind::map: return "a map";
+    }
+    return "?";
+}
+
+namespace {
+
+constexpr int max_nodes = 100'000;
+constexpr int max_depth = 64;
+
+struct Budget {
+    int nodes = 0;
+    bool exceeded = false;
+    std::string why;
+    int line = 0;
+    int column = 0;
+
+    // False (and remembers where) when the tree grows past the limits.
+    bool take(int depth, int at_line, int at_column) {
+        if (exceeded) return false;
+        if (++nodes > max_nodes) {
+            exceeded = true;
+            why = "more than 100000 values (alias expansion or a runaway file)";
+        } else if (depth > max_depth) {
+            exceeded = true;
+            why = "nesting deeper than 64 levels";
+        }
+        if (exceeded) {
+            line = at_line;
+            column = at_column;
+        }
+        return !exceeded;
+    }
+};
+
+FmNode from_yaml(const YAML::Node& n, int line_offset, int depth, Budget& budget) {
+    FmNode out;
+    const auto mark = n.Mark();
+    out.line = mark.line >= 0 ? mark.line + 1 + line_offset : 0;
+    out.column = mark.column >= 0 ? mark.column + 1 : 0;
+    if (!budget.take(depth, out.line, out.column)) return out;
+    switch (n.Type()) {
+        case YAML::NodeType::Undefined:
+        case YAML::NodeType::Null:
+            out.kind = FmNode::Kind::null;
+            break;
+        case YAML::NodeType::Scalar:
+            out.kind = FmNode::Kind::scalar;
+            out.scalar = n.Scalar();
+            out.quoted = n.Tag() == "!";  // yaml-cpp tags non-plain (quoted) scalars "!"
+            break;
+        case YAML::NodeType::Sequence:
+            out.kind = FmNode::Kind::list;
+            for (const auto& child : n) {
+                out.list.push_back(from_yaml(child, line_offset, depth + 1, budget));
+                if (budget.exceeded) break;
+            }
+            break;
+        case YAML::NodeType::Map:
+            out.kind = FmNode::Kind::map;
+            for (const auto& kv : n) {
+                FmEntry e;
+                const auto km = kv.first.Mark();
+                e.line = km.line + 1 + line_offset;
+                e.column = km.column + 1;
+                e.key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+                e.value = from_yaml(kv.second, line_offset, depth + 1, budget);
+                // A key with no value ("key:") has no useful mark of its own: point at the key.
+                if (e.value.kind == FmNode::Kind::null || e.value.line == 0) {
+                    e.value.line = e.line;
+                    e.value.column = e.column;
+                }
+                out.map.push_back(std::move(e));
+                if (budget.exceeded) break;
+            }
+            break;
+    }
+    return out;
+}
+
+std::string two(int v) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%02d", v);
+    return buf;
+}
+
+std::string toml_date(const toml::date& d) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", int{d.year}, int{d.month}, int{d.day});
+    return buf;
+}
+
+std::string toml_time(const toml::time& t) {
+    return two(t.hour) + ':' + two(t.minute) + ':' + two(t.second);
+}
+
+FmNode from_toml(const toml::node& n, int line_offset, int depth, Budget& budget) {
+    FmNode out;
+    const auto& src = n.source();
+    out.line = static_cast<int>(src.begin.line) + line_offset;
+    out.column = static_cast<int>(src.begin.column);
+    if (!budget.take(depth, out.line, out.column)) return out;
+    out.kind = FmNode::Kind::scalar;
+    if (const auto* t = n.as_table()) {
+        out.kind = FmNode::Kind::map;
+        for (const auto& [key, value] : *t) {
+            FmEntry e;
+            e.key = std::string(key.str());
+            e.line = static_cast<int>(key.source().begin.line) + line_offset;
+            e.column = static_cast<int>(key.source().begin.column);
+            e.value = from_toml(value, line_offset, depth + 1, budget);
+            out.map.push_back(std::move(e));
+            if (budget.exceeded) break;
+        }
+    } else if (const auto* a = n.as_array()) {
+        out.kind = FmNode::Kind::list;
+        for (const auto& value : *a) {
+            out.list.push_back(from_toml(value, line_offset, depth + 1, budget));
+            if (budget.exceeded) break;
+        }
+    } else if (const auto* s = n.as_string()) {
+        out.scalar = s->get();
+        out.quoted = true;
+    } else if (const auto* i = n.as_integer()) {
+        out.scalar = std::to_string(i->get());
+    } else if (const auto* f = n.as_floating_point()) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g", f->get());
+        out.scalar = buf;
+    } else if (const auto* b = n.as_boolean()) {
+        out.scalar = b->get() ? "true" : "false";
+    } else if (const auto* d = n.as_date()) {
+        out.scalar = toml_date(d->get());
+    } else if (const auto* tm = n.as_time()) {
+        out.scalar = toml_time(tm->get());
+    } else if (const auto* dt = n.as_date_time()) {
+        const auto& v = dt->get();
+        out.scalar = toml_date(v.date) + 'T' + toml_time(v.time);
+        if (v.offset) {
+            const int minutes = v.offset->minutes;
+            if (minutes == 0) {
+                out.scalar += 'Z';
+            } else {
+                const int m = minutes < 0 ? -minutes : minutes;
+                out.scalar += (minutes < 0 ? '-' : '+') + two(m / 60) + ':' + two(m % 60);
+            }
+        }
+    }
+    return out;
+}
+
+ParsedData parse_yaml(std::string_view text, const std::string& path, int first_line) {
+    ParsedData out;
+    const int offset = first_line - 1;
+    try {
+        const YAML::Node root = YAML::Load(std::string(text));
+        Budget budget;
+        out.root = from_yaml(root, offset, 0, budget);
+        if (budget.exceeded) {
+            out.diagnostics.push_back({path, budget.line, budget.column, Severity::error, "too complex: " + budget.why});
+            out.root = FmNode{};
+        }
+    } catch (const YAML::Exception& e) {
+        const int line = e.mark.line >= 0 ? e.mark.line + 1 + offset : first_line;
+        const int column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+        out.diagnostics.push_back({path, line, column, Severity::error, "YAML syntax error: " + e.msg});
+    }
+    return out;
+}
+
+ParsedData parse_toml(std::string_view text, const std::string& path, int first_line) {
+    ParsedData out;
+    try {
+        const toml::table table = toml::parse(text, path);
+        Budget budget;
+        out.root = from_toml(table, first_line - 1, 0, budget);
+        out.root.line = first_line;
+        out.root.column = 1;
+        if (budget.exceeded) {
+            out.diagnostics.push_back({path, budget.line, budget.column, Severity::error, "too complex: " + budget.why});
+            out.root = FmNode{};
+        }
+    } catch (const toml::parse_error& e) {
+        const auto& src = e.source();
+        out.diagnostics.push_back({path, static_cast<int>(src.begin.line) + first_line - 1,
+                                   static_cast<int>(src.begin.column), Severity::error,
+                                   "TOML syntax error: " + std::string(e.description())});
+    }
+    return out;
+}
+
+// The line ends right after `pos`'s line, or npos.
+std::size_t next_line(std::string_view text, std::size_t pos) {
+    const auto nl = text.find('\n', pos);
+    return nl == std::string_view::npos ? std::string_view::npos : nl + 1;
+}
+
+bool is_fence_line(std::string_view line, std::string_view fence) {
+    return line.starts_with(fence) && trim(line.substr(fence.size())).empty();
+}
+
+}  // namespace
+
+ParsedData parse_data(std::string_view text, DataFormat format, const std::string& path, int first_line) {
+    if (format == DataFormat::toml) return parse_toml(text, path, first_line);
+    return parse_yaml(text, path, first_line);  // JSON is read as YAML 1.2 (a superset) for line marks
+}
+
+SplitDocument split_front_matter(std::string_view text, const std::string& path) {
+    SplitDocument out;
+    out.body = text;
+    // Like Hugo, blank lines may come before the front matter.
+    int opening_line = 1;
+    std::string_view rest = text;
+    for (auto nl = rest.find('\n'); nl != std::string_view::npos && trim(rest.substr(0, nl)).empty();
+         nl = rest.find('\n')) {
+        rest.remove_prefix(nl + 1);
+        ++opening_line;
+    }
+    const auto first_end = rest.find('\n');
+    const std::string_view first = rest.substr(0, first_end);
+    std::string_view fence;
+    if (is_fence_line(first, "---")) {
+        fence = "---";
+        out.format = FrontMatterFormat::yaml;
+    } else if (is_fence_line(first, "+++")) {
+        fence = "+++";
+        out.format = FrontMatterFormat::toml;
+    } else {
+        out.front_matter.kind = FmNode::Kind::map;
+        return out;
+    }
+    const auto never_closed = [&] {
+        out.diagnostics.push_back({path, opening_line, 1, Severity::error,
+                                   "front matter opened by " + std::string(fence) + " on line " +
+                                       std::to_string(opening_line) + " is never closed"});
+        return out;
+    };
+    if (first_end == std::string_view::npos) return never_closed();
+    const std::size_t fm_start = first_end + 1;
+    int line = opening_line + 1;
+    for (std::size_t pos = fm_start; pos != std::string_view::npos && pos <= rest.size();
+         pos = next_line(rest, pos), ++line) {
+        const auto end = rest.find('\n', pos);
+        const std::string_view l = rest.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+        if (!is_fence_line(l, fence) && !(fence == "---" && is_fence_line(l, "..."))) continue;
+        const std::string_view fm = rest.substr(fm_start, pos - fm_start);
+        const auto after = next_line(rest, pos);
+        out.body = after == std::string_view::npos ? std::string_view{} : rest.substr(after);
+        out.body_first_line = line + 1;
+        ParsedData parsed = parse_data(fm, out.format == FrontMatterFormat::toml ? DataFormat::toml : DataFormat::yaml,
+                                       path, opening_line + 1);
+        out.diagnostics = std::move(parsed.diagnostics);
+        if (has_errors(out.diagnostics)) return out;
+        if (parsed.root.kind == FmNode::Kind::null) {
+            parsed.root.kind = FmNode::Kind::map;  // "---\n---": empty front matter
+            parsed.root.line = opening_line + 1;
+        }
+        if (parsed.root.kind != FmNode::Kind::map) {
+            out.diagnostics.push_back({path, parsed.root.line, parsed.root.column, Severity::error,
+                                       "front matter must be a map of keys, got " + std::string(kind_name(parsed.root.kind))});
+        } else {
+            out.front_matter = std::move(parsed.root);
+        }
+        return out;
+    }
+    return never_closed();
+}
+
+}  // namespace almanac

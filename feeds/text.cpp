@@ -1,0 +1,119 @@
+#include "feeds/text.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace almanac {
+
+std::size_t find_invalid_utf8(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len = 0;
+        std::uint32_t cp = 0;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1Fu;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0Fu;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07u;
+        } else {
+            return i;  // continuation byte without a lead, C0/C1 overlong leads, F5..FF
+        }
+        if (i + len > n) return i;
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((p[i + k] & 0xC0u) != 0x80u) return i;
+            cp = (cp << 6) | (p[i + k] & 0x3Fu);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return i;  // overlong
+        if (cp >= 0xD800 && cp <= 0xDFFF) return i;                            // surrogate
+        if (cp > 0x10FFFF) return i;
+        i += len;
+    }
+    return std::string_view::npos;
+}
+
+NormalizedText normalize_text(std::string_view bytes, const std::string& path) {
+    NormalizedText out;
+    if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+    if (const auto bad = find_invalid_utf8(bytes); bad != std::string_view::npos) {
+        int line = 1;
+        std::size_t line_start = 0;
+        for (std::size_t i = 0; i < bad; ++i) {
+            if (bytes[i] == '\n') {
+                ++line;
+                line_start = i + 1;
+            }
+        }
+        // Columns count characters, and everything before `bad` on this line is valid UTF-8.
+        int column = 1;
+        for (std::size_t i = line_start; i < bad; ++i)
+            if ((static_cast<unsigned char>(bytes[i]) & 0xC0u) != 0x80u) ++column;
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(bytes[bad]));
+        out.ok = false;
+        out.error = Diagnostic{path, line, column, Severity::error,
+                               std::string("invalid UTF-8 (byte ") + hex + "); the file must be UTF-8"};
+        return out;
+    }
+    out.text.reserve(bytes.size());
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (bytes[i] == '\r') {
+            out.text += '\n';
+            if (i + 1 < bytes.size() && bytes[i + 1] == '\n') ++i;
+        } else {
+            out.text += bytes[i];
+        }
+    }
+    return out;
+}
+
+std::string slugify(std::string_view s) {
+    std::string out;
+    bool dash = false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {  // keep non-ASCII letters as they are (Hugo keeps them too)
+            out += static_cast<char>(c);
+            dash = false;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            out += static_cast<char>(c);
+            dash = false;
+        } else if (c >= 'A' && c <= 'Z') {
+            out += static_cast<char>(c - 'A' + 'a');
+            dash = false;
+        } else if (!out.empty() && !dash) {
+            out += '-';
+            dash = true;
+        }
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    const auto ws = " \t\n\r\f\v";
+    const auto b = s.find_first_not_of(ws);
+    if (b == std::string_view::npos) return {};
+    const auto e = s.find_last_not_of(ws);
+    return s.substr(b, e - b + 1);
+}
+
+bool has_control_chars(std::string_view s) {
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F) return true;
+    }
+    return false;
+}
+
+}  // namespace almanac

@@ -1,0 +1,34 @@
+// Text hygiene for content files: UTF-8 validation, BOM and CRLF handling, small string helpers
+// shared by the parsers.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "feeds/diagnostic.hpp"
+#include "feeds/expected.hpp"
+
+namespace almanac {
+
+struct NormalizedText {
+    std::string text;  // valid UTF-8, no BOM, LF line ends
+    bool ok = true;
+    Diagnostic error;  // when !ok: the line and column of the first invalid byte
+};
+
+// Checks UTF-8 (rejecting overlongs, surrogates and code points above U+10FFFF), strips a leading
+// BOM, turns CRLF and lone CR into LF. Invalid UTF-8 is an error for the file, never a crash.
+NormalizedText normalize_text(std::string_view bytes, const std::string& path);
+
+// Offset of the first invalid UTF-8 byte, or npos when the text is valid.
+std::size_t find_invalid_utf8(std::string_view s);
+
+// Lowercase ASCII letters, digits and '-' from `s` (Hugo's urlize for slugs); other letters kept.
+std::string slugify(std::string_view s);
+
+std::string_view trim(std::string_view s);
+
+// True when `s` contains a control character other than tab/newline.
+bool has_control_chars(std::string_view s);
+
+}  // namespace almanac

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine (run as root, or with sudo available):
+#   scripts/dev.sh run    install what is missing, build, run almanac on the example site
+#   scripts/dev.sh test   install what is missing (with the test oracles), build, run every test
+#   scripts/dev.sh build  install the build dependencies and build only
+# Idempotent: packages already present are not reinstalled; the build dir is reused.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${ALMANAC_BUILD_DIR:-$here/build}
+jobs=${ALMANAC_JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+build_packages=(
+  build-essential cmake pkg-config ccache
+  libboost-dev libhowardhinnant-date-dev tzdata libical-dev libyaml-cpp-dev libspdlog-dev
+  libcmark-gfm-dev libcmark-gfm-extensions-dev libtomlplusplus-dev nlohmann-json3-dev
+  zlib1g-dev libbrotli-dev libsystemd-dev libgtest-dev
+)
+test_packages=(
+  python3 python3-icalendar python3-vobject python3-feedparser python3-dateutil libxml2-utils
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+build() {
+  install_missing "${build_packages[@]}"
+  cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${ALMANAC_CMAKE_ARGS:-} >/dev/null
+  timeout 3000 cmake --build "$build_dir" -j "$jobs"
+}
+
+case "${1:-}" in
+  build)
+    build
+    ;;
+  run)
+    build
+    cd "$here/examples"
+    echo "== almanac check on the example site (examples/almanac.yaml)"
+    "$build_dir/almanac" check --config almanac.yaml
+    ;;
+  test)
+    install_missing "${test_packages[@]}"
+    build
+    cd "$build_dir"
+    timeout 1800 ctest --output-on-failure -j "$jobs" --timeout 300
+    ;;
+  *)
+    echo "usage: scripts/dev.sh run|test|build" >&2
+    exit 2
+    ;;
+esac

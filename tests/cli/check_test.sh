@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End-to-end tests of `almanac check`, `--version` and `help` with the real binary.
+# usage: check_test.sh ALMANAC SOURCE_DIR SHARED_DIR   (ALMANAC_UPDATE_GOLDEN=1 rewrites golden files)
+set -uo pipefail
+almanac=$(realpath "$1") src=$(realpath "$2") shared=$(realpath "$3")
+fails=0 passes=0
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+ok()   { passes=$((passes + 1)); echo "ok   $1"; }
+fail() { fails=$((fails + 1)); echo "FAIL $1"; }
+expect_status() { # name expected actual
+  if [ "$2" = "$3" ]; then ok "$1 (exit $3)"; else fail "$1: exit $3, expected $2"; fi
+}
+
+# The shared corpus: no error, and no warning for files the include glob leaves out.
+(cd "$shared/corpus/todogroup" && "$almanac" check >"$tmp/corpus.out" 2>"$tmp/corpus.err"); st=$?
+expect_status "corpus check" 0 $st
+if grep -q ': error: ' "$tmp/corpus.out"; then fail "corpus has errors"; cat "$tmp/corpus.out"; else ok "corpus has no error"; fi
+if grep -q -E 'README|newsletter-template|newsletter-guidelines' "$tmp/corpus.out"; then
+  fail "files outside the include glob were reported"; else ok "excluded files are silent"; fi
+grep -q '0 error(s)' "$tmp/corpus.err" && ok "corpus summary" || { fail "corpus summary"; cat "$tmp/corpus.err"; }
+echo "--- corpus check output:"; cat "$tmp/corpus.out" "$tmp/corpus.err"; echo "---"
+
+# The example site is the corpus too.
+(cd "$src/examples" && "$almanac" check --config almanac.yaml >/dev/null 2>&1); expect_status "examples check" 0 $?
+
+# The invalid fixture: exactly the expected diagnostics, exit 1.
+fixture="$src/tests/fixtures/invalid"
+(cd "$fixture" && "$almanac" check --config almanac.yaml >"$tmp/invalid.out" 2>"$tmp/invalid.err"); st=$?
+expect_status "invalid fixture check" 1 $st
+if [ "${ALMANAC_UPDATE_GOLDEN:-}" = 1 ]; then cp "$tmp/invalid.out" "$fixture/expected-check.txt"; fi
+if diff -u "$fixture/expected-check.txt" "$tmp/invalid.out"; then ok "invalid fixture diagnostics"; else fail "invalid fixture diagnostics differ"; fi
+grep -q '7 item(s)' "$tmp/invalid.err" && ok "good files still load" || { fail "good files still load"; cat "$tmp/invalid.err"; }
+
+# The same from another working directory: paths stay relative to the config file.
+"$almanac" check --config "$fixture/almanac.yaml" >"$tmp/invalid2.out" 2>/dev/null
+if diff -q "$fixture/expected-check.txt" "$tmp/invalid2.out" >/dev/null; then ok "paths relative to the config"; else fail "paths depend on the working directory"; fi
+
+# github and json formats.
+(cd "$fixture" && "$almanac" check --format github >"$tmp/gh.out" 2>/dev/null); expect_status "github format" 1 $?
+if grep -q -E '^::error file=content/events/bad-zone.md,line=5,col=[0-9]+::timezone: unknown time zone' "$tmp/gh.out"; then
+  ok "github annotation"; else fail "github annotation"; cat "$tmp/gh.out"; fi
+(cd "$fixture" && "$almanac" check --format=json >"$tmp/json.out" 2>/dev/null); expect_status "json format" 1 $?
+if /usr/bin/python3 - "$tmp/json.out" "$fixture/expected-check.txt" <<'PY'
+import json, sys
+ds = json.load(open(sys.argv[1]))
+lines = [l for l in open(sys.argv[2]).read().splitlines() if l]
+assert len(ds) == len(lines), (len(ds), len(lines))
+for d, l in zip(ds, lines):
+    assert set(d) == {"path", "line", "column", "severity", "message"}, d
+    assert l.endswith(d["severity"] + ": " + d["message"]), (d, l)
+    assert l.startswith(d["path"] + ":"), (d, l)
+PY
+then ok "json matches text"; else fail "json matches text"; fi
+
+# A broken config: the key path and its line, exit 1.
+printf 'site:\n  title: x\n  timezone: Mars/Olympus\nfeeds:\n  - name: a\n    sections: [nope]\n    limit: ten\n' >"$tmp/bad.yaml"
+mkdir -p "$tmp/content"
+"$almanac" check --config "$tmp/bad.yaml" >"$tmp/badcfg.out" 2>&1; expect_status "bad config" 1 $?
+grep -q 'bad.yaml:3:[0-9]*: error: site.timezone: unknown time zone' "$tmp/badcfg.out" && ok "config zone error" || { fail "config zone error"; cat "$tmp/badcfg.out"; }
+grep -q 'bad.yaml:7:[0-9]*: error: feeds\[0\].limit' "$tmp/badcfg.out" && ok "config limit error" || { fail "config limit error"; cat "$tmp/badcfg.out"; }
+
+# No config at all: defaults, sections detected from ./content.
+mkdir -p "$tmp/site/content/events" "$tmp/site/content/news"
+printf -- '---\ntitle: T\nstart: 2025-01-01\n---\n' >"$tmp/site/content/events/a.md"
+printf '# Hello\n\nbody\n' >"$tmp/site/content/news/2025-02-03-hello.md"
+(cd "$tmp/site" && "$almanac" check >"$tmp/def.out" 2>"$tmp/def.err"); expect_status "defaults" 0 $?
+grep -q '2 item(s)' "$tmp/def.err" && ok "defaults load both sections" || { fail "defaults"; cat "$tmp/def.out" "$tmp/def.err"; }
+
+# --version, help, usage errors.
+"$almanac" --version | grep -q -E '^almanac [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version" || fail "--version"
+"$almanac" help | grep -q 'almanac check' && ok "help" || fail "help"
+"$almanac" help check | grep -q -- '--format' && ok "help check" || fail "help check"
+"$almanac" check --bogus >/dev/null 2>"$tmp/usage.err"; expect_status "unknown flag" 2 $?
+grep -q '^usage: almanac check' "$tmp/usage.err" && ok "usage line" || fail "usage line"
+"$almanac" frobnicate >/dev/null 2>&1; expect_status "unknown command" 2 $?
+"$almanac" check --format yaml >/dev/null 2>&1; expect_status "unknown format" 2 $?
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,138 @@
+#include "feeds/front_matter.hpp"
+
+#include <gtest/gtest.h>
+
+namespace almanac {
+namespace {
+
+TEST(SplitFrontMatter, YamlWithLines) {
+    const std::string text = "---\ntitle: \"Hi\"\ntags: [a, b]\ngeo: { lat: 1.5, lon: 2 }\n---\nBody\n";
+    const auto doc = split_front_matter(text, "x.md");
+    ASSERT_TRUE(doc.diagnostics.empty());
+    EXPECT_EQ(doc.format, FrontMatterFormat::yaml);
+    EXPECT_EQ(doc.body, "Body\n");
+    EXPECT_EQ(doc.body_first_line, 6);
+    const FmNode* title = doc.front_matter.find("title");
+    ASSERT_NE(title, nullptr);
+    EXPECT_EQ(title->scalar, "Hi");
+    EXPECT_TRUE(title->quoted);
+    EXPECT_EQ(title->line, 2);
+    EXPECT_EQ(title->column, 8);
+    const FmNode* tags = doc.front_matter.find("tags");
+    ASSERT_NE(tags, nullptr);
+    ASSERT_EQ(tags->list.size(), 2u);
+    EXPECT_EQ(tags->list[1].scalar, "b");
+    EXPECT_EQ(doc.front_matter.map[2].key, "geo");
+    EXPECT_EQ(doc.front_matter.map[2].line, 4);
+    EXPECT_EQ(doc.front_matter.find("geo")->find("lat")->scalar, "1.5");
+}
+
+TEST(SplitFrontMatter, TomlValuesBecomeText) {
+    const std::string text =
+        "+++\ntitle = \"T\"\nstart = 2024-05-01T09:30:00\nwhen = 2024-05-01T09:30:00Z\noff = 2024-05-01T09:30:00-05:00\n"
+        "day = 2024-05-01\ncount = 3\ndraft = true\n+++\nBody";
+    const auto doc = split_front_matter(text, "x.md");
+    ASSERT_TRUE(doc.diagnostics.empty()) << doc.diagnostics.front().message;
+    EXPECT_EQ(doc.format, FrontMatterFormat::toml);
+    EXPECT_EQ(doc.front_matter.find("start")->scalar, "2024-05-01T09:30:00");
+    EXPECT_EQ(doc.front_matter.find("when")->scalar, "2024-05-01T09:30:00Z");
+    EXPECT_EQ(doc.front_matter.find("off")->scalar, "2024-05-01T09:30:00-05:00");
+    EXPECT_EQ(doc.front_matter.find("day")->scalar, "2024-05-01");
+    EXPECT_EQ(doc.front_matter.find("count")->scalar, "3");
+    EXPECT_EQ(doc.front_matter.find("draft")->scalar, "true");
+    EXPECT_EQ(doc.front_matter.find("start")->line, 3);
+    EXPECT_EQ(doc.body, "Body");
+}
+
+TEST(SplitFrontMatter, NoFrontMatter) {
+    const auto doc = split_front_matter("# Title\n\ntext\n", "x.md");
+    EXPECT_EQ(doc.format, FrontMatterFormat::none);
+    EXPECT_TRUE(doc.diagnostics.empty());
+    EXPECT_EQ(doc.body, "# Title\n\ntext\n");
+    EXPECT_EQ(doc.body_first_line, 1);
+}
+
+TEST(SplitFrontMatter, Errors) {
+    struct Case {
+        std::string text;
+        int line;
+        std::string message;
+    };
+    const Case cases[] = {
+        {"---\ntitle: x\n", 1, "never closed"},
+        {"---\ntitle: x\nstart: a: b\n---\n", 3, "YAML syntax error"},
+        {"---\n- a\n- b\n---\n", 2, "must be a map"},
+        {"+++\ntitle = \n+++\n", 2, "TOML syntax error"},
+        {"---\na: [[[[\n---\n", 3, "YAML syntax error"},
+    };
+    for (const auto& c : cases) {
+        const auto doc = split_front_matter(c.text, "x.md");
+        ASSERT_EQ(doc.diagnostics.size(), 1u) << c.text;
+        EXPECT_EQ(doc.diagnostics[0].line, c.line) << c.text;
+        EXPECT_NE(doc.diagnostics[0].message.find(c.message), std::string::npos) << doc.diagnostics[0].message;
+        EXPECT_EQ(doc.diagnostics[0].severity, Severity::error);
+    }
+}
+
+TEST(SplitFrontMatter, EmptyFrontMatterIsAnEmptyMap) {
+    const auto doc = split_front_matter("---\n---\nbody", "x.md");
+    EXPECT_TRUE(doc.diagnostics.empty());
+    EXPECT_EQ(doc.front_matter.kind, FmNode::Kind::map);
+    EXPECT_TRUE(doc.front_matter.map.empty());
+}
+
+TEST(ParseData, AliasBombIsBounded) {
+    std::string yaml = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+    char prev = 'a';
+    for (char c = 'b'; c <= 'k'; ++c) {
+        yaml += std::string(1, c) + ": &" + c + " [";
+        for (int i = 0; i < 10; ++i) yaml += std::string(i ? ", *" : "*") + prev;
+        yaml += "]\n";
+        prev = c;
+    }
+    const auto parsed = parse_data(yaml, DataFormat::yaml, "bomb.yaml");
+    ASSERT_EQ(parsed.diagnostics.size(), 1u);
+    EXPECT_NE(parsed.diagnostics[0].message.find("more than 100000 values"), std::string::npos);
+}
+
+TEST(ParseData, DeepNestingIsAnErrorNotACrash) {
+    const std::string deep = "events: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+    const auto parsed = parse_data(deep, DataFormat::yaml, "deep.yaml");
+    ASSERT_FALSE(parsed.diagnostics.empty());
+    EXPECT_EQ(parsed.diagnostics[0].severity, Severity::error);
+    const auto toml = parse_data("a = " + std::string(5000, '[') + std::string(5000, ']'), DataFormat::toml, "deep.toml");
+    ASSERT_FALSE(toml.diagnostics.empty());
+}
+
+TEST(ParseData, JsonKeepsLines) {
+    const auto parsed = parse_data("{\n  \"events\": [\n    {\"title\": \"x\"}\n  ]\n}\n", DataFormat::json, "e.json");
+    ASSERT_TRUE(parsed.diagnostics.empty());
+    const FmNode* events = parsed.root.find("events");
+    ASSERT_NE(events, nullptr);
+    ASSERT_EQ(events->list.size(), 1u);
+    EXPECT_EQ(events->list[0].line, 3);
+    EXPECT_EQ(events->list[0].find("title")->scalar, "x");
+}
+
+}  // namespace
+}  // namespace almanac
+
+namespace almanac {
+namespace {
+
+TEST(SplitFrontMatter, BlankLinesBeforeAndKeysAnyCase) {
+    const auto doc = split_front_matter("\n\n---\nTitle: \"T\"\npublishdate: 2024-01-01\n---\nBody\n", "x.md");
+    ASSERT_TRUE(doc.diagnostics.empty());
+    EXPECT_EQ(doc.format, FrontMatterFormat::yaml);
+    ASSERT_NE(doc.front_matter.find("title"), nullptr);
+    EXPECT_EQ(doc.front_matter.find("title")->line, 4);
+    EXPECT_NE(doc.front_matter.find("publishDate"), nullptr);
+    EXPECT_EQ(doc.body, "Body\n");
+    EXPECT_EQ(doc.body_first_line, 7);
+    const auto unclosed = split_front_matter("\n---\ntitle: x\n", "x.md");
+    ASSERT_EQ(unclosed.diagnostics.size(), 1u);
+    EXPECT_EQ(unclosed.diagnostics[0].line, 2);
+}
+
+}  // namespace
+}  // namespace almanac

@@ -1,0 +1,476 @@
+// Tests for feeds/markdown.cpp: HTML and plain text from cmark-gfm, sanitizing, URL resolution
+// (RFC 3986 §5.4's examples), titles, summaries and Hugo shortcodes on the corpus pages.
+#include "feeds/markdown.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace almanac {
+namespace {
+
+const std::string page_url = "https://example.org/blog/post/";
+
+RenderedMarkdown render(std::string_view md, bool unsafe_html = false, bool take_title = false) {
+    MarkdownOptions options;
+    options.unsafe_html = unsafe_html;
+    options.page_url = page_url;
+    options.take_title = take_title;
+    return render_markdown(md, options, "content/test.md", 1);
+}
+
+struct ContentFile {
+    std::string body;
+    int first_line = 1;  // file line of the body's first line
+};
+
+// Reads a corpus page and splits off its YAML front matter.
+ContentFile read_page(const std::string& relative) {
+    std::ifstream in(std::string(ALMANAC_SHARED_DIR) + "/" + relative, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ContentFile f;
+    f.body = ss.str();
+    if (f.body.starts_with("---\n")) {
+        const std::size_t end = f.body.find("\n---\n", 3) + 5;
+        for (std::size_t i = 0; i < end; ++i)
+            if (f.body[i] == '\n') ++f.first_line;
+        f.body.erase(0, end);
+    }
+    return f;
+}
+
+// Names parameterized cases after their `name` field.
+template <class Case>
+std::string case_name(const ::testing::TestParamInfo<Case>& param_info) {
+    return param_info.param.name;
+}
+
+bool contains(const std::string& haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML
+
+struct HtmlCase {
+    const char* name;
+    const char* markdown;
+    bool unsafe_html;
+    const char* html;
+};
+
+class HtmlTest : public ::testing::TestWithParam<HtmlCase> {};
+
+TEST_P(HtmlTest, Renders) {
+    const HtmlCase& c = GetParam();
+    EXPECT_EQ(render(c.markdown, c.unsafe_html).html, c.html);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Markdown, HtmlTest,
+    ::testing::Values(
+        HtmlCase{"paragraph", "Hello *world*", false, "<p>Hello <em>world</em></p>\n"},
+        HtmlCase{"quotes_kept", "\"quoted\" and 'single'", false, "<p>&quot;quoted&quot; and 'single'</p>\n"},
+        HtmlCase{"gfm_table", "| a | b |\n|---|:-:|\n| 1 | 2 |\n", false,
+                 "<table>\n<thead>\n<tr>\n<th>a</th>\n<th align=\"center\">b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n"
+                 "<td>1</td>\n<td align=\"center\">2</td>\n</tr>\n</tbody>\n</table>\n"},
+        HtmlCase{"autolink_url", "see https://example.com/x", false,
+                 "<p>see <a href=\"https://example.com/x\">https://example.com/x</a></p>\n"},
+        HtmlCase{"autolink_www", "www.example.com", false,
+                 "<p><a href=\"http://www.example.com\">www.example.com</a></p>\n"},
+        HtmlCase{"autolink_email", "mail me@example.com", false,
+                 "<p>mail <a href=\"mailto:me@example.com\">me@example.com</a></p>\n"},
+        HtmlCase{"strikethrough", "~~gone~~ here", false, "<p><del>gone</del> here</p>\n"},
+        HtmlCase{"raw_html_block_removed", "<div onclick=\"x()\">\n\ntext\n\n</div>\n", false, "<p>text</p>\n"},
+        HtmlCase{"raw_html_inline_removed", "a <b>bold</b> <script>alert(1)</script> b", false,
+                 "<p>a bold alert(1) b</p>\n"},
+        HtmlCase{"paragraph_of_raw_html_removed", "a\n\n<span>x</span> <br>\n\nb", false, "<p>a</p>\n<p>x </p>\n<p>b</p>\n"},
+        HtmlCase{"raw_html_kept_when_unsafe", "a <b>bold</b>\n\n<div>x</div>\n", true,
+                 "<p>a <b>bold</b></p>\n<div>x</div>\n"},
+        HtmlCase{"tagfilter_when_unsafe", "<script>x</script>\n", true, "&lt;script>x&lt;/script>\n"},
+        HtmlCase{"javascript_link_removed", "[click](javascript:alert(1)) me", false, "<p>click me</p>\n"},
+        HtmlCase{"javascript_link_case_and_entities", "[a](JaVaScRiPt:x) [b](&#106;avascript:x)", false,
+                 "<p>a b</p>\n"},
+        HtmlCase{"vbscript_file_data_links_removed", "[a](vbscript:x) [b](file:///etc/passwd) [c](data:text/html,x)",
+                 false, "<p>a b c</p>\n"},
+        HtmlCase{"javascript_image_becomes_alt", "![the alt](javascript:x)", false, "<p>the alt</p>\n"},
+        HtmlCase{"data_image_png_kept", "![i](data:image/png;base64,AAAA)", false,
+                 "<p><img src=\"data:image/png;base64,AAAA\" alt=\"i\" /></p>\n"},
+        HtmlCase{"data_image_svg_removed", "![i](data:image/svg+xml;base64,AAAA)", false, "<p>i</p>\n"},
+        HtmlCase{"javascript_kept_when_unsafe", "[a](javascript:x)", true, "<p><a href=\"javascript:x\">a</a></p>\n"},
+        HtmlCase{"relative_link", "[a](other/page)", false,
+                 "<p><a href=\"https://example.org/blog/post/other/page\">a</a></p>\n"},
+        HtmlCase{"relative_image", "![pic](img/p.png \"T\")", false,
+                 "<p><img src=\"https://example.org/blog/post/img/p.png\" alt=\"pic\" title=\"T\" /></p>\n"},
+        HtmlCase{"parent_link", "[up](../x)", false, "<p><a href=\"https://example.org/blog/x\">up</a></p>\n"},
+        HtmlCase{"root_link", "[r](/about/)", false, "<p><a href=\"https://example.org/about/\">r</a></p>\n"},
+        HtmlCase{"fragment_link", "[f](#part)", false,
+                 "<p><a href=\"https://example.org/blog/post/#part\">f</a></p>\n"},
+        HtmlCase{"reference_link", "[a][r]\n\n[r]: ../y", false, "<p><a href=\"https://example.org/blog/y\">a</a></p>\n"},
+        HtmlCase{"mailto_unchanged", "[m](mailto:a@b.c)", false, "<p><a href=\"mailto:a@b.c\">m</a></p>\n"},
+        HtmlCase{"absolute_unchanged", "[x](https://other.org/a/../b)", false,
+                 "<p><a href=\"https://other.org/a/../b\">x</a></p>\n"}),
+    case_name<HtmlCase>);
+
+// ---------------------------------------------------------------------------------------------
+// Plain text
+
+struct TextCase {
+    const char* name;
+    const char* markdown;
+    const char* text;
+};
+
+class TextTest : public ::testing::TestWithParam<TextCase> {};
+
+TEST_P(TextTest, Renders) {
+    const TextCase& c = GetParam();
+    EXPECT_EQ(render(c.markdown).text, c.text);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Markdown, TextTest,
+    ::testing::Values(
+        TextCase{"paragraphs", "one\ntwo\n\n\n\nthree  ", "one\ntwo\n\nthree"},
+        TextCase{"emphasis_and_escapes", "**bold** _it_ \\*not\\* ~~del~~ `co*de`", "bold it *not* del co*de"},
+        TextCase{"headings", "# Title\n\n## Sub #\n\nText", "Title\n\nSub\n\nText"},
+        TextCase{"setext_heading", "Title\n=====\ntext", "Title\n\ntext"},
+        TextCase{"bullet_list", "* a\n* b\n\nafter", "- a\n- b\n\nafter"},
+        TextCase{"ordered_list", "3. x\n4. y", "3. x\n4. y"},
+        TextCase{"nested_list", "- a\n  - b\n    more\n- c", "- a\n  - b\n    more\n- c"},
+        TextCase{"loose_list", "- a\n\n- b", "- a\n\n- b"},
+        TextCase{"list_in_list_item_first", "- - x", "- - x"},
+        TextCase{"link_label_and_url", "see [the site](https://x.org/)", "see the site (https://x.org/)"},
+        TextCase{"relative_link_resolved", "[a](p.html)", "a (https://example.org/blog/post/p.html)"},
+        TextCase{"autolink_once", "<https://x.org/> and https://y.org/ and www.z.org", "https://x.org/ and https://y.org/ and www.z.org"},
+        TextCase{"email_once", "<a@b.org>", "a@b.org"},
+        TextCase{"image_alt", "![a *cat*](cat.png)", "a cat"},
+        TextCase{"code_block", "```c\nint x;\n\nint y;\n```\nafter", "int x;\n\nint y;\n\nafter"},
+        TextCase{"block_quote", "> quoted\n> more\n>\n> second", "> quoted\n> more\n>\n> second"},
+        TextCase{"nested_quote_and_list", "> q:\n> - a\n> - b\n>\n> > inner", "> q:\n>\n> - a\n> - b\n>\n> > inner"},
+        TextCase{"loose_item_paragraphs", "1. a\n\n   more\n2. b", "1. a\n\n   more\n\n2. b"},
+        TextCase{"empty_item_keeps_marker", "-\n- x", "-\n- x"},
+        TextCase{"empty_label_shows_url", "[](https://x.org/)", "https://x.org/"},
+        TextCase{"image_inside_link", "[![badge](b.svg)](https://ci.example/)", "badge (https://ci.example/)"},
+        TextCase{"table", "| a | b |\n|---|---|\n| 1 | **2** |\n| 3 | |", "a | b\n1 | 2\n3 |"},
+        TextCase{"thematic_break", "a\n\n***\n\nb", "a\n\n---\n\nb"},
+        TextCase{"raw_html_dropped", "x <b>y</b>\n\n<div>\nz\n</div>", "x y"},
+        TextCase{"hard_break", "a  \nb", "a\nb"},
+        TextCase{"entities", "&amp; &copy; &#35;", "& © #"}),
+    case_name<TextCase>);
+
+TEST(MarkdownText, HasNoMarkdownSyntaxLeft) {
+    const std::string text = render("# Head\n\n**b** __c__ *d* \\# \\[x\\]\n\n## Sub").text;
+    EXPECT_EQ(text, "Head\n\nb c d # [x]\n\nSub");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Title and summary
+
+TEST(MarkdownTitle, TakesTheFirstLevelOneHeading) {
+    const auto r = render("Intro\n\n## Not this\n\n# The *Title*\n\nBody\n\n# Second", false, true);
+    EXPECT_EQ(r.title, "The Title");
+    EXPECT_FALSE(contains(r.html, "<h1>The"));
+    EXPECT_TRUE(contains(r.html, "<h1>Second</h1>"));
+    EXPECT_EQ(r.text, "Intro\n\nNot this\n\nBody\n\nSecond");
+}
+
+TEST(MarkdownTitle, LeftAloneWithoutTakeTitle) {
+    const auto r = render("# Title\n\nBody");
+    EXPECT_EQ(r.title, "");
+    EXPECT_EQ(r.html, "<h1>Title</h1>\n<p>Body</p>\n");
+}
+
+TEST(MarkdownTitle, EmptyWhenThereIsNone) {
+    const auto r = render("## Sub\n\nBody", false, true);
+    EXPECT_EQ(r.title, "");
+    EXPECT_EQ(r.text, "Sub\n\nBody");
+}
+
+TEST(MarkdownSummary, FirstParagraphSkippingHeadings) {
+    const auto r = render("# Head\n\n![only an image](x.png)\n\nFirst  *para*\nwith [a link](https://x.org).\n\nSecond.");
+    EXPECT_EQ(r.summary, "First para with a link.");
+}
+
+TEST(MarkdownSummary, CutAtAWordBoundary) {
+    std::string words;
+    while (words.size() < 400) words += "lorem ipsum ";
+    const auto r = render(words);
+    ASSERT_TRUE(r.summary.ends_with("…"));
+    const std::string cut = r.summary.substr(0, r.summary.size() - std::string("…").size());
+    EXPECT_LE(cut.size(), 300u);
+    EXPECT_GT(cut.size(), 290u);
+    EXPECT_TRUE(cut.ends_with("lorem") || cut.ends_with("ipsum")) << cut;
+}
+
+TEST(MarkdownSummary, CountsCharactersNotBytes) {
+    std::string text;
+    for (int i = 0; i < 150; ++i) text += "éé ";  // 450 characters, 750 bytes
+    const auto r = render(text);
+    ASSERT_TRUE(r.summary.ends_with("…"));
+    EXPECT_EQ(r.summary, text.substr(0, 100 * 5 - 1) + "…");  // 100 words: 299 characters
+}
+
+TEST(MarkdownSummary, ALongWordIsCutHard) {
+    const std::string word(400, 'x');
+    EXPECT_EQ(render(word).summary, std::string(300, 'x') + "…");
+}
+
+TEST(MarkdownSummary, ShortTextIsNotCut) { EXPECT_EQ(render("Short one.").summary, "Short one."); }
+
+// ---------------------------------------------------------------------------------------------
+// Shortcodes
+
+TEST(Shortcodes, EventsPageComesOutClean) {
+    const ContentFile page = read_page("corpus/seeds/events-page.md");
+    ASSERT_FALSE(page.body.empty());
+    const auto r = render(page.body);
+    EXPECT_TRUE(contains(r.html, "<h2>OSPOCon</h2>")) << r.html;
+    EXPECT_TRUE(contains(r.html, "<h2>OSPOlogy Live Europe</h2>"));
+    EXPECT_TRUE(contains(r.html, "<h3>Past Events - Recorded Sessions</h3>"));
+    EXPECT_FALSE(contains(r.html, "{{"));
+    EXPECT_FALSE(contains(r.html, "}}"));
+    EXPECT_FALSE(contains(r.text, "{{"));
+    EXPECT_FALSE(contains(r.text, "<"));
+    EXPECT_FALSE(contains(r.text, "##"));
+    EXPECT_TRUE(contains(r.text, "\nOSPOCon\n"));
+    EXPECT_TRUE(contains(r.text, "Europe 2024 (https://events.linuxfoundation.org/open-source-summit-europe/)"));
+    EXPECT_TRUE(r.summary.starts_with("TODO Group collaborates")) << r.summary;
+    EXPECT_TRUE(r.diagnostics.empty()) << format_text(r.diagnostics.front());
+}
+
+TEST(Shortcodes, UnknownOnesWarnAtTheirFileLine) {
+    const ContentFile page = read_page("corpus/todogroup/content/pages/meetings.md");
+    ASSERT_EQ(page.first_line, 5);
+    const auto r = expand_shortcodes(page.body, "content/pages/meetings.md", page.first_line);
+    const std::string wg = "unknown shortcode 'wg-card' removed (its arguments are not rendered)";
+    const Diagnostics expected = {
+        {"content/pages/meetings.md", 10, 1, Severity::warning, wg},
+        {"content/pages/meetings.md", 16, 1, Severity::warning, wg},
+        {"content/pages/meetings.md", 23, 1, Severity::warning, wg},
+        {"content/pages/meetings.md", 29, 1, Severity::warning, wg},
+        {"content/pages/meetings.md", 53, 1, Severity::warning,
+         "unknown shortcode 'todo_community_calendar' removed (its arguments are not rendered)"},
+    };
+    EXPECT_EQ(r.diagnostics, expected);
+    EXPECT_FALSE(contains(r.markdown, "{{"));
+    EXPECT_FALSE(contains(r.markdown, "gh_url"));
+    EXPECT_EQ(std::count(r.markdown.begin(), r.markdown.end(), '\n'),
+              std::count(page.body.begin(), page.body.end(), '\n'));
+}
+
+TEST(Shortcodes, KeepLinesInPlace) {
+    const std::string body = "a\n{{< x\n  k=\"v\"\n>}}\n## H\n{{< y />}}\nb\n";
+    const auto r = expand_shortcodes(body, "f.md", 1);
+    EXPECT_EQ(r.markdown, "a\n\n\n\n## H\n\nb\n");
+    ASSERT_EQ(r.diagnostics.size(), 2u);
+    EXPECT_EQ(r.diagnostics[0].line, 2);
+    EXPECT_EQ(r.diagnostics[1].line, 6);
+}
+
+TEST(Shortcodes, ColumnCountsCharacters) {
+    const auto r = expand_shortcodes("line\nÄö {{< mystery >}}", "f.md", 7);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_EQ(r.diagnostics[0].line, 8);
+    EXPECT_EQ(r.diagnostics[0].column, 4);
+    EXPECT_EQ(r.diagnostics[0].severity, Severity::warning);
+    EXPECT_EQ(r.markdown, "line\nÄö ");
+}
+
+struct ExpandCase {
+    const char* name;
+    const char* body;
+    const char* markdown;
+    int warnings;
+};
+
+class ExpandTest : public ::testing::TestWithParam<ExpandCase> {};
+
+TEST_P(ExpandTest, Expands) {
+    const ExpandCase& c = GetParam();
+    const auto r = expand_shortcodes(c.body, "f.md", 1);
+    EXPECT_EQ(r.markdown, c.markdown);
+    EXPECT_EQ(static_cast<int>(r.diagnostics.size()), c.warnings);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Markdown, ExpandTest,
+    ::testing::Values(
+        ExpandCase{"no_shortcodes", "plain {{ not }} {x}", "plain {{ not }} {x}", 0},
+        ExpandCase{"escape_angle", "use {{</* figure src=\"a\" */>}} here", "use {{< figure src=\"a\" >}} here", 0},
+        ExpandCase{"escape_percent", "{{%/* note */%}}", "{{% note %}}", 0},
+        ExpandCase{"unknown_paired_kept", "{{< note >}}\n**Inner** text\n{{< /note >}}\n", "\n**Inner** text\n\n", 0},
+        ExpandCase{"percent_paired_kept", "{{% aside %}}x{{% /aside %}}", "x", 0},
+        ExpandCase{"nested_pairs", "{{< a >}}\n{{< b >}}\nx\n{{< /b >}}\n{{< /a >}}", "\n\nx\n\n", 0},
+        ExpandCase{"spacer_dropped", "a\n{{< spacer >}}\nb", "a\n\nb", 0},
+        ExpandCase{"self_closing_spacer", "a {{< spacer />}} b", "a  b", 0},
+        ExpandCase{"param_dropped", "v{{< param \"x\" >}}.", "v.", 0},
+        ExpandCase{"unknown_self_closing", "a {{< widget k=1 />}} b", "a  b", 1},
+        ExpandCase{"stray_closing", "a {{< /widget >}} b", "a  b", 1},
+        ExpandCase{"quoted_gt_inside", "{{< figure src=\"a.png\" alt=\"x >}} y\" >}}", "![x \\>\\}\\} y](<a.png>)", 0},
+        ExpandCase{"figure_full", "{{< figure src=\"/i.png\" alt=\"A\" caption=\"Cap\" link=\"https://x.org\" >}}",
+                   "[![A](</i.png>)](<https://x.org>)\\\nCap", 0},
+        ExpandCase{"figure_without_src", "{{< figure alt=\"A\" >}}", "", 1},
+        ExpandCase{"youtube_positional", "{{< youtube w7Ft2ymGmfc >}}", "<https://www.youtube.com/watch?v=w7Ft2ymGmfc>", 0},
+        ExpandCase{"youtube_named_with_title", "{{< youtube id=\"abc\" title=\"Talk\" >}}",
+                   "[Talk](<https://www.youtube.com/watch?v=abc>)", 0},
+        ExpandCase{"youtube_without_id", "{{< youtube >}}", "", 1},
+        ExpandCase{"vimeo", "{{< vimeo 146022717 >}}", "<https://vimeo.com/146022717>", 0},
+        ExpandCase{"gist", "{{< gist spf13 7896402 >}}", "<https://gist.github.com/spf13/7896402>", 0},
+        ExpandCase{"x", "{{< x user=\"SanDiegoZoo\" id=\"1453110110599868418\" >}}",
+                   "<https://x.com/SanDiegoZoo/status/1453110110599868418>", 0},
+        ExpandCase{"tweet_id_only", "{{< tweet 877500564405444608 >}}", "<https://x.com/i/status/877500564405444608>",
+                   0},
+        ExpandCase{"qr", "{{< qr text=\"https://gohugo.io\" />}}", "https://gohugo.io", 0},
+        ExpandCase{"qr_paired", "{{< qr >}}\nhello\n{{< /qr >}}", "\nhello\n", 0},
+        ExpandCase{"ref_in_link", "[About]({{< ref \"about us.md\" >}})", "[About](about%20us.md)", 0},
+        ExpandCase{"relref", "[x]({{< relref path=\"/a.md\" >}})", "[x](/a.md)", 0},
+        ExpandCase{"highlight", "{{< highlight go \"linenos=table\" >}}\nfunc f() {}\n{{< /highlight >}}",
+                   "```go\nfunc f() {}\n```", 0},
+        ExpandCase{"highlight_inline_with_backticks", "x {{< highlight >}}a ``` b{{< /highlight >}}",
+                   "x \n````\na ``` b\n````\n", 0},
+        ExpandCase{"highlight_unpaired", "{{< highlight go >}}", "", 1},
+        ExpandCase{"details", "{{< details summary=\"More\" >}}\nhidden\n{{< /details >}}", "\n**More**\n\nhidden\n", 0},
+        ExpandCase{"unclosed_left_as_is", "a {{< b >}} c {{< d e=\"x\n\nf", "a  c {{< d e=\"x\n\nf", 2},
+        ExpandCase{"unclosed_tag", "text {{< oops", "text {{< oops", 1},
+        ExpandCase{"not_a_name", "{{< >}} {{<", "{{< >}} {{<", 1},
+        ExpandCase{"truncated_delimiters", "{{", "{{", 0},
+        ExpandCase{"indented_tag_alone", "para\n   {{< card >}}\n    code?\n{{< /card >}}", "para\n\n    code?\n", 0}),
+    case_name<ExpandCase>);
+
+TEST(Shortcodes, RenderedThroughMarkdown) {
+    const auto r = render(
+        "Intro\n{{< youtube abc >}}\n\n{{< highlight cpp >}}\nint *p = 0; // <b>\n{{< /highlight >}}\n"
+        "{{< details summary=\"Why?\" >}}\nBecause.\n{{< /details >}}\n"
+        "{{< figure src=\"img/a.png\" alt=\"A pic\" caption=\"The *caption*\" >}}\n");
+    EXPECT_EQ(r.html,
+              "<p>Intro\n<a href=\"https://www.youtube.com/watch?v=abc\">https://www.youtube.com/watch?v=abc</a></p>\n"
+              "<pre><code class=\"language-cpp\">int *p = 0; // &lt;b&gt;\n</code></pre>\n"
+              "<p><strong>Why?</strong></p>\n<p>Because.</p>\n"
+              "<p><img src=\"https://example.org/blog/post/img/a.png\" alt=\"A pic\" /><br />\nThe <em>caption</em></p>\n");
+    EXPECT_EQ(r.text,
+              "Intro\nhttps://www.youtube.com/watch?v=abc\n\nint *p = 0; // <b>\n\nWhy?\n\nBecause.\n\nA pic\nThe caption");
+}
+
+// ---------------------------------------------------------------------------------------------
+// URL resolution: RFC 3986 §5.4
+
+struct UrlCase {
+    const char* reference;
+    const char* expected;
+};
+
+class ResolveUrlTest : public ::testing::TestWithParam<UrlCase> {};
+
+TEST_P(ResolveUrlTest, Rfc3986Examples) {
+    EXPECT_EQ(resolve_url("http://a/b/c/d;p?q", GetParam().reference), GetParam().expected)
+        << "reference: " << GetParam().reference;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Normal, ResolveUrlTest,
+    ::testing::Values(UrlCase{"g:h", "g:h"}, UrlCase{"g", "http://a/b/c/g"}, UrlCase{"./g", "http://a/b/c/g"},
+                      UrlCase{"g/", "http://a/b/c/g/"}, UrlCase{"/g", "http://a/g"}, UrlCase{"//g", "http://g"},
+                      UrlCase{"?y", "http://a/b/c/d;p?y"}, UrlCase{"g?y", "http://a/b/c/g?y"},
+                      UrlCase{"#s", "http://a/b/c/d;p?q#s"}, UrlCase{"g#s", "http://a/b/c/g#s"},
+                      UrlCase{"g?y#s", "http://a/b/c/g?y#s"}, UrlCase{";x", "http://a/b/c/;x"},
+                      UrlCase{"g;x", "http://a/b/c/g;x"}, UrlCase{"g;x?y#s", "http://a/b/c/g;x?y#s"},
+                      UrlCase{"", "http://a/b/c/d;p?q"}, UrlCase{".", "http://a/b/c/"}, UrlCase{"./", "http://a/b/c/"},
+                      UrlCase{"..", "http://a/b/"}, UrlCase{"../", "http://a/b/"}, UrlCase{"../g", "http://a/b/g"},
+                      UrlCase{"../..", "http://a/"}, UrlCase{"../../", "http://a/"},
+                      UrlCase{"../../g", "http://a/g"}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Abnormal, ResolveUrlTest,
+    ::testing::Values(UrlCase{"../../../g", "http://a/g"}, UrlCase{"../../../../g", "http://a/g"},
+                      UrlCase{"/./g", "http://a/g"}, UrlCase{"/../g", "http://a/g"}, UrlCase{"g.", "http://a/b/c/g."},
+                      UrlCase{".g", "http://a/b/c/.g"}, UrlCase{"g..", "http://a/b/c/g.."},
+                      UrlCase{"..g", "http://a/b/c/..g"}, UrlCase{"./../g", "http://a/b/g"},
+                      UrlCase{"./g/.", "http://a/b/c/g/"}, UrlCase{"g/./h", "http://a/b/c/g/h"},
+                      UrlCase{"g/../h", "http://a/b/c/h"}, UrlCase{"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+                      UrlCase{"g;x=1/../y", "http://a/b/c/y"}, UrlCase{"g?y/./x", "http://a/b/c/g?y/./x"},
+                      UrlCase{"g?y/../x", "http://a/b/c/g?y/../x"}, UrlCase{"g#s/./x", "http://a/b/c/g#s/./x"},
+                      UrlCase{"g#s/../x", "http://a/b/c/g#s/../x"}, UrlCase{"http:g", "http:g"}));
+
+TEST(ResolveUrl, OtherBases) {
+    EXPECT_EQ(resolve_url("https://example.org/blog/post/", "../x"), "https://example.org/blog/x");
+    EXPECT_EQ(resolve_url("https://example.org/blog/post/", "//cdn.example.org/a.png"), "https://cdn.example.org/a.png");
+    EXPECT_EQ(resolve_url("https://example.org", "a/b"), "https://example.org/a/b");
+    EXPECT_EQ(resolve_url("https://example.org/p", "mailto:x@y.z"), "mailto:x@y.z");
+    EXPECT_EQ(resolve_url("https://example.org/p", "tel:+123"), "tel:+123");
+    EXPECT_EQ(resolve_url("", "a/../b"), "a/../b");
+    EXPECT_EQ(resolve_url("not a base", "x"), "x");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness
+
+TEST(MarkdownRobustness, InvalidUtf8BecomesReplacementCharacters) {
+    static constexpr char raw[] = "bad \xff\xfe byte\0nul";
+    const auto r = render(std::string_view(raw, sizeof raw - 1));
+    EXPECT_TRUE(contains(r.html, "\xEF\xBF\xBD")) << r.html;
+    EXPECT_FALSE(contains(r.html, "\xff"));
+    EXPECT_FALSE(contains(r.text, "\xff"));
+}
+
+TEST(MarkdownRobustness, DeepNestingDoesNotOverflowTheStack) {
+    const std::string quotes(100'000, '>');
+    const std::string lists = [] {
+        std::string s;
+        for (int i = 0; i < 2000; ++i) s += std::string(static_cast<std::size_t>(i) * 2, ' ') + "- x\n";
+        return s;
+    }();
+    EXPECT_NO_FATAL_FAILURE(render(quotes + " deep"));
+    EXPECT_FALSE(render(lists).text.empty());
+    // Lazy continuation lines inside 5000 quotes: the text must not repeat 5000 prefixes per line.
+    std::string lazy = std::string(5000, '>') + " x\n";
+    for (int i = 0; i < 5000; ++i) lazy += "y\n";
+    EXPECT_LT(render(lazy).text.size(), 500'000u);
+}
+
+TEST(MarkdownRobustness, ManyBrokenShortcodesStayFast) {
+    std::string body;
+    for (int i = 0; i < 50'000; ++i) body += "{{< a \"";
+    const auto r = expand_shortcodes(body, "f.md", 1);
+    EXPECT_EQ(r.markdown, body);
+    EXPECT_EQ(r.diagnostics.size(), 1u);
+    std::string stray;
+    for (int i = 0; i < 20'000; ++i) stray += "{{< open >}}";
+    for (int i = 0; i < 20'000; ++i) stray += "{{< /other >}}";
+    EXPECT_EQ(expand_shortcodes(stray, "f.md", 1).diagnostics.size(), 40'000u);
+    std::string nested = std::string(100'000, '`');
+    for (int i = 0; i < 10'000; ++i) nested += "{{< highlight >}}";
+    for (int i = 0; i < 10'000; ++i) nested += "{{< /highlight >}}";
+    EXPECT_LT(expand_shortcodes(nested, "f.md", 1).markdown.size(), 2'000'000u);
+}
+
+TEST(MarkdownRobustness, ArbitraryBytesNeverCrashAndAreDeterministic) {
+    // A fixed linear congruential generator: the same inputs on every run.
+    std::uint32_t state = 12345;
+    const auto next = [&state] {
+        state = state * 1103515245u + 12345u;
+        return state >> 16;
+    };
+    const std::vector<std::string> pieces = {"{{<", ">}}", "{{%", "%}}", "/>}}", "{{</*", "*/>}}", "\"", "`", "\n",
+                                             "# ", "- ", "[", "](", ")", "![", "<b>", "|", "---", "*", "\\", "=",
+                                             "/", " ", "a", "\xff", "\xc3", "é", "```", ">", "1. ", "javascript:"};
+    for (int round = 0; round < 300; ++round) {
+        std::string body;
+        const auto length = next() % 60;
+        for (std::uint32_t i = 0; i < length; ++i) body += pieces[next() % pieces.size()];
+        const auto a = render(body, round % 2 == 0, round % 3 == 0);
+        const auto b = render(body, round % 2 == 0, round % 3 == 0);
+        EXPECT_EQ(a.html, b.html);
+        EXPECT_EQ(a.text, b.text);
+        EXPECT_EQ(a.diagnostics, b.diagnostics);
+    }
+}
+
+}  // namespace
+}  // namespace almanac

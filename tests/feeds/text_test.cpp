@@ -1,0 +1,65 @@
+#include "feeds/text.hpp"
+
+#include <gtest/gtest.h>
+
+namespace almanac {
+namespace {
+
+TEST(FindInvalidUtf8, Table) {
+    struct Case {
+        std::string bytes;
+        std::size_t bad;
+    };
+    const auto npos = std::string_view::npos;
+    const Case cases[] = {
+        {"plain ascii", npos},
+        {"caf\xC3\xA9", npos},
+        {"\xE6\x97\xA5\xE6\x9C\xAC", npos},         // 日本
+        {"\xF0\x9F\x92\xA1 idea", npos},             // 💡
+        {"caf\xE9", 3},                              // Latin-1 é
+        {"\xC0\xAF", 0},                             // overlong '/'
+        {"\xE0\x80\xAF", 0},                         // overlong, 3 bytes
+        {"\xED\xA0\x80", 0},                         // UTF-16 surrogate
+        {"\xF4\x90\x80\x80", 0},                     // above U+10FFFF
+        {"ok\x80", 2},                               // lone continuation
+        {"\xE6\x97", 0},                             // truncated
+        {"\xFF", 0},
+    };
+    for (const auto& c : cases) EXPECT_EQ(find_invalid_utf8(c.bytes), c.bad) << c.bytes;
+}
+
+TEST(NormalizeText, StripsBomAndCrlf) {
+    const auto n = normalize_text("\xEF\xBB\xBFline1\r\nline2\rline3\n", "f.md");
+    ASSERT_TRUE(n.ok);
+    EXPECT_EQ(n.text, "line1\nline2\nline3\n");
+}
+
+TEST(NormalizeText, InvalidUtf8NamesLineAndColumn) {
+    const auto n = normalize_text("one\ntw\xC3\xA9 \xE9x\n", "f.md");
+    ASSERT_FALSE(n.ok);
+    EXPECT_EQ(n.error.path, "f.md");
+    EXPECT_EQ(n.error.line, 2);
+    EXPECT_EQ(n.error.column, 5);  // t, w, é, space, then the bad byte
+    EXPECT_NE(n.error.message.find("0xE9"), std::string::npos);
+}
+
+TEST(Slugify, Table) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"Hello, World!", "hello-world"},
+        {"  OSPOCon Europe 2024 ", "ospocon-europe-2024"},
+        {"TODO Touchpoint (EMEA & APAC)", "todo-touchpoint-emea-apac"},
+        {"Malmö", "malmö"},
+        {"---", ""},
+    };
+    for (const auto& [in, want] : cases) EXPECT_EQ(slugify(in), want) << in;
+}
+
+TEST(ControlChars, Table) {
+    EXPECT_FALSE(has_control_chars("tab\tand\nnewline"));
+    EXPECT_TRUE(has_control_chars(std::string("nul\0x", 5)));
+    EXPECT_TRUE(has_control_chars("bell\a"));
+    EXPECT_TRUE(has_control_chars("del\x7F"));
+}
+
+}  // namespace
+}  // namespace almanac
