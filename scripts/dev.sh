@@ -18,6 +18,7 @@ build_packages=(
 )
 test_packages=(
   python3 python3-icalendar python3-vobject python3-feedparser python3-dateutil libxml2-utils
+  jing ruby
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -52,6 +53,11 @@ case "${1:-}" in
     ;;
   test)
     install_missing "${test_packages[@]}"
+    command -v npm >/dev/null || install_missing nodejs npm
+    # Oracles from npm (ical.js, ajv), pinned by tests/oracles/package-lock.json.
+    if [ ! -d "$here/tests/oracles/node_modules/ical.js" ] || [ "$here/tests/oracles/package-lock.json" -nt "$here/tests/oracles/node_modules/.package-lock.json" ]; then
+      (cd "$here/tests/oracles" && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
+    fi
     build
     cd "$build_dir"
     timeout 1800 ctest --output-on-failure -j "$jobs" --timeout 300
