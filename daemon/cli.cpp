@@ -5,7 +5,9 @@
 #include <optional>
 #include <set>
 
+#include "daemon/output_writer.hpp"
 #include "daemon/site_loader.hpp"
+#include "feeds/publisher.hpp"
 
 #ifndef ALMANAC_VERSION
 #define ALMANAC_VERSION "0.0.0"
@@ -32,6 +34,15 @@ const Command commands[] = {
      "  json    a JSON array of {path, line, column, severity, message}\n"
      "A summary goes to standard error. Exit status: 0 when there is no error (warnings allowed),\n"
      "1 when there is at least one error, 2 on a usage error.\n"},
+    {"build", "almanac build --out DIR [--config FILE]",
+     "write every feed, in every format and pre-rendered time zone, as files under DIR",
+     "Writes DIR/{feed}.{ics,rss,atom,json} for each feed and format in the config, and\n"
+     "DIR/tz/Area/Location/{feed}.{ext} for each zone in timezones.prerender: the same bytes that\n"
+     "`almanac serve` returns, ready for static hosting or a CDN origin. Each file is replaced\n"
+     "atomically. Content problems are printed to standard error as `check` prints them; files\n"
+     "with errors are left out. Exit status: 0 written without content errors, 1 written but some\n"
+     "content has errors (or the config is invalid, and nothing is written), 2 a usage error.\n"
+     "SOURCE_DATE_EPOCH, when set, dates documents that have no dated item.\n"},
     {"help", "almanac help [COMMAND]", "show help for almanac or for one command", ""},
 };
 
@@ -132,6 +143,33 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return errors > 0 ? 1 : 0;
 }
 
+int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    const Command& cmd = *find_command("build");
+    const auto opts = parse_options(args, 2, {"config", "out"});
+    if (!opts.error.empty()) return usage_error(err, cmd, opts.error);
+    if (opts.help) {
+        out << "usage: " << cmd.usage << "\n\n" << cmd.details;
+        return 0;
+    }
+    if (!opts.values.contains("out")) return usage_error(err, cmd, "--out DIR is required");
+    const auto loaded = load_config(opts.values.contains("config") ? opts.values.at("config") : "");
+    for (const auto& d : loaded.diagnostics) err << format_text(d) << "\n";
+    if (!loaded.config) return 1;
+    const Site site = load_site(*loaded.config);
+    for (const auto& d : site.diagnostics) err << format_text(d) << "\n";
+    const PublishOptions options{std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
+                                 source_date_epoch_from_env()};
+    const auto documents = publish_site(site, options);
+    const std::string& dir = opts.values.at("out");
+    if (const auto problem = write_documents(dir, documents); !problem.empty()) {
+        err << "almanac build: " << problem << "\n";
+        return 1;
+    }
+    err << "almanac build: wrote " << documents.size() << " document(s) for " << site.config.feeds.size()
+        << " feed(s) to " << dir << "\n";
+    return has_errors(site.diagnostics) ? 1 : 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -159,6 +197,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     }
     try {
         if (command == "check") return run_check(args, out, err);
+        if (command == "build") return run_build(args, out, err);
     } catch (const std::exception& e) {
         err << "almanac " << command << ": " << e.what() << "\n";
         return 1;

@@ -50,6 +50,9 @@ case "${1:-}" in
     cd "$here/examples"
     echo "== almanac check on the example site (examples/almanac.yaml)"
     "$build_dir/almanac" check --config almanac.yaml
+    echo "== almanac build: every feed, format and pre-rendered zone into $build_dir/site"
+    "$build_dir/almanac" build --config almanac.yaml --out "$build_dir/site" 2>/dev/null
+    (cd "$build_dir/site" && find . -type f | sort | sed 's|^\./|  |')
     ;;
   test)
     install_missing "${test_packages[@]}"

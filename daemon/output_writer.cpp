@@ -1,0 +1,39 @@
+#include "daemon/output_writer.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace almanac {
+
+namespace fs = std::filesystem;
+
+std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents) {
+    std::error_code ec;
+    for (const auto& [path, doc] : documents) {
+        const fs::path target = fs::path(dir) / path;
+        fs::create_directories(target.parent_path(), ec);
+        if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
+        const fs::path temp = target.string() + ".tmp";
+        {
+            std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+            out.write(doc.body.data(), static_cast<std::streamsize>(doc.body.size()));
+            out.close();
+            if (!out) return "cannot write " + temp.string();
+        }
+        fs::rename(temp, target, ec);
+        if (ec) return "cannot rename " + temp.string() + " to " + target.string() + ": " + ec.message();
+    }
+    return {};
+}
+
+std::optional<Instant> source_date_epoch_from_env() {
+    const char* s = std::getenv("SOURCE_DATE_EPOCH");
+    if (!s || !*s) return std::nullopt;
+    char* end = nullptr;
+    const long long v = std::strtoll(s, &end, 10);
+    if (*end != '\0' || v < 0) return std::nullopt;
+    return Instant{std::chrono::seconds{v}};
+}
+
+}  // namespace almanac

@@ -1,0 +1,18 @@
+// Writing published documents to a directory (`almanac build --out DIR`): each file replaced
+// atomically (temp file + rename) so a web server never serves half a file.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "feeds/publisher.hpp"
+
+namespace almanac {
+
+// Writes every document under `dir` (created if needed). Returns an error message, or empty.
+std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents);
+
+// SOURCE_DATE_EPOCH from the environment, when set to a valid number of seconds.
+std::optional<Instant> source_date_epoch_from_env();
+
+}  // namespace almanac

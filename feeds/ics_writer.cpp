@@ -1,0 +1,422 @@
+#include "feeds/ics_writer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "feeds/recurrence.hpp"
+#include "feeds/vtimezone.hpp"
+
+namespace almanac {
+namespace {
+
+using std::chrono::seconds;
+
+// ---- text ------------------------------------------------------------------------------------------
+
+// RFC 5545 §3.3.11 TEXT. libical 3.0.16 escapes SUMMARY this way but leaves commas and semicolons
+// bare in CATEGORIES and X- properties (X-WR-CALNAME, X-ALT-DESC), so we escape every TEXT value
+// ourselves. Line breaks become \n; other control characters are not allowed in TEXT and dropped.
+std::string escape_text(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (c == '\\' || c == ';' || c == ',') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n' || c == '\r') {
+            if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+            out += "\\n";
+        } else if ((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) || c == '\t') {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// One content line, folded (RFC 5545 §3.1): physical lines of at most 75 octets plus CRLF, each
+// continuation starting with a space, never breaking inside a UTF-8 sequence.
+std::string fold_content_line(std::string_view line) {
+    std::string out;
+    std::size_t limit = 75;
+    while (line.size() > limit) {
+        std::size_t cut = limit;
+        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+        out.append(line.substr(0, cut));
+        out += "\r\n ";
+        line.remove_prefix(cut);
+        limit = 74;
+    }
+    out.append(line);
+    out += "\r\n";
+    return out;
+}
+
+struct FreeString {
+    void operator()(char* s) const { std::free(s); }
+};
+using OwnedString = std::unique_ptr<char, FreeString>;
+
+std::string value_text(icalproperty* property) {
+    const icalvalue* value = icalproperty_get_value(property);
+    if (!value) return {};
+    switch (icalvalue_isa(value)) {
+        case ICAL_TEXT_VALUE: return escape_text(icalvalue_get_text(value));
+        case ICAL_X_VALUE: return escape_text(icalvalue_get_x(value));
+        default: {
+            const OwnedString text{icalvalue_as_ical_string_r(value)};
+            return text ? text.get() : "";
+        }
+    }
+}
+
+// Serializes a component tree built with libical: names, parameters and non-TEXT values are
+// libical's; TEXT values use escape_text; every line is folded by fold_content_line.
+void write_component(icalcomponent* component, std::string& out) {
+    const std::string name = icalcomponent_kind_to_string(icalcomponent_isa(component));
+    out += fold_content_line("BEGIN:" + name);
+    for (auto* p = icalcomponent_get_first_property(component, ICAL_ANY_PROPERTY); p;
+         p = icalcomponent_get_next_property(component, ICAL_ANY_PROPERTY)) {
+        const OwnedString property_name{icalproperty_get_property_name_r(p)};
+        std::string line = property_name.get();
+        for (auto* param = icalproperty_get_first_parameter(p, ICAL_ANY_PARAMETER); param;
+             param = icalproperty_get_next_parameter(p, ICAL_ANY_PARAMETER)) {
+            const OwnedString text{icalparameter_as_ical_string_r(param)};
+            line += ';';
+            line += text.get();
+        }
+        line += ':';
+        line += value_text(p);
+        out += fold_content_line(line);
+    }
+    for (auto* c = icalcomponent_get_first_component(component, ICAL_ANY_COMPONENT); c;
+         c = icalcomponent_get_next_component(component, ICAL_ANY_COMPONENT))
+        write_component(c, out);
+    out += fold_content_line("END:" + name);
+}
+
+icalproperty* x_property(const char* name, const std::string& value) {
+    auto* p = icalproperty_new_x(value.c_str());
+    icalproperty_set_x_name(p, name);
+    return p;
+}
+
+// ---- how each date-time is written -----------------------------------------------------------------
+
+// A DTSTART/DTEND/RDATE/EXDATE value as it will be written.
+struct WrittenTime {
+    enum class Form { date, utc, zoned } form = Form::utc;
+    date::local_seconds local;  // date: its midnight; utc: the UTC clock; zoned: the wall time in `zone`
+    Zone zone;                  // zoned only: the TZID
+    Instant instant;            // what it means (a date: its midnight in the event's zone)
+};
+
+bool is_utc_zone(const Zone& zone) {
+    static constexpr std::array<std::string_view, 8> names = {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal",
+                                                             "Etc/Universal", "Zulu", "Etc/Zulu"};
+    return std::find(names.begin(), names.end(), zone.name) != names.end() ||
+           (zone.tz && (zone.tz->name() == "Etc/UTC" || zone.tz->name() == "UTC"));
+}
+
+WrittenTime utc_time(Instant t) {
+    return {WrittenTime::Form::utc, date::local_seconds{t.time_since_epoch()}, {}, t};
+}
+
+// The event's own form: dates stay dates, wall times keep the event's TZID, instants are UTC.
+WrittenTime own_form(const EventTime& t, const Zone& zone) {
+    if (const auto* d = std::get_if<CivilDate>(&t))
+        return {WrittenTime::Form::date, date::local_days{d->ymd}, {}, to_instant(t, zone)};
+    if (const auto* w = std::get_if<WallTime>(&t)) return {WrittenTime::Form::zoned, w->local, zone, to_instant(*w, zone)};
+    return utc_time(std::get<Instant>(t));
+}
+
+// Instant `t` as a wall time in the view's zone, or in UTC when that wall time is the second one of
+// an overlap (a client would read the first, RFC 5545 §3.3.5) or the view is UTC itself.
+WrittenTime view_form(Instant t, const Zone& view) {
+    if (is_utc_zone(view)) return utc_time(t);
+    const date::local_seconds local{t.time_since_epoch() + zone_info_at(view, t).offset};
+    const auto info = zone_local_info(view, local);
+    if (info.result == date::local_info::ambiguous && local - info.first.offset != date::local_seconds{t.time_since_epoch()})
+        return utc_time(t);
+    return {WrittenTime::Form::zoned, local, view, t};
+}
+
+WrittenTime single_form(const EventTime& t, const Zone& own, const std::optional<Zone>& view) {
+    if (!view || std::holds_alternative<CivilDate>(t)) return own_form(t, own);
+    return view_form(to_instant(t, own), *view);
+}
+
+icaltimetype ical_time(const WrittenTime& t) {
+    switch (t.form) {
+        case WrittenTime::Form::date: return ical_date(date::year_month_day{date::floor<date::days>(t.local)});
+        case WrittenTime::Form::utc: return ical_utc_time(t.instant);
+        case WrittenTime::Form::zoned: break;
+    }
+    return ical_local_time(t.local);
+}
+
+// Adds the parameters a value of this form needs (VALUE=DATE or TZID) to a new property.
+icalproperty* with_form(icalproperty* p, const WrittenTime& t) {
+    if (t.form == WrittenTime::Form::date) icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
+    if (t.form == WrittenTime::Form::zoned) icalproperty_add_parameter(p, icalparameter_new_tzid(t.zone.name.c_str()));
+    return p;
+}
+
+icalproperty* rdate_property(const WrittenTime& t) {
+    icaldatetimeperiodtype value{};
+    value.time = ical_time(t);
+    value.period = icalperiodtype_null_period();
+    return with_form(icalproperty_new_rdate(value), t);
+}
+
+// ---- planning: which VEVENTs, in which form ---------------------------------------------------------
+
+struct PlannedEvent {
+    const Item* item = nullptr;
+    std::string uid;
+    WrittenTime start;
+    WrittenTime end;
+    const RecurrenceRule* rrule = nullptr;
+    std::vector<WrittenTime> rdates;
+    std::vector<WrittenTime> exdates;
+    Instant covered_until;  // the last instant the start's TZID must cover
+};
+
+// The rule's last start, with libical's iterator over the start's own form (a floating wall time
+// for a zoned start, as RRULEs expand in wall time). An unbounded rule is covered through the later
+// of five years after DTSTART and the end of 2037: up to 2037 the tz files list scheduled rule
+// changes one by one; after that there is only their POSIX rule, which the open-ended yearly
+// observances already repeat for ever.
+Instant last_recurrence_start(const Event& event, const WrittenTime& start) {
+    const auto recurrence = icalrecurrencetype_from_string(event.rrule->text.c_str());
+    if (!icaltime_is_null_time(recurrence.until)) {
+        const auto& u = recurrence.until;
+        const auto day = date::sys_days{date::year{u.year} / u.month / u.day};
+        return u.is_date ? to_instant(CivilDate{date::year_month_day{day}}, event.zone)
+                         : day + std::chrono::hours{u.hour} + std::chrono::minutes{u.minute} + seconds{u.second};
+    }
+    const Instant unbounded =
+        std::max(start.instant + date::years{5}, Instant{date::sys_days{date::year{2038} / date::January / 1}});
+    if (recurrence.count <= 0) return std::chrono::time_point_cast<seconds>(unbounded);
+    constexpr int max_steps = 100000;
+    if (recurrence.count > max_steps) return std::chrono::time_point_cast<seconds>(unbounded);
+    auto* iterator = icalrecur_iterator_new(recurrence, ical_time(start));
+    if (!iterator) return start.instant;
+    auto last = ical_time(start);
+    for (int i = 0; i < recurrence.count; ++i) {
+        const auto next = icalrecur_iterator_next(iterator);
+        if (icaltime_is_null_time(next)) break;
+        last = next;
+    }
+    icalrecur_iterator_free(iterator);
+    const date::local_seconds local = date::local_days{date::year{last.year} / last.month / last.day} +
+                                      std::chrono::hours{last.hour} + std::chrono::minutes{last.minute} +
+                                      seconds{last.second};
+    switch (start.form) {
+        case WrittenTime::Form::date: return to_instant(CivilDate{date::year_month_day{date::floor<date::days>(local)}}, event.zone);
+        case WrittenTime::Form::zoned: return to_instant(WallTime{local}, event.zone);
+        case WrittenTime::Form::utc: break;
+    }
+    return Instant{local.time_since_epoch()};
+}
+
+// The end of the occurrence starting at `start`: the event's own length, in nominal days and wall
+// clock time when the start is a date or a wall time (as a client expanding the set would).
+EventTime occurrence_end(const Event& event, const EventTime& start) {
+    if (start == event.start) return event.end;
+    if (event.duration) return add_duration(start, *event.duration, event.zone);
+    if (const auto* d = std::get_if<CivilDate>(&start)) {
+        const auto length = date::sys_days{std::get<CivilDate>(event.end).ymd} - date::sys_days{std::get<CivilDate>(event.start).ymd};
+        return CivilDate{date::year_month_day{date::sys_days{d->ymd} + length}};
+    }
+    if (const auto* w = std::get_if<WallTime>(&start))
+        return WallTime{w->local + (std::get<WallTime>(event.end).local - std::get<WallTime>(event.start).local)};
+    return std::get<Instant>(start) + (std::get<Instant>(event.end) - std::get<Instant>(event.start));
+}
+
+std::string compact_time(const EventTime& t) {
+    if (const auto* d = std::get_if<CivilDate>(&t)) return date::format("%Y%m%d", d->ymd);
+    if (const auto* w = std::get_if<WallTime>(&t)) return date::format("%Y%m%dT%H%M%S", w->local);
+    return date::format("%Y%m%dT%H%M%SZ", std::get<Instant>(t));
+}
+
+// The VEVENTs of one item. A recurring event is one VEVENT in its own form, so that its instants are
+// the same in every view. A set of RDATEs without an RRULE becomes one VEVENT per date (Outlook hides
+// RDATE-only events and ical.js drops their DTSTART), the extra ones with derived UIDs.
+std::vector<PlannedEvent> plan(const Item& item, const std::optional<Zone>& view) {
+    const auto& event = *item.event;
+    if (event.rrule) {
+        PlannedEvent p{&item, item.uid, own_form(event.start, event.zone), own_form(event.end, event.zone),
+                       &*event.rrule, {}, {}, {}};
+        // An RDATE the RRULE already yields would show twice in ical.js (Thunderbird): leave it out.
+        Event rule_only = event;
+        rule_only.rdates.clear();
+        rule_only.exdates.clear();
+        for (const auto& t : event.rdates) {
+            const Instant at = to_instant(t, event.zone);
+            if (occurrences(rule_only, at, at + std::chrono::seconds{1}, 1).empty())
+                p.rdates.push_back(own_form(t, event.zone));
+        }
+        for (const auto& t : event.exdates) p.exdates.push_back(own_form(t, event.zone));
+        p.covered_until = last_recurrence_start(event, p.start) + (p.end.instant - p.start.instant);
+        return {p};
+    }
+    std::vector<EventTime> starts{event.start};
+    starts.insert(starts.end(), event.rdates.begin(), event.rdates.end());
+    std::vector<PlannedEvent> out;
+    for (const auto& start : starts) {
+        auto uid = start == event.start ? item.uid : item.uid + "-rdate-" + compact_time(start);
+        const bool excluded = std::find(event.exdates.begin(), event.exdates.end(), start) != event.exdates.end();
+        const bool repeated =
+            std::any_of(out.begin(), out.end(), [&](const PlannedEvent& p) { return p.uid == uid; });
+        if (excluded || repeated) continue;
+        PlannedEvent p{&item, std::move(uid), single_form(start, event.zone, view), single_form(occurrence_end(event, start), event.zone, view),
+                       nullptr, {}, {}, {}};
+        // DTSTART and DTEND in one form: when one of them had to fall back to UTC, both do.
+        if ((p.start.form == WrittenTime::Form::utc) != (p.end.form == WrittenTime::Form::utc) &&
+            p.start.form != WrittenTime::Form::date) {
+            p.start = utc_time(p.start.instant);
+            p.end = utc_time(p.end.instant);
+        }
+        p.covered_until = p.end.instant;
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+// ---- components ------------------------------------------------------------------------------------
+
+icalproperty_status ical_status(EventStatus s) {
+    switch (s) {
+        case EventStatus::tentative: return ICAL_STATUS_TENTATIVE;
+        case EventStatus::cancelled: return ICAL_STATUS_CANCELLED;
+        case EventStatus::confirmed: break;
+    }
+    return ICAL_STATUS_CONFIRMED;
+}
+
+icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated) {
+    const auto& item = *p.item;
+    const auto& event = *item.event;
+    const auto updated = item_updated(item);
+    auto* c = icalcomponent_new_vevent();
+    icalcomponent_add_property(c, icalproperty_new_uid(p.uid.c_str()));
+    icalcomponent_add_property(c, icalproperty_new_dtstamp(ical_utc_time(updated.value_or(fallback_updated))));
+    icalcomponent_add_property(c, icalproperty_new_sequence(event.sequence));
+    icalcomponent_add_property(c, icalproperty_new_status(ical_status(event.status)));
+    icalcomponent_add_property(c, with_form(icalproperty_new_dtstart(ical_time(p.start)), p.start));
+    icalcomponent_add_property(c, with_form(icalproperty_new_dtend(ical_time(p.end)), p.end));
+    if (p.rrule) icalcomponent_add_property(c, icalproperty_new_rrule(icalrecurrencetype_from_string(p.rrule->text.c_str())));
+    for (const auto& t : p.rdates) icalcomponent_add_property(c, rdate_property(t));
+    for (const auto& t : p.exdates) icalcomponent_add_property(c, with_form(icalproperty_new_exdate(ical_time(t)), t));
+    icalcomponent_add_property(c, icalproperty_new_summary(item.title.c_str()));
+    if (!item.text.empty()) icalcomponent_add_property(c, icalproperty_new_description(item.text.c_str()));
+    if (!item.html.empty()) {
+        auto* alt = x_property("X-ALT-DESC", item.html);
+        icalproperty_add_parameter(alt, icalparameter_new_fmttype("text/html"));
+        icalcomponent_add_property(c, alt);
+    }
+    if (!event.location.empty()) icalcomponent_add_property(c, icalproperty_new_location(event.location.c_str()));
+    if (event.geo) icalcomponent_add_property(c, icalproperty_new_geo(icalgeotype{event.geo->lat, event.geo->lon}));
+    const auto& url = event.url.empty() ? item.permalink : event.url;
+    if (!url.empty()) icalcomponent_add_property(c, icalproperty_new_url(url.c_str()));
+    if (!event.online.empty()) {
+        auto* conference = icalproperty_new_conference(event.online.c_str());
+        icalproperty_add_parameter(conference, icalparameter_new_value(ICAL_VALUE_URI));
+        icalproperty_add_parameter(conference, icalparameter_new_feature(ICAL_FEATURE_VIDEO));
+        icalcomponent_add_property(c, conference);
+    }
+    if (event.organizer && !event.organizer->email.empty()) {
+        auto* organizer = icalproperty_new_organizer(("mailto:" + event.organizer->email).c_str());
+        if (!event.organizer->name.empty())
+            icalproperty_add_parameter(organizer, icalparameter_new_cn(event.organizer->name.c_str()));
+        icalcomponent_add_property(c, organizer);
+    }
+    // One CATEGORIES per value: libical holds one TEXT value per property, which lets escape_text
+    // keep a comma inside a tag from splitting it.
+    std::vector<std::string> categories;
+    if (!item.kind.empty()) categories.push_back(item.kind);
+    categories.insert(categories.end(), item.tags.begin(), item.tags.end());
+    for (const auto& category : categories) icalcomponent_add_property(c, icalproperty_new_categories(category.c_str()));
+    if (updated) icalcomponent_add_property(c, icalproperty_new_lastmodified(ical_utc_time(*updated)));
+    return c;
+}
+
+struct Coverage {
+    Zone zone;
+    Instant first;
+    Instant last;
+};
+
+void cover(std::map<std::string, Coverage>& coverage, const WrittenTime& t, Instant until) {
+    if (t.form != WrittenTime::Form::zoned) return;
+    const auto [it, inserted] = coverage.try_emplace(t.zone.name, Coverage{t.zone, t.instant, until});
+    if (inserted) return;
+    it->second.first = std::min(it->second.first, t.instant);
+    it->second.last = std::max(it->second.last, until);
+}
+
+}  // namespace
+
+std::string render_ics(const RenderRequest& request) {
+    init_libical();
+    const auto& view = request.view.zone;
+
+    std::vector<PlannedEvent> events;
+    for (const auto* item : request.items)
+        if (item->event) {
+            auto planned = plan(*item, view);
+            events.insert(events.end(), std::make_move_iterator(planned.begin()), std::make_move_iterator(planned.end()));
+        }
+    std::sort(events.begin(), events.end(), [](const PlannedEvent& a, const PlannedEvent& b) {
+        return std::tie(a.start.instant, a.uid) < std::tie(b.start.instant, b.uid);
+    });
+
+    std::map<std::string, Coverage> coverage;  // by TZID, so VTIMEZONEs come out sorted
+    for (const auto& p : events) {
+        cover(coverage, p.start, std::max(p.start.instant, p.covered_until));
+        cover(coverage, p.end, p.end.instant);
+        for (const auto& t : p.rdates) cover(coverage, t, t.instant);
+        for (const auto& t : p.exdates) cover(coverage, t, t.instant);
+    }
+
+    const IcalComponent calendar{icalcomponent_new_vcalendar()};
+    auto* cal = calendar.get();
+    icalcomponent_add_property(cal, icalproperty_new_prodid("-//almanac//almanac//EN"));
+    icalcomponent_add_property(cal, icalproperty_new_version("2.0"));
+    icalcomponent_add_property(cal, icalproperty_new_calscale("GREGORIAN"));
+    icalcomponent_add_property(cal, icalproperty_new_method(ICAL_METHOD_PUBLISH));
+    const auto& site = request.site->config;
+    const auto& title = request.feed->title.empty() ? site.site.title : request.feed->title;
+    icalcomponent_add_property(cal, icalproperty_new_name(title.c_str()));
+    icalcomponent_add_property(cal, x_property("X-WR-CALNAME", title));
+    if (!request.feed->description.empty()) {
+        icalcomponent_add_property(cal, icalproperty_new_description(request.feed->description.c_str()));
+        icalcomponent_add_property(cal, x_property("X-WR-CALDESC", request.feed->description));
+    }
+    if (!request.self_url.empty()) icalcomponent_add_property(cal, icalproperty_new_url(request.self_url.c_str()));
+    const auto refresh = icaldurationtype_from_int(site.server.refresh_interval_seconds);
+    auto* refresh_interval = icalproperty_new_refreshinterval(refresh);
+    icalproperty_add_parameter(refresh_interval, icalparameter_new_value(ICAL_VALUE_DURATION));
+    icalcomponent_add_property(cal, refresh_interval);
+    const OwnedString ttl{icaldurationtype_as_ical_string_r(refresh)};
+    icalcomponent_add_property(cal, x_property("X-PUBLISHED-TTL", ttl.get()));
+    if (view) icalcomponent_add_property(cal, x_property("X-WR-TIMEZONE", view->name));
+
+    // libical puts each VTIMEZONE added to a VCALENDAR in front of the others: add them backwards.
+    for (auto it = coverage.rbegin(); it != coverage.rend(); ++it)
+        icalcomponent_add_component(cal, vtimezone_component(make_vtimezone(it->second.zone, it->second.first, it->second.last)).release());
+    for (const auto& p : events) icalcomponent_add_component(cal, vevent(p, request.updated));
+
+    std::string out;
+    write_component(cal, out);
+    return out;
+}
+
+}  // namespace almanac

@@ -1,0 +1,60 @@
+// Rendering a feed view to bytes: which items a view holds, and the table of output formats
+// (Hugo's outputFormat: name, extension, media type, renderer) that the builder and server share.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "feeds/event_time.hpp"
+#include "feeds/item.hpp"
+#include "feeds/site.hpp"
+
+namespace almanac {
+
+// One representation of a feed: a format, optionally a zone view (SPEC §4.1) and filters (SPEC §5).
+struct FeedView {
+    std::optional<Zone> zone;        // nullopt: the default view
+    std::vector<std::string> tags;   // ?tag=: keep items having any of these (in addition to the feed's own)
+    std::vector<std::string> kinds;  // ?kind=
+};
+
+// Everything a renderer needs besides the site: the feed, its items (already selected and ordered),
+// the view, and the absolute URL the document is served at (for rel=self links).
+struct RenderRequest {
+    const Site* site = nullptr;
+    const FeedConfig* feed = nullptr;
+    std::vector<const Item*> items;
+    FeedView view;
+    std::string self_url;
+    Instant updated;  // the document's "last changed": see feed_updated
+};
+
+using Renderer = std::string (*)(const RenderRequest&);
+
+struct OutputFormat {
+    FeedFormat format;
+    std::string_view extension;   // "ics"
+    std::string_view media_type;  // "text/calendar; charset=utf-8"
+    Renderer render;
+};
+
+// The formats, in the order of FeedFormat.
+const std::vector<OutputFormat>& output_formats();
+const OutputFormat* find_output_format(std::string_view extension);
+const OutputFormat& output_format(FeedFormat f);
+
+// The visible items of `feed` for `view` at `now`: sections, tag/kind filters (the feed's and the
+// view's), drafts, publishDate/expiryDate, the feed's window (events: by their occurrences), then
+// ordered — posts newest first, events by start — and capped by `limit`.
+std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now);
+
+// The document's deterministic "updated" instant: the newest lastmod/date/publishDate of `items`;
+// else `fallback` (SOURCE_DATE_EPOCH when set); else 1970-01-01. Never the wall clock.
+Instant feed_updated(const std::vector<const Item*>& items, std::optional<Instant> fallback);
+
+// Absolute URL of a feed document: base_url + [tz/Area/Location/] + name + "." + extension.
+std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone);
+
+}  // namespace almanac

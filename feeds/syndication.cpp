@@ -1,0 +1,273 @@
+#include "feeds/syndication.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "feeds/event_text.hpp"
+#include "feeds/xml_writer.hpp"
+
+namespace almanac {
+
+namespace {
+
+constexpr std::string_view generator_name = "almanac";
+
+// The zone event times are stated in: the view's, else the site's (validated when the config was
+// loaded, so the UTC fallback only guards a hand-built config).
+Zone view_zone(const RenderRequest& request) {
+    if (request.view.zone) return *request.view.zone;
+    if (auto zone = find_zone(request.site->config.site.timezone)) return *zone;
+    return *find_zone("UTC");
+}
+
+std::string feed_title(const RenderRequest& request) {
+    return request.feed->title.empty() ? request.site->config.site.title : request.feed->title;
+}
+
+// RSS requires a non-empty channel description.
+std::string feed_description(const RenderRequest& request) {
+    return request.feed->description.empty() ? feed_title(request) : request.feed->description;
+}
+
+// Atom requires an author on the feed or on every entry; the feed-level one covers entries without.
+std::string feed_author(const RenderRequest& request) {
+    const SiteInfo& site = request.site->config.site;
+    return site.author.empty() ? site.title : site.author;
+}
+
+// The entry id of every format: a URN of the item's uid (RFC 8141). The uid is stable across
+// rebuilds, views and machines, and unique in a site (assemble_site drops repeats); a permalink is
+// neither (a slug change moves it, and two items may share one).
+std::string entry_id(const Item& item) {
+    static constexpr std::string_view hex = "0123456789ABCDEF";
+    static constexpr std::string_view kept = "-._~!$&'()*+,;=:@/";
+    std::string id = "urn:almanac:";
+    for (std::size_t i = 0; i < item.uid.size(); ++i) {
+        const auto c = static_cast<unsigned char>(item.uid[i]);
+        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        // A URN's specific string may not start with '/'.
+        if (alnum || (kept.find(static_cast<char>(c)) != std::string_view::npos && !(i == 0 && c == '/'))) {
+            id += static_cast<char>(c);
+        } else {
+            id += '%';
+            id += hex[c >> 4];
+            id += hex[c & 0xF];
+        }
+    }
+    return id;
+}
+
+// A cancelled event stays in the feed (so readers see the news), marked where everyone looks.
+std::string entry_title(const Item& item) {
+    if (item.event && item.event->status == EventStatus::cancelled) return "Cancelled: " + item.title;
+    return item.title;
+}
+
+// Posts are published at their date. Events have no date of their own: their publishDate, else
+// their lastmod, else the document's updated instant — never the wall clock (SPEC §4.3).
+Instant entry_published(const Item& item, const RenderRequest& request) {
+    if (item.type == SectionType::post && item.date) return *item.date;
+    if (item.publish_date) return *item.publish_date;
+    if (item.lastmod) return *item.lastmod;
+    return request.updated;
+}
+
+// Never before the publication, which a lastmod older than the date would otherwise make it.
+Instant entry_updated(const Item& item, const RenderRequest& request) {
+    return std::max(item_updated(item).value_or(request.updated), entry_published(item, request));
+}
+
+// The item's kind, then its tags, each once.
+std::vector<std::string> entry_categories(const Item& item) {
+    std::vector<std::string> categories;
+    const auto add = [&](const std::string& term) {
+        if (!term.empty() && std::find(categories.begin(), categories.end(), term) == categories.end())
+            categories.push_back(term);
+    };
+    add(item.kind);
+    for (const auto& tag : item.tags) add(tag);
+    return categories;
+}
+
+std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+// One line of an event's "when and where" block; URL values become links in HTML.
+struct EventFact {
+    std::string_view label;
+    std::string value;
+    bool is_url = false;
+};
+
+std::vector<EventFact> event_facts(const Event& event, const Zone& zone) {
+    std::vector<EventFact> facts;
+    if (event.status == EventStatus::cancelled) facts.push_back({"Status", "cancelled"});
+    if (event.status == EventStatus::tentative) facts.push_back({"Status", "tentative (not yet confirmed)"});
+    facts.push_back({"When", describe_event_when(event, zone)});
+    if (!event.location.empty()) facts.push_back({"Where", event.location});
+    if (!event.online.empty()) facts.push_back({"Online", event.online, true});
+    if (!event.url.empty()) facts.push_back({"Event page", event.url, true});
+    return facts;
+}
+
+// What an entry says, in the forms the formats carry: plain-text summary, the same summary as HTML
+// (RSS description), and the full HTML content. Events lead with their "when and where".
+struct EntryText {
+    std::string summary_text;
+    std::string summary_html;
+    std::string content_html;
+};
+
+EntryText entry_text(const Item& item, const Zone& zone) {
+    if (!item.event) return {item.summary, html_escape(item.summary), item.html};
+    std::string facts_text;
+    std::string facts_html = "<p>";
+    for (const auto& fact : event_facts(*item.event, zone)) {
+        if (!facts_text.empty()) {
+            facts_text += '\n';
+            facts_html += "<br>\n";
+        }
+        facts_text += std::string(fact.label) + ": " + fact.value;
+        facts_html += std::string(fact.label) + ": ";
+        const std::string value = html_escape(fact.value);
+        facts_html += fact.is_url ? "<a href=\"" + value + "\">" + value + "</a>" : value;
+    }
+    facts_html += "</p>\n";
+    EntryText text;
+    text.summary_text = item.summary.empty() ? facts_text : facts_text + "\n\n" + item.summary;
+    text.summary_html = item.summary.empty() ? facts_html : facts_html + "<p>" + html_escape(item.summary) + "</p>\n";
+    text.content_html = facts_html + item.html;
+    return text;
+}
+
+void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone) {
+    const EntryText text = entry_text(item, zone);
+    xml.open("item");
+    xml.text_element("title", entry_title(item));
+    xml.text_element("link", item.permalink);
+    if (!text.summary_html.empty()) xml.text_element("description", text.summary_html);
+    xml.text_element("content:encoded", text.content_html);
+    for (const auto& author : item.authors) xml.text_element("dc:creator", author);
+    for (const auto& category : entry_categories(item)) xml.text_element("category", category);
+    xml.text_element("guid", entry_id(item), {{"isPermaLink", "false"}});
+    xml.text_element("pubDate", format_rfc822(entry_published(item, request)));
+    xml.close();
+}
+
+void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone) {
+    const EntryText text = entry_text(item, zone);
+    xml.open("entry");
+    xml.text_element("id", entry_id(item));
+    xml.text_element("title", entry_title(item), {{"type", "text"}});
+    xml.text_element("updated", format_rfc3339(entry_updated(item, request)));
+    xml.text_element("published", format_rfc3339(entry_published(item, request)));
+    for (const auto& author : item.authors) {
+        xml.open("author");
+        xml.text_element("name", author);
+        xml.close();
+    }
+    xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", item.permalink}});
+    if (item.event && !item.event->url.empty())
+        xml.empty_element("link", {{"rel", "related"}, {"type", "text/html"}, {"href", item.event->url}});
+    for (const auto& category : entry_categories(item)) xml.empty_element("category", {{"term", category}});
+    if (!text.summary_text.empty()) xml.text_element("summary", text.summary_text, {{"type", "text"}});
+    xml.text_element("content", text.content_html, {{"type", "html"}});
+    xml.close();
+}
+
+}  // namespace
+
+std::string render_rss(const RenderRequest& request) {
+    const SiteInfo& site = request.site->config.site;
+    const Zone zone = view_zone(request);
+    const std::string updated = format_rfc822(request.updated);
+    XmlWriter xml;
+    xml.open("rss", {{"version", "2.0"},
+                     {"xmlns:atom", "http://www.w3.org/2005/Atom"},
+                     {"xmlns:content", "http://purl.org/rss/1.0/modules/content/"},
+                     {"xmlns:dc", "http://purl.org/dc/elements/1.1/"}});
+    xml.open("channel");
+    xml.text_element("title", feed_title(request));
+    xml.text_element("link", site.base_url);
+    xml.text_element("description", feed_description(request));
+    xml.text_element("language", site.language);
+    xml.text_element("pubDate", updated);
+    xml.text_element("lastBuildDate", updated);
+    xml.text_element("generator", generator_name);
+    xml.empty_element("atom:link", {{"href", request.self_url}, {"rel", "self"}, {"type", "application/rss+xml"}});
+    for (const Item* item : request.items) write_rss_item(xml, *item, request, zone);
+    return std::move(xml).finish();
+}
+
+std::string render_atom(const RenderRequest& request) {
+    const SiteInfo& site = request.site->config.site;
+    const Zone zone = view_zone(request);
+    XmlWriter xml;
+    xml.open("feed", {{"xmlns", "http://www.w3.org/2005/Atom"}, {"xml:lang", site.language}});
+    // The document's own URL identifies it: each zone view and filter is a feed of its own.
+    xml.text_element("id", request.self_url);
+    xml.text_element("title", feed_title(request), {{"type", "text"}});
+    if (!request.feed->description.empty()) xml.text_element("subtitle", request.feed->description, {{"type", "text"}});
+    xml.text_element("updated", format_rfc3339(request.updated));
+    xml.open("author");
+    xml.text_element("name", feed_author(request));
+    xml.close();
+    xml.empty_element("link", {{"rel", "self"}, {"type", "application/atom+xml"}, {"href", request.self_url}});
+    xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", site.base_url}});
+    xml.text_element("generator", generator_name);
+    for (const Item* item : request.items) write_atom_entry(xml, *item, request, zone);
+    return std::move(xml).finish();
+}
+
+std::string render_json_feed(const RenderRequest& request) {
+    using nlohmann::ordered_json;
+    const SiteInfo& site = request.site->config.site;
+    const Zone zone = view_zone(request);
+    const auto authors = [](const std::vector<std::string>& names) {
+        ordered_json list = ordered_json::array();
+        for (const auto& name : names) list.push_back({{"name", name}});
+        return list;
+    };
+    ordered_json feed;
+    feed["version"] = "https://jsonfeed.org/version/1.1";
+    feed["title"] = feed_title(request);
+    feed["home_page_url"] = site.base_url;
+    feed["feed_url"] = request.self_url;
+    if (!request.feed->description.empty()) feed["description"] = request.feed->description;
+    feed["language"] = site.language;
+    feed["authors"] = authors({feed_author(request)});
+    feed["items"] = ordered_json::array();
+    for (const Item* item : request.items) {
+        const EntryText text = entry_text(*item, zone);
+        ordered_json entry;
+        entry["id"] = entry_id(*item);
+        entry["url"] = item->permalink;
+        if (item->event && !item->event->url.empty()) entry["external_url"] = item->event->url;
+        entry["title"] = entry_title(*item);
+        entry["content_html"] = text.content_html;
+        if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
+        entry["date_published"] = format_rfc3339(entry_published(*item, request));
+        entry["date_modified"] = format_rfc3339(entry_updated(*item, request));
+        if (const auto categories = entry_categories(*item); !categories.empty()) entry["tags"] = categories;
+        if (!item->authors.empty()) entry["authors"] = authors(item->authors);
+        feed["items"].push_back(std::move(entry));
+    }
+    // Content is valid UTF-8 by construction; `replace` keeps a stray byte in a config value from
+    // throwing while the document is being built.
+    return feed.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace almanac

@@ -1,0 +1,310 @@
+#include "feeds/recurrence.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+
+namespace almanac {
+namespace {
+
+using namespace std::chrono_literals;
+
+Zone zone(std::string_view name) {
+    const auto z = find_zone(name);
+    EXPECT_TRUE(z) << name << ": " << (z ? "" : z.error());
+    return z ? *z : Zone{};
+}
+
+EventTime at(std::string_view text) {
+    const auto t = parse_event_time(text);
+    EXPECT_TRUE(t) << text << ": " << (t ? "" : t.error());
+    return t ? *t : EventTime{};
+}
+
+Instant utc(std::string_view text) {
+    const auto t = at(text);
+    EXPECT_TRUE(std::holds_alternative<Instant>(t)) << text;
+    return std::holds_alternative<Instant>(t) ? std::get<Instant>(t) : Instant{};
+}
+
+std::string iso(Instant t) { return date::format("%FT%TZ", t); }
+
+// An event as content.cpp would build it: the rule normalized by parse_rrule (UNTIL in UTC).
+Event make_event(std::string_view zone_name, std::string_view start, std::string_view end, std::string_view rrule,
+                 const std::vector<std::string>& exdates = {}, const std::vector<std::string>& rdates = {}) {
+    Event e;
+    e.zone = zone(zone_name);
+    e.start = at(start);
+    e.end = at(end);
+    if (!rrule.empty()) {
+        const auto rule = parse_rrule(rrule, e.start, e.zone);
+        EXPECT_TRUE(rule) << rrule << ": " << (rule ? "" : rule.error());
+        if (rule) e.rrule = *rule;
+    }
+    for (const auto& t : exdates) e.exdates.push_back(at(t));
+    for (const auto& t : rdates) e.rdates.push_back(at(t));
+    return e;
+}
+
+std::vector<std::string> starts_of(const std::vector<Occurrence>& list) {
+    std::vector<std::string> out;
+    for (const auto& o : list) out.push_back(iso(o.start_instant));
+    return out;
+}
+
+const Instant long_ago = Instant{date::sys_days{date::year{1900} / 1 / 1}};
+
+// ---- conformance with python3-dateutil --------------------------------------------------------------
+
+struct OracleCase {
+    const char* zone;
+    const char* start;
+    const char* end;
+    const char* rrule;
+    std::vector<std::string> exdates;
+    std::vector<std::string> rdates;
+    int until_year;
+};
+
+const OracleCase oracle_cases[] = {
+    // A weekly meeting in New York across both DST changes of 2024: 10:00 stays 10:00.
+    {"America/New_York", "2024-01-09T10:00", "2024-01-09T11:00", "FREQ=WEEKLY;BYDAY=TU;COUNT=40", {}, {}, 2030},
+    // The corpus meetups.
+    {"Asia/Tokyo", "2024-01-25T19:00", "2024-01-25T21:00", "FREQ=MONTHLY;BYDAY=-1TH;UNTIL=20261231T235959Z",
+     {"2024-08-29T19:00", "2024-12-26T19:00"}, {}, 2030},
+    {"Asia/Shanghai", "2024-03-16T14:00", "2024-03-16T17:00", "FREQ=MONTHLY;INTERVAL=2;BYDAY=3SA;COUNT=12", {}, {},
+     2030},
+    {"Europe/Helsinki", "2024-03-05T17:30", "2024-03-05T19:30", "FREQ=MONTHLY;BYDAY=1TU;BYMONTH=1,2,3,4,5,9,10,11,12",
+     {}, {}, 2027},
+    {"America/Mexico_City", "2024-02-08T18:00", "2024-02-08T19:30", "FREQ=WEEKLY;INTERVAL=4;BYDAY=TH", {},
+     {"2024-12-12T18:00"}, 2026},
+    // 02:30 does not exist in Berlin on 31 March (shifted to 03:30) and exists twice on 27 October.
+    {"Europe/Berlin", "2024-03-27T02:30", "2024-03-27T03:30", "FREQ=DAILY;COUNT=10", {}, {}, 2030},
+    {"Europe/Berlin", "2024-10-24T02:30", "2024-10-24T03:30", "FREQ=DAILY;COUNT=10", {}, {}, 2030},
+    {"Europe/Berlin", "2024-03-30T22:30", "2024-03-30T23:00", "FREQ=HOURLY;COUNT=8", {}, {}, 2030},
+    {"Europe/Berlin", "2024-10-27T00:30", "2024-10-27T01:00", "FREQ=HOURLY;COUNT=6", {}, {}, 2030},
+    // UNTIL that falls exactly on an occurrence includes it.
+    {"Europe/Berlin", "2024-03-01T09:00", "2024-03-01T10:00", "FREQ=DAILY;UNTIL=20240310T090000", {}, {}, 2030},
+    // Lord Howe Island moves its clocks by half an hour.
+    {"Australia/Lord_Howe", "2024-04-04T01:45", "2024-04-04T02:15", "FREQ=DAILY;COUNT=6", {}, {}, 2030},
+    {"Australia/Lord_Howe", "2024-10-03T02:15", "2024-10-03T03:00", "FREQ=DAILY;COUNT=6", {}, {}, 2030},
+    // After 2037 only the zone file's POSIX footer knows the DST rules.
+    {"America/New_York", "2040-02-27T09:00", "2040-02-27T10:00", "FREQ=WEEKLY;BYDAY=MO,FR;COUNT=30", {}, {}, 2045},
+    {"America/New_York", "2040-10-01T01:30", "2040-10-01T02:00", "FREQ=DAILY;INTERVAL=3", {}, {}, 2041},
+    // The last Sunday of March at 01:30 in London is always inside the gap; the rule reaches 2043.
+    {"Europe/London", "2024-03-31T01:30", "2024-03-31T02:30", "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU;COUNT=20", {}, {},
+     2050},
+    {"America/New_York", "2024-11-03T00:40", "2024-11-03T00:50", "FREQ=MINUTELY;INTERVAL=20;COUNT=12", {}, {}, 2030},
+    {"Asia/Kathmandu", "2024-01-31T18:00", "2024-01-31T19:00", "FREQ=MONTHLY;BYMONTHDAY=31;COUNT=8", {}, {}, 2030},
+    // Santiago changes its clocks at midnight.
+    {"America/Santiago", "2024-09-05T00:30", "2024-09-05T01:00", "FREQ=DAILY;COUNT=6", {}, {}, 2030},
+    {"America/Santiago", "2024-04-04T23:30", "2024-04-05T00:00", "FREQ=DAILY;COUNT=5", {}, {}, 2030},
+    // WKST decides which weeks an every-other-week rule uses.
+    {"America/Sao_Paulo", "2024-08-04T09:00", "2024-08-04T10:00", "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,TU;WKST=SU;COUNT=8",
+     {}, {}, 2030},
+    {"America/Sao_Paulo", "2024-08-04T09:00", "2024-08-04T10:00", "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,TU;WKST=MO;COUNT=8",
+     {}, {}, 2030},
+    // Europe/Dublin's DST is a negative offset in winter.
+    {"Europe/Dublin", "2024-03-01T12:00", "2024-03-01T13:00", "FREQ=WEEKLY;COUNT=40", {"2024-06-07T12:00"}, {}, 2030},
+    // A DTSTART the rule would not produce is still the first occurrence.
+    {"Asia/Kolkata", "2024-01-03T10:00", "2024-01-03T11:00", "FREQ=MONTHLY;BYDAY=1MO;COUNT=3", {}, {}, 2030},
+    // All-day events start at local midnight; a leap day recurs only in leap years.
+    {"Pacific/Kiritimati", "2024-04-16", "2024-04-17", "FREQ=YEARLY;UNTIL=20300416", {}, {"2024-05-01"}, 2035},
+    {"Europe/Berlin", "2024-02-29", "2024-03-01", "FREQ=YEARLY;COUNT=4", {"2032-02-29"}, {}, 2050},
+};
+
+bool dateutil_available() {
+    return std::system("/usr/bin/python3 -c 'import dateutil, zoneinfo' >/dev/null 2>&1") == 0;
+}
+
+std::string run(const std::string& command) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) return out;
+    char buffer[4096];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    EXPECT_EQ(pclose(pipe), 0) << command;
+    return out;
+}
+
+TEST(Recurrence, AgreesWithDateutil) {
+    if (!dateutil_available()) GTEST_SKIP() << "/usr/bin/python3 cannot import dateutil";
+
+    nlohmann::json cases = nlohmann::json::array();
+    std::vector<std::vector<std::string>> ours;
+    for (const auto& c : oracle_cases) {
+        const auto event = make_event(c.zone, c.start, c.end, c.rrule, c.exdates, c.rdates);
+        const bool all_day = std::holds_alternative<CivilDate>(event.start);
+        const auto text_of = [](const EventTime& t) { return format_event_time(t); };
+        nlohmann::json exdates = nlohmann::json::array(), rdates = nlohmann::json::array();
+        for (const auto& t : event.exdates) exdates.push_back(text_of(t));
+        for (const auto& t : event.rdates) rdates.push_back(text_of(t));
+        cases.push_back({{"zone", c.zone},
+                         {"dtstart", text_of(event.start)},
+                         {"all_day", all_day},
+                         {"rrule", event.rrule ? event.rrule->text : ""},
+                         {"exdates", exdates},
+                         {"rdates", rdates},
+                         {"until_year", c.until_year}});
+        const Instant bound{date::sys_days{date::year{c.until_year} / 1 / 1}};
+        ours.push_back(starts_of(occurrences(event, long_ago, bound, std::numeric_limits<std::size_t>::max())));
+    }
+
+    const auto path = testing::TempDir() + "recurrence_dateutil_" + std::to_string(getpid()) + ".json";
+    std::ofstream(path) << cases.dump(1);
+    const auto output = run("/usr/bin/python3 " ALMANAC_SOURCE_DIR "/tests/conformance/recurrence_dateutil.py " + path);
+    std::remove(path.c_str());
+    const auto theirs = nlohmann::json::parse(output, nullptr, false);
+    ASSERT_TRUE(theirs.is_array()) << output;
+    ASSERT_EQ(theirs.size(), ours.size());
+
+    std::size_t compared = 0;
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+        const auto& c = oracle_cases[i];
+        EXPECT_EQ(ours[i], theirs[i].get<std::vector<std::string>>()) << c.zone << " " << c.start << " " << c.rrule;
+        EXPECT_FALSE(ours[i].empty()) << c.rrule;
+        compared += ours[i].size();
+    }
+    std::printf("dateutil agrees on %zu cases, %zu occurrences\n", ours.size(), compared);
+}
+
+// ---- table tests -----------------------------------------------------------------------------------
+
+TEST(Recurrence, NonRecurringEventHasOneOccurrence) {
+    const auto e = make_event("Europe/Vienna", "2024-09-16T09:00", "2024-09-18T17:30", "");
+    const auto list = occurrences(e, long_ago, utc("2100-01-01T00:00Z"));
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].start, e.start);
+    EXPECT_EQ(list[0].end, e.end);
+    EXPECT_EQ(iso(list[0].start_instant), "2024-09-16T07:00:00Z");
+    EXPECT_EQ(iso(list[0].end_instant), "2024-09-18T15:30:00Z");
+    EXPECT_TRUE(occurrences(e, utc("2024-09-16T07:00:01Z"), utc("2100-01-01T00:00Z")).empty());
+}
+
+TEST(Recurrence, WindowIsHalfOpenAndLimitTakesTheEarliest) {
+    const auto e = make_event("UTC", "2024-01-01T10:00", "2024-01-01T11:00", "FREQ=WEEKLY");
+    const auto from = utc("2024-01-08T10:00Z");  // the second occurrence: included
+    const auto to = utc("2024-01-29T10:00Z");    // the fifth: excluded
+    EXPECT_EQ(starts_of(occurrences(e, from, to)),
+              (std::vector<std::string>{"2024-01-08T10:00:00Z", "2024-01-15T10:00:00Z", "2024-01-22T10:00:00Z"}));
+    EXPECT_EQ(starts_of(occurrences(e, from, to, 2)),
+              (std::vector<std::string>{"2024-01-08T10:00:00Z", "2024-01-15T10:00:00Z"}));
+    EXPECT_TRUE(occurrences(e, from, to, 0).empty());
+    // An endless rule stops at the window's end, and an unbounded window at the limit.
+    EXPECT_EQ(occurrences(e, Instant::min(), Instant::max(), 5).size(), 5u);
+    EXPECT_EQ(occurrences(e, long_ago, utc("2034-01-01T00:00Z")).size(), 522u);
+}
+
+TEST(Recurrence, WallTimeEventKeepsItsClockAcrossDst) {
+    // 22:00–06:00 overnight in Berlin: 7 hours in the night the clocks go forward, 8 otherwise.
+    const auto e = make_event("Europe/Berlin", "2024-03-29T22:00", "2024-03-30T06:00", "FREQ=DAILY;COUNT=3");
+    const auto list = occurrences(e, long_ago, utc("2030-01-01T00:00Z"));
+    ASSERT_EQ(list.size(), 3u);
+    EXPECT_EQ(list[1].start, at("2024-03-30T22:00"));
+    EXPECT_EQ(list[1].end, at("2024-03-31T06:00"));
+    EXPECT_EQ(list[0].end_instant - list[0].start_instant, 8h);
+    EXPECT_EQ(list[1].end_instant - list[1].start_instant, 7h);
+    EXPECT_EQ(list[2].end_instant - list[2].start_instant, 8h);
+    EXPECT_EQ(iso(list[2].start_instant), "2024-03-31T20:00:00Z");
+}
+
+TEST(Recurrence, AllDayOccurrencesAreDates) {
+    const auto e = make_event("Asia/Tokyo", "2024-12-30", "2025-01-01", "FREQ=WEEKLY;COUNT=2");
+    const auto list = occurrences(e, long_ago, utc("2030-01-01T00:00Z"));
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[1].start, at("2025-01-06"));
+    EXPECT_EQ(list[1].end, at("2025-01-08"));
+    EXPECT_EQ(iso(list[1].start_instant), "2025-01-05T15:00:00Z");  // midnight in Tokyo
+    EXPECT_EQ(list[1].end_instant - list[1].start_instant, 48h);
+}
+
+TEST(Recurrence, InstantStartsStepOnTheUtcTimeline) {
+    // An event written with Z does not follow the clocks of its zone.
+    const auto e = make_event("America/New_York", "2024-03-09T15:00Z", "2024-03-09T16:00Z", "FREQ=DAILY;COUNT=3");
+    const auto list = occurrences(e, long_ago, utc("2030-01-01T00:00Z"));
+    EXPECT_EQ(starts_of(list), (std::vector<std::string>{"2024-03-09T15:00:00Z", "2024-03-10T15:00:00Z",
+                                                         "2024-03-11T15:00:00Z"}));
+    ASSERT_EQ(list.size(), 3u);
+    EXPECT_EQ(list[2].start, EventTime{utc("2024-03-11T15:00Z")});
+}
+
+TEST(Recurrence, RdatesAndExdates) {
+    const std::pair<Event, std::vector<std::string>> cases[] = {
+        // EXDATE may remove DTSTART itself.
+        {make_event("UTC", "2024-01-01T10:00", "2024-01-01T11:00", "FREQ=DAILY;COUNT=3", {"2024-01-01T10:00"}),
+         {"2024-01-02T10:00:00Z", "2024-01-03T10:00:00Z"}},
+        // An RDATE before DTSTART, one repeating a rule occurrence (merged), one excluded again.
+        {make_event("UTC", "2024-01-01T10:00", "2024-01-01T11:00", "FREQ=DAILY;COUNT=2", {"2024-03-01T10:00"},
+                    {"2023-12-25T10:00", "2024-01-02T10:00", "2024-03-01T10:00"}),
+         {"2023-12-25T10:00:00Z", "2024-01-01T10:00:00Z", "2024-01-02T10:00:00Z"}},
+        // An EXDATE matches by value: a different time of day removes nothing.
+        {make_event("UTC", "2024-01-01T10:00", "2024-01-01T11:00", "FREQ=DAILY;COUNT=2", {"2024-01-02T11:00"}),
+         {"2024-01-01T10:00:00Z", "2024-01-02T10:00:00Z"}},
+        // RDATEs without a rule.
+        {make_event("UTC", "2024-01-01", "2024-01-02", "", {}, {"2024-02-01", "2024-01-15"}),
+         {"2024-01-01T00:00:00Z", "2024-01-15T00:00:00Z", "2024-02-01T00:00:00Z"}},
+        // DTSTART counts even when the rule would not produce it (RFC 5545).
+        {make_event("UTC", "2024-01-03T10:00", "2024-01-03T11:00", "FREQ=MONTHLY;BYDAY=1MO;COUNT=2"),
+         {"2024-01-03T10:00:00Z", "2024-02-05T10:00:00Z", "2024-03-04T10:00:00Z"}},
+    };
+    for (const auto& [event, expected] : cases)
+        EXPECT_EQ(starts_of(occurrences(event, long_ago, utc("2030-01-01T00:00Z"))), expected)
+            << (event.rrule ? event.rrule->text : "no rule");
+}
+
+TEST(Recurrence, RuleLibicalRejectsLeavesDtstart) {
+    auto e = make_event("UTC", "2024-01-01T10:00", "2024-01-01T11:00", "");
+    e.rrule = RecurrenceRule{"FREQ=FORTNIGHTLY"};
+    EXPECT_EQ(starts_of(occurrences(e, long_ago, utc("2030-01-01T00:00Z"))),
+              (std::vector<std::string>{"2024-01-01T10:00:00Z"}));
+}
+
+TEST(Recurrence, OccursBetween) {
+    const auto conference = make_event("Europe/Vienna", "2024-09-16T09:00", "2024-09-18T17:30", "");
+    const auto weekly = make_event("America/New_York", "2024-01-09T22:00", "2024-01-10T01:00", "FREQ=WEEKLY;COUNT=10");
+    const auto holiday = make_event("Asia/Tokyo", "2024-04-29", "2024-05-07", "FREQ=YEARLY");
+    const struct {
+        const Event& event;
+        const char* from;
+        const char* to;
+        bool expected;
+    } cases[] = {
+        {conference, "2024-09-17T00:00Z", "2024-09-17T01:00Z", true},   // inside, started before `from`
+        {conference, "2024-09-18T15:30Z", "2024-09-19T00:00Z", false},  // begins as it ends
+        {conference, "2024-09-16T06:00Z", "2024-09-16T07:00Z", false},  // ends as it begins
+        {conference, "2024-09-16T06:00Z", "2024-09-16T07:00:01Z", true},
+        {weekly, "2024-01-24T05:30Z", "2024-01-24T05:45Z", true},  // the third occurrence, past midnight
+        {weekly, "2024-01-24T06:00Z", "2024-01-31T03:00Z", false},
+        {weekly, "2024-03-20T05:00Z", "2024-03-20T05:01Z", false},  // after COUNT ran out
+        {holiday, "2031-05-06T12:00Z", "2031-05-06T13:00Z", true},  // the last day, years later
+        {holiday, "2031-05-06T15:00Z", "2031-05-06T16:00Z", false},  // midnight in Tokyo
+    };
+    for (const auto& c : cases)
+        EXPECT_EQ(occurs_between(c.event, utc(c.from), utc(c.to)), c.expected) << c.from << " " << c.to;
+}
+
+TEST(Recurrence, SubDailyRulesTakeBoundedTime) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto every_second = make_event("Europe/Berlin", "2024-01-01T00:00", "2024-01-01T00:00:01", "FREQ=SECONDLY");
+    EXPECT_EQ(occurrences(every_second, long_ago, utc("2024-01-01T00:00Z")).size(), 3600u);
+    EXPECT_EQ(occurrences(every_second, long_ago, Instant::max()).size(), 10000u);  // the default limit
+    // Years after DTSTART, past how far we expand: nothing, rather than hours of work.
+    EXPECT_TRUE(occurrences(every_second, utc("2030-01-01T00:00Z"), utc("2030-01-02T00:00Z")).empty());
+    EXPECT_FALSE(occurs_between(every_second, utc("2030-01-01T00:00Z"), utc("2030-01-02T00:00Z")));
+    // Rules that never match anything after DTSTART: libical would step until the year 2582.
+    for (const char* rule : {"FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30",
+                             "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30"}) {
+        const auto e = make_event("UTC", "2024-01-01T00:00", "2024-01-01T01:00", rule);
+        EXPECT_EQ(occurrences(e, long_ago, Instant::max()).size(), 1u) << rule;
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 60s);
+}
+
+}  // namespace
+}  // namespace almanac

@@ -1,0 +1,131 @@
+#include "feeds/render.hpp"
+
+#include <gtest/gtest.h>
+
+#include "feeds/publisher.hpp"
+
+namespace almanac {
+namespace {
+
+Instant at(const char* s) { return to_instant(*parse_event_time(s), *find_zone("UTC")); }
+
+struct Fixture {
+    Site site;
+
+    Fixture() {
+        SiteConfig c;
+        c.site.base_url = "https://example.org/";
+        c.site.timezone = "Europe/Berlin";
+        c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"},
+                              {"blog", SectionType::post, {}, {}, "/blog/:slug/"},
+                              {"pages", SectionType::page, {}, {}, "/:slug/"}};
+        c.timezones.prerender = {"UTC", "Asia/Tokyo"};
+        std::map<std::string, ParsedSource> files;
+        const auto add = [&](const std::string& path, const std::string& text) {
+            const auto section = path.substr(0, path.find('/'));
+            files[path] = parse_source(SourceFile{path, path, text}, *find_section(c, section), c);
+            EXPECT_FALSE(has_errors(files[path].diagnostics)) << path;
+        };
+        add("events/a.md", "---\ntitle: A\nstart: 2024-05-01\nkind: conference\ntags: [x]\n---\n");
+        add("events/b.md", "---\ntitle: B\nstart: 2024-03-01T10:00\nduration: PT1H\nkind: meetup\ntags: [y]\n---\n");
+        add("events/c.md", "---\ntitle: C\nstart: 2025-01-01\ndraft: true\n---\n");
+        add("events/d.md", "---\ntitle: D\nstart: 2024-04-01\npublishDate: 2024-06-01\nexpiryDate: 2024-07-01\n---\n");
+        add("events/weekly.md",
+            "---\ntitle: W\nstart: 2023-01-05T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY;COUNT=100\n---\n");
+        add("blog/old.md", "---\ntitle: Old\ndate: 2020-01-01\ntags: [x]\n---\n");
+        add("blog/new.md", "---\ntitle: New\ndate: 2024-01-01\nlastmod: 2024-02-03T04:05:06Z\n---\n");
+        add("blog/mid.md", "---\ntitle: Mid\ndate: 2022-01-01\n---\n");
+        add("pages/about.md", "---\ntitle: About\n---\n");
+        site = assemble_site(c, files, {});
+    }
+
+    std::vector<std::string> titles(const FeedConfig& feed, const FeedView& view, const char* now) const {
+        std::vector<std::string> out;
+        for (const auto* i : select_items(site, feed, view, at(now))) out.push_back(i->title);
+        return out;
+    }
+};
+
+using Titles = std::vector<std::string>;
+
+TEST(SelectItems, EventsByStartPostsNewestFirst) {
+    Fixture f;
+    FeedConfig events{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {}};
+    EXPECT_EQ(f.titles(events, {}, "2024-06-15T00:00Z"), (Titles{"W", "B", "D", "A"}));
+    FeedConfig blog{"blog", "B", "", {"blog", "pages"}, {FeedFormat::rss}, {}, {}, {}, {}};
+    EXPECT_EQ(f.titles(blog, {}, "2024-06-15T00:00Z"), (Titles{"New", "Mid", "Old"}));
+}
+
+TEST(SelectItems, DraftsPublishAndExpiryAtTheMoment) {
+    Fixture f;
+    FeedConfig events{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {}};
+    EXPECT_EQ(f.titles(events, {}, "2024-05-31T21:59:59Z"), (Titles{"W", "B", "A"}));  // 2024-06-01 Berlin midnight
+    EXPECT_EQ(f.titles(events, {}, "2024-05-31T22:00:00Z"), (Titles{"W", "B", "D", "A"}));
+    EXPECT_EQ(f.titles(events, {}, "2024-07-01T00:00:00Z"), (Titles{"W", "B", "A"}));
+}
+
+TEST(SelectItems, FiltersAndLimit) {
+    Fixture f;
+    FeedConfig tagged{"t", "T", "", {"events", "blog"}, {FeedFormat::rss}, {"x"}, {}, {}, {}};
+    EXPECT_EQ(f.titles(tagged, {}, "2024-06-15T00:00Z"), (Titles{"A", "Old"}));
+    FeedConfig events{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {}};
+    EXPECT_EQ(f.titles(events, FeedView{std::nullopt, {}, {"meetup"}}, "2024-06-15T00:00Z"), (Titles{"B"}));
+    EXPECT_EQ(f.titles(events, FeedView{std::nullopt, {"y", "x"}, {}}, "2024-06-15T00:00Z"), (Titles{"B", "A"}));
+    FeedConfig blog{"blog", "B", "", {"blog"}, {FeedFormat::rss}, {}, {}, 2, {}};
+    EXPECT_EQ(f.titles(blog, {}, "2024-06-15T00:00Z"), (Titles{"New", "Mid"}));
+    FeedConfig latest{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, 2, {}};
+    EXPECT_EQ(f.titles(latest, {}, "2024-06-15T00:00Z"), (Titles{"D", "A"}));
+}
+
+TEST(SelectItems, WindowUsesOccurrences) {
+    Fixture f;
+    FeedConfig window{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {30, 30}};
+    // The weekly event (100 weeks from 2023-01-05) still occurs in mid-2024; B (March) and D are out.
+    EXPECT_EQ(f.titles(window, {}, "2024-05-15T00:00Z"), (Titles{"W", "A"}));
+    EXPECT_EQ(f.titles(window, {}, "2026-01-01T00:00Z"), (Titles{}));
+}
+
+TEST(FeedUpdated, NewestDatedItemElseFallback) {
+    Fixture f;
+    FeedConfig blog{"blog", "B", "", {"blog"}, {FeedFormat::rss}, {}, {}, {}, {}};
+    const auto items = select_items(f.site, blog, {}, at("2024-06-15T00:00Z"));
+    EXPECT_EQ(feed_updated(items, std::nullopt), at("2024-02-03T04:05:06Z"));
+    EXPECT_EQ(feed_updated({}, at("2001-01-01T00:00Z")), at("2001-01-01T00:00Z"));
+    EXPECT_EQ(feed_updated({}, std::nullopt), Instant{});
+}
+
+TEST(OutputFormats, TableAndUrls) {
+    ASSERT_NE(find_output_format("ics"), nullptr);
+    EXPECT_EQ(find_output_format("ics")->media_type, "text/calendar; charset=utf-8");
+    EXPECT_EQ(find_output_format("json")->format, FeedFormat::json);
+    EXPECT_EQ(find_output_format("html"), nullptr);
+    for (const auto& f : output_formats()) EXPECT_EQ(output_format(f.format).extension, f.extension);
+    Fixture fx;
+    FeedConfig events{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {}};
+    EXPECT_EQ(feed_url(fx.site.config, events, FeedFormat::ics, *find_zone("America/Argentina/Buenos_Aires")),
+              "https://example.org/tz/America/Argentina/Buenos_Aires/events.ics");
+    EXPECT_EQ(document_path(events, FeedFormat::atom, std::nullopt), "events.atom");
+}
+
+TEST(Publisher, EveryViewDeterministic) {
+    Fixture f;
+    f.site.config.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},
+                           {"blog", "B", "", {"blog"}, {FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
+    const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+    const auto a = publish_site(f.site, options);
+    const auto b = publish_site(f.site, options);
+    ASSERT_EQ(a.size(), 12u);  // 4 documents × (default + 2 zones)
+    for (const char* path : {"events.ics", "tz/UTC/events.rss", "tz/Asia/Tokyo/blog.json", "blog.atom"})
+        ASSERT_TRUE(a.contains(path)) << path;
+    for (const auto& [path, doc] : a) {
+        EXPECT_EQ(doc.body, b.at(path).body) << path;
+        EXPECT_EQ(doc.etag, strong_etag(doc.body));
+        EXPECT_FALSE(doc.body.empty()) << path;
+    }
+    EXPECT_NE(a.at("events.ics").etag, a.at("tz/Asia/Tokyo/events.ics").etag);
+    EXPECT_EQ(a.at("blog.atom").last_modified, at("2024-02-03T04:05:06Z"));
+    EXPECT_EQ(strong_etag("abc"), "\"e71fa2190541574b-3\"");
+}
+
+}  // namespace
+}  // namespace almanac
