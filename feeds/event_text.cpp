@@ -1,3 +1,4 @@
+#include "feeds/text.hpp"
 #include "feeds/event_text.hpp"
 
 #include <algorithm>
@@ -139,16 +140,6 @@ std::optional<int> parse_int(std::string_view s) {
         value = value * 10 + (c - '0');
     }
     return negative ? -value : value;
-}
-
-std::vector<std::string_view> split(std::string_view s, char separator) {
-    std::vector<std::string_view> parts;
-    for (std::size_t start = 0;;) {
-        const auto end = s.find(separator, start);
-        parts.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-        if (end == std::string_view::npos) return parts;
-        start = end + 1;
-    }
 }
 
 // "1st", "2nd", "15th", "23rd".

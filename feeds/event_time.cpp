@@ -1,3 +1,4 @@
+#include "feeds/text.hpp"
 #include "feeds/event_time.hpp"
 
 #include <algorithm>
@@ -36,16 +37,6 @@ std::string to_upper(std::string_view s) {
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(), [](char c) { return to_upper(c); });
     return out;
-}
-
-std::vector<std::string_view> split(std::string_view s, char separator) {
-    std::vector<std::string_view> parts;
-    for (std::size_t start = 0;;) {
-        const auto end = s.find(separator, start);
-        parts.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-        if (end == std::string_view::npos) return parts;
-        start = end + 1;
-    }
 }
 
 // The value of exactly `n` ASCII digits at `pos`, or -1.

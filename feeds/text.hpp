@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "feeds/diagnostic.hpp"
 #include "feeds/expected.hpp"
@@ -27,6 +28,9 @@ std::size_t find_invalid_utf8(std::string_view s);
 std::string slugify(std::string_view s);
 
 std::string_view trim(std::string_view s);
+
+// The parts of `s` between separators; "a,,b" gives three parts, "" gives one empty part.
+std::vector<std::string_view> split(std::string_view s, char separator);
 
 // True when `s` contains a control character other than tab/newline.
 bool has_control_chars(std::string_view s);

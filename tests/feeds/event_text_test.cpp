@@ -1,3 +1,4 @@
+#include "tests/feeds/time_helpers.hpp"
 #include "feeds/event_text.hpp"
 
 #include <gtest/gtest.h>
@@ -10,39 +11,7 @@
 namespace almanac {
 namespace {
 
-Zone zone(std::string_view name) {
-    const auto z = find_zone(name);
-    EXPECT_TRUE(z) << name << ": " << (z ? "" : z.error());
-    return z ? *z : Zone{};
-}
-
-EventTime at(std::string_view text) {
-    const auto t = parse_event_time(text);
-    EXPECT_TRUE(t) << text << ": " << (t ? "" : t.error());
-    return t ? *t : EventTime{};
-}
-
-Instant utc(std::string_view text) {
-    const auto t = at(text);
-    EXPECT_TRUE(std::holds_alternative<Instant>(t)) << text;
-    return std::holds_alternative<Instant>(t) ? std::get<Instant>(t) : Instant{};
-}
-
-Event make_event(std::string_view zone_name, std::string_view start, std::string_view end, std::string_view rrule = "",
-                 const std::vector<std::string>& exdates = {}, const std::vector<std::string>& rdates = {}) {
-    Event e;
-    e.zone = zone(zone_name);
-    e.start = at(start);
-    e.end = at(end);
-    if (!rrule.empty()) {
-        const auto rule = parse_rrule(rrule, e.start, e.zone);
-        EXPECT_TRUE(rule) << rrule << ": " << (rule ? "" : rule.error());
-        if (rule) e.rrule = *rule;
-    }
-    for (const auto& t : exdates) e.exdates.push_back(at(t));
-    for (const auto& t : rdates) e.rdates.push_back(at(t));
-    return e;
-}
+using namespace almanac::test;
 
 struct WhenCase {
     const char* zone;  // the event's

@@ -1,3 +1,4 @@
+#include "tests/feeds/time_helpers.hpp"
 #include "feeds/event_time.hpp"
 
 #include <gtest/gtest.h>
@@ -8,31 +9,9 @@
 namespace almanac {
 namespace {
 
+using namespace almanac::test;
+
 using namespace std::chrono_literals;
-
-Zone zone(std::string_view name) {
-    const auto z = find_zone(name);
-    EXPECT_TRUE(z) << name << ": " << (z ? "" : z.error());
-    return z ? *z : Zone{};
-}
-
-EventTime at(std::string_view text) {
-    const auto t = parse_event_time(text);
-    EXPECT_TRUE(t) << text << ": " << (t ? "" : t.error());
-    return t ? *t : EventTime{};
-}
-
-WallTime wall(std::string_view text) {
-    const auto t = at(text);
-    EXPECT_TRUE(std::holds_alternative<WallTime>(t)) << text;
-    return std::holds_alternative<WallTime>(t) ? std::get<WallTime>(t) : WallTime{};
-}
-
-Instant utc(std::string_view text) {
-    const auto t = at(text);
-    EXPECT_TRUE(std::holds_alternative<Instant>(t)) << text;
-    return std::holds_alternative<Instant>(t) ? std::get<Instant>(t) : Instant{};
-}
 
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 

@@ -63,3 +63,17 @@ TEST(ControlChars, Table) {
 
 }  // namespace
 }  // namespace almanac
+
+namespace almanac {
+namespace {
+
+TEST(Split, Table) {
+    using V = std::vector<std::string_view>;
+    EXPECT_EQ(split("a,b,c", ','), (V{"a", "b", "c"}));
+    EXPECT_EQ(split("a,,b", ','), (V{"a", "", "b"}));
+    EXPECT_EQ(split("", ';'), (V{""}));
+    EXPECT_EQ(split("FREQ=DAILY;", ';'), (V{"FREQ=DAILY", ""}));
+}
+
+}  // namespace
+}  // namespace almanac

@@ -1,3 +1,4 @@
+#include "tests/feeds/time_helpers.hpp"
 #include "feeds/vtimezone.hpp"
 
 #include <gtest/gtest.h>
@@ -7,26 +8,10 @@
 namespace almanac {
 namespace {
 
+using namespace almanac::test;
+
 using std::chrono::hours;
 using std::chrono::minutes;
-
-Zone zone(std::string_view name) {
-    const auto z = find_zone(name);
-    EXPECT_TRUE(z) << name;
-    return z ? *z : Zone{};
-}
-
-Instant utc(std::string_view text) {
-    const auto t = parse_event_time(text);
-    EXPECT_TRUE(t && std::holds_alternative<Instant>(*t)) << text;
-    return t && std::holds_alternative<Instant>(*t) ? std::get<Instant>(*t) : Instant{};
-}
-
-date::local_seconds local(std::string_view text) {
-    const auto t = parse_event_time(text);
-    EXPECT_TRUE(t && std::holds_alternative<WallTime>(*t)) << text;
-    return t && std::holds_alternative<WallTime>(*t) ? std::get<WallTime>(*t).local : date::local_seconds{};
-}
 
 const Observance* find(const VTimezone& tz, bool daylight) {
     for (const auto& o : tz.observances)
