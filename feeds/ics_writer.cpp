@@ -136,19 +136,22 @@ WrittenTime own_form(const EventTime& t, const Zone& zone) {
     return utc_time(std::get<Instant>(t));
 }
 
-// Instant `t` as a wall time in the view's zone, or in UTC when that wall time is the second one of
-// an overlap (a client would read the first, RFC 5545 §3.3.5) or the view is UTC itself.
-WrittenTime view_form(Instant t, const Zone& view) {
-    if (is_utc_zone(view)) return utc_time(t);
-    const date::local_seconds local{t.time_since_epoch() + zone_info_at(view, t).offset};
-    const auto info = zone_local_info(view, local);
-    if (info.result == date::local_info::ambiguous && local - info.first.offset != date::local_seconds{t.time_since_epoch()})
-        return utc_time(t);
-    return {WrittenTime::Form::zoned, local, view, t};
+// Instant `t` as a wall time in `zone`, or in UTC when that wall time happens twice (an overlap:
+// RFC 5545 §3.3.5 says the first, but ical.js and libical read the second) or the zone is UTC.
+// A wall time is never one inside a gap, since it comes from an instant.
+WrittenTime view_form(Instant t, const Zone& zone) {
+    if (is_utc_zone(zone)) return utc_time(t);
+    const date::local_seconds local{t.time_since_epoch() + zone_info_at(zone, t).offset};
+    if (zone_local_info(zone, local).result == date::local_info::ambiguous) return utc_time(t);
+    return {WrittenTime::Form::zoned, local, zone, t};
 }
 
+// A single event's time: written from its instant, so that a wall time the user put in a DST gap
+// or overlap reaches every client at the instant RFC 5545 §3.3.5 gives (ical.js and libical
+// resolve gap times the other way).
 WrittenTime single_form(const EventTime& t, const Zone& own, const std::optional<Zone>& view) {
-    if (!view || std::holds_alternative<CivilDate>(t)) return own_form(t, own);
+    if (std::holds_alternative<CivilDate>(t)) return own_form(t, own);
+    if (!view) return std::holds_alternative<WallTime>(t) ? view_form(to_instant(t, own), own) : own_form(t, own);
     return view_form(to_instant(t, own), *view);
 }
 

@@ -281,10 +281,17 @@ TEST(IcsWriter, ZoneViewFallsBackToUtcForTheSecondHalfOfAnOverlap) {
     EXPECT_TRUE(has(ev, "DTEND:20251102T073000Z")) << dump(ev);
 }
 
-TEST(IcsWriter, WallTimesInGapsAndOverlapsAreWrittenAsGiven) {
-    const auto site = make_site({{"g.md", event("title: G\nstart: 2025-03-30T02:30\nduration: PT1H\n")}});
-    EXPECT_TRUE(has(vevent(render(site), "events/g@example.org"), "DTSTART;TZID=Europe/Berlin:20250330T023000"));
-    // In a view the RFC 5545 reading (03:30 CEST = 01:30Z) is what gets converted.
+TEST(IcsWriter, SingleEventsInGapsAndOverlapsAreWrittenAtTheirRfc5545Instant) {
+    // ical.js and libical read a gap time with the later offset and an overlap time as the second
+    // one; the instant RFC 5545 §3.3.5 gives is written so that no client can read it otherwise.
+    const auto site = make_site({{"g.md", event("title: G\nstart: 2025-03-30T02:30\nduration: PT1H\n")},
+                                 {"o.md", event("title: O\nstart: 2025-10-26T02:30\nduration: PT1H\n")},
+                                 {"r.md", event("title: R\nstart: 2025-03-30T02:30\nduration: PT1H\nrrule: FREQ=DAILY;COUNT=3\n")}});
+    const auto ics = render(site);
+    EXPECT_TRUE(has(vevent(ics, "events/g@example.org"), "DTSTART;TZID=Europe/Berlin:20250330T033000")) << ics;
+    EXPECT_TRUE(has(vevent(ics, "events/o@example.org"), "DTSTART:20251026T003000Z")) << ics;
+    // A recurring event keeps its wall time: the rule is about 02:30 on every other day.
+    EXPECT_TRUE(has(vevent(ics, "events/r@example.org"), "DTSTART;TZID=Europe/Berlin:20250330T023000")) << ics;
     EXPECT_TRUE(has(vevent(render(site, "UTC"), "events/g@example.org"), "DTSTART:20250330T013000Z"));
 }
 
