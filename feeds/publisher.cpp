@@ -32,7 +32,13 @@ Document render_document(const Site& site, const FeedConfig& feed, FeedFormat fo
     request.items = select_items(site, feed, view, options.now);
     request.view = view;
     request.self_url = feed_url(site.config, feed, format, view.zone);
-    request.updated = feed_updated(request.items, options.source_date_epoch);
+    // A feed with no dated item (events rarely carry lastmod) is as new as the newest dated item of
+    // the whole site: deterministic, and it moves when the content does.
+    std::vector<const Item*> all;
+    all.reserve(site.items.size());
+    for (const auto& item : site.items)
+        if (item.type != SectionType::page && is_visible(item, options.now)) all.push_back(&item);
+    request.updated = feed_updated(request.items, feed_updated(all, options.source_date_epoch));
     const OutputFormat& f = output_format(format);
     Document doc;
     doc.body = f.render(request);

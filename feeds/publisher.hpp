@@ -21,7 +21,7 @@ struct Document {
 
 struct PublishOptions {
     Instant now;                               // decides visibility (publishDate, expiryDate, window)
-    std::optional<Instant> source_date_epoch;  // fallback "updated" for documents with no dated item
+    std::optional<Instant> source_date_epoch;  // "updated" when no item of the site has a date
 };
 
 // The relative output path of a view: "events.ics", "tz/Europe/Berlin/events.ics".

@@ -51,7 +51,8 @@ const OutputFormat& output_format(FeedFormat f);
 std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now);
 
 // The document's deterministic "updated" instant: the newest lastmod/date/publishDate of `items`;
-// else `fallback` (SOURCE_DATE_EPOCH when set); else 1970-01-01. Never the wall clock.
+// else `fallback` (the publisher passes the site's newest, then SOURCE_DATE_EPOCH); else
+// 1970-01-01. Never the wall clock.
 Instant feed_updated(const std::vector<const Item*>& items, std::optional<Instant> fallback);
 
 // Absolute URL of a feed document: base_url + [tz/Area/Location/] + name + "." + extension.

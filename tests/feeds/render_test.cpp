@@ -124,6 +124,11 @@ TEST(Publisher, EveryViewDeterministic) {
     }
     EXPECT_NE(a.at("events.ics").etag, a.at("tz/Asia/Tokyo/events.ics").etag);
     EXPECT_EQ(a.at("blog.atom").last_modified, at("2024-02-03T04:05:06Z"));
+    // A feed without any dated item is as new as the site's newest visible dated item (D's publishDate).
+    const FeedConfig meetups{"m", "M", "", {"events"}, {FeedFormat::ics}, {}, {"meetup"}, {}, {}};
+    EXPECT_EQ(render_document(f.site, meetups, FeedFormat::ics, {}, options).last_modified, at("2024-05-31T22:00:00Z"));
+    const PublishOptions before_d{at("2024-05-01T00:00Z"), std::nullopt};
+    EXPECT_EQ(render_document(f.site, meetups, FeedFormat::ics, {}, before_d).last_modified, at("2024-02-03T04:05:06Z"));
     EXPECT_EQ(strong_etag("abc"), "\"e71fa2190541574b-3\"");
 }
 
