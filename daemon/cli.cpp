@@ -157,8 +157,10 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     if (!loaded.config) return 1;
     const Site site = load_site(*loaded.config);
     for (const auto& d : site.diagnostics) err << format_text(d) << "\n";
+    std::string epoch_problem;
     const PublishOptions options{std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
-                                 source_date_epoch_from_env()};
+                                 source_date_epoch_from_env(epoch_problem)};
+    if (!epoch_problem.empty()) err << "almanac build: warning: " << epoch_problem << "\n";
     const auto documents = publish_site(site, options);
     const std::string& dir = opts.values.at("out");
     if (const auto problem = write_documents(dir, documents); !problem.empty()) {

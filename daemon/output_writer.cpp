@@ -1,5 +1,6 @@
 #include "daemon/output_writer.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -27,12 +28,18 @@ std::string write_documents(const std::string& dir, const std::map<std::string, 
     return {};
 }
 
-std::optional<Instant> source_date_epoch_from_env() {
+std::optional<Instant> source_date_epoch_from_env(std::string& problem) {
     const char* s = std::getenv("SOURCE_DATE_EPOCH");
     if (!s || !*s) return std::nullopt;
     char* end = nullptr;
+    errno = 0;
     const long long v = std::strtoll(s, &end, 10);
-    if (*end != '\0' || v < 0) return std::nullopt;
+    constexpr long long last_second_of_9999 = 253402300799;
+    if (*end != '\0' || errno != 0 || v < 0 || v > last_second_of_9999) {
+        problem = std::string("SOURCE_DATE_EPOCH='") + s + "' is not a number of seconds from 0 to " +
+                  std::to_string(last_second_of_9999) + "; ignored";
+        return std::nullopt;
+    }
     return Instant{std::chrono::seconds{v}};
 }
 

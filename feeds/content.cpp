@@ -228,8 +228,9 @@ public:
     std::optional<bool> boolean(const FmNode& map, const std::string& key) {
         const auto s = string(map, key);
         if (!s) return std::nullopt;
-        if (*s == "true") return true;
-        if (*s == "false") return false;
+        const auto v = lower(trim(*s));  // YAML 1.2 core schema and Hugo: true, True, TRUE
+        if (v == "true") return true;
+        if (v == "false") return false;
         error(*map.find(key), key, "expected true or false, got '" + *s + "'");
         return std::nullopt;
     }
@@ -344,6 +345,14 @@ bool is_absolute_url(std::string_view s) {
     return true;
 }
 
+// A path on the site: "/blog/x/" under base_url "https://ex.org/sub/" is https://ex.org/sub/blog/x/
+// (the base's own path is kept, unlike an RFC 3986 root-relative reference). Absolute URLs stay.
+std::string site_url(const std::string& base_url, std::string_view path) {
+    if (is_absolute_url(path)) return std::string(path);
+    while (path.starts_with('/')) path.remove_prefix(1);
+    return resolve_url(base_url, path);
+}
+
 std::string two_digits(unsigned v) { return v < 10 ? "0" + std::to_string(v) : std::to_string(v); }
 
 std::string expand_permalink(const std::string& pattern, const std::string& base_url, const std::string& section,
@@ -381,7 +390,7 @@ std::string expand_permalink(const std::string& pattern, const std::string& base
         }
     }
     if (is_absolute_url(out)) return out;
-    return resolve_url(base_url, out.starts_with('/') ? out : "/" + out);
+    return site_url(base_url, out);
 }
 
 std::optional<date::year_month_day> file_name_date(std::string_view name) {
@@ -450,7 +459,7 @@ void parse_event_fields(Reader& r, const FmNode& fm, Item& item, const Context& 
     const auto start_text = r.string(fm, "start");
     if (!start_text) {
         if (!start_node || start_node->kind == FmNode::Kind::null)
-            r.add(fm.line, fm.column, Severity::error, "", "an event needs a start (start: YYYY-MM-DD or YYYY-MM-DDTHH:MM)");
+            r.add(std::max(fm.line, 1), fm.column, Severity::error, "", "an event needs a start (start: YYYY-MM-DD or YYYY-MM-DDTHH:MM)");
         failed = true;
         return;
     }
@@ -605,9 +614,14 @@ void parse_event_fields(Reader& r, const FmNode& fm, Item& item, const Context& 
         const auto v = r.string(fm, key);
         if (!v || trim(*v).empty()) continue;
         const std::string s(trim(*v));
+        if (s.find_first_of(" \t\n\r") != std::string::npos || has_control_chars(s)) {
+            r.error(*fm.find(key), key, "a URL cannot contain spaces or control characters (percent-encode them)");
+            failed = true;
+            continue;
+        }
         std::string resolved;
         if (is_absolute_url(s)) resolved = s;
-        else if (s.starts_with('/')) resolved = resolve_url(ctx.config.site.base_url, s);
+        else if (s.starts_with('/')) resolved = site_url(ctx.config.site.base_url, s);
         else {
             r.error(*fm.find(key), key, "expected an absolute URL (https://…) or a path starting with '/', got '" + s + "'");
             failed = true;
@@ -633,7 +647,8 @@ void parse_event_fields(Reader& r, const FmNode& fm, Item& item, const Context& 
                 if (e.key != "name" && e.key != "email")
                     r.add(e.line, e.column, Severity::error, "organizer." + e.key, "unknown key (expected name and email)");
             if (!org.email.empty() &&
-                (org.email.find('@') == std::string::npos || org.email.find_first_of(" <>\"") != std::string::npos)) {
+                (org.email.find('@') == std::string::npos || org.email.find_first_of(" <>\"\t\n\r") != std::string::npos ||
+                 has_control_chars(org.email))) {
                 r.error(*o->find("email"), "organizer.email", "not an email address: '" + org.email + "'");
                 failed = true;
             }
@@ -705,11 +720,13 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
         std::optional<date::year_month_day> day;
         if (section.type == SectionType::post) {
             item.date = r.instant(fm, "date", zone);
-            if (!item.date && !fm.find("date")) {
+            const FmNode* date_node = fm.find("date");
+            const bool date_given = date_node && date_node->kind != FmNode::Kind::null;
+            if (!item.date && !date_given) {
                 if (const auto d = file_name_date(name)) item.date = to_instant(CivilDate{*d}, zone);
             }
             if (!item.date) {
-                if (!fm.find("date"))
+                if (!date_given)
                     r.add(item_line, 0, Severity::error, "",
                           "a post needs a date: add `date: YYYY-MM-DD` or name the file YYYY-MM-DD-….md");
                 failed = true;
@@ -730,16 +747,27 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
             item.uid = rel_no_ext + (index >= 0 ? "-" + std::to_string(index + 1) : "") + "@" + host;
         }
 
-        if (const auto slug = r.string(fm, "slug"); slug && !trim(*slug).empty()) {
+        // Slugs go into URLs: always slugified, never empty.
+        const std::string file_slug =
+            slugify(stem(name)).empty() ? "item" : slugify(stem(name)) + (index >= 0 ? "-" + std::to_string(index + 1) : "");
+        if (const auto slug = r.string(fm, "slug"); slug && !slugify(*slug).empty()) {
             item.slug = slugify(*slug);
-        } else if (index >= 0) {
-            item.slug = item.title.empty() ? std::string(stem(name)) + "-" + std::to_string(index + 1) : slugify(item.title);
+        } else if (index >= 0 && !slugify(item.title).empty()) {
+            item.slug = slugify(item.title);
         } else {
-            item.slug = std::string(stem(name));
+            item.slug = index >= 0 ? file_slug : (slugify(stem(name)).empty() ? "item" : slugify(stem(name)));
         }
         const auto page_url = section.type != SectionType::event ? r.string(fm, "url") : std::nullopt;
-        if (page_url && !trim(*page_url).empty()) {
-            item.permalink = resolve_url(config.site.base_url, trim(*page_url));
+        const std::string page_url_text(trim(page_url.value_or("")));
+        const bool page_url_ok = page_url_text.empty() || ((page_url_text.starts_with('/') || page_url_text.starts_with("http://") ||
+                                                             page_url_text.starts_with("https://")) &&
+                                                            page_url_text.find_first_of(" \t") == std::string::npos);
+        if (!page_url_ok) {
+            r.error(*fm.find("url"), "url", "expected an http(s) URL or a path starting with '/', got '" + page_url_text + "'");
+            failed = true;
+        }
+        if (!page_url_text.empty() && page_url_ok) {
+            item.permalink = site_url(config.site.base_url, page_url_text);
         } else {
             item.permalink = expand_permalink(section.permalink.empty() ? "/:section/:slug/" : section.permalink,
                                               config.site.base_url, section.name, item.slug, name, day);

@@ -70,8 +70,13 @@ std::string value_text(icalproperty* property) {
         case ICAL_TEXT_VALUE: return escape_text(icalvalue_get_text(value));
         case ICAL_X_VALUE: return escape_text(icalvalue_get_x(value));
         default: {
+            // URI and CAL-ADDRESS values have no escaping: a control character in one would end the
+            // content line and let the rest of the value become properties of its own. The parser
+            // rejects them; this is the writer's own guarantee.
             const OwnedString text{icalvalue_as_ical_string_r(value)};
-            return text ? text.get() : "";
+            std::string out = text ? text.get() : "";
+            std::replace_if(out.begin(), out.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
+            return out;
         }
     }
 }

@@ -229,8 +229,10 @@ bool occurs_between(const Event& event, Instant from, Instant to) {
     // length, which a DST change can stretch by up to a clock jump.
     const auto length = to_instant(event.end, event.zone) - to_instant(event.start, event.zone);
     const auto lookback = std::max(length, seconds{0}) + largest_clock_jump;
+    // One occurrence starting inside the window answers it; only the short lookback is scanned whole.
+    if (!occurrences(event, from, to, 1).empty()) return true;
     const auto earliest = from < Instant::min() + lookback ? Instant::min() : from - lookback;
-    const auto found = occurrences(event, earliest, to, std::numeric_limits<std::size_t>::max());
+    const auto found = occurrences(event, earliest, from, std::numeric_limits<std::size_t>::max());
     return std::any_of(found.begin(), found.end(), [&](const Occurrence& o) { return o.end_instant > from; });
 }
 

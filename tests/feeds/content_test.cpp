@@ -308,3 +308,59 @@ TEST(Visibility, DraftPublishExpiry) {
 
 }  // namespace
 }  // namespace almanac
+
+namespace almanac {
+namespace {
+
+TEST(ParseSource, UrlsAndEmailsCannotCarryLineBreaks) {
+    // A line break in a URI value would end the iCalendar content line and inject properties.
+    for (const std::string fm : {"url: \"https://a.org/x\\nBEGIN:VALARM\"", "online: \"https://a.org/x y\"",
+                                 "organizer: { email: \"a@b.org\\nX-EVIL:1\" }"}) {
+        const auto r = parse("events/i.md", "---\ntitle: I\nstart: 2024-01-01\n" + fm + "\n---\n");
+        EXPECT_TRUE(r.items.empty()) << fm;
+        EXPECT_TRUE(has_errors(r.diagnostics)) << fm << "\n" << dump(r.diagnostics);
+    }
+}
+
+TEST(ParseSource, SlugsAreUrlSafeAndNeverEmpty) {
+    const auto spaced = parse("blog/My Post.md", "---\ntitle: T\ndate: 2024-01-01\n---\n");
+    ASSERT_EQ(spaced.items.size(), 1u) << dump(spaced.diagnostics);
+    EXPECT_EQ(spaced.items[0].permalink, "https://example.org/blog/2024/01/my-post/");
+    const auto bangs = parse("blog/x.md", "---\ntitle: T\ndate: 2024-01-01\nslug: \"!!!\"\n---\n");
+    ASSERT_EQ(bangs.items.size(), 1u);
+    EXPECT_EQ(bangs.items[0].slug, "x");
+    const auto data = parse("events/calls.yaml", "events:\n  - title: \"!!!\"\n    start: 2024-01-01\n");
+    ASSERT_EQ(data.items.size(), 1u) << dump(data.diagnostics);
+    EXPECT_EQ(data.items[0].slug, "calls-1");
+}
+
+TEST(ParseSource, PermalinksKeepTheBasePath) {
+    SiteConfig c = test_config();
+    c.site.base_url = "https://example.org/sub/";
+    const auto r = parse_source(SourceFile{"events/d.md", "d.md", "---\ntitle: D\nstart: 2024-01-01\nurl: /live/\n---\n"},
+                                *find_section(c, "events"), c);
+    ASSERT_EQ(r.items.size(), 1u) << dump(r.diagnostics);
+    EXPECT_EQ(r.items[0].permalink, "https://example.org/sub/events/d/");
+    EXPECT_EQ(r.items[0].event->url, "https://example.org/sub/live/");
+}
+
+TEST(ParseSource, PostUrlMustBeHttpOrAPath) {
+    const auto bad = parse("blog/x.md", "---\ntitle: T\ndate: 2024-01-01\nurl: \"javascript:alert(1)\"\n---\n");
+    EXPECT_TRUE(bad.items.empty());
+    EXPECT_NE(dump(bad.diagnostics).find("url: expected an http(s) URL"), std::string::npos) << dump(bad.diagnostics);
+    const auto good = parse("blog/y.md", "---\ntitle: T\ndate: 2024-01-01\nurl: /about/y/\n---\n");
+    ASSERT_EQ(good.items.size(), 1u);
+    EXPECT_EQ(good.items[0].permalink, "https://example.org/about/y/");
+}
+
+TEST(ParseSource, EmptyDateIsAbsentAndBooleansIgnoreCase) {
+    const auto named = parse("blog/2024-01-02-x.md", "---\ntitle: T\ndate:\ndraft: True\n---\n");
+    ASSERT_EQ(named.items.size(), 1u) << dump(named.diagnostics);
+    EXPECT_TRUE(named.items[0].draft);
+    const auto none = parse("blog/x.md", "---\ntitle: T\ndate:\n---\n");
+    EXPECT_TRUE(none.items.empty());
+    EXPECT_NE(dump(none.diagnostics).find("needs a date"), std::string::npos) << dump(none.diagnostics);
+}
+
+}  // namespace
+}  // namespace almanac
