@@ -744,7 +744,8 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
             }
             item.uid = std::string(trim(*uid));
         } else {
-            item.uid = rel_no_ext + (index >= 0 ? "-" + std::to_string(index + 1) : "") + "@" + host;
+            // '#' keeps a data file's entries apart from files: calls.yaml#1 never equals calls-1.md.
+            item.uid = rel_no_ext + (index >= 0 ? "#" + std::to_string(index + 1) : "") + "@" + host;
         }
 
         // Slugs go into URLs: always slugified, never empty.

@@ -36,8 +36,13 @@ namespace {
 constexpr int max_nodes = 100'000;
 constexpr int max_depth = 64;
 
+// Text reached through aliases is copied for every alias, so the bytes are bounded as well as
+// the values: a small file cannot grow into gigabytes.
+constexpr std::size_t max_scalar_bytes = 64 * 1024 * 1024;
+
 struct Budget {
     int nodes = 0;
+    std::size_t bytes = 0;
     bool exceeded = false;
     std::string why;
     int line = 0;
@@ -59,6 +64,19 @@ struct Budget {
         }
         return !exceeded;
     }
+
+    // False (and remembers where) when the text of all values together grows past the limit.
+    bool take_bytes(std::size_t n, int at_line, int at_column) {
+        if (exceeded) return false;
+        bytes += n;
+        if (bytes > max_scalar_bytes) {
+            exceeded = true;
+            why = "more than 64 MiB of text (alias expansion or a runaway file)";
+            line = at_line;
+            column = at_column;
+        }
+        return !exceeded;
+    }
 };
 
 FmNode from_yaml(const YAML::Node& n, int line_offset, int depth, Budget& budget) {
@@ -74,6 +92,7 @@ FmNode from_yaml(const YAML::Node& n, int line_offset, int depth, Budget& budget
             break;
         case YAML::NodeType::Scalar:
             out.kind = FmNode::Kind::scalar;
+            if (!budget.take_bytes(n.Scalar().size(), out.line, out.column)) return out;
             out.scalar = n.Scalar();
             out.quoted = n.Tag() == "!";  // yaml-cpp tags non-plain (quoted) scalars "!"
             break;

@@ -46,7 +46,7 @@ TEST(CorpusSite, LoadsWithoutErrors) {
     const Item* touch = find_item(site, "meetups/touchpoints.yaml", 1);
     ASSERT_NE(touch, nullptr);
     EXPECT_EQ(touch->title, "TODO Touchpoint (AMER)");
-    EXPECT_EQ(touch->uid, "meetups/touchpoints-2@todogroup.org");
+    EXPECT_EQ(touch->uid, "meetups/touchpoints#2@todogroup.org");
     EXPECT_EQ(touch->event->zone.name, "America/Los_Angeles");
     EXPECT_EQ(touch->text, "Monthly member call, slot for the Americas.");
 

@@ -255,8 +255,8 @@ TEST(ParseSource, DataFileItems) {
                          "    start: 2024-01-12T09:00\n"
                          "    duration: PT1H\n");
     ASSERT_EQ(r.items.size(), 2u) << dump(r.diagnostics);
-    EXPECT_EQ(r.items[0].uid, "events/calls-1@example.org");
-    EXPECT_EQ(r.items[1].uid, "events/calls-2@example.org");
+    EXPECT_EQ(r.items[0].uid, "events/calls#1@example.org");
+    EXPECT_EQ(r.items[1].uid, "events/calls#2@example.org");
     EXPECT_EQ(r.items[0].line, 2);
     EXPECT_EQ(r.items[1].line, 7);
     EXPECT_EQ(r.items[0].slug, "call-a");

@@ -136,3 +136,19 @@ TEST(SplitFrontMatter, BlankLinesBeforeAndKeysAnyCase) {
 
 }  // namespace
 }  // namespace almanac
+
+namespace almanac {
+namespace {
+
+TEST(ParseData, AliasesOfLargeTextAreBoundedInBytes) {
+    // 1000 aliases of a 100 KB scalar: few values, but 100 MB once copied.
+    std::string yaml = "big: &b \"" + std::string(100 * 1024, 'x') + "\"\nmany: [";
+    for (int i = 0; i < 1000; ++i) yaml += i ? ", *b" : "*b";
+    yaml += "]\n";
+    const auto parsed = parse_data(yaml, DataFormat::yaml, "big.yaml");
+    ASSERT_EQ(parsed.diagnostics.size(), 1u);
+    EXPECT_NE(parsed.diagnostics[0].message.find("64 MiB"), std::string::npos) << parsed.diagnostics[0].message;
+}
+
+}  // namespace
+}  // namespace almanac
