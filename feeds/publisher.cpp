@@ -24,40 +24,60 @@ std::string strong_etag(std::string_view body) {
     return buf;
 }
 
-Document render_document(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
-                         const PublishOptions& options) {
-    RenderRequest request;
-    request.site = &site;
-    request.feed = &feed;
-    request.items = select_items(site, feed, view, options.now);
-    request.view = view;
-    request.self_url = feed_url(site.config, feed, format, view.zone);
-    // A feed with no dated item (events rarely carry lastmod) is as new as the newest dated item of
-    // the whole site: deterministic, and it moves when the content does.
+namespace {
+
+// The "updated" of a feed with no dated item (events rarely carry lastmod): the newest dated item
+// of the whole site — deterministic, and it moves when the content does.
+std::optional<Instant> site_updated(const Site& site, const PublishOptions& options) {
     std::vector<const Item*> all;
     all.reserve(site.items.size());
     for (const auto& item : site.items)
         if (item.type != SectionType::page && is_visible(item, options.now)) all.push_back(&item);
-    request.updated = feed_updated(request.items, feed_updated(all, options.source_date_epoch));
+    return feed_updated(all, options.source_date_epoch);
+}
+
+// Renders already selected items; the selection and the dates do not depend on format or zone.
+Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
+                         const std::vector<const Item*>& items, Instant updated) {
+    RenderRequest request;
+    request.site = &site;
+    request.feed = &feed;
+    request.items = items;
+    request.view = view;
+    request.self_url = feed_url(site.config, feed, format, view.zone);
+    request.updated = updated;
     const OutputFormat& f = output_format(format);
     Document doc;
     doc.body = f.render(request);
     doc.media_type = f.media_type;
     doc.etag = strong_etag(doc.body);
-    doc.last_modified = request.updated;
+    doc.last_modified = updated;
     return doc;
+}
+
+}  // namespace
+
+Document render_document(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
+                         const PublishOptions& options) {
+    const auto items = select_items(site, feed, view, options.now);
+    return render_selected(site, feed, format, view, items, feed_updated(items, site_updated(site, options)));
 }
 
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options) {
     std::vector<std::optional<Zone>> views{std::nullopt};
     for (const auto& name : site.config.timezones.prerender)
         if (auto z = find_zone(name)) views.emplace_back(*z);
+    const auto fallback = site_updated(site, options);
     std::map<std::string, Document> out;
-    for (const auto& feed : site.config.feeds)
+    for (const auto& feed : site.config.feeds) {
+        const auto items = select_items(site, feed, FeedView{}, options.now);
+        const Instant updated = feed_updated(items, fallback);
         for (const auto format : feed.formats)
-            for (const auto& zone : views)
-                out.emplace(document_path(feed, format, zone),
-                            render_document(site, feed, format, FeedView{zone, {}, {}}, options));
+            for (const auto& zone : views) {
+                const FeedView view{zone, {}, {}};
+                out.emplace(document_path(feed, format, zone), render_selected(site, feed, format, view, items, updated));
+            }
+    }
     return out;
 }
 

@@ -47,7 +47,8 @@ const OutputFormat& output_format(FeedFormat f);
 
 // The visible items of `feed` for `view` at `now`: sections, tag/kind filters (the feed's and the
 // view's), drafts, publishDate/expiryDate, the feed's window (events: by their occurrences), then
-// ordered — posts newest first, events by start — and capped by `limit`.
+// ordered — posts newest first, events by start — and capped by `limit`. The view's zone does not
+// change the selection, only its tag/kind filters do.
 std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now);
 
 // The document's deterministic "updated" instant: the newest lastmod/date/publishDate of `items`;

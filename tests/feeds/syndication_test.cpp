@@ -1,4 +1,5 @@
 #include "feeds/syndication.hpp"
+#include "feeds/publisher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,12 +9,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <sstream>
 
 #include "feeds/event_text.hpp"
+#include "tests/feeds/time_helpers.hpp"
 
 namespace almanac {
 namespace {
+
+using namespace almanac::test;
 
 namespace fs = std::filesystem;
 
@@ -69,64 +72,20 @@ const Site& small_site() {
     return site;
 }
 
-Instant at(const char* rfc3339) {
-    Instant t;
-    std::istringstream in(rfc3339);
-    in >> date::parse("%Y-%m-%dT%H:%M:%SZ", t);
-    return t;
-}
-
-Instant event_start(const Item& item) { return to_instant(item.event->start, item.event->zone); }
-
-// The feed's visible items, ordered and capped as render.cpp's select_items does, so that these
-// tests do not depend on it.
-std::vector<const Item*> fixture_items(const Site& site, const FeedConfig& feed, Instant now) {
-    std::vector<const Item*> items;
-    for (const auto& item : site.items) {
-        const bool in_feed = std::find(feed.sections.begin(), feed.sections.end(), item.section) != feed.sections.end();
-        if (in_feed && item.type != SectionType::page && is_visible(item, now)) items.push_back(&item);
-    }
-    std::stable_sort(items.begin(), items.end(), [](const Item* a, const Item* b) {
-        if (a->event && b->event) return event_start(*a) < event_start(*b);
-        return a->date.value_or(Instant{}) > b->date.value_or(Instant{});
-    });
-    if (feed.limit && items.size() > static_cast<std::size_t>(*feed.limit)) items.resize(*feed.limit);
-    return items;
-}
 
 const FeedConfig& feed_named(const Site& site, const std::string& name) {
     return *std::find_if(site.config.feeds.begin(), site.config.feeds.end(), [&](const FeedConfig& f) { return f.name == name; });
-}
-
-std::string extension(FeedFormat format) {
-    switch (format) {
-    case FeedFormat::rss: return "rss";
-    case FeedFormat::atom: return "atom";
-    case FeedFormat::json: return "json";
-    case FeedFormat::ics: return "ics";
-    }
-    return "";
 }
 
 RenderRequest request_for(const Site& site, const FeedConfig& feed, FeedFormat format, std::optional<Zone> zone = {}) {
     RenderRequest r;
     r.site = &site;
     r.feed = &feed;
-    r.items = fixture_items(site, feed, at("2026-01-01T00:00:00Z"));
     r.view.zone = zone;
-    r.self_url = site.config.site.base_url + (zone ? "tz/" + zone->name + "/" : "") + feed.name + "." + extension(format);
-    r.updated = at("2025-06-30T12:00:00Z");
+    r.items = select_items(site, feed, r.view, utc("2026-01-01T00:00:00Z"));
+    r.self_url = feed_url(site.config, feed, format, zone);
+    r.updated = utc("2025-06-30T12:00:00Z");
     return r;
-}
-
-std::string render(const RenderRequest& r, FeedFormat format) {
-    switch (format) {
-    case FeedFormat::rss: return render_rss(r);
-    case FeedFormat::atom: return render_atom(r);
-    case FeedFormat::json: return render_json_feed(r);
-    case FeedFormat::ics: break;
-    }
-    return "";
 }
 
 // The text between the first `open` at or after `from` and the next `close`.
@@ -137,7 +96,6 @@ std::string between(const std::string& doc, const std::string& open, const std::
     return e == std::string::npos ? "" : doc.substr(b + open.size(), e - b - open.size());
 }
 
-Zone zone(const char* name) { return *find_zone(name); }
 
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -313,11 +271,11 @@ TEST(Syndication, DeterministicAndClockFree) {
     for (const auto& feed : site.config.feeds) {
         for (const FeedFormat format : {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}) {
             const RenderRequest r = request_for(site, feed, format, zone("America/New_York"));
-            const std::string first = render(r, format);
-            EXPECT_EQ(first, render(r, format));
+            const std::string first = output_format(format).render(r);
+            EXPECT_EQ(first, output_format(format).render(r));
             // A second site parsed from the same files gives the same bytes.
             const Site again = make_site(small_config(), small_sources());
-            EXPECT_EQ(first, render(request_for(again, feed_named(again, feed.name), format, zone("America/New_York")), format));
+            EXPECT_EQ(first, output_format(format).render(request_for(again, feed_named(again, feed.name), format, zone("America/New_York"))));
             EXPECT_EQ(first.find('\r'), std::string::npos);
             EXPECT_TRUE(first.ends_with("\n"));
         }
@@ -325,7 +283,7 @@ TEST(Syndication, DeterministicAndClockFree) {
     // Dates come from the request and the items, never from the clock.
     RenderRequest r = request_for(site, feed_named(site, "events"), FeedFormat::rss);
     r.items = {};
-    r.updated = at("1999-12-31T23:59:59Z");
+    r.updated = utc("1999-12-31T23:59:59Z");
     EXPECT_NE(render_rss(r).find("<lastBuildDate>Fri, 31 Dec 1999 23:59:59 GMT</lastBuildDate>"), std::string::npos);
     EXPECT_NE(render_atom(r).find("<updated>1999-12-31T23:59:59Z</updated>"), std::string::npos);
 }
@@ -423,7 +381,7 @@ TEST(Corpus, EventsPageShortcodesComeOutClean) {
     text.insert(text.find('\n') + 1, "date: 2024-05-01\n");  // posts need a date; the page has none
     const Site site = make_site(config, {{"blog/events-page.md", text}});
     for (const FeedFormat format : {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}) {
-        const std::string doc = render(request_for(site, feed_named(site, "blog"), format), format);
+        const std::string doc = output_format(format).render(request_for(site, feed_named(site, "blog"), format));
         EXPECT_EQ(doc.find("{{"), std::string::npos) << doc;
         EXPECT_EQ(doc.find("{%"), std::string::npos);
         EXPECT_NE(doc.find("OSPOlogy Live Europe"), std::string::npos);
@@ -442,13 +400,11 @@ TEST(Corpus, RendersEveryFeed) {
             for (const auto& view : views) {
                 RenderRequest r = request_for(site, feed, format, view);
                 ASSERT_FALSE(r.items.empty()) << feed.name;
-                // As feed_updated does: the newest item change, so the documents look as served.
-                r.updated = Instant{};
-                for (const Item* item : r.items) r.updated = std::max(r.updated, item_updated(*item).value_or(Instant{}));
-                const std::string doc = render(r, format);
-                EXPECT_EQ(doc, render(r, format));
+                r.updated = feed_updated(r.items, std::nullopt);  // as served
+                const std::string doc = output_format(format).render(r);
+                EXPECT_EQ(doc, output_format(format).render(r));
                 if (!out) continue;
-                const fs::path path = fs::path(out) / (view ? "tz/" + view->name : "") / (feed.name + "." + extension(format));
+                const fs::path path = fs::path(out) / document_path(feed, format, view);
                 fs::create_directories(path.parent_path());
                 std::ofstream(path, std::ios::binary) << doc;
             }
