@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `almanac check`, `--version` and `help` with the real binary.
 # usage: check_test.sh ALMANAC SOURCE_DIR SHARED_DIR   (ALMANAC_UPDATE_GOLDEN=1 rewrites golden files)
-set -uo pipefail
-almanac=$(realpath "$1") src=$(realpath "$2") shared=$(realpath "$3")
-fails=0 passes=0
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-
-ok()   { passes=$((passes + 1)); echo "ok   $1"; }
-fail() { fails=$((fails + 1)); echo "FAIL $1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
 expect_status() { # name expected actual
   if [ "$2" = "$3" ]; then ok "$1 (exit $3)"; else fail "$1: exit $3, expected $2"; fi
 }
@@ -76,5 +70,4 @@ grep -q '^usage: almanac check' "$tmp/usage.err" && ok "usage line" || fail "usa
 "$almanac" frobnicate >/dev/null 2>&1; expect_status "unknown command" 2 $?
 "$almanac" check --format yaml >/dev/null 2>&1; expect_status "unknown format" 2 $?
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -3,12 +3,7 @@
 # third-party oracles (tests/conformance/ics/check_ics.sh, tests/conformance/feeds/check_feeds.sh),
 # compared with the golden files, and rebuilt under another TZ/locale to prove byte-identical output.
 # usage: build_test.sh ALMANAC SOURCE_DIR SHARED_DIR   (ALMANAC_UPDATE_GOLDEN=1 rewrites golden files)
-set -uo pipefail
-almanac=$(realpath "$1") src=$(realpath "$2") shared=$(realpath "$3")
-fails=0 passes=0
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-ok()   { passes=$((passes + 1)); echo "ok   $1"; }
-fail() { fails=$((fails + 1)); echo "FAIL $1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
 
 export SOURCE_DATE_EPOCH=1700000000
 build() { # config out [env...]
@@ -57,5 +52,4 @@ done
 # Usage errors.
 "$almanac" build >/dev/null 2>&1; [ $? -eq 2 ] && ok "build without --out is a usage error" || fail "build without --out"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
