@@ -114,13 +114,6 @@ std::string_view stem(std::string_view name) {
     return name.substr(0, name.size() - ext.size());
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view path) { return glob_from(pattern, 0, path, 0); }
@@ -130,7 +123,7 @@ bool is_ignored_name(std::string_view name) {
     if (name.back() == '~') return true;                    // emacs/vim backups
     if (name.size() >= 2 && name.front() == '#' && name.back() == '#') return true;  // emacs autosave
     if (name == "4913") return true;                        // vim's write test file
-    const auto ext = lower(extension(name));
+    const auto ext = ascii_lower(extension(name));
     return ext == ".swp" || ext == ".swo" || ext == ".swx" || ext == ".tmp" || ext == ".bak";
 }
 
@@ -145,7 +138,7 @@ FileRole classify_path(std::string_view path, const SectionConfig& section) {
         if (end == std::string_view::npos) break;
         start = end + 1;
     }
-    const auto ext = lower(extension(basename(rel)));
+    const auto ext = ascii_lower(extension(basename(rel)));
     FileRole role = FileRole::unhandled;
     if (ext == ".md" || ext == ".markdown") {
         role = FileRole::markdown;
@@ -185,7 +178,7 @@ int edit_distance(std::string_view a, std::string_view b) {
     for (std::size_t i = 1; i <= a.size(); ++i) {
         cur[0] = static_cast<int>(i);
         for (std::size_t j = 1; j <= b.size(); ++j) {
-            const int sub = prev[j - 1] + (lower(a.substr(i - 1, 1)) == lower(b.substr(j - 1, 1)) ? 0 : 1);
+            const int sub = prev[j - 1] + (ascii_lower(a[i - 1]) == ascii_lower(b[j - 1]) ? 0 : 1);
             cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
         }
         std::swap(prev, cur);
@@ -228,7 +221,7 @@ public:
     std::optional<bool> boolean(const FmNode& map, const std::string& key) {
         const auto s = string(map, key);
         if (!s) return std::nullopt;
-        const auto v = lower(trim(*s));  // YAML 1.2 core schema and Hugo: true, True, TRUE
+        const auto v = ascii_lower(trim(*s));  // YAML 1.2 core schema and Hugo: true, True, TRUE
         if (v == "true") return true;
         if (v == "false") return false;
         error(*map.find(key), key, "expected true or false, got '" + *s + "'");
@@ -301,7 +294,7 @@ public:
 
     void check_keys(const FmNode& map, bool strict) {
         for (const auto& e : map.map) {
-            const auto same = [&](const char* k) { return lower(k) == lower(e.key); };
+            const auto same = [&](const char* k) { return ascii_iequals(k, e.key); };
             const bool known = std::any_of(event_keys.begin(), event_keys.end(), same) ||
                                std::any_of(hugo_keys.begin(), hugo_keys.end(), same);
             if (known || !strict) continue;
@@ -581,7 +574,7 @@ void parse_event_fields(Reader& r, const FmNode& fm, Item& item, const Context& 
         r.warning(*fm.find("exdate"), "exdate", "has no effect on an event without rrule or rdate");
 
     if (const auto status = r.string(fm, "status")) {
-        const auto s = lower(trim(*status));
+        const auto s = ascii_lower(trim(*status));
         if (s == "confirmed") ev.status = EventStatus::confirmed;
         else if (s == "tentative") ev.status = EventStatus::tentative;
         else if (s == "cancelled" || s == "canceled") ev.status = EventStatus::cancelled;
@@ -627,7 +620,7 @@ void parse_event_fields(Reader& r, const FmNode& fm, Item& item, const Context& 
             failed = true;
             continue;
         }
-        const auto l = lower(resolved);
+        const auto l = ascii_lower(resolved);
         if (l.starts_with("javascript:") || l.starts_with("vbscript:") || l.starts_with("data:")) {
             r.error(*fm.find(key), key, "URL scheme not allowed: '" + s + "'");
             failed = true;
@@ -804,7 +797,7 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
     auto file_has_errors = [&] { return has_errors(diags); };
 
     if (classify_path(file.path, section) == FileRole::data) {
-        const auto ext = lower(extension(name));
+        const auto ext = ascii_lower(extension(name));
         const auto format = ext == ".toml" ? DataFormat::toml : ext == ".json" ? DataFormat::json : DataFormat::yaml;
         const auto data = parse_data(text, format, dpath);
         diags.insert(diags.end(), data.diagnostics.begin(), data.diagnostics.end());

@@ -1,6 +1,5 @@
 #include "feeds/front_matter.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <toml++/toml.h>
 #include <yaml-cpp/yaml.h>
@@ -11,13 +10,8 @@ namespace almanac {
 
 const FmNode* FmNode::find(std::string_view key) const {
     // Hugo reads front matter keys case-insensitively (Title, publishdate, publishDate).
-    const auto same = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return (x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x) == (y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y);
-               });
-    };
     for (const auto& e : map)
-        if (same(e.key, key)) return &e.value;
+        if (ascii_iequals(e.key, key)) return &e.value;
     return nullptr;
 }
 

@@ -108,6 +108,21 @@ std::string_view trim(std::string_view s) {
     return s.substr(b, e - b + 1);
 }
 
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = ascii_lower(c);
+    return out;
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
 std::vector<std::string_view> split(std::string_view s, char separator) {
     std::vector<std::string_view> parts;
     for (std::size_t start = 0;;) {

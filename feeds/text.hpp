@@ -29,6 +29,13 @@ std::string slugify(std::string_view s);
 
 std::string_view trim(std::string_view s);
 
+// `s` with ASCII letters lowercased (keys, schemes, extensions: never locale-dependent).
+std::string ascii_lower(std::string_view s);
+char ascii_lower(char c);
+
+// True when `a` and `b` differ at most in the case of ASCII letters; allocates nothing.
+bool ascii_iequals(std::string_view a, std::string_view b);
+
 // The parts of `s` between separators; "a,,b" gives three parts, "" gives one empty part.
 std::vector<std::string_view> split(std::string_view s, char separator);
 

@@ -77,3 +77,17 @@ TEST(Split, Table) {
 
 }  // namespace
 }  // namespace almanac
+
+namespace almanac {
+namespace {
+
+TEST(AsciiCase, Table) {
+    EXPECT_EQ(ascii_lower("PublishDate ÉTÉ"), "publishdate ÉtÉ");  // non-ASCII left alone
+    EXPECT_TRUE(ascii_iequals("Title", "title"));
+    EXPECT_TRUE(ascii_iequals("publishdate", "publishDate"));
+    EXPECT_FALSE(ascii_iequals("title", "titles"));
+    EXPECT_FALSE(ascii_iequals("date", "data"));
+}
+
+}  // namespace
+}  // namespace almanac
