@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "feeds/index_page.hpp"
+
 namespace almanac {
 
 std::string document_path(const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone) {
@@ -24,10 +26,14 @@ std::string strong_etag(std::string_view body) {
     return buf;
 }
 
-namespace {
+std::vector<std::optional<Zone>> prerendered_views(const SiteConfig& config) {
+    std::vector<std::optional<Zone>> views{std::nullopt};
+    for (const auto& name : config.timezones.prerender)
+        if (auto z = find_zone(name)) views.emplace_back(*z);
+    return views;
+}
 
-// The "updated" of a feed with no dated item (events rarely carry lastmod): the newest dated item
-// of the whole site — deterministic, and it moves when the content does.
+// Events rarely carry lastmod: the site's newest date is deterministic and moves with the content.
 std::optional<Instant> site_updated(const Site& site, const PublishOptions& options) {
     std::vector<const Item*> all;
     all.reserve(site.items.size());
@@ -35,6 +41,8 @@ std::optional<Instant> site_updated(const Site& site, const PublishOptions& opti
         if (item.type != SectionType::page && is_visible(item, options.now)) all.push_back(&item);
     return feed_updated(all, options.source_date_epoch);
 }
+
+namespace {
 
 // Renders already selected items; the selection and the dates do not depend on format or zone.
 Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
@@ -44,7 +52,7 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     request.feed = &feed;
     request.items = items;
     request.view = view;
-    request.self_url = feed_url(site.config, feed, format, view.zone);
+    request.self_url = view_url(site.config, feed, format, view);
     request.updated = updated;
     const OutputFormat& f = output_format(format);
     Document doc;
@@ -63,21 +71,34 @@ Document render_document(const Site& site, const FeedConfig& feed, FeedFormat fo
     return render_selected(site, feed, format, view, items, feed_updated(items, site_updated(site, options)));
 }
 
-std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options) {
-    std::vector<std::optional<Zone>> views{std::nullopt};
-    for (const auto& name : site.config.timezones.prerender)
-        if (auto z = find_zone(name)) views.emplace_back(*z);
-    const auto fallback = site_updated(site, options);
+std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options) {
+    const auto items = select_items(site, feed, FeedView{}, options.now);
+    const Instant updated = feed_updated(items, site_updated(site, options));
     std::map<std::string, Document> out;
-    for (const auto& feed : site.config.feeds) {
-        const auto items = select_items(site, feed, FeedView{}, options.now);
-        const Instant updated = feed_updated(items, fallback);
-        for (const auto format : feed.formats)
-            for (const auto& zone : views) {
-                const FeedView view{zone, {}, {}};
-                out.emplace(document_path(feed, format, zone), render_selected(site, feed, format, view, items, updated));
-            }
-    }
+    for (const auto format : feed.formats)
+        for (const auto& zone : prerendered_views(site.config)) {
+            const FeedView view{zone, {}, {}};
+            out.emplace(document_path(feed, format, zone), render_selected(site, feed, format, view, items, updated));
+        }
+    return out;
+}
+
+Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options) {
+    IndexOptions index;
+    index.now = options.now;
+    index.zone = zone;
+    Document doc;
+    doc.body = render_index_page(site, index);
+    doc.media_type = "text/html; charset=utf-8";
+    doc.etag = strong_etag(doc.body);
+    doc.last_modified = site_updated(site, options).value_or(Instant{});
+    return doc;
+}
+
+std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options) {
+    std::map<std::string, Document> out;
+    for (const auto& feed : site.config.feeds) out.merge(publish_feed(site, feed, options));
+    out.emplace(index_document_path, render_index_document(site, std::nullopt, options));
     return out;
 }
 

@@ -31,7 +31,24 @@ std::string document_path(const FeedConfig& feed, FeedFormat format, const std::
 Document render_document(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
                          const PublishOptions& options);
 
-// Every feed × format × (default view + timezones.prerender). Keys are document_path()s.
+// The views every feed is published in: the default (nullopt), then each timezones.prerender zone.
+std::vector<std::optional<Zone>> prerendered_views(const SiteConfig& config);
+
+// The "updated" a feed falls back to when none of its items is dated: the newest dated visible item
+// of the whole site, else options.source_date_epoch.
+std::optional<Instant> site_updated(const Site& site, const PublishOptions& options);
+
+// Every document of one feed: each of its formats × (default view + timezones.prerender).
+std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options);
+
+// The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone.
+Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options);
+
+// The path of the index page among the published documents.
+inline constexpr std::string_view index_document_path = "index.html";
+
+// Every feed's documents (publish_feed) and the index page. Keys are document_path()s and
+// index_document_path.
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options);
 
 // A strong ETag for `body`: stable across machines and runs.

@@ -100,4 +100,77 @@ std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedForma
     return url;
 }
 
+std::string percent_encode(std::string_view text) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        }
+    }
+    return out;
+}
+
+std::string view_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const FeedView& view) {
+    std::string url = feed_url(config, feed, format, view.zone);
+    char separator = '?';
+    const auto add = [&](std::string_view key, const std::vector<std::string>& values) {
+        for (const auto& v : values) {
+            url += separator;
+            url += key;
+            url += '=';
+            url += percent_encode(v);
+            separator = '&';
+        }
+    };
+    add("tag", view.tags);
+    add("kind", view.kinds);
+    return url;
+}
+
+std::optional<Instant> next_visibility_change(const Site& site, Instant now) {
+    std::optional<Instant> next;
+    const auto consider = [&](Instant t) {
+        if (now < t && (!next || t < *next)) next = t;
+    };
+    for (const auto& item : site.items) {
+        if (item.draft) continue;
+        if (item.publish_date) consider(*item.publish_date);
+        // Visible while now ≤ expiryDate: it disappears one second later.
+        if (item.expiry_date) consider(*item.expiry_date + std::chrono::seconds(1));
+    }
+    for (const auto& feed : site.config.feeds) {
+        const auto& w = feed.window;
+        if (!w.past_days && !w.future_days) continue;
+        for (const auto& item : site.items) {
+            if (!item.event || std::find(feed.sections.begin(), feed.sections.end(), item.section) == feed.sections.end())
+                continue;
+            const Event& e = *item.event;
+            if (w.future_days) {
+                // The next occurrence at or beyond the window's far edge [from, to) enters it once the edge passes it.
+                const Instant edge = now + date::days{*w.future_days};
+                const auto upcoming = occurrences(e, edge, edge + date::days{3660}, 1);
+                if (!upcoming.empty())
+                    consider(upcoming.front().start_instant - date::days{*w.future_days} + std::chrono::seconds(1));
+            }
+            if (w.past_days) {
+                // Each occurrence now inside the window leaves it past_days after it ends; a later
+                // occurrence may keep the event in, which costs only a rebuild that changes nothing.
+                const auto length = to_instant(e.end, e.zone) - to_instant(e.start, e.zone);
+                const Instant from = now - date::days{*w.past_days} - length - date::days{1};
+                const Instant to = now + date::days{w.future_days.value_or(1)};
+                for (const auto& o : occurrences(e, from, to, 1000))
+                    consider(o.end_instant + date::days{*w.past_days} + std::chrono::seconds(1));
+            }
+        }
+    }
+    return next;
+}
+
 }  // namespace almanac

@@ -59,4 +59,15 @@ Instant feed_updated(const std::vector<const Item*>& items, std::optional<Instan
 // Absolute URL of a feed document: base_url + [tz/Area/Location/] + name + "." + extension.
 std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone);
 
+// Absolute URL of a view: feed_url plus its filters as a query ("?tag=a&tag=b&kind=c", values
+// percent-encoded, in the order given), so a filtered view has its own rel=self and Atom id.
+std::string view_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const FeedView& view);
+
+// `text` percent-encoded for a URL query value (RFC 3986 unreserved characters kept).
+std::string percent_encode(std::string_view text);
+
+// The next instant after `now` at which select_items could change without any file changing: a
+// publishDate or expiryDate passing, an event entering or leaving a feed's window. nullopt: never.
+std::optional<Instant> next_visibility_change(const Site& site, Instant now);
+
 }  // namespace almanac

@@ -17,17 +17,26 @@ for f in events.ics events.rss events.atom events.json meetups.ics newsletter.rs
   [ -s "$tmp/corpus/$f" ] && ok "wrote $f" || fail "missing $f"
 done
 count=$(find "$tmp/corpus" -type f | wc -l)
-expected=$(( (4 + 3 + 3 + 3) * 6 ))  # formats of the four feeds × (default view + five prerendered zones)
+expected=$(( (4 + 3 + 3 + 3) * 6 + 1 ))  # formats of the four feeds × (default view + five zones), index.html
 [ "$count" -eq "$expected" ] && ok "$count documents" || fail "$count documents, expected $expected"
+
+# The index page: valid HTML, every feed linked by https and webcal.
+if [ -s "$tmp/corpus/index.html" ] && xmllint --html --noout "$tmp/corpus/index.html" 2>"$tmp/index.err" && [ ! -s "$tmp/index.err" ]; then
+  ok "index.html parses as HTML"
+else
+  fail "index.html"; head -5 "$tmp/index.err"
+fi
+grep -q 'webcal://todogroup.org/events.ics' "$tmp/corpus/index.html" && grep -q 'https://todogroup.org/blog.atom' "$tmp/corpus/index.html" \
+  && ok "index.html links the feeds" || fail "index.html does not link the feeds"
 
 # Determinism: another zone, locale and working directory give the same bytes.
 (cd /tmp && build "$shared/corpus/todogroup/almanac.yaml" "$tmp/corpus2" TZ=Pacific/Auckland LC_ALL=C.UTF-8 LANG=de_DE.UTF-8)
 if diff -r -q "$tmp/corpus" "$tmp/corpus2" >/dev/null; then ok "byte-identical under another TZ and locale"; else fail "output depends on TZ/locale"; diff -r "$tmp/corpus" "$tmp/corpus2" | head -20; fi
 
-# Golden files: the default view of every corpus feed.
+# Golden files: the default view of every corpus feed (not index.html: its upcoming events move with the day).
 golden="$src/tests/golden/corpus"
 if [ "${ALMANAC_UPDATE_GOLDEN:-}" = 1 ]; then
-  rm -rf "$golden"; mkdir -p "$golden"; find "$tmp/corpus" -maxdepth 1 -type f -exec cp {} "$golden/" \;
+  rm -rf "$golden"; mkdir -p "$golden"; find "$tmp/corpus" -maxdepth 1 -type f ! -name index.html -exec cp {} "$golden/" \;
 fi
 for g in "$golden"/*; do
   name=$(basename "$g")

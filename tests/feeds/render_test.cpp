@@ -114,8 +114,8 @@ TEST(Publisher, EveryViewDeterministic) {
     const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
     const auto a = publish_site(f.site, options);
     const auto b = publish_site(f.site, options);
-    ASSERT_EQ(a.size(), 12u);  // 4 documents × (default + 2 zones)
-    for (const char* path : {"events.ics", "tz/UTC/events.rss", "tz/Asia/Tokyo/blog.json", "blog.atom"})
+    ASSERT_EQ(a.size(), 13u);  // 4 documents × (default + 2 zones), and the index page
+    for (const char* path : {"events.ics", "tz/UTC/events.rss", "tz/Asia/Tokyo/blog.json", "blog.atom", "index.html"})
         ASSERT_TRUE(a.contains(path)) << path;
     for (const auto& [path, doc] : a) {
         EXPECT_EQ(doc.body, b.at(path).body) << path;
@@ -130,6 +130,48 @@ TEST(Publisher, EveryViewDeterministic) {
     const PublishOptions before_d{at("2024-05-01T00:00Z"), std::nullopt};
     EXPECT_EQ(render_document(f.site, meetups, FeedFormat::ics, {}, before_d).last_modified, at("2024-02-03T04:05:06Z"));
     EXPECT_EQ(strong_etag("abc"), "\"e71fa2190541574b-3\"");
+    EXPECT_EQ(a.at("index.html").media_type, "text/html; charset=utf-8");
+}
+
+TEST(Publisher, FilteredViewsHaveTheirOwnSelfUrl) {
+    Fixture f;
+    const FeedConfig feed{"events", "E", "", {"events"}, {FeedFormat::atom}, {}, {}, {}, {}};
+    const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+    const FeedView view{std::nullopt, {"a b", "x&y"}, {"meetup"}};
+    const auto doc = render_document(f.site, feed, FeedFormat::atom, view, options);
+    EXPECT_NE(doc.body.find("events.atom?tag=a%20b&amp;tag=x%26y&amp;kind=meetup"), std::string::npos) << doc.body;
+    EXPECT_EQ(percent_encode("Area/Loc ü~"), "Area%2FLoc%20%C3%BC~");
+}
+
+TEST(Render, NextVisibilityChange) {
+    Fixture f;
+    const Instant now = at("2024-01-01T00:00Z");
+    const auto next = next_visibility_change(f.site, now);
+    ASSERT_TRUE(next);
+    EXPECT_LT(now, *next);
+    // Nothing before it changes what is visible; at it, something does (a publishDate or expiryDate here).
+    const FeedConfig all{"all", "A", "", {"events", "blog"}, {FeedFormat::json}, {}, {}, {}, {}};
+    EXPECT_EQ(select_items(f.site, all, {}, now).size(), select_items(f.site, all, {}, *next - std::chrono::seconds(1)).size());
+    EXPECT_NE(select_items(f.site, all, {}, now).size(), select_items(f.site, all, {}, *next).size());
+}
+
+TEST(Render, NextVisibilityChangeAtAWindowEdge) {
+    Fixture f;
+    FeedConfig soon{"soon", "S", "", {"events"}, {FeedFormat::ics}, {}, {"meetup"}, {}, {}};
+    soon.window.future_days = 30;
+    f.site.config.feeds = {soon};
+    // B starts 2024-03-01 10:00 Berlin (09:00Z): it enters the 30-day window one second after 2024-01-31T09:00Z.
+    Instant t = at("2024-01-20T00:00Z");
+    std::vector<Instant> changes;
+    while (const auto next = next_visibility_change(f.site, t)) {
+        if (at("2024-02-01T00:00Z") < *next) break;
+        changes.push_back(*next);
+        t = *next;
+    }
+    ASSERT_FALSE(changes.empty());
+    EXPECT_EQ(f.titles(soon, {}, "2024-01-31T09:00:00Z"), Titles{});
+    EXPECT_EQ(f.titles(soon, {}, "2024-01-31T09:00:01Z"), Titles{"B"});
+    EXPECT_NE(std::find(changes.begin(), changes.end(), at("2024-01-31T09:00:01Z")), changes.end());
 }
 
 }  // namespace

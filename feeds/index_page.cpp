@@ -1,0 +1,253 @@
+// The index page, written by hand as polyglot HTML5 (void elements closed with " />", attributes
+// with values), so that it is also well-formed XML and the tests can check it strictly. Every text
+// and attribute value goes through xml_escape, whose five entities HTML5 knows too.
+#include "feeds/index_page.hpp"
+
+#include <algorithm>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "feeds/event_text.hpp"
+#include "feeds/recurrence.hpp"
+#include "feeds/render.hpp"
+#include "feeds/xml_writer.hpp"
+
+namespace almanac {
+namespace {
+
+constexpr std::string_view page_style =
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}"
+    "h1{margin:0}h2{margin:2rem 0 .5rem;border-bottom:1px solid #ddd}h3{font-size:1rem;margin:1.25rem 0 .25rem}"
+    "ul{list-style:none;padding:0;margin:0}li{margin:.5rem 0}a{color:#0645ad;overflow-wrap:anywhere}"
+    ".zone,.description,.when,.where{color:#555}.when{display:block;font-size:.9rem}"
+    ".format{display:inline-block;min-width:5.5rem;font-weight:600}"
+    ".status{color:#b00020;font-size:.8rem;font-weight:700;text-transform:uppercase;margin-right:.25rem}"
+    "select,button{font:inherit;max-width:100%}";
+
+// The zone the page reads times in: the chosen one, else the site's (validated with the config).
+Zone view_zone(const Site& site, const IndexOptions& options) {
+    if (options.zone) return *options.zone;
+    if (auto zone = find_zone(site.config.site.timezone)) return *zone;
+    return *find_zone("UTC");
+}
+
+// Every zone name of the system tz database that the server accepts in ?tz= and /tz/ paths, sorted.
+// Computed once: the list only changes with the tz database, which the process reads once.
+const std::vector<std::string>& zone_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& tz : date::get_tzdb().zones)
+            if (find_zone(tz.name())) out.emplace_back(tz.name());
+        std::sort(out.begin(), out.end());
+        return out;
+    }();
+    return names;
+}
+
+std::string_view format_label(FeedFormat format) {
+    switch (format) {
+    case FeedFormat::ics:
+        return "iCalendar";
+    case FeedFormat::rss:
+        return "RSS";
+    case FeedFormat::atom:
+        return "Atom";
+    case FeedFormat::json:
+        return "JSON Feed";
+    }
+    return "";
+}
+
+// The same URL for calendar apps: webcal:// makes a click subscribe instead of download.
+std::string webcal_url(const std::string& url) {
+    const auto scheme_end = url.find("://");
+    return scheme_end == std::string::npos ? url : "webcal" + url.substr(scheme_end);
+}
+
+bool holds_events(const SiteConfig& config, const FeedConfig& feed) {
+    return std::any_of(feed.sections.begin(), feed.sections.end(), [&](const std::string& name) {
+        const auto* section = find_section(config, name);
+        return section && section->type == SectionType::event;
+    });
+}
+
+// The view a feed link points at. Calendar links follow the chosen zone, and so do the other
+// formats of a feed holding events, whose items state their times in the feed's zone; a feed of
+// posts only keeps its default URL, since a zone view would change nothing but its identity.
+std::optional<Zone> link_zone(const SiteConfig& config, const FeedConfig& feed, FeedFormat format,
+                              const IndexOptions& options) {
+    if (options.zone && (format == FeedFormat::ics || holds_events(config, feed))) return options.zone;
+    return std::nullopt;
+}
+
+std::string plural(int n, std::string_view word) {
+    return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+// "Thu 6 Jun 2024": date's C-locale names (ONLY_C_LOCALE), so the page does not follow the host's locale.
+std::string day_heading(date::year_month_day day) {
+    const date::sys_days d{day};
+    return date::format("%a ", d) + std::to_string(unsigned{day.day()}) + date::format(" %b %Y", d);
+}
+
+struct Upcoming {
+    const Item* item;
+    Occurrence occurrence;
+    date::year_month_day day;  // the day it is listed under, in the view
+};
+
+// An all-day occurrence keeps its date in every zone (SPEC §4.1); a timed one falls on the view's
+// local date of its start.
+date::year_month_day listed_day(const Occurrence& occurrence, const Zone& view) {
+    if (const auto* d = std::get_if<CivilDate>(&occurrence.start)) return d->ymd;
+    const auto t = occurrence.start_instant;
+    return date::year_month_day{date::floor<date::days>(t + zone_info_at(view, t).offset)};
+}
+
+struct UpcomingList {
+    std::vector<Upcoming> entries;
+    bool truncated = false;  // more occurrences than the limit fell in the period
+};
+
+UpcomingList upcoming(const Site& site, const IndexOptions& options, const Zone& view) {
+    UpcomingList list;
+    if (options.upcoming_days <= 0 || options.upcoming_limit <= 0) return list;
+    const auto limit = static_cast<std::size_t>(options.upcoming_limit);
+    const Instant to = options.now + date::days{options.upcoming_days};
+    for (const auto& item : site.items) {
+        if (!item.event || !is_visible(item, options.now)) continue;
+        // One more than the limit per event is enough to tell whether the list was cut.
+        for (auto& occurrence : occurrences(*item.event, options.now, to, limit + 1))
+            list.entries.push_back({&item, occurrence, listed_day(occurrence, view)});
+    }
+    // By start instant, then title; the day comes first so that an all-day event from a zone ahead
+    // of the view still sits under its own date's heading. The uid makes equal titles deterministic.
+    std::sort(list.entries.begin(), list.entries.end(), [](const Upcoming& a, const Upcoming& b) {
+        return std::tie(a.day, a.occurrence.start_instant, a.item->title, a.item->uid) <
+               std::tie(b.day, b.occurrence.start_instant, b.item->title, b.item->uid);
+    });
+    if (list.entries.size() > limit) {
+        list.entries.resize(limit);
+        list.truncated = true;
+    }
+    return list;
+}
+
+void write_head(std::string& out, const Site& site) {
+    const auto& config = site.config;
+    out += "<!DOCTYPE html>\n<html lang=\"" + xml_escape(config.site.language) + "\">\n<head>\n";
+    out += "<meta charset=\"utf-8\" />\n";
+    out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" />\n";
+    out += "<title>" + xml_escape(config.site.title) + "</title>\n";
+    // Feed readers find the default views from the page itself (RSS/Atom autodiscovery).
+    for (const auto& feed : config.feeds) {
+        for (const auto format : feed.formats) {
+            if (format == FeedFormat::ics) continue;
+            const auto media_type = output_format(format).media_type;
+            out += "<link rel=\"alternate\" type=\"" + xml_escape(media_type.substr(0, media_type.find(';'))) +
+                   "\" title=\"" + xml_escape(feed.title) + "\" href=\"" +
+                   xml_escape(feed_url(config, feed, format, std::nullopt)) + "\" />\n";
+        }
+    }
+    out += "<style>" + std::string(page_style) + "</style>\n</head>\n";
+}
+
+void write_feeds(std::string& out, const SiteConfig& config, const IndexOptions& options) {
+    out += "<div id=\"feeds\">\n<h2>Feeds</h2>\n";
+    if (config.feeds.empty()) out += "<p>This site has no feeds.</p>\n";
+    for (const auto& feed : config.feeds) {
+        out += "<div class=\"feed\">\n<h3>" + xml_escape(feed.title.empty() ? feed.name : feed.title) + "</h3>\n";
+        if (!feed.description.empty()) out += "<p class=\"description\">" + xml_escape(feed.description) + "</p>\n";
+        out += "<ul>\n";
+        for (const auto format : feed.formats) {
+            const auto url = feed_url(config, feed, format, link_zone(config, feed, format, options));
+            out += "<li><span class=\"format\">" + xml_escape(format_label(format)) + "</span> ";
+            if (format == FeedFormat::ics)
+                out += "<a href=\"" + xml_escape(webcal_url(url)) + "\">Subscribe in your calendar app</a> · ";
+            out += "<a href=\"" + xml_escape(url) + "\">" + xml_escape(url) + "</a></li>\n";
+        }
+        out += "</ul>\n</div>\n";
+    }
+    out += "</div>\n";
+}
+
+void write_option(std::string& out, const std::string& name, const std::string& chosen, bool& selected_written) {
+    out += "<option value=\"" + xml_escape(name) + "\"";
+    // Only the first option of the chosen zone is selected: a single select allows one.
+    if (!selected_written && name == chosen) {
+        out += " selected=\"selected\"";
+        selected_written = true;
+    }
+    out += ">" + xml_escape(name) + "</option>\n";
+}
+
+void write_zone_picker(std::string& out, const SiteConfig& config, const Zone& view) {
+    out += "<div id=\"zone\">\n<h2>Time zone</h2>\n";
+    out += "<form method=\"get\" action=\"" + xml_escape(config.site.base_url) + "\">\n";
+    out += "<label for=\"tz\">Show times and calendar links in</label>\n<select id=\"tz\" name=\"tz\">\n";
+    bool selected_written = false;
+    const auto& prerender = config.timezones.prerender;
+    if (!prerender.empty()) out += "<optgroup label=\"Suggested\">\n";
+    for (const auto& name : prerender) write_option(out, name, view.name, selected_written);
+    if (!prerender.empty()) out += "</optgroup>\n<optgroup label=\"All time zones\">\n";
+    for (const auto& name : zone_names()) write_option(out, name, view.name, selected_written);
+    if (!prerender.empty()) out += "</optgroup>\n";
+    out += "</select>\n<button type=\"submit\">Show</button>\n</form>\n</div>\n";
+}
+
+void write_event(std::string& out, const Upcoming& entry, const Zone& view) {
+    const Item& item = *entry.item;
+    const Event& event = *item.event;
+    const bool cancelled = event.status == EventStatus::cancelled;
+    out += cancelled ? "<li class=\"event cancelled\">" : "<li class=\"event\">";
+    out += "<span class=\"when\">" +
+           xml_escape(describe_when(entry.occurrence.start, entry.occurrence.end, event.zone, view)) + "</span>";
+    if (cancelled) out += "<span class=\"status\">Cancelled</span><del>";
+    if (event.status == EventStatus::tentative) out += "<span class=\"status\">Tentative</span>";
+    const auto& link = event.url.empty() ? item.permalink : event.url;
+    if (link.empty()) out += "<strong>" + xml_escape(item.title) + "</strong>";
+    else out += "<a href=\"" + xml_escape(link) + "\"><strong>" + xml_escape(item.title) + "</strong></a>";
+    if (cancelled) out += "</del>";
+    if (!event.location.empty()) out += " <span class=\"where\">· " + xml_escape(event.location) + "</span>";
+    if (!event.online.empty()) out += " · <a href=\"" + xml_escape(event.online) + "\">Join online</a>";
+    out += "</li>\n";
+}
+
+void write_upcoming(std::string& out, const Site& site, const IndexOptions& options, const Zone& view) {
+    const auto list = upcoming(site, options, view);
+    const auto period = plural(options.upcoming_days, "day");
+    out += "<div id=\"upcoming\">\n<h2>Upcoming events</h2>\n";
+    if (list.entries.empty()) {
+        out += "<p>No events in the next " + period + ".</p>\n</div>\n";
+        return;
+    }
+    out += "<p>Starting in the next " + period + ", times in " + xml_escape(view.name) + ".";
+    if (list.truncated) out += " Listing the first " + plural(options.upcoming_limit, "event") + ".";
+    out += "</p>\n";
+    for (std::size_t i = 0; i < list.entries.size(); ++i) {
+        const auto& entry = list.entries[i];
+        if (i == 0 || entry.day != list.entries[i - 1].day)
+            out += "<h3>" + xml_escape(day_heading(entry.day)) + "</h3>\n<ul>\n";
+        write_event(out, entry, view);
+        if (i + 1 == list.entries.size() || list.entries[i + 1].day != entry.day) out += "</ul>\n";
+    }
+    out += "</div>\n";
+}
+
+}  // namespace
+
+std::string render_index_page(const Site& site, const IndexOptions& options) {
+    const Zone view = view_zone(site, options);
+    std::string out;
+    write_head(out, site);
+    out += "<body>\n<h1>" + xml_escape(site.config.site.title) + "</h1>\n";
+    out += "<p class=\"zone\">Times in <strong>" + xml_escape(view.name) + "</strong></p>\n";
+    write_feeds(out, site.config, options);
+    write_zone_picker(out, site.config, view);
+    write_upcoming(out, site, options, view);
+    out += "</body>\n</html>\n";
+    return out;
+}
+
+}  // namespace almanac

@@ -1,0 +1,280 @@
+// Tests for feeds/index_page.cpp: subscribe links and zone views, the zone picker, the upcoming
+// occurrences (order, recurrence, limit, visibility, status), escaping, determinism and, with
+// xmllint when installed, that the page parses as HTML and as XML.
+#include "feeds/index_page.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "feeds/content.hpp"
+
+namespace almanac {
+namespace {
+
+Instant utc(const char* s) { return to_instant(*parse_event_time(s), *find_zone("UTC")); }
+
+const char* const now_text = "2024-06-01T00:00Z";
+
+using Files = std::map<std::string, std::string>;  // content path → text
+
+// A site of events in several zones and a blog, parsed from Markdown as the daemon would.
+struct Fixture {
+    Site site;
+
+    explicit Fixture(const Files& extra = {}) {
+        SiteConfig c;
+        c.site.title = "Meetups <script>alert(1)</script> & more";
+        c.site.base_url = "https://example.org/";
+        c.site.timezone = "Europe/Berlin";
+        c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"},
+                              {"blog", SectionType::post, {}, {}, "/blog/:slug/"}};
+        c.feeds = {{"events", "All <b>events</b>", "Talks & meetups", {"events"},
+                    {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},
+                   {"blog", "Blog", "", {"blog"}, {FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
+        c.timezones.prerender = {"UTC", "Asia/Tokyo"};
+        std::map<std::string, std::string> texts = {
+            // 2024-06-19T22:00Z: earlier than Berlin's although its wall time reads later.
+            {"events/tokyo.md", "---\ntitle: Tokyo talk\nstart: 2024-06-20T07:00\nduration: PT1H\n"
+                                "timezone: Asia/Tokyo\nlocation: Shibuya <Hall> & Co\n"
+                                "online: https://meet.example.com/t?a=1&b=2\n---\n"},
+            // 2024-06-19T23:00Z.
+            {"events/berlin.md", "---\ntitle: Berlin talk\nstart: 2024-06-20T01:00\nduration: PT1H\n"
+                                 "url: https://berlin.example.com/talk\n---\n"},
+            {"blog/hello.md", "---\ntitle: Hello\ndate: 2024-01-01\n---\n"},
+        };
+        for (const auto& [path, text] : extra) texts[path] = text;
+        std::map<std::string, ParsedSource> files;
+        for (const auto& [path, text] : texts) {
+            const auto section = path.substr(0, path.find('/'));
+            files[path] = parse_source(SourceFile{path, path, text}, *find_section(c, section), c);
+            EXPECT_FALSE(has_errors(files[path].diagnostics)) << path;
+        }
+        site = assemble_site(c, files, {});
+    }
+
+    std::string page(std::optional<std::string> zone = std::nullopt, int days = 90, int limit = 50) const {
+        IndexOptions options{utc(now_text), std::nullopt, days, limit};
+        if (zone) options.zone = *find_zone(*zone);
+        return render_index_page(site, options);
+    }
+};
+
+std::size_t count(const std::string& haystack, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+    return n;
+}
+
+// Asserts that the needles occur in this order.
+void expect_in_order(const std::string& page, const std::vector<std::string>& needles) {
+    std::size_t from = 0;
+    for (const auto& needle : needles) {
+        const auto pos = page.find(needle, from);
+        ASSERT_NE(pos, std::string::npos) << "missing, or out of order: " << needle;
+        from = pos + needle.size();
+    }
+}
+
+struct Expectation {
+    const char* name;
+    std::optional<std::string> zone;
+    std::vector<std::string> present;
+    std::vector<std::string> absent;
+};
+
+TEST(IndexPage, TableOfExpectations) {
+    const std::vector<Expectation> table = {
+        {"escapes titles and descriptions",
+         std::nullopt,
+         {"<title>Meetups &lt;script&gt;alert(1)&lt;/script&gt; &amp; more</title>",
+          "<h1>Meetups &lt;script&gt;alert(1)&lt;/script&gt; &amp; more</h1>", "All &lt;b&gt;events&lt;/b&gt;",
+          "Talks &amp; meetups", "Shibuya &lt;Hall&gt; &amp; Co", "href=\"https://meet.example.com/t?a=1&amp;b=2\""},
+         {"<script>", "<b>", "<Hall>"}},
+        {"https and webcal links for calendar feeds, default views without a zone",
+         std::nullopt,
+         {"href=\"https://example.org/events.ics\"", "href=\"webcal://example.org/events.ics\"",
+          "href=\"https://example.org/events.rss\"", "href=\"https://example.org/blog.atom\"",
+          "href=\"https://example.org/blog.json\"", "Times in <strong>Europe/Berlin</strong>"},
+         {"webcal://example.org/events.rss", "webcal://example.org/blog", "/tz/"}},
+        {"a chosen zone: its views for event feeds, default views for posts",
+         "Asia/Tokyo",
+         {"href=\"https://example.org/tz/Asia/Tokyo/events.ics\"",
+          "href=\"webcal://example.org/tz/Asia/Tokyo/events.ics\"",
+          "href=\"https://example.org/tz/Asia/Tokyo/events.rss\"", "href=\"https://example.org/blog.atom\"",
+          "Times in <strong>Asia/Tokyo</strong>"},
+         {"href=\"https://example.org/events.ics\"", "tz/Asia/Tokyo/blog"}},
+        {"autodiscovery of the default views",
+         "Asia/Tokyo",
+         {"<link rel=\"alternate\" type=\"application/rss+xml\" title=\"All &lt;b&gt;events&lt;/b&gt;\" "
+          "href=\"https://example.org/events.rss\" />",
+          "<link rel=\"alternate\" type=\"application/feed+json\" title=\"Blog\" "
+          "href=\"https://example.org/blog.json\" />"},
+         {"type=\"text/calendar"}},
+        {"a GET form that works without JavaScript",
+         std::nullopt,
+         {"<form method=\"get\" action=\"https://example.org/\">", "<select id=\"tz\" name=\"tz\">",
+          "<option value=\"America/New_York\">", "<button type=\"submit\">"},
+         {"<script", "localtime"}},
+        {"the site's zone selected without a choice",
+         std::nullopt,
+         {"<option value=\"Europe/Berlin\" selected=\"selected\">Europe/Berlin</option>"},
+         {"<option value=\"Asia/Tokyo\" selected"}},
+        {"the chosen zone selected, in the suggested group only",
+         "Asia/Tokyo",
+         {"<option value=\"Asia/Tokyo\" selected=\"selected\">Asia/Tokyo</option>", "<option value=\"Asia/Tokyo\">"},
+         {"<option value=\"Europe/Berlin\" selected"}},
+        {"location, online link, the event's own url, else its permalink",
+         std::nullopt,
+         {"<a href=\"https://berlin.example.com/talk\"><strong>Berlin talk</strong></a>",
+          "<a href=\"https://example.org/events/tokyo/\"><strong>Tokyo talk</strong></a>", "Join online</a>"},
+         {}},
+    };
+    Fixture f;
+    for (const auto& row : table) {
+        SCOPED_TRACE(row.name);
+        const auto page = f.page(row.zone);
+        for (const auto& s : row.present) EXPECT_NE(page.find(s), std::string::npos) << "missing: " << s;
+        for (const auto& s : row.absent) EXPECT_EQ(page.find(s), std::string::npos) << "present: " << s;
+    }
+}
+
+TEST(IndexPage, OneSelectedOption) {
+    Fixture f;
+    EXPECT_EQ(count(f.page(), "selected="), 1u);
+    EXPECT_EQ(count(f.page("UTC"), "selected="), 1u);
+    EXPECT_EQ(count(f.page("America/Argentina/Buenos_Aires"), "selected="), 1u);
+}
+
+TEST(IndexPage, PrerenderedZonesFirstInTheirOwnGroup) {
+    Fixture f;
+    expect_in_order(f.page(), {"<optgroup label=\"Suggested\">", "<option value=\"UTC\">",
+                               "<option value=\"Asia/Tokyo\">", "</optgroup>", "<optgroup label=\"All time zones\">",
+                               "<option value=\"Africa/Abidjan\">", "<option value=\"Asia/Tokyo\">",
+                               "<option value=\"Europe/Berlin\"", "<option value=\"UTC\">", "</optgroup>"});
+    f.site.config.timezones.prerender.clear();
+    EXPECT_EQ(f.page().find("<optgroup"), std::string::npos);
+}
+
+TEST(IndexPage, UpcomingOrderedByInstantAcrossZones) {
+    Fixture f;
+    // Tokyo 07:00 JST is 22:00Z, Berlin 01:00 CEST is 23:00Z: both on 19 June in UTC.
+    expect_in_order(f.page("UTC"), {"<h3>Wed 19 Jun 2024</h3>", "Wed 19 Jun 2024, 22:00–23:00 UTC (UTC+00:00)",
+                                    "Tokyo talk", "Wed 19 Jun 2024, 23:00 – Thu 20 Jun 2024, 00:00 UTC",
+                                    "Berlin talk"});
+    expect_in_order(f.page(), {"<h3>Thu 20 Jun 2024</h3>", "00:00–01:00 CEST", "Tokyo talk", "01:00–02:00 CEST",
+                               "Berlin talk"});
+    EXPECT_EQ(count(f.page(), "<h3>Thu 20 Jun 2024</h3>"), 1u);
+}
+
+TEST(IndexPage, DayHeadingsInTheViewZone) {
+    Fixture f(Files{{"events/later.md", "---\ntitle: Later\nstart: 2024-06-22\n---\n"}});
+    const auto page = f.page("Asia/Tokyo");
+    // An all-day event keeps its date in every zone.
+    expect_in_order(page, {"<h3>Thu 20 Jun 2024</h3>", "Tokyo talk", "Berlin talk", "</ul>",
+                           "<h3>Sat 22 Jun 2024</h3>", "Later", "</ul>"});
+}
+
+TEST(IndexPage, WeeklyEventOccursOncePerWeekWithinTheDays) {
+    Fixture f(Files{{"events/weekly.md",
+                "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
+    // From Sat 1 June: Thursdays 6, 13, 20 and 27 June in 28 days; 13 Thursdays up to 29 Aug in 90.
+    EXPECT_EQ(count(f.page(std::nullopt, 28), "Weekly sync"), 4u);
+    EXPECT_EQ(count(f.page(std::nullopt, 90), "Weekly sync"), 13u);
+    expect_in_order(f.page(std::nullopt, 90),
+                    {"Thu 6 Jun 2024, 10:00–11:00 CEST", "Thu 29 Aug 2024, 10:00–11:00 CEST"});
+    EXPECT_NE(f.page(std::nullopt, 28).find("Starting in the next 28 days"), std::string::npos);
+}
+
+TEST(IndexPage, LimitCapsTheList) {
+    Fixture f(Files{{"events/weekly.md",
+                "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
+    const auto page = f.page(std::nullopt, 90, 3);
+    EXPECT_EQ(count(page, "class=\"event"), 3u);
+    // 6 and 13 June, then the Tokyo talk (19 June, 22:00Z); Berlin's talk and 20 June are cut.
+    expect_in_order(page,
+                    {"Thu 6 Jun 2024, 10:00", "Weekly sync", "Thu 13 Jun 2024, 10:00", "Weekly sync", "Tokyo talk"});
+    EXPECT_EQ(count(page, "Weekly sync"), 2u);
+    EXPECT_EQ(page.find("Berlin talk"), std::string::npos);
+    EXPECT_NE(page.find("Listing the first 3 events."), std::string::npos);
+    EXPECT_EQ(f.page().find("Listing the first"), std::string::npos);
+}
+
+TEST(IndexPage, OnlyVisibleEventsStartingInThePeriod) {
+    Fixture f(Files{{"events/past.md", "---\ntitle: Past event\nstart: 2024-05-01T10:00\n---\n"},
+               {"events/running.md", "---\ntitle: Running event\nstart: 2024-05-31\nend: 2024-06-02\n---\n"},
+               {"events/draft.md", "---\ntitle: Draft event\nstart: 2024-06-10T10:00\ndraft: true\n---\n"},
+               {"events/unpublished.md",
+                "---\ntitle: Unpublished event\nstart: 2024-06-10T10:00\npublishDate: 2024-06-05\n---\n"},
+               {"events/expired.md",
+                "---\ntitle: Expired event\nstart: 2024-06-10T10:00\nexpiryDate: 2024-05-20\n---\n"},
+               {"events/far.md", "---\ntitle: Far event\nstart: 2024-09-10T10:00\n---\n"},
+               {"events/soon.md", "---\ntitle: Soon event\nstart: 2024-06-10T10:00\n---\n"},
+               {"blog/post.md", "---\ntitle: A post\ndate: 2024-06-10\n---\n"}});
+    const auto page = f.page();
+    for (const char* absent : {"Past event", "Running event", "Draft event", "Unpublished event", "Expired event",
+                               "Far event", "A post"})
+        EXPECT_EQ(page.find(absent), std::string::npos) << absent;
+    EXPECT_NE(page.find("Soon event"), std::string::npos);
+    EXPECT_EQ(count(page, "class=\"event"), 3u);
+}
+
+TEST(IndexPage, StatusIsMarked) {
+    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n---\n"},
+               {"events/maybe.md", "---\ntitle: Perhaps\nstart: 2024-06-11T10:00\nstatus: tentative\n---\n"}});
+    const auto page = f.page();
+    EXPECT_NE(page.find("<li class=\"event cancelled\">"), std::string::npos);
+    EXPECT_NE(page.find("<span class=\"status\">Cancelled</span><del><a href=\"https://example.org/events/off/\">"
+                        "<strong>Called off</strong></a></del>"),
+              std::string::npos);
+    EXPECT_NE(page.find("<span class=\"status\">Tentative</span><a href=\"https://example.org/events/maybe/\">"),
+              std::string::npos);
+    EXPECT_EQ(count(page, "<del>"), 1u);
+}
+
+TEST(IndexPage, NoUpcomingEventsSaysSo) {
+    Fixture f;
+    const auto page = f.page(std::nullopt, 7);
+    EXPECT_NE(page.find("<p>No events in the next 7 days.</p>"), std::string::npos);
+    EXPECT_EQ(page.find("class=\"event"), std::string::npos);
+    EXPECT_NE(f.page(std::nullopt, 1).find("next 1 day."), std::string::npos);
+}
+
+TEST(IndexPage, SameInputSameBytes) {
+    Fixture f(Files{{"events/weekly.md",
+                "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
+    EXPECT_EQ(f.page(), f.page());
+    EXPECT_EQ(f.page("Asia/Tokyo"), f.page("Asia/Tokyo"));
+    EXPECT_EQ(Fixture().page(), Fixture().page());
+}
+
+// Runs `xmllint {args} file`; returns its exit status and what it printed.
+std::pair<int, std::string> run_xmllint(const std::string& args, const std::string& file) {
+    std::string output;
+    FILE* pipe = popen(("xmllint " + args + " '" + file + "' 2>&1").c_str(), "r");
+    if (!pipe) return {-1, "popen failed"};
+    char buffer[4096];
+    while (const auto n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    return {pclose(pipe), output};
+}
+
+TEST(IndexPage, ParsesAsHtmlAndAsXml) {
+    if (std::system("xmllint --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "xmllint is not installed";
+    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n---\n"}});
+    const auto path = ::testing::TempDir() + "almanac_index_page_test.html";
+    std::ofstream(path, std::ios::binary) << f.page("Asia/Tokyo");
+    for (const char* args : {"--html --noout", "--noout"}) {
+        const auto [status, output] = run_xmllint(args, path);
+        EXPECT_EQ(status, 0) << args << "\n" << output;
+        EXPECT_EQ(output, "") << args;
+    }
+    std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace almanac
