@@ -5,7 +5,9 @@
 #include <optional>
 #include <set>
 
+#include "config/config_loader.hpp"
 #include "daemon/output_writer.hpp"
+#include "daemon/serve.hpp"
 #include "daemon/site_loader.hpp"
 #include "feeds/publisher.hpp"
 
@@ -25,6 +27,17 @@ struct Command {
 };
 
 const Command commands[] = {
+    {"serve", "almanac serve [--config FILE] [--content DIR] [--listen ADDR:PORT]...",
+     "build, serve over HTTP, watch the content and rebuild on every change",
+     "Builds the site once, then serves every feed (and every time-zone view and filter) over HTTP\n"
+     "on each --listen address (default: server.listen from the config, else 127.0.0.1:8080; port 0\n"
+     "picks a free port, and the address is logged). Watches the content directory with inotify and\n"
+     "swaps in a new snapshot after each change; a file with errors keeps its last good version.\n"
+     "--content DIR replaces content.dir. Signals: SIGHUP reloads the config (an invalid one is\n"
+     "rejected and the running one kept); SIGTERM or SIGINT finish open requests and exit 0.\n"
+     "Under systemd: Type=notify, socket activation and the watchdog are supported.\n"
+     "Routes: /, /{feed}.{ext}, /tz/Area/Location/{feed}.{ext}, ?tz=, ?tag=, ?kind=, /healthz, /metrics.\n"
+     "Exit status: 0 after a clean stop, 1 when it cannot start (invalid config, address in use).\n"},
     {"check", "almanac check [--config FILE] [--format text|github|json]",
      "lint the content and the config; exit 1 on any error",
      "Reads the config (FILE, else ./almanac.yaml, else defaults) and every content file, and prints\n"
@@ -63,9 +76,13 @@ void print_overview(std::ostream& out) {
 
 // Options of the form --name VALUE or --name=VALUE; `allowed` lists the names that take a value.
 struct Options {
-    std::map<std::string, std::string> values;
+    std::map<std::string, std::vector<std::string>> values;  // every value given, in order
     bool help = false;
     std::string error;
+
+    bool has(const std::string& name) const { return values.contains(name); }
+    // The last value given for `name`, or "".
+    std::string value(const std::string& name) const { return has(name) ? values.at(name).back() : std::string(); }
 };
 
 Options parse_options(const std::vector<std::string>& args, std::size_t first, const std::set<std::string>& allowed) {
@@ -97,7 +114,7 @@ Options parse_options(const std::vector<std::string>& args, std::size_t first, c
             }
             value = args[++i];
         }
-        o.values[name] = *value;
+        o.values[name].push_back(*value);
     }
     return o;
 }
@@ -107,19 +124,27 @@ int usage_error(std::ostream& err, const Command& c, const std::string& message)
     return 2;
 }
 
-int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-    const Command& cmd = *find_command("check");
-    const auto opts = parse_options(args, 2, {"config", "format"});
+// Parses a command's options; when the command should not run (--help, a usage error) returns its exit status.
+std::optional<int> prepare(const Command& cmd, const std::vector<std::string>& args, const std::set<std::string>& allowed,
+                           Options& opts, std::ostream& out, std::ostream& err) {
+    opts = parse_options(args, 2, allowed);
     if (!opts.error.empty()) return usage_error(err, cmd, opts.error);
     if (opts.help) {
         out << "usage: " << cmd.usage << "\n\n" << cmd.details;
         return 0;
     }
-    const std::string format = opts.values.contains("format") ? opts.values.at("format") : "text";
+    return std::nullopt;
+}
+
+int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    const Command& cmd = *find_command("check");
+    Options opts;
+    if (const auto status = prepare(cmd, args, {"config", "format"}, opts, out, err)) return *status;
+    const std::string format = opts.has("format") ? opts.value("format") : "text";
     if (format != "text" && format != "github" && format != "json")
         return usage_error(err, cmd, "unknown format '" + format + "' (text, github or json)");
 
-    const auto loaded = load_config(opts.values.contains("config") ? opts.values.at("config") : "");
+    const auto loaded = load_config(opts.value("config"));
     Diagnostics all = loaded.diagnostics;
     std::size_t files = 0;
     std::size_t items = 0;
@@ -145,14 +170,10 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
 int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     const Command& cmd = *find_command("build");
-    const auto opts = parse_options(args, 2, {"config", "out"});
-    if (!opts.error.empty()) return usage_error(err, cmd, opts.error);
-    if (opts.help) {
-        out << "usage: " << cmd.usage << "\n\n" << cmd.details;
-        return 0;
-    }
-    if (!opts.values.contains("out")) return usage_error(err, cmd, "--out DIR is required");
-    const auto loaded = load_config(opts.values.contains("config") ? opts.values.at("config") : "");
+    Options opts;
+    if (const auto status = prepare(cmd, args, {"config", "out"}, opts, out, err)) return *status;
+    if (!opts.has("out")) return usage_error(err, cmd, "--out DIR is required");
+    const auto loaded = load_config(opts.value("config"));
     for (const auto& d : loaded.diagnostics) err << format_text(d) << "\n";
     if (!loaded.config) return 1;
     const Site site = load_site(*loaded.config);
@@ -162,7 +183,7 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
                                  source_date_epoch_from_env(epoch_problem)};
     if (!epoch_problem.empty()) err << "almanac build: warning: " << epoch_problem << "\n";
     const auto documents = publish_site(site, options);
-    const std::string& dir = opts.values.at("out");
+    const std::string dir = opts.value("out");
     if (const auto problem = write_documents(dir, documents); !problem.empty()) {
         err << "almanac build: " << problem << "\n";
         return 1;
@@ -170,6 +191,24 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "almanac build: wrote " << documents.size() << " document(s) for " << site.config.feeds.size()
         << " feed(s) to " << dir << "\n";
     return has_errors(site.diagnostics) ? 1 : 0;
+}
+
+int run_serve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    const Command& cmd = *find_command("serve");
+    Options opts;
+    if (const auto status = prepare(cmd, args, {"config", "content", "listen"}, opts, out, err)) return *status;
+    ServeOptions options;
+    options.config_path = opts.value("config");
+    if (opts.has("content")) options.overrides.content_dir = opts.value("content");
+    if (opts.has("listen")) {
+        for (const auto& address : opts.values.at("listen"))
+            // Port 0 (any free port, logged at start) is for tests and tools, so only the command line takes it.
+            if (const auto problem = listen_address_problem(
+                    address.ends_with(":0") ? address.substr(0, address.size() - 1) + "1" : address))
+                return usage_error(err, cmd, "--listen " + address + ": " + *problem);
+        options.overrides.listen = opts.values.at("listen");
+    }
+    return run_serve(options);
 }
 
 }  // namespace
@@ -198,6 +237,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         return 0;
     }
     try {
+        if (command == "serve") return run_serve_command(args, out, err);
         if (command == "check") return run_check(args, out, err);
         if (command == "build") return run_build(args, out, err);
     } catch (const std::exception& e) {

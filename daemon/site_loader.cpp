@@ -6,6 +6,8 @@
 #include <map>
 #include <sstream>
 
+#include <sys/stat.h>
+
 #include "config/config_loader.hpp"
 #include "feeds/text.hpp"
 
@@ -51,7 +53,7 @@ std::string display_path(const std::string& base, const std::string& file) {
     return rel.generic_string();
 }
 
-LoadedConfig load_config(const std::string& path) {
+LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrides) {
     LoadedConfig out;
     std::string chosen = path;
     if (chosen.empty() && fs::exists("almanac.yaml")) chosen = "almanac.yaml";
@@ -75,6 +77,12 @@ LoadedConfig load_config(const std::string& path) {
         if (!parsed.config) return out;
         config = std::move(*parsed.config);
     }
+    if (overrides.content_dir) {
+        auto dir = fs::absolute(*overrides.content_dir).lexically_normal();
+        if (!dir.has_filename()) dir = dir.parent_path();
+        config.content.dir = dir.string();
+    }
+    if (!overrides.listen.empty()) config.server.listen = overrides.listen;
     std::error_code ec;
     if (!fs::is_directory(config.content.dir, ec)) {
         out.diagnostics.push_back({config.path.empty() ? "." : config.path, 0, 0, Severity::error,
@@ -86,11 +94,22 @@ LoadedConfig load_config(const std::string& path) {
     return out;
 }
 
-Site load_site(const SiteConfig& config) {
+namespace {
+
+FileStamp stamp_of(const fs::path& p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return {};
+    return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+            static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+}  // namespace
+
+ContentListing list_content(const SiteConfig& config) {
     const fs::path root(config.content.dir);
     const std::string base = config.base_dir.empty() ? fs::current_path().string() : config.base_dir;
-    Diagnostics tree;
-    std::map<std::string, ParsedSource> parsed;
+    ContentListing out;
+    Diagnostics& tree = out.diagnostics;
 
     for (const auto& folder : top_level_folders(root)) {
         if (!find_section(config, folder))
@@ -109,12 +128,11 @@ Site load_site(const SiteConfig& config) {
         for (; !ec && it != end; it.increment(ec)) {
             const fs::path& p = it->path();
             const std::string rel = p.lexically_relative(root).generic_string();
-            const std::string shown = display_path(base, p.string());
             const auto name = p.filename().string();
             std::error_code sec;
             if (it->is_symlink(sec)) {
                 if (!is_ignored_name(name))
-                    tree.push_back({shown, 0, 0, Severity::warning, "symbolic link not followed"});
+                    tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning, "symbolic link not followed"});
                 continue;
             }
             if (it->is_directory(sec)) {
@@ -124,18 +142,33 @@ Site load_site(const SiteConfig& config) {
             if (!it->is_regular_file(sec)) continue;
             const FileRole role = classify_path(rel, section);
             if (role == FileRole::ignored || role == FileRole::unhandled) continue;
-            const auto bytes = read_file(p, max_content_file_bytes);
-            if (!bytes) {
-                parsed[rel].display_path = shown;
-                parsed[rel].diagnostics.push_back({shown, 0, 0, Severity::error, bytes.error()});
-                continue;
-            }
-            parsed[rel] = parse_source(SourceFile{rel, shown, *bytes}, section, config);
+            out.files.push_back({rel, p.string(), display_path(base, p.string()), &section, role, stamp_of(p)});
         }
-        if (ec)
+        // A folder removed while it is listed is a race with an editor, not a problem to report.
+        if (ec && ec != std::errc::no_such_file_or_directory)
             tree.push_back({display_path(base, dir.string()), 0, 0, Severity::error, "cannot list: " + ec.message()});
     }
-    return assemble_site(config, parsed, std::move(tree));
+    std::sort(out.files.begin(), out.files.end(),
+              [](const ContentFile& a, const ContentFile& b) { return a.path < b.path; });
+    return out;
+}
+
+ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config) {
+    const auto bytes = read_file(file.absolute, max_content_file_bytes);
+    if (!bytes) {
+        ParsedSource failed;
+        failed.display_path = file.shown;
+        failed.diagnostics.push_back({file.shown, 0, 0, Severity::error, bytes.error()});
+        return failed;
+    }
+    return parse_source(SourceFile{file.path, file.shown, *bytes}, *file.section, config);
+}
+
+Site load_site(const SiteConfig& config) {
+    auto listing = list_content(config);
+    std::map<std::string, ParsedSource> parsed;
+    for (const auto& file : listing.files) parsed[file.path] = read_content_file(file, config);
+    return assemble_site(config, parsed, std::move(listing.diagnostics));
 }
 
 }  // namespace almanac

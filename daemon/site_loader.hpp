@@ -2,9 +2,12 @@
 // handed to the pure parsers in feeds/. The only place that walks the content directory.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "feeds/content.hpp"
 #include "feeds/site.hpp"
 
 namespace almanac {
@@ -14,12 +17,47 @@ struct LoadedConfig {
     Diagnostics diagnostics;
 };
 
+// Command-line settings that replace the config file's (`serve --content DIR --listen ADDR`).
+struct ConfigOverrides {
+    std::optional<std::string> content_dir;  // relative to the working directory
+    std::vector<std::string> listen;         // replaces server.listen when not empty
+};
+
 // Loads `path`, or ./almanac.yaml when `path` is empty and it exists, else the defaults. A missing
 // or unreadable file named explicitly is an error. Folders of the content dir complete the config.
-LoadedConfig load_config(const std::string& path);
+LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrides = {});
 
 // Files bigger than this are an error for that file rather than read whole.
 inline constexpr std::size_t max_content_file_bytes = 8 * 1024 * 1024;
+
+// How a file looked on disk when last read: any difference means it must be read again.
+struct FileStamp {
+    std::int64_t mtime_ns = 0;
+    std::uint64_t size = 0;
+    std::uint64_t inode = 0;
+    friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+
+// One content file of a section, found by walking the content tree.
+struct ContentFile {
+    std::string path;      // relative to the content dir, '/'-separated
+    std::string absolute;  // for reading
+    std::string shown;     // as diagnostics name it
+    const SectionConfig* section = nullptr;  // points into the config given to list_content
+    FileRole role = FileRole::markdown;
+    FileStamp stamp;
+};
+
+struct ContentListing {
+    std::vector<ContentFile> files;  // sorted by path
+    Diagnostics diagnostics;         // about the tree: unknown folders, symlinks, unreadable folders
+};
+
+// Walks every section folder of config.content.dir (without reading files).
+ContentListing list_content(const SiteConfig& config);
+
+// Reads and parses one listed file; a read failure is an error diagnostic for that file.
+ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config);
 
 // Reads and parses every content file under config.content.dir.
 Site load_site(const SiteConfig& config);

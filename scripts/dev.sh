@@ -41,18 +41,18 @@ build() {
   timeout 3000 cmake --build "$build_dir" -j "$jobs"
 }
 
-case "${1:-}" in
+command_name=${1:-}
+[ $# -gt 0 ] && shift
+case "$command_name" in
   build)
     build
     ;;
   run)
     build
     cd "$here/examples"
-    echo "== almanac check on the example site (examples/almanac.yaml)"
-    "$build_dir/almanac" check --config almanac.yaml
-    echo "== almanac build: every feed, format and pre-rendered zone into $build_dir/site"
-    "$build_dir/almanac" build --config almanac.yaml --out "$build_dir/site" 2>/dev/null
-    (cd "$build_dir/site" && find . -type f | sort | sed 's|^\./|  |')
+    echo "== almanac serve on the example site (examples/almanac.yaml): open http://127.0.0.1:8080/"
+    echo "   edit any file under examples/content and it is served again at once; Ctrl-C stops."
+    exec "$build_dir/almanac" serve --config almanac.yaml "$@"
     ;;
   test)
     install_missing "${test_packages[@]}"

@@ -1,0 +1,63 @@
+#include "daemon/content_state.hpp"
+
+namespace almanac {
+
+ContentState::ContentState(SiteConfig config) : config_(std::move(config)) {}
+
+ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints) {
+    Refresh out;
+    auto listing = list_content(config_);
+    tree_diagnostics_ = std::move(listing.diagnostics);
+    std::set<std::string> seen;
+    for (const auto& file : listing.files) {
+        seen.insert(file.path);
+        auto it = files_.find(file.path);
+        if (it != files_.end() && it->second.stamp == file.stamp && !hints.contains(file.path)) continue;
+        ParsedSource parsed = read_content_file(file, config_);
+        Entry& entry = files_[file.path];
+        entry.stamp = file.stamp;
+        entry.shown = parsed.display_path.empty() ? file.shown : parsed.display_path;
+        entry.diagnostics = std::move(parsed.diagnostics);
+        entry.current_failed = has_errors(entry.diagnostics);
+        // A file with errors yields no items; its last good items stay, unchanged, in the feeds.
+        if (!entry.current_failed) {
+            entry.good_items = std::move(parsed.items);
+            entry.has_good = true;
+            entry.version = next_version_++;
+        }
+        out.read.push_back(file.path);
+    }
+    for (auto it = files_.begin(); it != files_.end();) {
+        if (seen.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        out.removed.push_back(it->first);
+        it = files_.erase(it);
+    }
+    return out;
+}
+
+Site ContentState::site() const {
+    std::map<std::string, ParsedSource> parsed;
+    for (const auto& [path, entry] : files_) {
+        ParsedSource& source = parsed[path];
+        source.display_path = entry.shown;
+        source.diagnostics = entry.diagnostics;
+        if (entry.current_failed && entry.has_good) {
+            source.items = entry.good_items;
+            source.diagnostics.push_back({entry.shown, 0, 0, Severity::warning,
+                                          "this version has errors: the feeds keep its last good version"});
+        } else if (!entry.current_failed) {
+            source.items = entry.good_items;
+        }
+    }
+    return assemble_site(config_, parsed, tree_diagnostics_);
+}
+
+std::uint64_t ContentState::version(const std::string& path) const {
+    const auto it = files_.find(path);
+    return it == files_.end() ? 0 : it->second.version;
+}
+
+}  // namespace almanac

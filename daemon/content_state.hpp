@@ -1,0 +1,57 @@
+// The content as the daemon keeps it between rebuilds: every file's last parse, the items of its
+// last good version, and a version number that changes whenever those items do. A rebuild re-reads
+// only the files that changed on disk; a file that breaks keeps serving its last good items.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/site_loader.hpp"
+#include "feeds/site.hpp"
+
+namespace almanac {
+
+class ContentState {
+public:
+    explicit ContentState(SiteConfig config);
+
+    struct Refresh {
+        std::vector<std::string> read;     // files read again (new, changed or hinted)
+        std::vector<std::string> removed;  // files gone since the last refresh
+        bool changed() const { return !read.empty() || !removed.empty(); }
+    };
+
+    // Lists the tree again and re-reads every file that is new, whose stamp (mtime, size, inode)
+    // differs, or that `hints` names (paths relative to the content dir, e.g. from inotify).
+    Refresh refresh(const std::set<std::string>& hints);
+
+    // The site made of every file's last good items, with the current diagnostics — including, for a
+    // file whose latest version fails, its errors and a warning that the last good version is kept.
+    Site site() const;
+
+    // A number that changes whenever the items of `path` change (0 for an unknown path).
+    std::uint64_t version(const std::string& path) const;
+
+    const SiteConfig& config() const { return config_; }
+
+private:
+    struct Entry {
+        FileStamp stamp;
+        std::string shown;
+        std::vector<Item> good_items;  // from the last version without errors
+        bool has_good = false;
+        bool current_failed = false;
+        Diagnostics diagnostics;  // of the latest version
+        std::uint64_t version = 0;
+    };
+
+    SiteConfig config_;
+    std::map<std::string, Entry> files_;
+    Diagnostics tree_diagnostics_;
+    std::uint64_t next_version_ = 1;
+};
+
+}  // namespace almanac

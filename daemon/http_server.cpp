@@ -1,0 +1,771 @@
+// HttpServer on Beast: one strand per acceptor and per connection, a sequential read → handle → write
+// loop per connection (so pipelined requests are answered in order), the limits of SPEC §5, and drain.
+// Response bodies are written straight from the handler's shared string, never copied.
+#include "daemon/http_server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <sys/socket.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#ifndef ALMANAC_VERSION
+#define ALMANAC_VERSION "0.0.0"
+#endif
+
+namespace almanac {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// GET and HEAD carry no body; a small one is read and dropped so the connection stays usable.
+constexpr std::uint64_t body_limit = 64 * 1024;
+constexpr std::size_t read_chunk = 4096;
+// How long a closing connection keeps reading what the client still sends, so that closing with
+// unread data (which makes the kernel send a reset) does not destroy the error response in flight.
+constexpr auto linger_time = std::chrono::seconds(2);
+constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+
+// A request body that is counted against body_limit by the parser and then dropped.
+struct DiscardBody {
+    struct value_type {};
+
+    class reader {
+    public:
+        template <bool is_request, class Fields>
+        reader(http::header<is_request, Fields>&, value_type&) {}
+        void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
+        template <class Buffers>
+        std::size_t put(const Buffers& buffers, beast::error_code& ec) {
+            ec = {};
+            return net::buffer_size(buffers);
+        }
+        void finish(beast::error_code& ec) { ec = {}; }
+    };
+};
+
+using WireRequest = http::request<DiscardBody>;
+using WireResponse = http::response<http::span_body<const char>>;
+
+// Returns the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7).
+std::string http_date() {
+    static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+                       tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+// Returns "ADDR:PORT", with the IPv6 address in brackets.
+std::string format_endpoint(const tcp::endpoint& ep) {
+    const auto addr = ep.address().to_string();
+    return ep.address().is_v6() ? fmt::format("[{}]:{}", addr, ep.port()) : fmt::format("{}:{}", addr, ep.port());
+}
+
+// Returns the values of every `field` line joined with ", " (RFC 9110 §5.3).
+std::string joined(const WireRequest& req, http::field field) {
+    std::string out;
+    for (auto [it, end] = req.equal_range(field); it != end; ++it) {
+        if (!out.empty()) out += ", ";
+        out.append(it->value().data(), it->value().size());
+    }
+    return out;
+}
+
+std::string to_string(beast::string_view s) { return std::string(s.data(), s.size()); }
+
+// True when a read failed because the bytes are not HTTP, rather than because the connection ended.
+bool is_malformed(const beast::error_code& ec) {
+    static const auto& http_category = http::make_error_code(http::error::bad_method).category();
+    return ec.category() == http_category && ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// Cancels a timer's wait. Only a failing reactor makes cancel() throw, and then nothing is left to undo.
+void cancel_quietly(net::steady_timer& timer) noexcept {
+    try {
+        timer.cancel();
+    } catch (const std::exception& e) {
+        spdlog::error("http: cannot cancel a timer: {}", e.what());
+    }
+}
+
+Response plain_response(unsigned status, const std::string& reason) {
+    Response res;
+    res.status = status;
+    res.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    res.body = std::make_shared<const std::string>(reason + "\n");
+    res.route = "other";
+    return res;
+}
+
+class Session;
+class Listener;
+
+// One drain() call: its deadline timer and the callback to post exactly once.
+struct DrainWaiter {
+    DrainWaiter(net::io_context& ioc, std::function<void()> callback)
+        : timer(net::make_strand(ioc)), done(std::move(callback)) {}
+    net::steady_timer timer;
+    std::function<void()> done;
+    std::atomic<bool> fired{false};
+};
+
+// What sessions and acceptors share: the handler, the limits, the registry of live sessions, the drain
+// state. Sessions and acceptors hold it by shared_ptr, so it outlives the HttpServer object if needed.
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
+public:
+    ServerCore(net::io_context& ioc, const ServerLimits& limits, HttpServer::Handler handler,
+               HttpServer::Observer observer, bool access_log)
+        : ioc_(ioc), handler_(std::move(handler)), observer_(std::move(observer)), access_log_(access_log),
+          limits_(limits) {}
+    ServerCore(const ServerCore&) = delete;
+    ServerCore& operator=(const ServerCore&) = delete;
+
+    net::io_context& ioc() { return ioc_; }
+    bool access_log() const { return access_log_; }
+    bool draining() const { return draining_; }
+    bool stopped() const { return stopped_; }
+
+    ServerLimits limits() const {
+        std::lock_guard lock(limits_mutex_);
+        return limits_;
+    }
+    void set_limits(const ServerLimits& limits) {
+        std::lock_guard lock(limits_mutex_);
+        limits_ = limits;
+    }
+
+    // Returns the handler's response; exceptions propagate to the session, which answers 500.
+    Response handle(const Request& request) const { return handler_(request); }
+
+    // Reports one written response; an observer that throws is logged, not fatal to the connection.
+    void observe(const std::string& route, unsigned status) const {
+        if (!observer_) return;
+        try {
+            observer_(route, status);
+        } catch (const std::exception& e) {
+            spdlog::error("http: observer failed: {}", e.what());
+        }
+    }
+
+    // Connections admitted under max_connections; one refused with 503 is not counted.
+    std::size_t open_connections() const { return admitted_; }
+    void release_connection() { --admitted_; }
+
+    // Both return the bound "ADDR:PORT" and throw std::runtime_error saying why they cannot.
+    std::string listen(const std::string& address);
+    std::string adopt(int fd);
+    // Admits or refuses (503) a freshly accepted connection.
+    void serve(tcp::socket socket);
+    // Unregisters a session on its destruction; the last one to go completes a drain.
+    void remove_session(const Session* session);
+    // Closes the acceptors and idle sessions; `done` is posted once all sessions end or at the deadline.
+    void drain(std::chrono::milliseconds deadline, std::function<void()> done);
+    // Closes every acceptor and connection now: the HttpServer is being destroyed.
+    void stop();
+
+private:
+    bool admit(int max_connections) {
+        if (static_cast<long long>(admitted_.fetch_add(1)) < max_connections) return true;
+        --admitted_;
+        return false;
+    }
+    tcp::acceptor open_acceptor(const tcp::endpoint& ep, beast::error_code& ec);
+    void start_listener(tcp::acceptor acceptor);
+    std::vector<std::shared_ptr<Session>> live_sessions();
+    void on_drain_deadline(const std::shared_ptr<DrainWaiter>& waiter);
+    void fire(const std::shared_ptr<DrainWaiter>& waiter);
+
+    net::io_context& ioc_;
+    const HttpServer::Handler handler_;
+    const HttpServer::Observer observer_;
+    const bool access_log_;
+
+    mutable std::mutex limits_mutex_;
+    ServerLimits limits_;
+
+    std::atomic<bool> draining_{false};
+    std::atomic<bool> stopped_{false};
+    std::atomic<std::size_t> admitted_{0};  // sessions under the cap; refused ones are not counted
+
+    std::mutex mutex_;  // guards the three containers below
+    std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;
+    std::vector<std::weak_ptr<Listener>> listeners_;
+    std::vector<std::shared_ptr<DrainWaiter>> waiters_;
+};
+
+// One connection. Every member runs on the connection's strand; the public functions get there first.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(std::shared_ptr<ServerCore> core, tcp::socket socket, bool admitted)
+        : core_(std::move(core)), stream_(std::move(socket)), request_timer_(stream_.get_executor()),
+          admitted_(admitted) {
+        beast::error_code ec;
+        const auto peer = stream_.socket().remote_endpoint(ec);
+        peer_ = ec ? "-" : format_endpoint(peer);
+    }
+
+    ~Session() {
+        try {
+            if (admitted_) core_->release_connection();
+            core_->remove_session(this);
+        } catch (const std::exception& e) {
+            spdlog::error("http: cannot unregister connection {}: {}", peer_, e.what());
+        }
+    }
+
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // Serves requests until the connection ends.
+    void start() {
+        net::dispatch(stream_.get_executor(),
+                      [self = shared_from_this()] { self->guarded([&] { self->next_request(); }); });
+    }
+
+    // Answers 503 and closes: the connection cap is reached.
+    void reject() {
+        net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            self->guarded([&] {
+                self->limits_ = self->core_->limits();
+                self->started_ = Clock::now();
+                self->respond_error(503, "too many connections");
+            });
+        });
+    }
+
+    // Closes the connection now if it is waiting for a request; a request in progress is answered
+    // first, and next_request() then sees the drain and closes.
+    void drain() {
+        net::post(stream_.get_executor(), [self = shared_from_this()] {
+            if (self->phase_ == Phase::waiting) self->shut();
+        });
+    }
+
+    // Closes the connection whatever it is doing.
+    void close() {
+        net::post(stream_.get_executor(), [self = shared_from_this()] { self->shut(); });
+    }
+
+private:
+    enum class Phase { waiting, reading, responding, closing };
+
+    template <class F>
+    void guarded(F&& f) noexcept {
+        try {
+            f();
+        } catch (const std::exception& e) {
+            spdlog::error("http: connection {} failed: {}", peer_, e.what());
+            shut();
+        } catch (...) {
+            spdlog::error("http: connection {} failed", peer_);
+            shut();
+        }
+    }
+
+    void next_request() {
+        if (core_->draining()) return shut();
+        limits_ = core_->limits();
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(std::max(limits_.max_header_bytes, 1)));
+        parser_->body_limit(body_limit);
+        if (buffer_.size() > 0) return read_request();  // pipelined: the next request is already here
+        // A new connection gets the header timeout for its first byte; a kept-alive one the idle timeout.
+        // Expiry closes the socket silently: no request has begun.
+        phase_ = Phase::waiting;
+        const int wait_seconds = first_ ? limits_.header_timeout_seconds : limits_.idle_timeout_seconds;
+        stream_.expires_after(std::chrono::seconds(wait_seconds));
+        stream_.async_read_some(buffer_.prepare(read_chunk),
+                                [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
+                                    self->guarded([&] {
+                                        self->buffer_.commit(n);
+                                        if (ec) return self->shut();
+                                        self->read_request();
+                                    });
+                                });
+    }
+
+    // Reads one request whose first bytes are in buffer_. The header timeout runs on our own timer
+    // rather than the stream's, whose expiry would close the socket before a 408 could be sent.
+    void read_request() {
+        phase_ = Phase::reading;
+        started_ = Clock::now();
+        timed_out_ = false;
+        stream_.expires_never();
+        request_timer_.expires_after(std::chrono::seconds(limits_.header_timeout_seconds));
+        request_timer_.async_wait([self = shared_from_this(), seq = ++request_seq_](const beast::error_code& ec) {
+            self->guarded([&] {
+                // A stale expiry (the read finished first) must not cancel a later operation.
+                if (ec || seq != self->request_seq_ || self->phase_ != Phase::reading) return;
+                self->timed_out_ = true;
+                self->stream_.socket().cancel();
+            });
+        });
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                             self->guarded([&] { self->on_read(ec); });
+                         });
+    }
+
+    void on_read(const beast::error_code& ec) {
+        request_timer_.cancel();
+        if (!ec) return respond();
+        if (timed_out_) return respond_error(408, "request not received in time");
+        if (ec == http::error::header_limit) return respond_error(431, "request header fields too large");
+        if (ec == http::error::body_limit) return respond_error(413, "request body too large");
+        if (is_malformed(ec)) return respond_error(400, "malformed request");
+        shut();  // the client went away or the connection was closed under us
+    }
+
+    void respond() {
+        phase_ = Phase::responding;
+        if (core_->stopped()) return shut();  // the handler may refer to what the server's owner destroyed
+        const WireRequest& req = parser_->get();
+        Request request{to_string(req.method_string()), to_string(req.target()),
+                        joined(req, http::field::if_none_match), joined(req, http::field::if_modified_since),
+                        joined(req, http::field::accept_encoding)};
+        Response response;
+        try {
+            response = core_->handle(request);
+        } catch (const std::exception& e) {
+            spdlog::error("http: handler failed on {} {}: {}", request.method, request.target, e.what());
+            response = plain_response(500, "internal error");
+        } catch (...) {
+            spdlog::error("http: handler failed on {} {}", request.method, request.target);
+            response = plain_response(500, "internal error");
+        }
+        keep_alive_ = req.keep_alive() && !core_->draining();
+        linger_ = false;
+        method_ = std::move(request.method);
+        target_ = std::move(request.target);
+        write(std::move(response), req.version() == 10 ? 10 : 11);
+    }
+
+    // The server's own answers: a one-line reason, then the connection is closed.
+    void respond_error(unsigned status, const std::string& reason) {
+        phase_ = Phase::responding;
+        keep_alive_ = false;
+        linger_ = true;  // the client may still be sending the request we refused
+        const bool known = parser_ && parser_->is_header_done();
+        method_ = known ? to_string(parser_->get().method_string()) : "-";
+        target_ = known ? to_string(parser_->get().target()) : "-";
+        auto response = plain_response(status, reason);
+        if (status == 503) response.headers.emplace_back("Retry-After", "1");
+        write(std::move(response), 11);
+    }
+
+    void write(Response response, unsigned version) {
+        res_ = WireResponse{};
+        res_.version(version);
+        res_.result(response.status);
+        for (const auto& [name, value] : response.headers) res_.insert(name, value);
+        res_.set(http::field::date, http_date());
+        res_.set(http::field::server, "almanac/" ALMANAC_VERSION);
+        body_ = std::move(response.body);
+        const std::size_t size = body_ ? body_->size() : 0;
+        res_.content_length(size);  // for HEAD too: the size of the body a GET would get
+        res_.keep_alive(keep_alive_);
+        sent_bytes_ = response.head ? 0 : size;
+        res_.body() = sent_bytes_ ? WireResponse::body_type::value_type(body_->data(), size)
+                                  : WireResponse::body_type::value_type();
+        status_ = response.status;
+        route_ = response.route.empty() ? "other" : std::move(response.route);
+        // A client that never reads must not pin the connection.
+        stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_seconds));
+        http::async_write(stream_, res_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+            self->guarded([&] { self->on_write(ec); });
+        });
+    }
+
+    void on_write(const beast::error_code& ec) {
+        if (core_->access_log()) {
+            const std::chrono::duration<double, std::milli> took = Clock::now() - started_;
+            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer_, method_, target_, status_, sent_bytes_, took.count(),
+                         ec ? " (not sent: " + ec.message() + ")" : std::string());
+        }
+        body_.reset();
+        if (ec) return shut();
+        core_->observe(route_, status_);
+        if (!keep_alive_) return finish();
+        first_ = false;
+        next_request();
+    }
+
+    // Closes after the last response: half-close, then read and drop what the client still sends
+    // (bounded by linger_time) when it may have sent more, so the response is not lost to a reset.
+    void finish() {
+        phase_ = Phase::closing;
+        beast::error_code ec;
+        const bool unread = buffer_.size() > 0 || stream_.socket().available(ec) > 0;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (ec || !(linger_ || unread)) return shut();
+        stream_.expires_after(linger_time);
+        linger();
+    }
+
+    void linger() {
+        buffer_.clear();
+        stream_.async_read_some(buffer_.prepare(read_chunk),
+                                [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                                    self->guarded([&] { ec ? self->shut() : self->linger(); });
+                                });
+    }
+
+    void shut() noexcept {
+        phase_ = Phase::closing;
+        cancel_quietly(request_timer_);
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        stream_.socket().close(ec);
+    }
+
+    std::shared_ptr<ServerCore> core_;
+    beast::tcp_stream stream_;
+    net::steady_timer request_timer_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<DiscardBody>> parser_;
+    WireResponse res_;
+    std::shared_ptr<const std::string> body_;  // kept alive until the write that borrows it completes
+    ServerLimits limits_;                      // as they were when the current request began
+    std::string peer_;
+    std::string method_;
+    std::string target_;
+    std::string route_;
+    unsigned status_ = 0;
+    std::size_t sent_bytes_ = 0;
+    Clock::time_point started_;
+    std::uint64_t request_seq_ = 0;
+    Phase phase_ = Phase::waiting;
+    const bool admitted_;
+    bool first_ = true;
+    bool keep_alive_ = false;
+    bool linger_ = false;
+    bool timed_out_ = false;
+};
+
+// One listening socket, accepting on its own strand; each accepted connection gets a new strand.
+class Listener : public std::enable_shared_from_this<Listener> {
+public:
+    Listener(std::shared_ptr<ServerCore> core, tcp::acceptor acceptor)
+        : core_(std::move(core)), acceptor_(std::move(acceptor)), retry_timer_(acceptor_.get_executor()) {
+        beast::error_code ec;
+        const auto ep = acceptor_.local_endpoint(ec);
+        name_ = ec ? "-" : format_endpoint(ep);
+    }
+
+    void start() {
+        net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->accept(); });
+    }
+
+    void close() {
+        net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+            cancel_quietly(self->retry_timer_);
+            beast::error_code ec;
+            self->acceptor_.close(ec);
+        });
+    }
+
+private:
+    void accept() {
+        try {
+            acceptor_.async_accept(net::make_strand(core_->ioc()),
+                                   beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+        } catch (const std::exception& e) {
+            spdlog::error("http: cannot accept on {}: {}", name_, e.what());
+        }
+    }
+
+    void on_accept(const beast::error_code& ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+        try {
+            if (!ec) {
+                core_->serve(std::move(socket));
+                return accept();
+            }
+            // Typically EMFILE: retrying at once would spin while the condition lasts.
+            spdlog::warn("http: accept on {} failed: {}", name_, ec.message());
+        } catch (const std::exception& e) {
+            spdlog::error("http: cannot serve a connection on {}: {}", name_, e.what());
+        }
+        retry_timer_.expires_after(accept_retry_delay);
+        retry_timer_.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
+            if (!wait_ec) self->accept();
+        });
+    }
+
+    std::shared_ptr<ServerCore> core_;
+    tcp::acceptor acceptor_;
+    net::steady_timer retry_timer_;
+    std::string name_;
+};
+
+tcp::acceptor ServerCore::open_acceptor(const tcp::endpoint& ep, beast::error_code& ec) {
+    tcp::acceptor acceptor(net::make_strand(ioc_));
+    if (!acceptor.open(ep.protocol(), ec) && !acceptor.set_option(net::socket_base::reuse_address(true), ec) &&
+        !acceptor.bind(ep, ec))
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    return acceptor;
+}
+
+void ServerCore::start_listener(tcp::acceptor acceptor) {
+    auto listener = std::make_shared<Listener>(shared_from_this(), std::move(acceptor));
+    {
+        std::lock_guard lock(mutex_);
+        listeners_.push_back(listener);
+    }
+    listener->start();
+}
+
+// Every address the host name resolves to is bound (localhost may mean ::1 and 127.0.0.1); an
+// address this machine lacks is skipped when another one works. With port 0 the later addresses
+// reuse the port the first one got. Returns the first bound address.
+std::string ServerCore::listen(const std::string& address) {
+    const auto fail = [&](const std::string& why) {
+        return std::runtime_error("cannot listen on " + address + ": " + why);
+    };
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos) throw fail("expected ADDR:PORT");
+    std::string host = address.substr(0, colon);
+    const std::string port = address.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty() || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(port) > 65535)
+        throw fail("expected ADDR:PORT");
+
+    tcp::resolver resolver(ioc_);
+    beast::error_code ec;
+    const auto results = resolver.resolve(host, port, tcp::resolver::numeric_service, ec);
+    if (ec) throw fail(ec.message());
+
+    std::vector<tcp::acceptor> acceptors;
+    std::vector<tcp::endpoint> bound;
+    beast::error_code first_error;
+    for (const auto& entry : results) {
+        tcp::endpoint ep = entry.endpoint();
+        if (!bound.empty() && ep.port() == 0) ep.port(bound.front().port());
+        if (std::find(bound.begin(), bound.end(), ep) != bound.end()) continue;
+        auto acceptor = open_acceptor(ep, ec);
+        tcp::endpoint local;
+        if (!ec) local = acceptor.local_endpoint(ec);
+        if (ec) {
+            if (ec != boost::system::errc::address_not_available &&
+                ec != boost::system::errc::address_family_not_supported)
+                throw fail(ec.message());
+            if (!first_error) first_error = ec;
+            spdlog::warn("http: skipping {} for {}: {}", format_endpoint(ep), address, ec.message());
+            continue;
+        }
+        bound.push_back(local);
+        acceptors.push_back(std::move(acceptor));
+    }
+    if (acceptors.empty()) throw fail(first_error ? first_error.message() : "no address");
+    for (auto& acceptor : acceptors) start_listener(std::move(acceptor));
+    return format_endpoint(bound.front());
+}
+
+std::string ServerCore::adopt(int fd) {
+    const auto fail = [&](const std::string& why) {
+        return std::runtime_error("cannot serve on inherited socket " + std::to_string(fd) + ": " + why);
+    };
+    const auto os_error = [] { return std::generic_category().message(errno); };
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) throw fail(os_error());
+    if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) throw fail("not an IPv4 or IPv6 socket");
+    int value = 0;
+    socklen_t value_len = sizeof value;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &value_len) != 0) throw fail(os_error());
+    if (value != SOCK_STREAM) throw fail("not a stream socket");
+    value_len = sizeof value;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &value_len) != 0) throw fail(os_error());
+    if (value == 0) throw fail("not listening");
+
+    tcp::acceptor acceptor(net::make_strand(ioc_));
+    beast::error_code ec;
+    acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) throw fail(ec.message());
+    const auto ep = acceptor.local_endpoint(ec);
+    if (ec) throw fail(ec.message());
+    start_listener(std::move(acceptor));
+    return format_endpoint(ep);
+}
+
+void ServerCore::serve(tcp::socket socket) {
+    const bool admitted = admit(limits().max_connections);
+    std::shared_ptr<Session> session;
+    try {
+        session = std::make_shared<Session>(shared_from_this(), std::move(socket), admitted);
+    } catch (...) {
+        if (admitted) release_connection();
+        throw;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        sessions_.emplace(session.get(), session);
+    }
+    admitted ? session->start() : session->reject();
+}
+
+void ServerCore::remove_session(const Session* session) {
+    std::vector<std::shared_ptr<DrainWaiter>> ready;
+    {
+        std::lock_guard lock(mutex_);
+        sessions_.erase(session);
+        if (sessions_.empty()) ready.swap(waiters_);  // waiters_ is only ever non-empty while draining
+    }
+    for (const auto& waiter : ready) fire(waiter);
+}
+
+std::vector<std::shared_ptr<Session>> ServerCore::live_sessions() {
+    std::vector<std::shared_ptr<Session>> out;
+    std::lock_guard lock(mutex_);
+    for (const auto& [ptr, weak] : sessions_)
+        if (auto session = weak.lock()) out.push_back(std::move(session));
+    return out;
+}
+
+void ServerCore::drain(std::chrono::milliseconds deadline, std::function<void()> done) {
+    draining_ = true;
+    auto waiter = std::make_shared<DrainWaiter>(ioc_, std::move(done));
+    std::vector<std::shared_ptr<Listener>> listeners;
+    bool idle = false;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& weak : listeners_)
+            if (auto listener = weak.lock()) listeners.push_back(std::move(listener));
+        listeners_.clear();
+        idle = sessions_.empty();
+        if (!idle) waiters_.push_back(waiter);
+    }
+    for (const auto& listener : listeners) listener->close();
+    if (idle) return fire(waiter);
+    // Armed on the timer's strand, where fire() also cancels it, so the two cannot race.
+    net::dispatch(waiter->timer.get_executor(), [self = shared_from_this(), waiter, deadline] {
+        if (waiter->fired) return;
+        try {
+            waiter->timer.expires_after(deadline);
+            waiter->timer.async_wait([self, waiter](const beast::error_code& ec) {
+                if (!ec) self->on_drain_deadline(waiter);
+            });
+        } catch (const std::exception& e) {
+            spdlog::error("http: cannot arm the drain deadline: {}", e.what());
+        }
+    });
+    for (const auto& session : live_sessions()) session->drain();
+}
+
+void ServerCore::on_drain_deadline(const std::shared_ptr<DrainWaiter>& waiter) {
+    if (waiter->fired) return;
+    try {
+        const auto sessions = live_sessions();
+        spdlog::warn("http: drain deadline passed with {} connection(s) open; closing them", sessions.size());
+        for (const auto& session : sessions) session->close();
+        {
+            std::lock_guard lock(mutex_);
+            waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("http: drain deadline: {}", e.what());
+    }
+    fire(waiter);
+}
+
+void ServerCore::fire(const std::shared_ptr<DrainWaiter>& waiter) {
+    if (waiter->fired.exchange(true)) return;
+    try {
+        if (waiter->done)
+            net::post(ioc_, [done = std::move(waiter->done)] {
+                try {
+                    done();
+                } catch (const std::exception& e) {
+                    spdlog::error("http: drain callback failed: {}", e.what());
+                }
+            });
+        net::post(waiter->timer.get_executor(), [waiter] { cancel_quietly(waiter->timer); });
+    } catch (const std::exception& e) {
+        spdlog::error("http: cannot finish drain: {}", e.what());
+    }
+}
+
+// A drain still in progress is abandoned without calling its `done`: that callback belongs to the
+// owner that is destroying the server.
+void ServerCore::stop() {
+    stopped_ = true;
+    draining_ = true;
+    std::vector<std::shared_ptr<Listener>> listeners;
+    std::vector<std::shared_ptr<DrainWaiter>> waiters;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& weak : listeners_)
+            if (auto listener = weak.lock()) listeners.push_back(std::move(listener));
+        listeners_.clear();
+        waiters.swap(waiters_);
+    }
+    for (const auto& listener : listeners) listener->close();
+    for (const auto& waiter : waiters) {
+        waiter->fired = true;
+        net::post(waiter->timer.get_executor(), [waiter] { cancel_quietly(waiter->timer); });
+    }
+    for (const auto& session : live_sessions()) session->close();
+}
+
+}  // namespace
+
+struct HttpServer::State : ServerCore {
+    using ServerCore::ServerCore;
+};
+
+HttpServer::HttpServer(boost::asio::io_context& ioc, const ServerLimits& limits, Handler handler, Observer observer,
+                       bool access_log)
+    : state_(std::make_shared<State>(ioc, limits, std::move(handler), std::move(observer), access_log)) {}
+
+// Closing is only posted to the strands: if the io_context is stopped, the posted work and the
+// sessions it holds are destroyed with the io_context.
+HttpServer::~HttpServer() {
+    try {
+        state_->stop();
+    } catch (const std::exception& e) {
+        spdlog::error("http: stopping the server: {}", e.what());
+    }
+}
+
+std::string HttpServer::listen(const std::string& address) { return state_->listen(address); }
+
+std::string HttpServer::adopt(int listening_fd) { return state_->adopt(listening_fd); }
+
+void HttpServer::set_limits(const ServerLimits& limits) { state_->set_limits(limits); }
+
+void HttpServer::drain(std::chrono::milliseconds deadline, std::function<void()> done) {
+    state_->drain(deadline, std::move(done));
+}
+
+std::size_t HttpServer::open_connections() const { return state_->open_connections(); }
+
+}  // namespace almanac

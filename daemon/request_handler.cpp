@@ -1,0 +1,371 @@
+#include "daemon/request_handler.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "feeds/event_text.hpp"
+#include "feeds/text.hpp"
+
+namespace almanac {
+
+namespace {
+
+constexpr std::size_t max_filter_values = 16;
+constexpr std::size_t max_filter_bytes = 256;
+
+Response plain(unsigned status, std::string reason, std::string route = "other") {
+    Response r;
+    r.status = status;
+    r.route = std::move(route);
+    r.headers = {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}};
+    r.body = std::make_shared<const std::string>(std::move(reason) + "\n");
+    return r;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Percent-decodes `text` (and '+' as space in a query); nullopt for a bad escape, NUL or invalid UTF-8.
+std::optional<std::string> percent_decode(std::string_view text, bool query) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '%') {
+            if (i + 2 >= text.size()) return std::nullopt;
+            const int hi = hex_value(text[i + 1]);
+            const int lo = hex_value(text[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && query) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    if (find_invalid_utf8(out) != std::string::npos || has_control_chars(out) || out.find('\n') != std::string::npos)
+        return std::nullopt;
+    return out;
+}
+
+struct Target {
+    std::string path;
+    std::vector<std::pair<std::string, std::string>> query;
+};
+
+std::optional<Target> parse_target(std::string_view target) {
+    // Absolute-form ("http://host/path") is allowed by RFC 9112 §3.2.2; only its path matters here.
+    if (const auto scheme = target.find("://"); scheme != std::string_view::npos && !target.starts_with("/")) {
+        const auto slash = target.find('/', scheme + 3);
+        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+    if (!target.starts_with("/")) return std::nullopt;
+    Target out;
+    const auto question = target.find('?');
+    auto path = percent_decode(target.substr(0, question), false);
+    if (!path) return std::nullopt;
+    out.path = std::move(*path);
+    if (question == std::string_view::npos) return out;
+    for (const auto& part : split(target.substr(question + 1), '&')) {
+        if (part.empty()) continue;
+        const auto eq = part.find('=');
+        auto key = percent_decode(std::string_view(part).substr(0, eq), true);
+        auto value = percent_decode(eq == std::string::npos ? std::string_view() : std::string_view(part).substr(eq + 1), true);
+        if (!key || !value) return std::nullopt;
+        out.query.emplace_back(std::move(*key), std::move(*value));
+    }
+    return out;
+}
+
+std::vector<std::string> query_values(const Target& t, std::string_view key) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : t.query)
+        if (k == key)
+            for (auto& piece : split(v, ','))
+                if (auto value = std::string(trim(piece)); !value.empty()) out.push_back(std::move(value));
+    return out;
+}
+
+// The zone a request asks for, or the reason it cannot have it.
+struct ZoneChoice {
+    std::optional<Zone> zone;
+    std::optional<Response> error;
+};
+
+ZoneChoice choose_zone(const SiteConfig& config, const std::string& name) {
+    auto zone = find_zone(name);
+    if (!zone || name == "localtime") return {std::nullopt, plain(404, "unknown time zone '" + name + "'")};
+    const auto& offered = config.timezones.prerender;
+    if (!config.timezones.allow_any && std::find(offered.begin(), offered.end(), name) == offered.end())
+        return {std::nullopt, plain(404, "time zone '" + name + "' is not offered here (timezones.prerender)")};
+    return {std::move(*zone), std::nullopt};
+}
+
+void sort_unique(std::vector<std::string>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// Sends `rep` with validators, the negotiated encoding, or 304 when the client's copy is current.
+Response send(const Snapshot& snapshot, const Request& request, const Representation& rep, std::string route,
+              bool cors) {
+    Response r;
+    r.route = std::move(route);
+    r.head = request.method == "HEAD";
+    const auto encoding = choose_encoding(request.accept_encoding, rep.gzip != nullptr, rep.brotli != nullptr);
+    const std::string& etag = encoding == "br" ? rep.etag_brotli : encoding == "gzip" ? rep.etag_gzip : rep.etag;
+    const auto max_age = snapshot.site->config.server.cache_max_age_seconds;
+    r.headers = {{"ETag", etag},
+                 {"Last-Modified", rep.last_modified_http},
+                 {"Cache-Control", "public, max-age=" + std::to_string(max_age)},
+                 {"Vary", "Accept-Encoding"}};
+    if (cors) {
+        r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+        r.headers.emplace_back("Access-Control-Expose-Headers", "ETag, Last-Modified");
+    }
+    // If-None-Match wins; If-Modified-Since only counts without it, and compares "not newer than".
+    bool not_modified = false;
+    if (!request.if_none_match.empty()) {
+        not_modified = etag_list_matches(request.if_none_match, rep.etag) ||
+                       etag_list_matches(request.if_none_match, rep.etag_gzip) ||
+                       etag_list_matches(request.if_none_match, rep.etag_brotli);
+    } else if (!request.if_modified_since.empty()) {
+        const auto since = parse_http_date(request.if_modified_since);
+        not_modified = since && rep.last_modified <= *since;
+    }
+    if (not_modified) {
+        r.status = 304;
+        return r;
+    }
+    r.status = 200;
+    r.headers.emplace_back("Content-Type", rep.media_type);
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    if (encoding.empty()) {
+        r.body = rep.identity;
+    } else {
+        r.headers.emplace_back("Content-Encoding", std::string(encoding));
+        r.body = encoding == "br" ? rep.brotli : rep.gzip;
+    }
+    return r;
+}
+
+Response healthz(const Snapshot& snapshot) {
+    const Site& site = *snapshot.site;
+    nlohmann::ordered_json body;
+    body["status"] = "ok";
+    body["generation"] = snapshot.generation;
+    body["built_at"] = format_rfc3339(snapshot.options.now);
+    body["items"] = site.items.size();
+    body["documents"] = snapshot.documents.size();
+    auto errors = nlohmann::json::array();
+    std::size_t warnings = 0;
+    for (const auto& d : site.diagnostics) {
+        if (d.severity != Severity::error) {
+            ++warnings;
+            continue;
+        }
+        std::string where = d.path;
+        if (d.line > 0) where += ":" + std::to_string(d.line);
+        errors.push_back(where + ": " + d.message);
+    }
+    body["error_count"] = errors.size();
+    body["warning_count"] = warnings;
+    body["errors"] = std::move(errors);
+    Response r;
+    r.route = "healthz";
+    r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+    r.body = std::make_shared<const std::string>(body.dump(2) + "\n");
+    return r;
+}
+
+Response feed_response(const Snapshot& snapshot, const Request& request, const Target& target, std::string_view zone_name,
+                       std::string_view file) {
+    const Site& site = *snapshot.site;
+    const auto dot = file.rfind('.');
+    if (dot == std::string_view::npos || dot == 0) return plain(404, "not found: " + target.path);
+    const std::string name(file.substr(0, dot));
+    const std::string extension(file.substr(dot + 1));
+    const auto feed = std::find_if(site.config.feeds.begin(), site.config.feeds.end(),
+                                   [&](const FeedConfig& f) { return f.name == name; });
+    if (feed == site.config.feeds.end()) return plain(404, "no feed named '" + name + "'");
+    const OutputFormat* format = find_output_format(extension);
+    if (!format || std::find(feed->formats.begin(), feed->formats.end(), format->format) == feed->formats.end())
+        return plain(404, "feed '" + name + "' is not published as ." + extension);
+
+    FeedView view;
+    const auto tz = query_values(target, "tz");
+    if (!zone_name.empty() && !tz.empty() && tz.front() != zone_name)
+        return plain(400, "two different time zones asked for: /tz/" + std::string(zone_name) + "/ and ?tz=" + tz.front());
+    if (tz.size() > 1) return plain(400, "more than one ?tz= value");
+    const std::string wanted_zone = !zone_name.empty() ? std::string(zone_name) : tz.empty() ? std::string() : tz.front();
+    if (!wanted_zone.empty()) {
+        auto choice = choose_zone(site.config, wanted_zone);
+        if (choice.error) return std::move(*choice.error);
+        view.zone = std::move(choice.zone);
+    }
+    view.tags = query_values(target, "tag");
+    view.kinds = query_values(target, "kind");
+    if (view.tags.size() + view.kinds.size() > max_filter_values)
+        return plain(400, "too many tag/kind values (at most " + std::to_string(max_filter_values) + ")");
+    for (const auto* values : {&view.tags, &view.kinds})
+        for (const auto& v : *values)
+            if (v.size() > max_filter_bytes) return plain(400, "tag/kind value longer than 256 bytes");
+    // Filters are a set: their order in the URL must not make a different document.
+    sort_unique(view.tags);
+    sort_unique(view.kinds);
+
+    const std::string path = document_path(*feed, format->format, view.zone);
+    if (view.tags.empty() && view.kinds.empty())
+        if (const auto it = snapshot.documents.find(path); it != snapshot.documents.end())
+            return send(snapshot, request, *it->second, "feed", true);
+    const std::string key = view_url(site.config, *feed, format->format, view);
+    auto rep = snapshot.views.find(key);
+    if (!rep) {
+        rep = make_representation(render_document(site, *feed, format->format, view, snapshot.options));
+        snapshot.views.insert(key, rep);
+    }
+    return send(snapshot, request, *rep, "feed", true);
+}
+
+Response index_response(const Snapshot& snapshot, const Request& request, const Target& target) {
+    const auto tz = query_values(target, "tz");
+    if (tz.size() > 1) return plain(400, "more than one ?tz= value");
+    if (tz.empty()) {
+        const auto it = snapshot.documents.find(index_document_path);
+        if (it == snapshot.documents.end()) return plain(503, "no index page in this snapshot");
+        return send(snapshot, request, *it->second, "index", false);
+    }
+    auto choice = choose_zone(snapshot.site->config, tz.front());
+    if (choice.error) return std::move(*choice.error);
+    const std::string key = "index.html?tz=" + choice.zone->name;
+    auto rep = snapshot.views.find(key);
+    if (!rep) {
+        rep = make_representation(render_index_document(*snapshot.site, choice.zone, snapshot.options));
+        snapshot.views.insert(key, rep);
+    }
+    return send(snapshot, request, *rep, "index", false);
+}
+
+Response route(const Snapshot& snapshot, const Request& request, const Metrics& metrics) {
+    if (request.method != "GET" && request.method != "HEAD") {
+        auto r = plain(405, "method " + request.method + " not allowed: use GET or HEAD");
+        r.headers.emplace_back("Allow", "GET, HEAD");
+        return r;
+    }
+    const auto target = parse_target(request.target);
+    if (!target) return plain(400, "malformed request target");
+    const std::string& path = target->path;
+    if (path == "/" || path == "/index.html") return index_response(snapshot, request, *target);
+    if (path == "/healthz") return healthz(snapshot);
+    if (path == "/metrics") {
+        Response r;
+        r.route = "metrics";
+        r.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}, {"Cache-Control", "no-store"}};
+        r.body = std::make_shared<const std::string>(metrics.render(snapshot));
+        return r;
+    }
+    if (path.starts_with("/tz/")) {
+        const auto last = path.rfind('/');
+        if (last <= 4) return plain(404, "not found: " + path + " (expected /tz/Area/Location/{feed}.{ext})");
+        return feed_response(snapshot, request, *target, std::string_view(path).substr(4, last - 4),
+                             std::string_view(path).substr(last + 1));
+    }
+    if (path.find('/', 1) == std::string::npos) return feed_response(snapshot, request, *target, {}, path.substr(1));
+    return plain(404, "not found: " + path);
+}
+
+}  // namespace
+
+Response handle_request(const Snapshot& snapshot, const Request& request, const Metrics& metrics) {
+    Response r = route(snapshot, request, metrics);
+    if (request.method == "HEAD") r.head = true;
+    return r;
+}
+
+std::string_view choose_encoding(std::string_view accept_encoding, bool have_gzip, bool have_brotli) {
+    // q-values by coding; "*" stands for every coding not named.
+    double q_br = -1, q_gzip = -1, q_any = -1;
+    for (const auto& part : split(accept_encoding, ',')) {
+        const auto fields = split(part, ';');
+        if (fields.empty()) continue;
+        const std::string coding = ascii_lower(trim(fields[0]));
+        double q = 1;
+        for (std::size_t i = 1; i < fields.size(); ++i) {
+            const auto param = trim(fields[i]);
+            if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+                char* end = nullptr;
+                const std::string value(param.substr(2));
+                q = std::strtod(value.c_str(), &end);
+                if (end == value.c_str() || q < 0 || q > 1) q = 0;
+            }
+        }
+        if (coding == "br") q_br = q;
+        else if (coding == "gzip" || coding == "x-gzip") q_gzip = q;
+        else if (coding == "*") q_any = q;
+    }
+    if (q_br < 0) q_br = q_any < 0 ? 0 : q_any;
+    if (q_gzip < 0) q_gzip = q_any < 0 ? 0 : q_any;
+    // Any acceptable compression beats identity (its q only matters when it is refused, which we
+    // ignore: identity is always sent rather than 406); between the two, the higher q, then brotli.
+    const bool br_ok = have_brotli && q_br > 0;
+    const bool gzip_ok = have_gzip && q_gzip > 0;
+    if (br_ok && (!gzip_ok || q_br >= q_gzip)) return "br";
+    if (gzip_ok) return "gzip";
+    return "";
+}
+
+bool etag_list_matches(std::string_view if_none_match, std::string_view etag) {
+    const auto opaque = [](std::string_view tag) {
+        tag = trim(tag);
+        if (tag.starts_with("W/")) tag.remove_prefix(2);
+        return tag;
+    };
+    for (const auto& part : split(if_none_match, ',')) {
+        const auto tag = trim(part);
+        if (tag == "*") return true;
+        if (!tag.empty() && opaque(tag) == opaque(etag)) return true;
+    }
+    return false;
+}
+
+std::optional<Instant> parse_http_date(std::string_view text) {
+    static constexpr std::array<std::string_view, 12> months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const std::string s(trim(text));
+    char wday[16] = {}, mon[4] = {}, zone[4] = {};
+    int day = 0, year = 0, hh = 0, mm = 0, ss = 0, consumed = 0;
+    bool ok = false;
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    if (std::sscanf(s.c_str(), "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wday, &day, mon, &year, &hh, &mm, &ss, zone,
+                    &consumed) == 8 &&
+        consumed == static_cast<int>(s.size()) && std::string_view(zone) == "GMT") {
+        ok = true;
+    } else if (std::sscanf(s.c_str(), "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wday, &day, mon, &year, &hh, &mm,
+                           &ss, zone, &consumed) == 8 &&
+               consumed == static_cast<int>(s.size()) && std::string_view(zone) == "GMT") {
+        // RFC 850 two-digit years: RFC 9110 says a date more than 50 years ahead is in the past century.
+        year += year < 70 ? 2000 : 1900;
+        ok = true;
+    } else if (std::sscanf(s.c_str(), "%3s %3s %2d %2d:%2d:%2d %4d%n", wday, mon, &day, &hh, &mm, &ss, &year,
+                           &consumed) == 7 &&
+               consumed == static_cast<int>(s.size())) {
+        ok = true;
+    }
+    if (!ok) return std::nullopt;
+    const auto m = std::find(months.begin(), months.end(), std::string_view(mon));
+    if (m == months.end() || hh > 23 || mm > 59 || ss > 60 || year < 1900 || year > 9999) return std::nullopt;
+    const date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(m - months.begin() + 1)},
+                                   date::day{static_cast<unsigned>(day)}};
+    if (!ymd.ok()) return std::nullopt;
+    return date::sys_days{ymd} + std::chrono::hours{hh} + std::chrono::minutes{mm} + std::chrono::seconds{ss};
+}
+
+}  // namespace almanac

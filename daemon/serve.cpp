@@ -1,0 +1,403 @@
+#include "daemon/serve.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/content_state.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/output_writer.hpp"
+#include "daemon/request_handler.hpp"
+#include "daemon/snapshot.hpp"
+#include "daemon/watcher.hpp"
+
+namespace almanac {
+
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+// Edits arrive in bursts (an editor's temp file and rename, a git checkout): wait this long after
+// the last event, and never longer than the cap after the first.
+constexpr milliseconds watch_debounce{20};
+constexpr milliseconds watch_max_delay{500};
+// The index page lists upcoming events: refresh it at least this often without any change.
+constexpr std::chrono::hours max_time_between_rebuilds{1};
+constexpr milliseconds drain_deadline{10'000};
+
+Instant now_seconds() { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
+
+std::string list_paths(const std::vector<std::string>& paths) {
+    std::string out;
+    const std::size_t shown = std::min<std::size_t>(paths.size(), 5);
+    for (std::size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + paths[i];
+    if (paths.size() > shown) out += " (+" + std::to_string(paths.size() - shown) + " more)";
+    return out;
+}
+
+void log_diagnostic(const Diagnostic& d) {
+    if (d.severity == Severity::error) spdlog::error("{}", format_text(d));
+    else spdlog::warn("{}", format_text(d));
+}
+
+class Daemon {
+public:
+    Daemon(ServeOptions options, SiteConfig config)
+        : options_(std::move(options)),
+          config_(std::move(config)),
+          time_timer_(ioc_),
+          watchdog_timer_(ioc_),
+          signals_(ioc_, SIGHUP, SIGTERM, SIGINT) {}
+
+    ~Daemon() {
+        stop_worker();
+        if (worker_.joinable()) worker_.join();
+    }
+
+    int run() {
+        std::string epoch_problem;
+        source_date_epoch_ = source_date_epoch_from_env(epoch_problem);
+        if (!epoch_problem.empty()) spdlog::warn("{}", epoch_problem);
+
+        content_ = std::make_unique<ContentState>(config_);
+        rebuild({Job(ChangeSet(), "start", false)});
+        if (!current()) return 1;
+
+        server_ = std::make_unique<HttpServer>(
+            ioc_, config_.server.limits,
+            [this](const Request& request) { return handle_request(*current(), request, metrics_); },
+            [this](const std::string& route, unsigned status) { metrics_.count_request(route, status); },
+            config_.server.access_log);
+        metrics_.set_connections_source([server = server_.get()] { return server->open_connections(); });
+        try {
+            const int passed = sd_listen_fds(1);
+            if (passed > 0) {
+                for (int i = 0; i < passed; ++i)
+                    spdlog::info("serving on {} (socket from systemd)", server_->adopt(SD_LISTEN_FDS_START + i));
+            } else {
+                for (const auto& address : config_.server.listen)
+                    spdlog::info("listening on http://{}/", server_->listen(address));
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return 1;
+        }
+
+        start_watcher(config_.content.dir);
+        wait_for_signal();
+        start_watchdog();
+        worker_ = std::thread([this] { worker_loop(); });
+        enqueue(Job(ChangeSet(), "encode", false));
+        notify("READY=1\nSTATUS=" + status_line(*current()));
+
+        // A second thread keeps requests flowing while one renders a view on demand.
+        std::thread second([this] { run_io(); });
+        run_io();
+        second.join();
+        stop_worker();
+        worker_.join();
+        spdlog::info("stopped");
+        return 0;
+    }
+
+private:
+    struct Job {
+        ChangeSet changes;
+        std::string reason;  // start, change, time, reload; encode: only compress the live snapshot
+        bool reload = false;
+
+        Job(ChangeSet c, std::string r, bool reload_config)
+            : changes(std::move(c)), reason(std::move(r)), reload(reload_config) {}
+    };
+
+    void run_io() {
+        for (;;) {
+            try {
+                ioc_.run();
+                return;
+            } catch (const std::exception& e) {
+                spdlog::error("event loop: {}", e.what());
+            }
+        }
+    }
+
+    std::shared_ptr<const Snapshot> current() const {
+        std::lock_guard lock(snapshot_mutex_);
+        return snapshot_;
+    }
+
+    void notify(const std::string& state) { sd_notify(0, state.c_str()); }
+
+    static std::string status_line(const Snapshot& s) {
+        std::size_t errors = 0;
+        for (const auto& d : s.site->diagnostics) errors += d.severity == Severity::error;
+        return "generation " + std::to_string(s.generation) + ": " + std::to_string(s.site->items.size()) +
+               " items, " + std::to_string(errors) + " content errors";
+    }
+
+    void enqueue(Job job) {
+        {
+            std::lock_guard lock(queue_mutex_);
+            if (stopping_) return;
+            queue_.push_back(std::move(job));
+        }
+        queue_cv_.notify_one();
+    }
+
+    void stop_worker() {
+        {
+            std::lock_guard lock(queue_mutex_);
+            stopping_ = true;
+        }
+        queue_cv_.notify_one();
+    }
+
+    void worker_loop() {
+        for (;;) {
+            std::vector<Job> jobs;
+            {
+                std::unique_lock lock(queue_mutex_);
+                queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+                if (stopping_) return;
+                jobs.swap(queue_);
+            }
+            rebuild(jobs);
+        }
+    }
+
+    // Runs on the worker thread (and once on the main thread before serving starts).
+    void rebuild(const std::vector<Job>& jobs) {
+        if (std::all_of(jobs.begin(), jobs.end(), [](const Job& j) { return j.reason == "encode"; })) {
+            encode(current());
+            return;
+        }
+        const auto started = std::chrono::steady_clock::now();
+        std::string reason = "time";
+        bool reload = false;
+        std::set<std::string> hints;
+        for (const auto& job : jobs) {
+            reload |= job.reload;
+            hints.insert(job.changes.paths.begin(), job.changes.paths.end());
+            if (job.reason == "start" || job.reason == "reload" || (job.reason == "change" && reason == "time"))
+                reason = job.reason;
+        }
+        if (reload) reason = "reload";
+        try {
+            auto previous = current();
+            if (reload && !reload_config()) {
+                if (hints.empty()) return;
+            } else if (reload) {
+                previous = nullptr;
+            }
+            const auto refresh = content_->refresh(hints);
+            if (reason == "change" && !refresh.changed()) {
+                spdlog::debug("no content change ({} path(s) reported)", hints.size());
+                return;
+            }
+            auto site = std::make_shared<const Site>(content_->site());
+            SnapshotInput input;
+            input.site = site;
+            input.options = PublishOptions{now_seconds(), source_date_epoch_};
+            input.generation = ++generation_;
+            input.version = [this](const std::string& path) { return content_->version(path); };
+            input.previous = previous;
+            auto snapshot = build_snapshot(input);
+            log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
+            {
+                std::lock_guard lock(snapshot_mutex_);
+                snapshot_ = snapshot;
+            }
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            metrics_.record_rebuild(reason, true, seconds);
+            std::string what;
+            if (!refresh.read.empty()) what += "; read " + list_paths(refresh.read);
+            if (!refresh.removed.empty()) what += "; removed " + list_paths(refresh.removed);
+            spdlog::info("generation {} ({}{}): {} items, {} documents, {} feed(s) rendered, {} reused, {:.1f} ms",
+                         snapshot->generation, reason, what, site->items.size(), snapshot->documents.size(),
+                         snapshot->feeds_rendered, snapshot->feeds_reused, seconds * 1000);
+            if (reason != "start") notify("STATUS=" + status_line(*snapshot));
+            schedule_time_rebuild(*site, input.options.now);
+            if (reason != "start") encode(snapshot);
+        } catch (const std::exception& e) {
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            metrics_.record_rebuild(reason, false, seconds);
+            spdlog::error("rebuild ({}) failed, still serving generation {}: {}", reason, generation_, e.what());
+        }
+    }
+
+    // Compression comes after the swap, so an edit is served without waiting for it; the encoded
+    // copy has the same bytes and tags. Skipped while more changes wait: the next build reuses what
+    // is unchanged and this step catches up on it.
+    void encode(const std::shared_ptr<const Snapshot>& snapshot) {
+        if (is_encoded(*snapshot)) return;
+        {
+            std::lock_guard lock(queue_mutex_);
+            if (!queue_.empty() || stopping_) return;
+        }
+        const auto started = std::chrono::steady_clock::now();
+        auto encoded = encode_snapshot(*snapshot);
+        {
+            std::lock_guard lock(snapshot_mutex_);
+            if (snapshot_ != snapshot) return;
+            snapshot_ = std::move(encoded);
+        }
+        spdlog::debug("generation {} compressed in {:.1f} ms", snapshot->generation,
+                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    }
+
+    // Loads the config again; on success replaces the content state. False keeps the old config.
+    bool reload_config() {
+        notify("RELOADING=1");
+        auto loaded = load_config(options_.config_path, options_.overrides);
+        for (const auto& d : loaded.diagnostics) log_diagnostic(d);
+        if (!loaded.config) {
+            metrics_.count_rejected_reload();
+            spdlog::error("config reload rejected: {} is invalid; keeping the running config",
+                          options_.config_path.empty() ? "the config" : options_.config_path);
+            notify("READY=1");
+            return false;
+        }
+        SiteConfig next = std::move(*loaded.config);
+        if (next.server.listen != config_.server.listen)
+            spdlog::warn("server.listen changed: the new addresses take effect at the next restart");
+        const bool moved = next.content.dir != config_.content.dir;
+        configure_logging(next.log);
+        config_ = next;
+        content_ = std::make_unique<ContentState>(std::move(next));
+        asio::post(ioc_, [this, limits = config_.server.limits, dir = moved ? config_.content.dir : std::string()] {
+            if (server_) server_->set_limits(limits);
+            if (!dir.empty()) start_watcher(dir);
+        });
+        spdlog::info("config reloaded from {}", options_.config_path.empty() ? "defaults" : options_.config_path);
+        notify("READY=1");
+        return true;
+    }
+
+    void log_new_diagnostics(const Diagnostics& before, const Diagnostics& after) {
+        for (const auto& d : after)
+            if (std::find(before.begin(), before.end(), d) == before.end()) log_diagnostic(d);
+    }
+
+    // Wakes the worker when an item's publishDate/expiryDate or a feed window boundary passes.
+    void schedule_time_rebuild(const Site& site, Instant now) {
+        auto next = now + max_time_between_rebuilds;
+        if (const auto change = next_visibility_change(site, now); change && *change < next) next = *change;
+        const auto wait = std::max<std::chrono::system_clock::duration>(next - std::chrono::system_clock::now(),
+                                                                        std::chrono::seconds(1));
+        asio::post(ioc_, [this, wait] {
+            time_timer_.expires_after(wait);
+            time_timer_.async_wait([this](const boost::system::error_code& ec) {
+                if (!ec) enqueue(Job(ChangeSet(), "time", false));
+            });
+        });
+    }
+
+    // Runs on the io_context (or before it runs).
+    void start_watcher(const std::string& dir) {
+        if (watcher_) watcher_->stop();
+        watcher_ = std::make_unique<Watcher>(ioc_, dir, watch_debounce, watch_max_delay,
+                                             [this](ChangeSet changes) {
+                                                 enqueue(Job(std::move(changes), "change", false));
+                                             });
+        watcher_->start();
+        spdlog::info("watching {} ({})", dir,
+                     watcher_->polling() ? "polling" : std::to_string(watcher_->watch_count()) + " inotify watches");
+    }
+
+    void wait_for_signal() {
+        signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            if (signal == SIGHUP) {
+                spdlog::info("SIGHUP: reloading the config");
+                enqueue(Job(ChangeSet(), "reload", true));
+                wait_for_signal();
+                return;
+            }
+            if (draining_) {
+                spdlog::warn("second signal: stopping now");
+                ioc_.stop();
+                return;
+            }
+            draining_ = true;
+            spdlog::info("{}: finishing open requests and stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+            notify("STOPPING=1");
+            stop_worker();
+            if (watcher_) watcher_->stop();
+            time_timer_.cancel();
+            watchdog_timer_.cancel();
+            server_->drain(drain_deadline, [this] {
+                signals_.cancel();
+                ioc_.stop();
+            });
+            wait_for_signal();
+        });
+    }
+
+    // WATCHDOG=1 from the event loop itself, at half the interval systemd asks for.
+    void start_watchdog() {
+        std::uint64_t usec = 0;
+        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+        watchdog_period_ = std::chrono::microseconds(usec / 2);
+        arm_watchdog();
+    }
+
+    void arm_watchdog() {
+        watchdog_timer_.expires_after(watchdog_period_);
+        watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            notify("WATCHDOG=1");
+            arm_watchdog();
+        });
+    }
+
+    ServeOptions options_;
+    SiteConfig config_;  // the running config; written only by the worker (and before it starts)
+    std::optional<Instant> source_date_epoch_;
+    asio::io_context ioc_;
+    asio::steady_timer time_timer_;
+    asio::steady_timer watchdog_timer_;
+    std::chrono::microseconds watchdog_period_{0};
+    asio::signal_set signals_;
+    bool draining_ = false;
+    Metrics metrics_;
+    std::unique_ptr<HttpServer> server_;
+    std::unique_ptr<Watcher> watcher_;
+    std::unique_ptr<ContentState> content_;  // used only by the worker
+
+    mutable std::mutex snapshot_mutex_;
+    std::shared_ptr<const Snapshot> snapshot_;
+    std::uint64_t generation_ = 0;
+
+    std::mutex queue_mutex_;
+    std::condition_variable queue_cv_;
+    std::vector<Job> queue_;
+    bool stopping_ = false;
+    std::thread worker_;
+};
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+    const auto loaded = load_config(options.config_path, options.overrides);
+    LogConfig log = loaded.config ? loaded.config->log : LogConfig{};
+    configure_logging(log);
+    for (const auto& d : loaded.diagnostics) log_diagnostic(d);
+    if (!loaded.config) {
+        spdlog::error("cannot start: the config has errors");
+        return 1;
+    }
+    Daemon daemon(options, *loaded.config);
+    return daemon.run();
+}
+
+}  // namespace almanac

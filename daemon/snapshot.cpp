@@ -1,0 +1,147 @@
+#include "daemon/snapshot.hpp"
+
+#include <algorithm>
+
+#include "daemon/compression.hpp"
+#include "feeds/event_text.hpp"
+
+namespace almanac {
+
+namespace {
+
+// "\"abc-12\"" + ".gz" → "\"abc-12.gz\"": a distinct strong tag for each encoding of the same bytes.
+std::string tag_variant(const std::string& etag, std::string_view suffix) {
+    if (etag.size() < 2) return etag;
+    return etag.substr(0, etag.size() - 1) + std::string(suffix) + "\"";
+}
+
+constexpr std::size_t min_compressed_bytes = 256;
+
+void add_encodings(Representation& r) {
+    const std::string& body = *r.identity;
+    if (body.size() >= min_compressed_bytes) {
+        if (auto gz = gzip_compress(body); gz && gz->size() < body.size())
+            r.gzip = std::make_shared<const std::string>(std::move(*gz));
+        if (auto br = brotli_compress(body); br && br->size() < body.size())
+            r.brotli = std::make_shared<const std::string>(std::move(*br));
+    }
+    r.encoded = true;
+}
+
+}  // namespace
+
+std::shared_ptr<const Representation> make_representation(Document doc, bool encode) {
+    auto r = std::make_shared<Representation>();
+    r->identity = std::make_shared<const std::string>(std::move(doc.body));
+    r->etag = std::move(doc.etag);
+    r->etag_gzip = tag_variant(r->etag, ".gz");
+    r->etag_brotli = tag_variant(r->etag, ".br");
+    r->media_type = std::string(doc.media_type);
+    r->last_modified = doc.last_modified;
+    r->last_modified_http = format_rfc822(doc.last_modified);
+    if (encode) add_encodings(*r);
+    return r;
+}
+
+std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep) {
+    if (rep->encoded) return rep;
+    auto copy = std::make_shared<Representation>(*rep);
+    add_encodings(*copy);
+    return copy;
+}
+
+std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot) {
+    auto copy = std::make_shared<Snapshot>(static_cast<std::size_t>(snapshot.site->config.server.limits.max_cached_zones));
+    copy->generation = snapshot.generation;
+    copy->site = snapshot.site;
+    copy->options = snapshot.options;
+    copy->signatures = snapshot.signatures;
+    copy->feeds_rendered = snapshot.feeds_rendered;
+    copy->feeds_reused = snapshot.feeds_reused;
+    copy->build_duration = snapshot.build_duration;
+    for (const auto& [path, rep] : snapshot.documents) copy->documents.emplace(path, encode_representation(rep));
+    return copy;
+}
+
+bool is_encoded(const Snapshot& snapshot) {
+    return std::all_of(snapshot.documents.begin(), snapshot.documents.end(),
+                       [](const auto& entry) { return entry.second->encoded; });
+}
+
+std::shared_ptr<const Representation> ViewCache::find(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second.second);
+    return it->second.first;
+}
+
+void ViewCache::insert(const std::string& key, std::shared_ptr<const Representation> value) {
+    std::lock_guard lock(mutex_);
+    if (capacity_ == 0) return;
+    if (const auto it = entries_.find(key); it != entries_.end()) {
+        it->second.first = std::move(value);
+        order_.splice(order_.begin(), order_, it->second.second);
+        return;
+    }
+    order_.push_front(key);
+    entries_.emplace(key, std::make_pair(std::move(value), order_.begin()));
+    while (entries_.size() > capacity_) {
+        entries_.erase(order_.back());
+        order_.pop_back();
+    }
+}
+
+std::size_t ViewCache::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
+    const auto started = std::chrono::steady_clock::now();
+    const Site& site = *input.site;
+    auto snap = std::make_shared<Snapshot>(static_cast<std::size_t>(site.config.server.limits.max_cached_zones));
+    snap->generation = input.generation;
+    snap->site = input.site;
+    snap->options = input.options;
+    const auto fallback = site_updated(site, input.options);
+    const auto views = prerendered_views(site.config);
+
+    for (const auto& feed : site.config.feeds) {
+        FeedSignature signature;
+        const auto items = select_items(site, feed, FeedView{}, input.options.now);
+        for (const auto* item : items)
+            signature.items.emplace_back(item->path, item->index, input.version ? input.version(item->path) : 0);
+        signature.updated = feed_updated(items, fallback);
+
+        // Same items at the same versions with the same date: the previous bytes are this feed's bytes.
+        std::vector<std::pair<std::string, std::shared_ptr<const Representation>>> kept;
+        if (input.previous) {
+            const auto prev = input.previous->signatures.find(feed.name);
+            if (prev != input.previous->signatures.end() && prev->second == signature) {
+                for (const auto format : feed.formats)
+                    for (const auto& zone : views) {
+                        const auto path = document_path(feed, format, zone);
+                        if (const auto it = input.previous->documents.find(path); it != input.previous->documents.end())
+                            kept.emplace_back(path, it->second);
+                    }
+                if (kept.size() != feed.formats.size() * views.size()) kept.clear();
+            }
+        }
+        if (!kept.empty()) {
+            snap->documents.insert(kept.begin(), kept.end());
+            ++snap->feeds_reused;
+        } else {
+            for (auto& [path, doc] : publish_feed(site, feed, input.options))
+                snap->documents.emplace(path, make_representation(std::move(doc), false));
+            ++snap->feeds_rendered;
+        }
+        snap->signatures.emplace(feed.name, std::move(signature));
+    }
+    snap->documents.emplace(std::string(index_document_path),
+                            make_representation(render_index_document(site, std::nullopt, input.options), false));
+    snap->build_duration = std::chrono::steady_clock::now() - started;
+    return snap;
+}
+
+}  // namespace almanac

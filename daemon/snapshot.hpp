@@ -1,0 +1,104 @@
+// A snapshot: one immutable, complete build of the site — every published document with its gzip
+// and brotli encodings and validators — shared by all requests as shared_ptr<const Snapshot> and
+// replaced whole by a rebuild. Views not pre-rendered are rendered on first request into a bounded
+// cache that lives and dies with the snapshot.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "feeds/publisher.hpp"
+#include "feeds/site.hpp"
+
+namespace almanac {
+
+// One document ready to send: its bytes in each encoding, with one strong ETag per encoding. The
+// tags do not depend on whether the encodings exist yet: a snapshot is served before it is compressed.
+struct Representation {
+    std::shared_ptr<const std::string> identity;
+    std::shared_ptr<const std::string> gzip;    // null when not smaller than identity
+    std::shared_ptr<const std::string> brotli;  // null when not smaller than identity
+    std::string etag;         // of identity: "\"…\""
+    std::string etag_gzip;    // the identity tag with ".gz" inside the quotes
+    std::string etag_brotli;  // … with ".br"
+    std::string media_type;
+    Instant last_modified;
+    std::string last_modified_http;  // IMF-fixdate
+    bool encoded = false;            // gzip/brotli were tried (they stay null when they do not help)
+};
+
+// `doc` ready to send; with `encode`, also gzip- and brotli-compressed (bodies under 256 bytes stay
+// identity only).
+std::shared_ptr<const Representation> make_representation(Document doc, bool encode = true);
+
+// `rep` with its encodings computed (rep itself when they already are).
+std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep);
+
+// A bounded least-recently-used map of views rendered on demand. Thread-safe.
+class ViewCache {
+public:
+    explicit ViewCache(std::size_t capacity) : capacity_(capacity) {}
+    std::shared_ptr<const Representation> find(const std::string& key);
+    void insert(const std::string& key, std::shared_ptr<const Representation> value);
+    std::size_t size() const;
+
+private:
+    using Order = std::list<std::string>;
+    mutable std::mutex mutex_;
+    std::size_t capacity_;
+    Order order_;  // most recent first
+    std::unordered_map<std::string, std::pair<std::shared_ptr<const Representation>, Order::iterator>> entries_;
+};
+
+// What a feed's default-view documents were rendered from: its selected items (path, index in
+// file, content version) and its "updated" instant. Equal signatures give equal bytes.
+struct FeedSignature {
+    std::vector<std::tuple<std::string, int, std::uint64_t>> items;
+    Instant updated;
+    friend bool operator==(const FeedSignature&, const FeedSignature&) = default;
+};
+
+struct Snapshot {
+    Snapshot(std::size_t view_cache_capacity) : views(view_cache_capacity) {}
+
+    std::uint64_t generation = 0;
+    std::shared_ptr<const Site> site;
+    PublishOptions options;  // options.now: the instant this snapshot decided visibility at
+    std::map<std::string, std::shared_ptr<const Representation>, std::less<>> documents;  // by document_path
+    std::map<std::string, FeedSignature, std::less<>> signatures;                          // by feed name
+    std::size_t feeds_rendered = 0;  // feeds rendered for this snapshot…
+    std::size_t feeds_reused = 0;    // …and taken unchanged from the previous one
+    std::chrono::steady_clock::duration build_duration{};
+    mutable ViewCache views;
+};
+
+struct SnapshotInput {
+    std::shared_ptr<const Site> site;
+    PublishOptions options;
+    std::uint64_t generation = 0;
+    std::function<std::uint64_t(const std::string& path)> version;  // content version of a file
+    // Documents of feeds whose signature did not change are taken from here. Only valid with the
+    // same configuration: pass null after a config reload.
+    std::shared_ptr<const Snapshot> previous;
+};
+
+// Publishes every document of the site (publish_feed for each feed, and the index page), not yet
+// compressed: the daemon serves it at once, then swaps in encode_snapshot's copy.
+std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input);
+
+// A copy of `snapshot` (same generation, bytes and tags) whose documents all have their encodings.
+std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot);
+
+// True when every document of `snapshot` has been through encode_representation.
+bool is_encoded(const Snapshot& snapshot);
+
+}  // namespace almanac

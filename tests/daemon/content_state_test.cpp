@@ -1,0 +1,140 @@
+// The daemon's content state and snapshot builder on a real temp directory: what is re-read after
+// an edit, a broken edit keeping the last good version, deletions, and feeds reused between builds.
+#include "daemon/content_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/config_loader.hpp"
+#include "daemon/snapshot.hpp"
+
+namespace almanac {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ContentStateTest : ::testing::Test {
+    fs::path dir;
+
+    void SetUp() override {
+        char tmpl[] = "/tmp/almanac-state-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+        write("content/events/a.md", "---\ntitle: A\nstart: 2030-01-01\n---\n");
+        write("content/events/b.md", "---\ntitle: B\nstart: 2030-02-01\n---\n");
+        write("content/blog/p.md", "---\ntitle: P\ndate: 2024-01-01\n---\nfirst\n");
+    }
+    void TearDown() override { fs::remove_all(dir); }
+
+    void write(const std::string& rel, const std::string& text) {
+        fs::create_directories((dir / rel).parent_path());
+        // Same-size rewrites within one clock tick would keep the stamp: the hint covers those.
+        std::ofstream(dir / rel, std::ios::binary | std::ios::trunc) << text;
+    }
+
+    SiteConfig config() const {
+        SiteConfig c = default_config(dir.string());
+        complete_config(c, {"blog", "events"});
+        return c;
+    }
+
+    static const Item* item(const Site& site, const std::string& path) {
+        for (const auto& i : site.items)
+            if (i.path == path) return &i;
+        return nullptr;
+    }
+};
+
+TEST_F(ContentStateTest, ReadsOnlyWhatChanged) {
+    ContentState state(config());
+    auto r = state.refresh({});
+    EXPECT_EQ(r.read.size(), 3u);
+    EXPECT_FALSE(state.refresh({}).changed());
+    const auto v = state.version("events/a.md");
+    write("content/events/a.md", "---\ntitle: A2 (longer)\nstart: 2030-01-01\n---\n");
+    r = state.refresh({});
+    EXPECT_EQ(r.read, std::vector<std::string>{"events/a.md"});
+    EXPECT_NE(state.version("events/a.md"), v);
+    EXPECT_EQ(item(state.site(), "events/a.md")->title, "A2 (longer)");
+    // A hint re-reads a file even when its stamp looks the same.
+    EXPECT_EQ(state.refresh({"events/b.md"}).read, std::vector<std::string>{"events/b.md"});
+}
+
+TEST_F(ContentStateTest, BrokenEditKeepsTheLastGoodVersion) {
+    ContentState state(config());
+    state.refresh({});
+    const auto v = state.version("events/a.md");
+    write("content/events/a.md", "---\ntitle: A broken\nstart: 2030-13-01\n---\n");
+    state.refresh({"events/a.md"});
+    const Site broken = state.site();
+    ASSERT_NE(item(broken, "events/a.md"), nullptr);
+    EXPECT_EQ(item(broken, "events/a.md")->title, "A");
+    EXPECT_EQ(state.version("events/a.md"), v);
+    ASSERT_TRUE(has_errors(broken.diagnostics));
+    bool kept_warning = false;
+    for (const auto& d : broken.diagnostics) kept_warning |= d.message.find("last good version") != std::string::npos;
+    EXPECT_TRUE(kept_warning);
+
+    write("content/events/a.md", "---\ntitle: A fixed\nstart: 2030-01-01\n---\n");
+    state.refresh({"events/a.md"});
+    EXPECT_EQ(item(state.site(), "events/a.md")->title, "A fixed");
+    EXPECT_FALSE(has_errors(state.site().diagnostics));
+}
+
+TEST_F(ContentStateTest, ANewFileThatIsBrokenGivesNoItem) {
+    ContentState state(config());
+    state.refresh({});
+    write("content/events/new.md", "---\nstart: 2030-01-01\n---\n");
+    state.refresh({});
+    EXPECT_EQ(item(state.site(), "events/new.md"), nullptr);
+    EXPECT_TRUE(has_errors(state.site().diagnostics));
+}
+
+TEST_F(ContentStateTest, DeletionsAndNewFolders) {
+    ContentState state(config());
+    state.refresh({});
+    fs::remove(dir / "content/events/b.md");
+    write("content/events/2031/c.md", "---\ntitle: C\nstart: 2031-01-01\n---\n");
+    const auto r = state.refresh({});
+    EXPECT_EQ(r.removed, std::vector<std::string>{"events/b.md"});
+    EXPECT_EQ(r.read, std::vector<std::string>{"events/2031/c.md"});
+    EXPECT_EQ(item(state.site(), "events/b.md"), nullptr);
+    EXPECT_NE(item(state.site(), "events/2031/c.md"), nullptr);
+    EXPECT_EQ(state.version("events/b.md"), 0u);
+}
+
+TEST_F(ContentStateTest, SnapshotsReuseFeedsWhoseInputsDidNotChange) {
+    ContentState state(config());
+    state.refresh({});
+    const auto build = [&](std::shared_ptr<const Snapshot> previous, std::uint64_t generation) {
+        SnapshotInput in;
+        in.site = std::make_shared<const Site>(state.site());
+        in.options = {date::sys_days{date::year{2026} / 1 / 1}, std::nullopt};
+        in.generation = generation;
+        in.version = [&](const std::string& p) { return state.version(p); };
+        in.previous = std::move(previous);
+        return build_snapshot(in);
+    };
+    const auto first = build(nullptr, 1);
+    EXPECT_EQ(first->feeds_rendered, 2u);
+    // The post's body changes, not its date: the events feed (dated by the site's newest item) is reused.
+    write("content/blog/p.md", "---\ntitle: P\ndate: 2024-01-01\n---\nsecond, longer\n");
+    state.refresh({});
+    const auto second = build(first, 2);
+    EXPECT_EQ(second->feeds_rendered, 1u);
+    EXPECT_EQ(second->feeds_reused, 1u);
+    EXPECT_EQ(second->documents.at("events.ics"), first->documents.at("events.ics"));
+    EXPECT_NE(second->documents.at("blog.rss")->etag, first->documents.at("blog.rss")->etag);
+    // A reused document is byte-identical to a fresh build of the same content.
+    const auto fresh = build(nullptr, 3);
+    for (const auto& [path, rep] : second->documents) EXPECT_EQ(*rep->identity, *fresh->documents.at(path)->identity) << path;
+    // A newer post date moves the events feed's "updated": it is rendered again.
+    write("content/blog/p.md", "---\ntitle: P\ndate: 2025-01-01\n---\nsecond, longer\n");
+    state.refresh({});
+    EXPECT_EQ(build(second, 4)->feeds_rendered, 2u);
+}
+
+}  // namespace
+}  // namespace almanac

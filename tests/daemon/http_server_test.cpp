@@ -1,0 +1,651 @@
+// Tests for HttpServer: a real server on a loopback port, run by two threads, and a plain POSIX
+// client whose every wait is bounded by poll() with a deadline, so no test can hang.
+#include "daemon/http_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+
+namespace almanac {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+template <class F>
+bool eventually(F condition, Clock::duration timeout = 3s) {
+    const auto deadline = Clock::now() + timeout;
+    while (!condition()) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+// True for "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7). Hand-written: std::regex trips GCC 12's
+// -Wmaybe-uninitialized under the sanitizers.
+bool is_imf_fixdate(const std::string& s) {
+    const std::string shape = "Www, 00 Mmm 0000 00:00:00 GMT";
+    const auto name_in = [&](const std::string& names, std::size_t at) {
+        const auto pos = names.find(s.substr(at, 3));
+        return pos != std::string::npos && pos % 4 == 0;
+    };
+    if (s.size() != shape.size() || !name_in("Mon Tue Wed Thu Fri Sat Sun", 0) ||
+        !name_in("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec", 8))
+        return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i < 3 || (i >= 8 && i < 11)) continue;  // the names, checked above
+        if (shape[i] == '0' ? std::isdigit(static_cast<unsigned char>(s[i])) == 0 : s[i] != shape[i]) return false;
+    }
+    return true;
+}
+
+struct Reply {
+    unsigned status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+
+    std::string header(const std::string& name) const {
+        const auto it = headers.find(lower(name));
+        return it == headers.end() ? std::string() : it->second;
+    }
+    bool has(const std::string& name) const { return headers.count(lower(name)) > 0; }
+};
+
+sockaddr_in loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
+}
+
+// A loopback HTTP client on a raw socket: responses are parsed by Content-Length only.
+class Client {
+public:
+    explicit Client(int port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const auto addr = loopback(port);
+        if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) close();
+    }
+    ~Client() { close(); }
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    bool connected() const { return fd_ >= 0; }
+
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+    bool send(const std::string& bytes) {
+        std::size_t sent = 0;
+        while (sent < bytes.size()) {
+            const auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            sent += static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
+    // Reads one response; for a HEAD request no body follows the header whatever Content-Length says.
+    std::optional<Reply> read_reply(bool head = false, Clock::duration timeout = 3s) {
+        const auto deadline = Clock::now() + timeout;
+        std::size_t end;
+        while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+            if (!fill(deadline)) return std::nullopt;
+        Reply reply;
+        std::size_t pos = buf_.find("\r\n");
+        const std::string status_line = buf_.substr(0, pos);
+        if (status_line.size() < 12 || status_line.compare(0, 5, "HTTP/") != 0) return std::nullopt;
+        reply.status = static_cast<unsigned>(std::stoul(status_line.substr(9, 3)));
+        while (pos < end) {
+            const auto next = buf_.find("\r\n", pos + 2);
+            const std::string line = buf_.substr(pos + 2, next - pos - 2);
+            const auto colon = line.find(':');
+            if (colon != std::string::npos) {
+                const auto value_start = line.find_first_not_of(' ', colon + 1);
+                reply.headers[lower(line.substr(0, colon))] =
+                    value_start == std::string::npos ? std::string() : line.substr(value_start);
+            }
+            pos = next;
+        }
+        const std::size_t length =
+            head || !reply.has("content-length") ? 0 : std::stoul(reply.header("content-length"));
+        const std::size_t body_start = end + 4;
+        while (buf_.size() < body_start + length)
+            if (!fill(deadline)) return std::nullopt;
+        reply.body = buf_.substr(body_start, length);
+        buf_.erase(0, body_start + length);
+        return reply;
+    }
+
+    // True when the server closes the connection (end of stream or reset) before the deadline.
+    bool closed_within(Clock::duration timeout = 3s) {
+        const auto deadline = Clock::now() + timeout;
+        while (!eof_)
+            if (!fill(deadline) && !eof_) return false;
+        return true;
+    }
+
+    // Bytes received but not consumed by read_reply().
+    const std::string& unread() const { return buf_; }
+
+private:
+    // Appends what arrives before the deadline; false on end of stream, error or deadline.
+    bool fill(Clock::time_point deadline) {
+        if (eof_ || fd_ < 0) return false;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+        char chunk[4096];
+        const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) {
+            eof_ = n == 0 || errno == ECONNRESET;
+            return false;
+        }
+        buf_.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    int fd_ = -1;
+    std::string buf_;
+    bool eof_ = false;
+};
+
+std::string get(const std::string& target, const std::string& extra = "") {
+    return "GET " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+}
+
+class HttpServerTest : public ::testing::Test {
+protected:
+    void make_server(const ServerLimits& limits = {}, bool access_log = false) {
+        server_ = std::make_unique<HttpServer>(
+            ioc_, limits, [this](const Request& r) { return handle(r); },
+            [this](const std::string& route, unsigned status) {
+                std::lock_guard lock(mutex_);
+                ++observed_[{route, status}];
+            },
+            access_log);
+    }
+
+    void run() {
+        for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    }
+
+    // A server on 127.0.0.1 with a free port, running.
+    void start(const ServerLimits& limits = {}, bool access_log = false) {
+        make_server(limits, access_log);
+        const auto bound = server_->listen("127.0.0.1:0");
+        port_ = std::stoi(bound.substr(bound.rfind(':') + 1));
+        ASSERT_EQ(bound, "127.0.0.1:" + std::to_string(port_));
+        ASSERT_NE(port_, 0);
+        run();
+    }
+
+    void TearDown() override {
+        release_ = true;
+        work_.reset();
+        ioc_.stop();
+        for (auto& t : threads_) t.join();
+        server_.reset();
+    }
+
+    Response handle(const Request& r) {
+        if (r.target == "/throw") throw std::runtime_error("boom");
+        if (r.target == "/slow") {
+            ++slow_entered_;
+            eventually([this] { return release_.load(); }, 5s);
+        }
+        Response res;
+        res.headers = {{"Content-Type", "text/plain"},
+                       {"X-Method", r.method},
+                       {"X-If-None-Match", r.if_none_match},
+                       {"X-If-Modified-Since", r.if_modified_since},
+                       {"X-Accept-Encoding", r.accept_encoding}};
+        res.body = std::make_shared<const std::string>("target=" + r.target);
+        res.head = r.method == "HEAD";
+        res.route = "feed";
+        return res;
+    }
+
+    int observed(const std::string& route, unsigned status) {
+        std::lock_guard lock(mutex_);
+        const auto it = observed_.find({route, status});
+        return it == observed_.end() ? 0 : it->second;
+    }
+
+    boost::asio::io_context ioc_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(ioc_);
+    std::unique_ptr<HttpServer> server_;
+    std::vector<std::thread> threads_;
+    int port_ = 0;
+    std::mutex mutex_;
+    std::map<std::pair<std::string, unsigned>, int> observed_;
+    std::atomic<int> slow_entered_{0};
+    std::atomic<bool> release_{false};
+};
+
+TEST_F(HttpServerTest, GetHasContentLengthDateAndServer) {
+    start({}, true);
+    Client c(port_);
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send(get("/hello")));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "target=/hello");
+    EXPECT_EQ(r->header("Content-Length"), "13");
+    EXPECT_EQ(r->header("Content-Type"), "text/plain");
+    EXPECT_EQ(r->header("X-Method"), "GET");
+    EXPECT_TRUE(is_imf_fixdate(r->header("Date"))) << r->header("Date");
+    EXPECT_EQ(r->header("Server").rfind("almanac/", 0), 0u) << r->header("Server");
+    EXPECT_FALSE(r->has("Connection"));
+}
+
+TEST_F(HttpServerTest, HeadHasContentLengthButNoBody) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send("HEAD /x HTTP/1.1\r\nHost: test\r\n\r\n"));
+    const auto head = c.read_reply(true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200u);
+    EXPECT_EQ(head->header("Content-Length"), "9");  // "target=/x"
+    EXPECT_EQ(head->header("X-Method"), "HEAD");
+    // Body bytes after the HEAD header would show up as garbage before the next status line.
+    ASSERT_TRUE(c.send(get("/y")));
+    const auto next = c.read_reply();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->status, 200u);
+    EXPECT_EQ(next->body, "target=/y");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/one")));
+    const auto first = c.read_reply();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->body, "target=/one");
+    ASSERT_TRUE(c.send(get("/two")));
+    const auto second = c.read_reply();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->body, "target=/two");
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/a") + "HEAD /b HTTP/1.1\r\nHost: test\r\n\r\n" + get("/c")));
+    const auto a = c.read_reply();
+    const auto b = c.read_reply(true);
+    const auto cc = c.read_reply();
+    ASSERT_TRUE(a && b && cc);
+    EXPECT_EQ(a->body, "target=/a");
+    EXPECT_EQ(b->header("X-Method"), "HEAD");
+    EXPECT_EQ(b->header("Content-Length"), "9");
+    EXPECT_EQ(cc->body, "target=/c");
+}
+
+TEST_F(HttpServerTest, Http10ClosesUnlessKeepAliveIsAsked) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send("GET /old HTTP/1.0\r\n\r\n"));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "target=/old");
+    EXPECT_TRUE(c.closed_within());
+
+    Client k(port_);
+    ASSERT_TRUE(k.send("GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    const auto first = k.read_reply();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(lower(first->header("Connection")), "keep-alive");
+    ASSERT_TRUE(k.send("GET /2 HTTP/1.0\r\n\r\n"));
+    const auto second = k.read_reply();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->body, "target=/2");
+    EXPECT_TRUE(k.closed_within());
+}
+
+TEST_F(HttpServerTest, RepeatedFieldsAreJoined) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/x", "If-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\nAccept-Encoding: gzip\r\n"
+                                 "Accept-Encoding: br\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("X-If-None-Match"), "\"a\", \"b\"");
+    EXPECT_EQ(r->header("X-Accept-Encoding"), "gzip, br");
+    EXPECT_EQ(r->header("X-If-Modified-Since"), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+TEST_F(HttpServerTest, BodyOfGetIsReadAndIgnored) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/x", "Content-Length: 5\r\n") + "hello" + get("/y")));
+    const auto x = c.read_reply();
+    const auto y = c.read_reply();
+    ASSERT_TRUE(x && y);
+    EXPECT_EQ(x->body, "target=/x");
+    EXPECT_EQ(y->body, "target=/y");
+}
+
+TEST_F(HttpServerTest, OversizedHeaderGets431AndClose) {
+    ServerLimits limits;
+    limits.max_header_bytes = 1024;
+    start(limits);
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/x", "X-Big: " + std::string(4000, 'a') + "\r\n")));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 431u);
+    EXPECT_EQ(lower(r->header("Connection")), "close");
+    EXPECT_EQ(r->header("Content-Type"), "text/plain; charset=utf-8");
+    EXPECT_FALSE(r->body.empty());
+    EXPECT_EQ(r->body.find('\n'), r->body.size() - 1);  // one line
+    EXPECT_TRUE(c.closed_within());
+    EXPECT_TRUE(eventually([&] { return observed("other", 431) == 1; }));
+}
+
+TEST_F(HttpServerTest, SetLimitsAppliesToNewRequests) {
+    start();
+    const std::string big = get("/x", "X-Big: " + std::string(4000, 'a') + "\r\n");
+    Client before(port_);
+    ASSERT_TRUE(before.send(big));
+    const auto ok = before.read_reply();
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200u);
+
+    ServerLimits limits;
+    limits.max_header_bytes = 1024;
+    server_->set_limits(limits);
+    Client after(port_);
+    ASSERT_TRUE(after.send(big));
+    const auto refused = after.read_reply();
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 431u);
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
+    start();
+    for (const std::string bad : {"NOT A REQUEST\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/1.1\r\nbad header\r\n\r\n"}) {
+        Client c(port_);
+        ASSERT_TRUE(c.send(bad));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << bad;
+        EXPECT_EQ(r->status, 400u) << bad;
+        EXPECT_EQ(r->body, "malformed request\n");
+        EXPECT_TRUE(c.closed_within()) << bad;
+    }
+    EXPECT_TRUE(eventually([&] { return observed("other", 400) == 3; }));
+}
+
+TEST_F(HttpServerTest, LargeBodyGets413) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: test\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x')));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413u);
+    EXPECT_TRUE(c.closed_within());
+}
+
+TEST_F(HttpServerTest, HeaderTimeoutAnswers408AndCloses) {
+    ServerLimits limits;
+    limits.header_timeout_seconds = 1;
+    start(limits);
+    Client c(port_);
+    const auto begun = Clock::now();
+    ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: te"));
+    const auto r = c.read_reply(false, 4s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 408u);
+    EXPECT_TRUE(c.closed_within());
+    EXPECT_GE(Clock::now() - begun, 900ms);
+    EXPECT_TRUE(eventually([&] { return observed("other", 408) == 1; }));
+}
+
+TEST_F(HttpServerTest, SilentNewConnectionIsClosedAfterHeaderTimeout) {
+    ServerLimits limits;
+    limits.header_timeout_seconds = 1;
+    start(limits);
+    Client c(port_);
+    EXPECT_TRUE(c.closed_within(4s));
+    EXPECT_EQ(c.unread(), "");  // nothing had begun: no 408
+}
+
+TEST_F(HttpServerTest, IdleTimeoutClosesKeptAliveConnection) {
+    ServerLimits limits;
+    limits.idle_timeout_seconds = 1;
+    start(limits);
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/x")));
+    ASSERT_TRUE(c.read_reply());
+    const auto answered = Clock::now();
+    EXPECT_TRUE(c.closed_within(4s));
+    EXPECT_GE(Clock::now() - answered, 900ms);
+    EXPECT_EQ(c.unread(), "");
+}
+
+TEST_F(HttpServerTest, ConnectionCapAnswers503) {
+    ServerLimits limits;
+    limits.max_connections = 2;
+    start(limits);
+    Client a(port_), b(port_);
+    for (Client* c : {&a, &b}) {
+        ASSERT_TRUE(c->send(get("/x")));
+        ASSERT_TRUE(c->read_reply());
+    }
+    EXPECT_EQ(server_->open_connections(), 2u);
+
+    Client refused(port_);
+    ASSERT_TRUE(refused.send(get("/x")));
+    const auto r = refused.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503u);
+    EXPECT_EQ(r->header("Retry-After"), "1");
+    EXPECT_TRUE(refused.closed_within());
+    EXPECT_TRUE(eventually([&] { return observed("other", 503) == 1; }));
+    EXPECT_EQ(server_->open_connections(), 2u);
+
+    a.close();
+    ASSERT_TRUE(eventually([&] { return server_->open_connections() == 1; }));
+    Client again(port_);
+    ASSERT_TRUE(again.send(get("/y")));
+    const auto ok = again.read_reply();
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200u);
+}
+
+TEST_F(HttpServerTest, HandlerExceptionGives500AndKeepsConnection) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/throw")));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 500u);
+    EXPECT_EQ(r->body, "internal error\n");
+    ASSERT_TRUE(c.send(get("/after")));
+    const auto next = c.read_reply();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "target=/after");
+    EXPECT_TRUE(eventually([&] { return observed("other", 500) == 1 && observed("feed", 200) == 1; }));
+}
+
+TEST_F(HttpServerTest, ObserverCountsEveryResponse) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/1") + get("/2") + get("/3")));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.read_reply());
+    Client bad(port_);
+    ASSERT_TRUE(bad.send("BAD\r\n\r\n"));
+    ASSERT_TRUE(bad.read_reply());
+    EXPECT_TRUE(eventually([&] { return observed("feed", 200) == 3 && observed("other", 400) == 1; }));
+}
+
+TEST_F(HttpServerTest, ListenOnPortInUseThrowsNamingTheAddress) {
+    start();
+    const std::string address = "127.0.0.1:" + std::to_string(port_);
+    HttpServer other(ioc_, {}, [](const Request&) { return Response{}; }, nullptr, false);
+    try {
+        other.listen(address);
+        FAIL() << "listen succeeded on a port in use";
+    } catch (const std::runtime_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(address), std::string::npos) << what;
+        EXPECT_NE(lower(what).find("in use"), std::string::npos) << what;
+    }
+}
+
+TEST_F(HttpServerTest, ListenParsesAddresses) {
+    make_server();
+    EXPECT_THROW(server_->listen("nonsense"), std::runtime_error);
+    EXPECT_THROW(server_->listen("127.0.0.1:http"), std::runtime_error);
+    EXPECT_THROW(server_->listen("127.0.0.1:70000"), std::runtime_error);
+    EXPECT_THROW(server_->listen(":8080"), std::runtime_error);
+
+    const auto local = server_->listen("localhost:0");
+    EXPECT_NE(local.rfind(":0"), local.size() - 2) << local;
+    try {
+        const auto v6 = server_->listen("[::1]:0");
+        EXPECT_EQ(v6.rfind("[::1]:", 0), 0u) << v6;
+        EXPECT_NE(v6, "[::1]:0");
+    } catch (const std::runtime_error& e) {
+        std::cerr << "no IPv6 loopback here: " << e.what() << "\n";
+    }
+    run();
+    Client c(std::stoi(local.substr(local.rfind(':') + 1)));
+    ASSERT_TRUE(c.send(get("/local")));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "target=/local");
+}
+
+TEST_F(HttpServerTest, DrainClosesIdleConnectionsAndCallsDone) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/x")));
+    ASSERT_TRUE(c.read_reply());
+    std::atomic<int> done{0};
+    server_->drain(10s, [&] { ++done; });
+    EXPECT_TRUE(c.closed_within());
+    EXPECT_TRUE(eventually([&] { return done == 1; }));
+    EXPECT_TRUE(eventually([&] { return !Client(port_).connected(); })) << "still accepting";
+    EXPECT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
+}
+
+TEST_F(HttpServerTest, DrainWithoutConnectionsCallsDoneOnce) {
+    start();
+    std::atomic<int> done{0};
+    server_->drain(10s, [&] { ++done; });
+    EXPECT_TRUE(eventually([&] { return done == 1; }));
+    std::this_thread::sleep_for(50ms);  // a second call would come right after the first
+    EXPECT_EQ(done, 1);
+}
+
+TEST_F(HttpServerTest, DrainFinishesTheResponseInProgress) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/slow")));
+    ASSERT_TRUE(eventually([&] { return slow_entered_ == 1; }));
+    std::atomic<int> done{0};
+    server_->drain(10s, [&] { ++done; });
+    release_ = true;
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "target=/slow");
+    EXPECT_EQ(lower(r->header("Connection")), "close");
+    EXPECT_TRUE(c.closed_within());
+    EXPECT_TRUE(eventually([&] { return done == 1; }));
+}
+
+TEST_F(HttpServerTest, DrainDeadlineClosesStuckConnections) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/slow")));  // the handler blocks until release_
+    ASSERT_TRUE(eventually([&] { return slow_entered_ == 1; }));
+    std::atomic<int> done{0};
+    const auto begun = Clock::now();
+    server_->drain(300ms, [&] { ++done; });
+    EXPECT_TRUE(eventually([&] { return done == 1; }));
+    EXPECT_GE(Clock::now() - begun, 250ms);
+    release_ = true;
+    EXPECT_TRUE(c.closed_within());
+    std::this_thread::sleep_for(50ms);  // a late second call would come right after
+    EXPECT_EQ(done, 1);
+}
+
+TEST_F(HttpServerTest, DestroyingTheServerAbandonsAPendingDrain) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/slow")));
+    ASSERT_TRUE(eventually([&] { return slow_entered_ == 1; }));
+    std::atomic<int> done{0};
+    server_->drain(200ms, [&] { ++done; });
+    server_.reset();
+    release_ = true;
+    EXPECT_TRUE(c.closed_within());
+    std::this_thread::sleep_for(400ms);  // past the deadline the drain had
+    EXPECT_EQ(done, 0);
+}
+
+TEST_F(HttpServerTest, AdoptServesOnAnInheritedSocket) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    auto addr = loopback(0);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(fd, 16), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const int port = ntohs(addr.sin_port);
+
+    make_server();
+    EXPECT_EQ(server_->adopt(fd), "127.0.0.1:" + std::to_string(port));
+    run();
+    Client c(port);
+    ASSERT_TRUE(c.send(get("/adopted")));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "target=/adopted");
+}
+
+TEST_F(HttpServerTest, AdoptRefusesASocketThatIsNotListening) {
+    make_server();
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    EXPECT_THROW(server_->adopt(fd), std::runtime_error);
+    ::close(fd);
+    EXPECT_THROW(server_->adopt(-1), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace almanac

@@ -1,0 +1,318 @@
+// The request handler as a function: routes, views, filters, validators, negotiation and errors,
+// against a snapshot built from a small site. No sockets: the end-to-end tests cover those.
+#include "daemon/request_handler.hpp"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "daemon/compression.hpp"
+#include "feeds/content.hpp"
+
+namespace almanac {
+namespace {
+
+Instant at(const char* text) { return std::get<Instant>(parse_event_time(text).value()); }
+
+std::shared_ptr<const Snapshot> make_snapshot(bool allow_any = true) {
+    SiteConfig c;
+    c.site.base_url = "https://example.org/cal/";
+    c.site.timezone = "Europe/Berlin";
+    c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"},
+                          {"blog", SectionType::post, {}, {}, "/blog/:slug/"}};
+    c.feeds = {{"events", "Events", "", {"events"}, {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},
+               {"blog", "Blog", "", {"blog"}, {FeedFormat::atom}, {}, {}, {}, {}}};
+    c.timezones.prerender = {"Asia/Tokyo"};
+    c.timezones.allow_any = allow_any;
+    c.server.cache_max_age_seconds = 120;
+    std::map<std::string, ParsedSource> files;
+    const auto add = [&](const std::string& path, const std::string& text) {
+        files[path] = parse_source(SourceFile{path, path, text}, *find_section(c, path.substr(0, path.find('/'))), c);
+    };
+    add("events/a.md", "---\ntitle: Alpha\nstart: 2030-05-01T10:00\nduration: PT1H\nkind: meetup\ntags: [x, y]\n---\n" +
+                           std::string(600, 'a') + "\n");
+    add("events/b.md", "---\ntitle: Beta\nstart: 2030-06-01T10:00\nduration: PT1H\nkind: talk\ntags: [z]\n---\n");
+    add("events/bad.md", "---\ntitle: Bad\nstart: 2030-13-01\n---\n");
+    add("blog/p.md", "---\ntitle: Post\ndate: 2024-02-03T04:05:06Z\n---\nHello\n");
+    SnapshotInput input;
+    input.site = std::make_shared<const Site>(assemble_site(c, files, {}));
+    input.options = {at("2026-01-01T00:00:00Z"), std::nullopt};
+    input.generation = 7;
+    return encode_snapshot(*build_snapshot(input));
+}
+
+struct HandlerTest : ::testing::Test {
+    std::shared_ptr<const Snapshot> snapshot = make_snapshot();
+    Metrics metrics;
+
+    Response get(const std::string& target, std::vector<std::pair<std::string, std::string>> headers = {},
+                 const std::string& method = "GET") {
+        Request r{method, target, "", "", ""};
+        for (auto& [k, v] : headers) {
+            if (k == "If-None-Match") r.if_none_match = v;
+            if (k == "If-Modified-Since") r.if_modified_since = v;
+            if (k == "Accept-Encoding") r.accept_encoding = v;
+        }
+        return handle_request(*snapshot, r, metrics);
+    }
+};
+
+std::string header(const Response& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+        if (k == name) return v;
+    return "";
+}
+
+std::string body(const Response& r) { return r.body ? *r.body : std::string(); }
+
+TEST_F(HandlerTest, RoutesAndStatuses) {
+    struct Case {
+        const char* method;
+        const char* target;
+        unsigned status;
+        const char* route;
+        const char* body_has;
+    };
+    const Case cases[] = {
+        {"GET", "/events.ics", 200, "feed", "BEGIN:VCALENDAR"},
+        {"GET", "/events.rss", 200, "feed", "<rss"},
+        {"GET", "/blog.atom", 200, "feed", "<feed"},
+        {"GET", "/", 200, "index", "<!DOCTYPE html>"},
+        {"GET", "/index.html", 200, "index", "<form"},
+        {"GET", "/?tz=Asia/Tokyo", 200, "index", "Asia/Tokyo"},
+        {"GET", "/healthz", 200, "healthz", "\"generation\": 7"},
+        {"GET", "/metrics", 200, "metrics", "almanac_snapshot_generation 7"},
+        {"GET", "/tz/Asia/Tokyo/events.ics", 200, "feed", "X-WR-TIMEZONE:Asia/Tokyo"},
+        {"GET", "/tz/America/Argentina/Buenos_Aires/events.ics", 200, "feed", "X-WR-TIMEZONE:America/Argentina/Buenos_Aires"},
+        {"GET", "/events.ics?tz=America%2FNew_York", 200, "feed", "X-WR-TIMEZONE:America/New_York"},
+        {"GET", "http://example.org/events.ics", 200, "feed", "BEGIN:VCALENDAR"},
+        {"GET", "/nope.ics", 404, "other", "no feed named 'nope'"},
+        {"GET", "/events.atom", 404, "other", "feed 'events' is not published as .atom"},
+        {"GET", "/events.pdf", 404, "other", "not published as .pdf"},
+        {"GET", "/tz/Mars/Olympus/events.ics", 404, "other", "unknown time zone 'Mars/Olympus'"},
+        {"GET", "/tz/../events.ics", 404, "other", "unknown time zone '..'"},
+        {"GET", "/events.ics?tz=localtime", 404, "other", "unknown time zone"},
+        {"GET", "/tz/Asia/Tokyo/events.ics?tz=UTC", 400, "other", "two different time zones"},
+        {"GET", "/etc/passwd", 404, "other", "not found"},
+        {"GET", "/%2e%2e/%2e%2e/etc/passwd", 404, "other", "not found"},
+        {"GET", "/events.ics%00", 400, "other", "malformed"},
+        {"GET", "/%zz", 400, "other", "malformed"},
+        {"GET", "events.ics", 400, "other", "malformed"},
+        {"POST", "/events.ics", 405, "other", "use GET or HEAD"},
+        {"DELETE", "/", 405, "other", "use GET or HEAD"},
+    };
+    for (const auto& c : cases) {
+        const auto r = get(c.target, {}, c.method);
+        EXPECT_EQ(r.status, c.status) << c.method << ' ' << c.target << ": " << body(r);
+        EXPECT_EQ(r.route, c.route) << c.target;
+        EXPECT_NE(body(r).find(c.body_has), std::string::npos) << c.target << ": " << body(r);
+        if (c.status == 405) {
+            EXPECT_EQ(header(r, "Allow"), "GET, HEAD");
+        }
+        if (c.status >= 400) {
+            EXPECT_EQ(body(r).find('\n'), body(r).size() - 1) << "one line: " << body(r);
+        }
+    }
+}
+
+TEST_F(HandlerTest, ZonePathAndQueryGiveIdenticalBytes) {
+    const auto a = get("/tz/America/New_York/events.ics");
+    const auto b = get("/events.ics?tz=America/New_York");
+    ASSERT_EQ(a.status, 200u);
+    EXPECT_EQ(body(a), body(b));
+    EXPECT_EQ(header(a, "ETag"), header(b, "ETag"));
+    // Prerendered and on-demand views agree with `almanac build`'s bytes.
+    const auto c = get("/events.ics?tz=Asia/Tokyo");
+    EXPECT_EQ(body(c), *snapshot->documents.at("tz/Asia/Tokyo/events.ics")->identity);
+    EXPECT_EQ(snapshot->views.size(), 1u);  // New York, rendered once and cached
+}
+
+TEST_F(HandlerTest, FeedHeaders) {
+    const auto r = get("/events.ics");
+    EXPECT_EQ(header(r, "Content-Type"), "text/calendar; charset=utf-8");
+    EXPECT_EQ(header(r, "Cache-Control"), "public, max-age=120");
+    EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*");
+    EXPECT_EQ(header(r, "Vary"), "Accept-Encoding");
+    EXPECT_EQ(header(r, "ETag"), snapshot->documents.at("events.ics")->etag);
+    EXPECT_EQ(header(r, "Last-Modified"), "Sat, 03 Feb 2024 04:05:06 GMT");  // the site's newest dated item
+    EXPECT_EQ(header(get("/"), "Access-Control-Allow-Origin"), "");
+    EXPECT_EQ(header(get("/"), "Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(header(get("/healthz"), "Cache-Control"), "no-store");
+}
+
+TEST_F(HandlerTest, HeadHasTheHeadersOfGet) {
+    const auto g = get("/events.rss");
+    const auto h = get("/events.rss", {}, "HEAD");
+    EXPECT_TRUE(h.head);
+    EXPECT_FALSE(g.head);
+    EXPECT_EQ(body(h), body(g));  // the server sends its length, not its bytes
+    EXPECT_EQ(header(h, "ETag"), header(g, "ETag"));
+}
+
+TEST_F(HandlerTest, ConditionalRequests) {
+    const auto first = get("/events.ics");
+    const std::string etag = header(first, "ETag");
+    const std::string modified = header(first, "Last-Modified");
+    struct Case {
+        std::vector<std::pair<std::string, std::string>> headers;
+        unsigned status;
+    };
+    const Case cases[] = {
+        {{{"If-None-Match", etag}}, 304},
+        {{{"If-None-Match", "W/" + etag}}, 304},  // weak comparison (RFC 9110 §13.1.2)
+        {{{"If-None-Match", "\"other\", " + etag}}, 304},
+        {{{"If-None-Match", "*"}}, 304},
+        {{{"If-None-Match", "\"other\""}}, 200},
+        // If-None-Match wins: a stale tag means 200 even when the date would say 304.
+        {{{"If-None-Match", "\"other\""}, {"If-Modified-Since", modified}}, 200},
+        {{{"If-Modified-Since", modified}}, 304},
+        {{{"If-Modified-Since", "Sun, 03 Feb 2030 00:00:00 GMT"}}, 304},  // not newer than: later dates too
+        {{{"If-Modified-Since", "Fri, 02 Feb 2024 04:05:06 GMT"}}, 200},
+        {{{"If-Modified-Since", "Saturday, 03-Feb-24 04:05:06 GMT"}}, 304},
+        {{{"If-Modified-Since", "Sat Feb  3 04:05:06 2024"}}, 304},
+        {{{"If-Modified-Since", "yesterday"}}, 200},
+        // The gzip representation's tag validates too: it stands for the same bytes.
+        {{{"If-None-Match", snapshot->documents.at("events.ics")->etag_gzip}}, 304},
+    };
+    for (const auto& c : cases) {
+        const auto r = get("/events.ics", c.headers);
+        EXPECT_EQ(r.status, c.status) << c.headers.front().first << ": " << c.headers.front().second;
+        if (r.status == 304) {
+            EXPECT_EQ(body(r), "");
+            EXPECT_EQ(header(r, "ETag"), etag);
+            EXPECT_EQ(header(r, "Cache-Control"), "public, max-age=120");
+        }
+    }
+}
+
+TEST_F(HandlerTest, ContentEncoding) {
+    const auto& rep = *snapshot->documents.at("events.ics");
+    ASSERT_TRUE(rep.gzip && rep.brotli);
+    struct Case {
+        const char* accept;
+        const char* encoding;
+    };
+    const Case cases[] = {
+        {"", ""},
+        {"gzip", "gzip"},
+        {"gzip, deflate, br", "br"},
+        {"br;q=0.5, gzip;q=0.9", "gzip"},
+        {"br;q=0, gzip", "gzip"},
+        {"gzip;q=0", ""},
+        {"*", "br"},
+        {"identity", ""},
+        {"identity;q=1, gzip;q=0.1", "gzip"},
+        {"x-gzip", "gzip"},
+        {"GZIP", "gzip"},
+        {"br;q=abc", ""},
+    };
+    for (const auto& c : cases) {
+        const auto r = get("/events.ics", {{"Accept-Encoding", c.accept}});
+        EXPECT_EQ(header(r, "Content-Encoding"), c.encoding) << c.accept;
+        const std::string e = c.encoding;
+        EXPECT_EQ(body(r), e == "br" ? *rep.brotli : e == "gzip" ? *rep.gzip : *rep.identity) << c.accept;
+        EXPECT_EQ(header(r, "ETag"), e == "br" ? rep.etag_brotli : e == "gzip" ? rep.etag_gzip : rep.etag);
+        EXPECT_EQ(header(r, "Vary"), "Accept-Encoding");
+    }
+    EXPECT_NE(rep.etag, rep.etag_gzip);
+    EXPECT_EQ(rep.etag_gzip.back(), '"');
+}
+
+TEST_F(HandlerTest, BeforeCompressionIdentityIsServedWithTheSameTags) {
+    SnapshotInput input;
+    input.site = snapshot->site;
+    input.options = snapshot->options;
+    input.generation = 7;
+    const auto plain_snapshot = build_snapshot(input);
+    EXPECT_FALSE(is_encoded(*plain_snapshot));
+    EXPECT_TRUE(is_encoded(*snapshot));
+    const auto r = handle_request(*plain_snapshot, Request{"GET", "/events.ics", "", "", "gzip, br"}, metrics);
+    EXPECT_EQ(header(r, "Content-Encoding"), "");
+    EXPECT_EQ(header(r, "ETag"), snapshot->documents.at("events.ics")->etag);
+    EXPECT_EQ(body(r), *snapshot->documents.at("events.ics")->identity);
+}
+
+TEST_F(HandlerTest, FiltersAreASetAndCached) {
+    const auto a = get("/events.rss?tag=z&tag=x");
+    const auto b = get("/events.rss?tag=x,z");
+    ASSERT_EQ(a.status, 200u);
+    EXPECT_EQ(body(a), body(b));
+    EXPECT_NE(body(a).find("Alpha"), std::string::npos);
+    EXPECT_NE(body(a).find("Beta"), std::string::npos);
+    const auto talks = get("/events.rss?kind=talk");
+    EXPECT_EQ(body(talks).find("Alpha"), std::string::npos);
+    EXPECT_NE(body(talks).find("Beta"), std::string::npos);
+    EXPECT_NE(body(talks).find("events.rss?kind=talk"), std::string::npos) << "own rel=self";
+    const auto none = get("/events.ics?tag=nothing");
+    EXPECT_EQ(none.status, 200u);
+    EXPECT_EQ(body(none).find("BEGIN:VEVENT"), std::string::npos);
+    EXPECT_EQ(get("/events.ics?tag=" + std::string(300, 'x')).status, 400u);
+    std::string many = "/events.ics?tag=a";
+    for (int i = 0; i < 20; ++i) many += "&tag=t" + std::to_string(i);
+    EXPECT_EQ(get(many).status, 400u);
+    EXPECT_EQ(get("/events.ics?utm_source=x").status, 200u);  // unknown parameters are ignored
+}
+
+TEST_F(HandlerTest, HealthzListsErrors) {
+    const auto r = get("/healthz");
+    EXPECT_NE(body(r).find("events/bad.md:3: "), std::string::npos) << body(r);
+    EXPECT_NE(body(r).find("\"error_count\": 1"), std::string::npos) << body(r);
+    EXPECT_NE(body(r).find("\"items\": 3"), std::string::npos) << body(r);
+}
+
+TEST(Handler, ZonesOnlyFromThePrerenderListWhenAllowAnyIsOff) {
+    const auto snapshot = make_snapshot(false);
+    Metrics metrics;
+    const auto r = handle_request(*snapshot, Request{"GET", "/tz/Europe/Paris/events.ics", "", "", ""}, metrics);
+    EXPECT_EQ(r.status, 404u);
+    EXPECT_NE(body(r).find("not offered"), std::string::npos);
+    EXPECT_EQ(handle_request(*snapshot, Request{"GET", "/tz/Asia/Tokyo/events.ics", "", "", ""}, metrics).status, 200u);
+}
+
+TEST(Handler, ViewCacheIsBounded) {
+    ViewCache cache(2);
+    const auto rep = make_representation(Document{"x", "text/plain", "\"1\"", Instant{}});
+    cache.insert("a", rep);
+    cache.insert("b", rep);
+    ASSERT_TRUE(cache.find("a"));  // a is now the most recent
+    cache.insert("c", rep);
+    EXPECT_TRUE(cache.find("a"));
+    EXPECT_FALSE(cache.find("b"));
+    EXPECT_TRUE(cache.find("c"));
+    EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(Handler, HttpDates) {
+    EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), at("1994-11-06T08:49:37Z"));
+    EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), at("1994-11-06T08:49:37Z"));
+    EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), at("1994-11-06T08:49:37Z"));
+    for (const char* bad : {"", "Sun, 06 Nov 1994 08:49:37 CET", "Sun, 31 Feb 1994 08:49:37 GMT",
+                            "Sun, 06 Xyz 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "1994-11-06",
+                            "Sun, 06 Nov 1994 08:49:37 GMT trailing"})
+        EXPECT_FALSE(parse_http_date(bad)) << bad;
+}
+
+TEST(Handler, GzipRoundTripsThroughZlib) {
+    std::string text;
+    for (int i = 0; i < 500; ++i) text += "line " + std::to_string(i) + " \xc3\xbc\n";
+    const auto gz = gzip_compress(text);
+    ASSERT_TRUE(gz);
+    EXPECT_EQ(gz->substr(0, 2), std::string("\x1f\x8b"));
+    EXPECT_LT(gz->size(), text.size() / 3);
+    std::string back(text.size() + 16, '\0');
+    z_stream zs{};
+    ASSERT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz->data()));
+    zs.avail_in = static_cast<uInt>(gz->size());
+    zs.next_out = reinterpret_cast<Bytef*>(back.data());
+    zs.avail_out = static_cast<uInt>(back.size());
+    EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+    back.resize(zs.total_out);
+    inflateEnd(&zs);
+    EXPECT_EQ(back, text);
+    const auto br = brotli_compress(text);
+    ASSERT_TRUE(br);
+    EXPECT_LT(br->size(), text.size() / 3);
+}
+
+}  // namespace
+}  // namespace almanac
