@@ -390,7 +390,9 @@ private:
         res_.set(http::field::server, "almanac/" ALMANAC_VERSION);
         body_ = std::move(response.body);
         const std::size_t size = body_ ? body_->size() : 0;
-        res_.content_length(size);  // for HEAD too: the size of the body a GET would get
+        // For HEAD too: the size of the body a GET would get. A 304 has no body, and a Content-Length
+        // there would have to be the 200's (RFC 9110 §8.6): none is sent.
+        if (response.status != 304 && response.status != 204) res_.content_length(size);
         res_.keep_alive(keep_alive_);
         sent_bytes_ = response.head ? 0 : size;
         res_.body() = sent_bytes_ ? WireResponse::body_type::value_type(body_->data(), size)

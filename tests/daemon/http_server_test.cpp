@@ -224,6 +224,11 @@ protected:
             eventually([this] { return release_.load(); }, 5s);
         }
         Response res;
+        if (r.target == "/not-modified") {
+            res.status = 304;
+            res.headers = {{"ETag", "\"x\""}};
+            return res;
+        }
         res.headers = {{"Content-Type", "text/plain"},
                        {"X-Method", r.method},
                        {"X-If-None-Match", r.if_none_match},
@@ -284,6 +289,21 @@ TEST_F(HttpServerTest, HeadHasContentLengthButNoBody) {
     ASSERT_TRUE(next);
     EXPECT_EQ(next->status, 200u);
     EXPECT_EQ(next->body, "target=/y");
+}
+
+TEST_F(HttpServerTest, NotModifiedHasNoContentLengthAndKeepsTheConnection) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/not-modified")));
+    const auto reply = c.read_reply();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 304u);
+    EXPECT_FALSE(reply->has("content-length"));
+    EXPECT_EQ(reply->header("ETag"), "\"x\"");
+    ASSERT_TRUE(c.send(get("/after")));
+    const auto next = c.read_reply();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "target=/after");
 }
 
 TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
