@@ -263,7 +263,7 @@ private:
         if (!loaded.config) {
             metrics_.count_rejected_reload();
             spdlog::error("config reload rejected: {} is invalid; keeping the running config",
-                          options_.config_path.empty() ? "the config" : options_.config_path);
+                          config_.path.empty() ? "the config" : config_.path);
             notify("READY=1");
             return false;
         }
@@ -278,7 +278,7 @@ private:
             if (server_) server_->set_limits(limits);
             if (!dir.empty()) start_watcher(dir);
         });
-        spdlog::info("config reloaded from {}", options_.config_path.empty() ? "defaults" : options_.config_path);
+        spdlog::info("config reloaded from {}", config_.path.empty() ? "the defaults" : config_.path);
         notify("READY=1");
         return true;
     }
