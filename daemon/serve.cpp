@@ -69,6 +69,8 @@ public:
         source_date_epoch_ = source_date_epoch_from_env(epoch_problem);
         if (!epoch_problem.empty()) spdlog::warn("{}", epoch_problem);
 
+        // Watching starts before the first scan, so an edit made while it runs is not missed.
+        start_watcher(config_.content.dir);
         content_ = std::make_unique<ContentState>(config_);
         rebuild({Job(ChangeSet(), "start", false)});
         if (!current()) return 1;
@@ -93,7 +95,6 @@ public:
             return 1;
         }
 
-        start_watcher(config_.content.dir);
         wait_for_signal();
         start_watchdog();
         worker_ = std::thread([this] { worker_loop(); });
@@ -195,13 +196,14 @@ private:
         try {
             auto previous = current();
             if (reload && !reload_config()) {
-                if (hints.empty()) return;
+                if (hints.empty()) return encode(current());
             } else if (reload) {
                 previous = nullptr;
             }
             const auto refresh = content_->refresh(hints);
             if (reason == "change" && !refresh.changed()) {
                 spdlog::debug("no content change ({} path(s) reported)", hints.size());
+                encode(current());
                 return;
             }
             auto site = std::make_shared<const Site>(content_->site());
@@ -235,17 +237,18 @@ private:
         }
     }
 
+    bool work_waiting() {
+        std::lock_guard lock(queue_mutex_);
+        return !queue_.empty() || stopping_;
+    }
+
     // Compression comes after the swap, so an edit is served without waiting for it; the encoded
-    // copy has the same bytes and tags. Skipped while more changes wait: the next build reuses what
-    // is unchanged and this step catches up on it.
+    // copy has the same bytes and tags. It yields to a change that arrives meanwhile: the next build
+    // reuses what is unchanged, with the encodings done so far, and this step catches up after it.
     void encode(const std::shared_ptr<const Snapshot>& snapshot) {
-        if (is_encoded(*snapshot)) return;
-        {
-            std::lock_guard lock(queue_mutex_);
-            if (!queue_.empty() || stopping_) return;
-        }
+        if (is_encoded(*snapshot) || work_waiting()) return;
         const auto started = std::chrono::steady_clock::now();
-        auto encoded = encode_snapshot(*snapshot);
+        auto encoded = encode_snapshot(*snapshot, [this] { return work_waiting(); });
         {
             std::lock_guard lock(snapshot_mutex_);
             if (snapshot_ != snapshot) return;

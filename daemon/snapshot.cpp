@@ -50,7 +50,7 @@ std::shared_ptr<const Representation> encode_representation(const std::shared_pt
     return copy;
 }
 
-std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot) {
+std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const std::function<bool()>& interrupted) {
     auto copy = std::make_shared<Snapshot>(static_cast<std::size_t>(snapshot.site->config.server.limits.max_cached_zones));
     copy->generation = snapshot.generation;
     copy->site = snapshot.site;
@@ -59,7 +59,11 @@ std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot) {
     copy->feeds_rendered = snapshot.feeds_rendered;
     copy->feeds_reused = snapshot.feeds_reused;
     copy->build_duration = snapshot.build_duration;
-    for (const auto& [path, rep] : snapshot.documents) copy->documents.emplace(path, encode_representation(rep));
+    bool stop = false;
+    for (const auto& [path, rep] : snapshot.documents) {
+        stop = stop || (!rep->encoded && interrupted && interrupted());
+        copy->documents.emplace(path, stop ? rep : encode_representation(rep));
+    }
     return copy;
 }
 

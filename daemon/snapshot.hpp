@@ -95,8 +95,10 @@ struct SnapshotInput {
 // compressed: the daemon serves it at once, then swaps in encode_snapshot's copy.
 std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input);
 
-// A copy of `snapshot` (same generation, bytes and tags) whose documents all have their encodings.
-std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot);
+// A copy of `snapshot` (same generation, bytes and tags) whose documents have their encodings.
+// `interrupted` is asked between documents: once it says true, the rest are copied as they are.
+std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot,
+                                                const std::function<bool()>& interrupted = nullptr);
 
 // True when every document of `snapshot` has been through encode_representation.
 bool is_encoded(const Snapshot& snapshot);

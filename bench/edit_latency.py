@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+# Edit-to-served latency of `almanac serve`: on a copy of the example site, rewrites one event's title
+# 100 times and measures from the moment the write is complete (file closed, or renamed into place for an
+# editor's atomic save) until GET of its feed returns the new title, polling over one keep-alive connection
+# (If-None-Match, so an unchanged feed costs a 304). Prints count, timeouts and p50/p90/p99/max in ms.
+# Back to back by default (the next edit is written as soon as the previous one is served, i.e. while the
+# daemon may still be compressing the previous snapshot); --pause S waits between edits.
+# usage: edit_latency.py ALMANAC_BINARY [EXAMPLES_DIR] [--rounds N] [--pause S] [--file events/x.md] [--feed /events.ics]
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+DEADLINE = 5.0  # seconds one edit may take to be served before it counts as a timeout
+START_DEADLINE = 60.0
+
+
+class Server:
+    def __init__(self, almanac, config):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen([almanac, "serve", "--config", config, "--listen", "127.0.0.1:0"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = int(self.wait_log(r"info: listening on http://127\.0\.0\.1:(\d+)/").group(1))
+        # The watch is set up after the listening socket: edits before it would be lost.
+        self.wait_log(r"info: watching ")
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            with self.cond:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_log(self, pattern):
+        regex = re.compile(pattern)
+        end = time.monotonic() + START_DEADLINE
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if m := regex.search(line):
+                        return m
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    sys.exit(f"almanac serve did not start (no {pattern!r}); log:\n" + "\n".join(self.lines[-20:]))
+                self.cond.wait(0.1)
+
+    def rebuilds(self):
+        with self.cond:
+            return sum(1 for line in self.lines if re.search(r"info: generation \d+ \(change", line))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+class Poller:
+    """GETs one path over a keep-alive connection, with If-None-Match of the last body seen."""
+
+    def __init__(self, port, path):
+        self.port, self.path = port, path
+        self.conn = None
+        self.etag = None
+
+    def get(self):
+        for attempt in (1, 2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                headers = {"If-None-Match": self.etag} if self.etag else {}
+                self.conn.request("GET", self.path, headers=headers)
+                r = self.conn.getresponse()
+                body = r.read()
+                if r.status == 304:
+                    return None
+                if r.status != 200:
+                    sys.exit(f"GET {self.path}: {r.status} {body[:200]!r}")
+                self.etag = r.headers.get("ETag")
+                return body
+            except (ConnectionError, http.client.HTTPException):
+                # An idle timeout closed the connection between two edits: reconnect once.
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+
+    def wait_for(self, needle, deadline):
+        while time.perf_counter() < deadline:
+            body = self.get()
+            if body is not None and needle in body:
+                return time.perf_counter()
+        return None
+
+
+def percentile(sorted_values, p):
+    # Nearest rank.
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, -(-len(sorted_values) * p // 100))
+    return sorted_values[int(rank) - 1]
+
+
+def report(name, latencies, timeouts, rebuilds):
+    ms = sorted(x * 1000 for x in latencies)
+    print(f"{name:<13} n={len(ms):<4} timeouts={timeouts:<3} rebuilds={rebuilds:<4} "
+          f"p50={percentile(ms, 50):7.1f}  p90={percentile(ms, 90):7.1f}  p99={percentile(ms, 99):7.1f}  "
+          f"max={ms[-1] if ms else float('nan'):7.1f}  min={ms[0] if ms else float('nan'):6.1f} ms")
+
+
+def run(server, poller, path, rounds, atomic, tag, pause):
+    with open(path, encoding="utf-8") as f:
+        original = f.read()
+    if not re.search(r'(?m)^title: .*$', original):
+        sys.exit(f"{path}: no 'title:' line to edit")
+    latencies, timeouts = [], 0
+    rebuilds_before = server.rebuilds()
+    for n in range(rounds):
+        time.sleep(pause)
+        title = f"Edit {tag}{n}"
+        text = re.sub(r'(?m)^title: .*$', f'title: "{title}"', original, count=1)
+        if atomic:
+            tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.rename(tmp, path)
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        written = time.perf_counter()
+        served = poller.wait_for(f"SUMMARY:{title}\r\n".encode(), written + DEADLINE)
+        if served is None:
+            timeouts += 1
+        else:
+            latencies.append(served - written)
+    return latencies, timeouts, server.rebuilds() - rebuilds_before
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description="edit-to-served latency of almanac serve")
+    parser.add_argument("almanac")
+    parser.add_argument("examples", nargs="?", default=os.path.join(here, "..", "examples"))
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds to wait before each edit")
+    parser.add_argument("--file", default="events/ospocon-europe-2026.md", help="the event file, inside content/")
+    parser.add_argument("--feed", default="/events.ics", help="the calendar feed holding that event")
+    args = parser.parse_args()
+
+    root = tempfile.mkdtemp(prefix="almanac-bench-")
+    server = None
+    try:
+        site = os.path.join(root, "site")
+        shutil.copytree(args.examples, site, symlinks=True)
+        path = os.path.join(site, "content", args.file)
+        server = Server(os.path.abspath(args.almanac), os.path.join(site, "almanac.yaml"))
+        poller = Poller(server.port, args.feed)
+        poller.get()
+        print(f"almanac serve on {args.examples}: editing content/{args.file}, polling {args.feed}, "
+              f"{args.rounds} rounds each, {args.pause:g} s between edits, deadline {DEADLINE:.0f} s per edit")
+        failed = False
+        for name, atomic, tag in (("write+close", False, "w"), ("atomic save", True, "a")):
+            latencies, timeouts, rebuilds = run(server, poller, path, args.rounds, atomic, tag, args.pause)
+            report(name, latencies, timeouts, rebuilds)
+            failed |= timeouts > 0
+        return 1 if failed else 0
+    finally:
+        if server:
+            server.kill()
+        shutil.rmtree(root, True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
