@@ -853,6 +853,30 @@ class FileEventTest(SiteTestCase):
 # 7–8. Signals
 
 
+class TimeTest(SiteTestCase):
+    def test_publish_and_expiry_take_effect_at_the_moment(self):
+        # No file changes: the daemon wakes up by itself at the next publishDate / expiryDate.
+        root = self.make_root()
+        config = make_site(root)
+        soon = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=3)
+        stamp = soon.strftime("%Y-%m-%dT%H:%M:%SZ")
+        write_file(os.path.join(root, "content", "events", "appearing.md"),
+                   event_md("Appearing Event", "2031-02-01", f"publishDate: {stamp}"))
+        write_file(os.path.join(root, "content", "events", "vanishing.md"),
+                   event_md("Vanishing Event", "2031-02-02", f"expiryDate: {stamp}"))
+        server = self.start(config)
+        first = ics_summaries(get(server.port, "/events.ics").body)
+        if time.time() < soon.timestamp():
+            self.assertNotIn("Appearing Event", first)
+            self.assertIn("Vanishing Event", first)
+        poll(lambda: (lambda s: "Appearing Event" in s and "Vanishing Event" not in s)(
+                 ics_summaries(get(server.port, "/events.ics").body)),
+             "the publishDate and expiryDate to pass", timeout=10)
+        self.assertGreaterEqual(time.time(), soon.timestamp())
+        metrics = get(server.port, "/metrics").text()
+        self.assertGreaterEqual(metric(metrics, "almanac_rebuilds_total", reason="time", result="ok"), 1)
+
+
 class SignalTest(SiteTestCase):
     def setUp(self):
         self.root = self.make_root()
