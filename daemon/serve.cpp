@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -55,9 +56,10 @@ public:
     Daemon(ServeOptions options, SiteConfig config)
         : options_(std::move(options)),
           config_(std::move(config)),
-          time_timer_(ioc_),
-          watchdog_timer_(ioc_),
-          signals_(ioc_, SIGHUP, SIGTERM, SIGINT) {}
+          strand_(asio::make_strand(ioc_)),
+          time_timer_(strand_),
+          watchdog_timer_(strand_),
+          signals_(strand_, SIGHUP, SIGTERM, SIGINT) {}
 
     ~Daemon() {
         stop_worker();
@@ -277,7 +279,7 @@ private:
         configure_logging(next.log);
         config_ = next;
         content_ = std::make_unique<ContentState>(std::move(next));
-        asio::post(ioc_, [this, limits = config_.server.limits, dir = moved ? config_.content.dir : std::string()] {
+        asio::post(strand_, [this, limits = config_.server.limits, dir = moved ? config_.content.dir : std::string()] {
             if (server_) server_->set_limits(limits);
             if (!dir.empty()) start_watcher(dir);
         });
@@ -297,7 +299,7 @@ private:
         if (const auto change = next_visibility_change(site, now); change && *change < next) next = *change;
         const auto wait = std::max<std::chrono::system_clock::duration>(next - std::chrono::system_clock::now(),
                                                                         std::chrono::seconds(1));
-        asio::post(ioc_, [this, wait] {
+        asio::post(strand_, [this, wait] {
             time_timer_.expires_after(wait);
             time_timer_.async_wait([this](const boost::system::error_code& ec) {
                 if (!ec) enqueue(Job(ChangeSet(), "time", false));
@@ -367,6 +369,8 @@ private:
     SiteConfig config_;  // the running config; written only by the worker (and before it starts)
     std::optional<Instant> source_date_epoch_;
     asio::io_context ioc_;
+    // The daemon's own timers, signals and watcher swaps run here, one at a time, whichever I/O thread runs them.
+    asio::strand<asio::io_context::executor_type> strand_;
     asio::steady_timer time_timer_;
     asio::steady_timer watchdog_timer_;
     std::chrono::microseconds watchdog_period_{0};
