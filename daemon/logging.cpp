@@ -1,5 +1,6 @@
 #include "daemon/logging.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -7,6 +8,8 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace almanac {
 
@@ -35,6 +38,18 @@ public:
     std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessage>(); }
 };
 
+// systemd.exec(5): JOURNAL_STREAM holds "device:inode" of the journal stream; standard error is the
+// journal only when it is that very file (a child started from a service's shell inherits the variable).
+bool stderr_is_journal() {
+    const char* value = std::getenv("JOURNAL_STREAM");
+    if (!value) return false;
+    unsigned long long device = 0, inode = 0;
+    if (std::sscanf(value, "%llu:%llu", &device, &inode) != 2) return false;
+    struct stat st {};
+    if (fstat(STDERR_FILENO, &st) != 0) return false;
+    return static_cast<unsigned long long>(st.st_dev) == device && static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
 }  // namespace
 
 void configure_logging(const LogConfig& config) {
@@ -44,7 +59,7 @@ void configure_logging(const LogConfig& config) {
         spdlog::set_default_logger(logger);
     }
     std::string format = config.format;
-    if (format == "text" && std::getenv("JOURNAL_STREAM") != nullptr) format = "journal";
+    if (format == "text" && stderr_is_journal()) format = "journal";
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     if (format == "journal") {
         formatter->add_flag<SyslogPriority>('*').set_pattern("%*%v");

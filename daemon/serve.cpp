@@ -86,6 +86,7 @@ public:
         try {
             const int passed = sd_listen_fds(1);
             if (passed > 0) {
+                socket_activated_ = true;
                 for (int i = 0; i < passed; ++i)
                     spdlog::info("serving on {} (socket from systemd)", server_->adopt(SD_LISTEN_FDS_START + i));
             } else {
@@ -274,7 +275,8 @@ private:
         }
         SiteConfig next = std::move(*loaded.config);
         if (next.server.listen != config_.server.listen)
-            spdlog::warn("server.listen changed: the new addresses take effect at the next restart");
+            spdlog::warn(socket_activated_ ? "server.listen changed: ignored, the sockets come from systemd (ListenStream=)"
+                                           : "server.listen changed: the new addresses take effect at the next restart");
         const bool moved = next.content.dir != config_.content.dir;
         configure_logging(next.log);
         config_ = next;
@@ -376,6 +378,7 @@ private:
     std::chrono::microseconds watchdog_period_{0};
     asio::signal_set signals_;
     bool draining_ = false;
+    bool socket_activated_ = false;
     Metrics metrics_;
     std::unique_ptr<HttpServer> server_;
     std::unique_ptr<Watcher> watcher_;

@@ -18,7 +18,7 @@ build_packages=(
 )
 test_packages=(
   python3 python3-icalendar python3-vobject python3-feedparser python3-dateutil libxml2-utils
-  jing ruby python3-brotli curl
+  jing ruby python3-brotli curl nginx strace systemd
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -31,7 +31,8 @@ install_missing() {
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing: ${missing[*]}"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # RUNLEVEL=1: packages with a service (nginx) are installed, not started; the tests run their own.
+    as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 }
 
