@@ -6,7 +6,9 @@
 #include <set>
 
 #include "config/config_loader.hpp"
+#include "daemon/logging.hpp"
 #include "daemon/output_writer.hpp"
+#include "daemon/progress.hpp"
 #include "daemon/serve.hpp"
 #include "daemon/site_loader.hpp"
 #include "feeds/publisher.hpp"
@@ -176,20 +178,36 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     const auto loaded = load_config(opts.value("config"));
     for (const auto& d : loaded.diagnostics) err << format_text(d) << "\n";
     if (!loaded.config) return 1;
-    const Site site = load_site(*loaded.config);
+    configure_logging(loaded.config->log);
+    ProgressLog reading("almanac build: reading content files");
+    const Site site = load_site(*loaded.config, reading.callback());
     for (const auto& d : site.diagnostics) err << format_text(d) << "\n";
     std::string epoch_problem;
     const PublishOptions options{std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
                                  source_date_epoch_from_env(epoch_problem)};
     if (!epoch_problem.empty()) err << "almanac build: warning: " << epoch_problem << "\n";
-    const auto documents = publish_site(site, options);
+    // The documents publish_site gives, written one at a time: a big site's output never has to fit
+    // in memory at once.
     const std::string dir = opts.value("out");
-    if (const auto problem = write_documents(dir, documents); !problem.empty()) {
+    std::size_t written = 0;
+    std::string problem;
+    const auto write = [&](std::string path, Document doc) {
+        if (!problem.empty()) return;
+        problem = write_documents(dir, {{std::move(path), std::move(doc)}});
+        ++written;
+    };
+    ProgressLog writing("almanac build: feeds written");
+    for (std::size_t i = 0; i < site.config.feeds.size() && problem.empty(); ++i) {
+        writing.update(i, site.config.feeds.size());
+        publish_feed(site, site.config.feeds[i], options, write);
+    }
+    write(std::string(index_document_path), render_index_document(site, std::nullopt, options));
+    if (!problem.empty()) {
         err << "almanac build: " << problem << "\n";
         return 1;
     }
-    err << "almanac build: wrote " << documents.size() << " document(s) for " << site.config.feeds.size()
-        << " feed(s) to " << dir << "\n";
+    err << "almanac build: wrote " << written << " document(s) for " << site.config.feeds.size() << " feed(s) to "
+        << dir << "\n";
     return has_errors(site.diagnostics) ? 1 : 0;
 }
 

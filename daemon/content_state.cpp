@@ -4,12 +4,13 @@ namespace almanac {
 
 ContentState::ContentState(SiteConfig config) : config_(std::move(config)) {}
 
-ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints) {
+ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints, const ProgressCallback& progress) {
     Refresh out;
     auto listing = list_content(config_);
     tree_diagnostics_ = std::move(listing.diagnostics);
     std::set<std::string> seen;
     for (const auto& file : listing.files) {
+        if (progress) progress(seen.size(), listing.files.size());
         seen.insert(file.path);
         auto it = files_.find(file.path);
         if (it != files_.end() && it->second.stamp == file.stamp && !hints.contains(file.path)) continue;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/progress.hpp"
 #include "daemon/site_loader.hpp"
 #include "feeds/site.hpp"
 
@@ -26,7 +27,8 @@ public:
 
     // Lists the tree again and re-reads every file that is new, whose stamp (mtime, size, inode)
     // differs, or that `hints` names (paths relative to the content dir, e.g. from inotify).
-    Refresh refresh(const std::set<std::string>& hints);
+    // `progress` hears (files examined, files listed) as it goes.
+    Refresh refresh(const std::set<std::string>& hints, const ProgressCallback& progress = nullptr);
 
     // The site made of every file's last good items, with the current diagnostics — including, for a
     // file whose latest version fails, its errors and a warning that the last good version is kept.

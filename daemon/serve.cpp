@@ -17,6 +17,7 @@
 #include "daemon/logging.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/output_writer.hpp"
+#include "daemon/progress.hpp"
 #include "daemon/request_handler.hpp"
 #include "daemon/snapshot.hpp"
 #include "daemon/watcher.hpp"
@@ -203,7 +204,8 @@ private:
             } else if (reload) {
                 previous = nullptr;
             }
-            const auto refresh = content_->refresh(hints);
+            ProgressLog reading("reading content files");
+            const auto refresh = content_->refresh(hints, reading.callback());
             if (reason == "change" && !refresh.changed()) {
                 spdlog::debug("no content change ({} path(s) reported)", hints.size());
                 encode(current());
@@ -216,6 +218,8 @@ private:
             input.generation = ++generation_;
             input.version = [this](const std::string& path) { return content_->version(path); };
             input.previous = previous;
+            ProgressLog rendering("rendering feeds");
+            input.progress = rendering.callback();
             auto snapshot = build_snapshot(input);
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
             {

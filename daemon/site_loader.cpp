@@ -164,10 +164,13 @@ ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config
     return parse_source(SourceFile{file.path, file.shown, *bytes}, *file.section, config);
 }
 
-Site load_site(const SiteConfig& config) {
+Site load_site(const SiteConfig& config, const std::function<void(std::size_t, std::size_t)>& progress) {
     auto listing = list_content(config);
     std::map<std::string, ParsedSource> parsed;
-    for (const auto& file : listing.files) parsed[file.path] = read_content_file(file, config);
+    for (const auto& file : listing.files) {
+        if (progress) progress(parsed.size(), listing.files.size());
+        parsed[file.path] = read_content_file(file, config);
+    }
     return assemble_site(config, parsed, std::move(listing.diagnostics));
 }
 

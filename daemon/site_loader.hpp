@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,8 +60,8 @@ ContentListing list_content(const SiteConfig& config);
 // Reads and parses one listed file; a read failure is an error diagnostic for that file.
 ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config);
 
-// Reads and parses every content file under config.content.dir.
-Site load_site(const SiteConfig& config);
+// Reads and parses every content file under config.content.dir; `progress` hears (files read, files).
+Site load_site(const SiteConfig& config, const std::function<void(std::size_t, std::size_t)>& progress = nullptr);
 
 // The relative path of `file` from `base` when it lies below it, else `file` itself.
 std::string display_path(const std::string& base, const std::string& file);

@@ -112,6 +112,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     const auto views = prerendered_views(site.config);
 
     for (const auto& feed : site.config.feeds) {
+        if (input.progress) input.progress(snap->feeds_rendered + snap->feeds_reused, site.config.feeds.size());
         FeedSignature signature;
         const auto items = select_items(site, feed, FeedView{}, input.options.now);
         for (const auto* item : items)
@@ -136,8 +137,9 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
             snap->documents.insert(kept.begin(), kept.end());
             ++snap->feeds_reused;
         } else {
-            for (auto& [path, doc] : publish_feed(site, feed, input.options))
-                snap->documents.emplace(path, make_representation(std::move(doc), false));
+            publish_feed(site, feed, input.options, [&](std::string path, Document doc) {
+                snap->documents.emplace(std::move(path), make_representation(std::move(doc), false));
+            });
             ++snap->feeds_rendered;
         }
         snap->signatures.emplace(feed.name, std::move(signature));

@@ -89,6 +89,7 @@ struct SnapshotInput {
     // Documents of feeds whose signature did not change are taken from here. Only valid with the
     // same configuration: pass null after a config reload.
     std::shared_ptr<const Snapshot> previous;
+    std::function<void(std::size_t feeds_done, std::size_t feeds)> progress;
 };
 
 // Publishes every document of the site (publish_feed for each feed, and the index page), not yet

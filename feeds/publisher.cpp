@@ -71,15 +71,19 @@ Document render_document(const Site& site, const FeedConfig& feed, FeedFormat fo
     return render_selected(site, feed, format, view, items, feed_updated(items, site_updated(site, options)));
 }
 
-std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options) {
+void publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options, const DocumentSink& sink) {
     const auto items = select_items(site, feed, FeedView{}, options.now);
     const Instant updated = feed_updated(items, site_updated(site, options));
-    std::map<std::string, Document> out;
     for (const auto format : feed.formats)
         for (const auto& zone : prerendered_views(site.config)) {
             const FeedView view{zone, {}, {}};
-            out.emplace(document_path(feed, format, zone), render_selected(site, feed, format, view, items, updated));
+            sink(document_path(feed, format, zone), render_selected(site, feed, format, view, items, updated));
         }
+}
+
+std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options) {
+    std::map<std::string, Document> out;
+    publish_feed(site, feed, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); });
     return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,7 +39,12 @@ std::vector<std::optional<Zone>> prerendered_views(const SiteConfig& config);
 // of the whole site, else options.source_date_epoch.
 std::optional<Instant> site_updated(const Site& site, const PublishOptions& options);
 
-// Every document of one feed: each of its formats × (default view + timezones.prerender).
+// Every document of one feed: each of its formats × (default view + timezones.prerender), handed to
+// `sink` one at a time with its document_path, so a caller that writes them never holds them all.
+using DocumentSink = std::function<void(std::string path, Document doc)>;
+void publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options, const DocumentSink& sink);
+
+// The same documents, keyed by document_path.
 std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options);
 
 // The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone.
