@@ -50,13 +50,14 @@ const Command commands[] = {
      "A summary goes to standard error. Exit status: 0 when there is no error (warnings allowed),\n"
      "1 when there is at least one error, 2 on a usage error.\n"},
     {"build", "almanac build --out DIR [--config FILE]",
-     "write every feed, in every format and pre-rendered time zone, as files under DIR",
-     "Writes DIR/{feed}.{ics,rss,atom,json} for each feed and format in the config, and\n"
-     "DIR/tz/Area/Location/{feed}.{ext} for each zone in timezones.prerender: the same bytes that\n"
-     "`almanac serve` returns, ready for static hosting or a CDN origin. Each file is replaced\n"
-     "atomically. Content problems are printed to standard error as `check` prints them; files\n"
-     "with errors are left out. Exit status: 0 written without content errors, 1 written but some\n"
-     "content has errors (or the config is invalid, and nothing is written), 2 a usage error.\n"
+     "write every feed, in every format and pre-rendered time zone, and the index page, under DIR",
+     "Writes DIR/{feed}.{ics,rss,atom,json} for each feed and format in the config,\n"
+     "DIR/tz/Area/Location/{feed}.{ext} for each zone in timezones.prerender, and DIR/index.html:\n"
+     "the same bytes that `almanac serve` returns, ready for static hosting or a CDN origin. Each\n"
+     "file is replaced atomically; documents are written one at a time. Content problems are\n"
+     "printed to standard error as `check` prints them; files with errors are left out. Exit\n"
+     "status: 0 written without content errors, 1 written but some content has errors (or the\n"
+     "config is invalid, and nothing is written), 2 a usage error.\n"
      "SOURCE_DATE_EPOCH, when set, dates documents that have no dated item.\n"},
     {"help", "almanac help [COMMAND]", "show help for almanac or for one command", ""},
 };
@@ -80,6 +81,7 @@ void print_overview(std::ostream& out) {
 struct Options {
     std::map<std::string, std::vector<std::string>> values;  // every value given, in order
     bool help = false;
+    bool version = false;
     std::string error;
 
     bool has(const std::string& name) const { return values.contains(name); }
@@ -93,6 +95,10 @@ Options parse_options(const std::vector<std::string>& args, std::size_t first, c
         const std::string& a = args[i];
         if (a == "--help" || a == "-h") {
             o.help = true;
+            continue;
+        }
+        if (a == "--version") {
+            o.version = true;
             continue;
         }
         if (!a.starts_with("--")) {
@@ -133,6 +139,10 @@ std::optional<int> prepare(const Command& cmd, const std::vector<std::string>& a
     if (!opts.error.empty()) return usage_error(err, cmd, opts.error);
     if (opts.help) {
         out << "usage: " << cmd.usage << "\n\n" << cmd.details;
+        return 0;
+    }
+    if (opts.version) {
+        out << "almanac " ALMANAC_VERSION "\n";
         return 0;
     }
     return std::nullopt;
