@@ -21,9 +21,11 @@ constexpr std::string_view page_style =
     "h1{margin:0}h2{margin:2rem 0 .5rem;border-bottom:1px solid #ddd}h3{font-size:1rem;margin:1.25rem 0 .25rem}"
     "ul{list-style:none;padding:0;margin:0}li{margin:.5rem 0}a{color:#0645ad;overflow-wrap:anywhere}"
     ".zone,.description,.when,.where{color:#555}.when{display:block;font-size:.9rem}"
-    ".format{display:inline-block;min-width:5.5rem;font-weight:600}"
+    ".format{display:inline-block;min-width:6.5rem;font-weight:600}"
+    "@media (max-width:30rem){.format{display:block}}"
+    "#zone form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}#zone select{flex:1 1 12rem}"
     ".status{color:#b00020;font-size:.8rem;font-weight:700;text-transform:uppercase;margin-right:.25rem}"
-    "select,button{font:inherit;max-width:100%}";
+    "select,button{font:inherit;max-width:100%;padding:.4rem .6rem;min-height:2.5rem}";
 
 // The zone the page reads times in: the chosen one, else the site's (validated with the config).
 Zone view_zone(const Site& site, const IndexOptions& options) {
@@ -138,6 +140,8 @@ void write_head(std::string& out, const Site& site) {
     const auto& config = site.config;
     out += "<!DOCTYPE html>\n<html lang=\"" + xml_escape(config.site.language) + "\">\n<head>\n";
     out += "<meta charset=\"utf-8\" />\n";
+    // No favicon to fetch: browsers would otherwise ask for /favicon.ico and log its 404.
+    out += "<link rel=\"icon\" href=\"data:,\" />\n";
     out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" />\n";
     out += "<title>" + xml_escape(config.site.title) + "</title>\n";
     // Feed readers find the default views from the page itself (RSS/Atom autodiscovery).
@@ -184,7 +188,9 @@ void write_option(std::string& out, const std::string& name, const std::string& 
 
 void write_zone_picker(std::string& out, const SiteConfig& config, const Zone& view) {
     out += "<div id=\"zone\">\n<h2>Time zone</h2>\n";
-    out += "<form method=\"get\" action=\"" + xml_escape(config.site.base_url) + "\">\n";
+    // No action: the form comes back to the server the page was loaded from, whatever base_url says
+    // (a replica, a preview on 127.0.0.1, a proxy's path prefix).
+    out += "<form method=\"get\">\n";
     out += "<label for=\"tz\">Show times and calendar links in</label>\n<select id=\"tz\" name=\"tz\">\n";
     bool selected_written = false;
     const auto& prerender = config.timezones.prerender;
@@ -196,13 +202,15 @@ void write_zone_picker(std::string& out, const SiteConfig& config, const Zone& v
     out += "</select>\n<button type=\"submit\">Show</button>\n</form>\n</div>\n";
 }
 
-void write_event(std::string& out, const Upcoming& entry, const Zone& view) {
+void write_event(std::string& out, const Upcoming& entry, const Zone& view, const std::string& heading) {
     const Item& item = *entry.item;
     const Event& event = *item.event;
     const bool cancelled = event.status == EventStatus::cancelled;
     out += cancelled ? "<li class=\"event cancelled\">" : "<li class=\"event\">";
-    out += "<span class=\"when\">" +
-           xml_escape(describe_when(entry.occurrence.start, entry.occurrence.end, event.zone, view)) + "</span>";
+    // Under its day's heading an entry does not repeat that date; one that spans days keeps its end's.
+    std::string when = describe_when(entry.occurrence.start, entry.occurrence.end, event.zone, view);
+    if (when.starts_with(heading + ", ")) when.erase(0, heading.size() + 2);
+    out += "<span class=\"when\">" + xml_escape(when) + "</span>";
     if (cancelled) out += "<span class=\"status\">Cancelled</span><del>";
     if (event.status == EventStatus::tentative) out += "<span class=\"status\">Tentative</span>";
     const auto& link = event.url.empty() ? item.permalink : event.url;
@@ -227,9 +235,9 @@ void write_upcoming(std::string& out, const Site& site, const IndexOptions& opti
     out += "</p>\n";
     for (std::size_t i = 0; i < list.entries.size(); ++i) {
         const auto& entry = list.entries[i];
-        if (i == 0 || entry.day != list.entries[i - 1].day)
-            out += "<h3>" + xml_escape(day_heading(entry.day)) + "</h3>\n<ul>\n";
-        write_event(out, entry, view);
+        const std::string heading = day_heading(entry.day);
+        if (i == 0 || entry.day != list.entries[i - 1].day) out += "<h3>" + xml_escape(heading) + "</h3>\n<ul>\n";
+        write_event(out, entry, view, heading);
         if (i + 1 == list.entries.size() || list.entries[i + 1].day != entry.day) out += "</ul>\n";
     }
     out += "</div>\n";
