@@ -279,8 +279,8 @@ def recv_until_eof(sock, timeout=5.0):
         out += chunk
 
 
-def read_response(sock_file):
-    """Reads one HTTP/1.1 response with a Content-Length body from a socket file: (status, headers, body)."""
+def read_response_head_only(sock_file):
+    """Reads the status line and headers of a response that has no body (HEAD, 304)."""
     status_line = sock_file.readline()
     if not status_line:
         raise AssertionError("connection closed before a response")
@@ -292,22 +292,13 @@ def read_response(sock_file):
             break
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    body = sock_file.read(int(headers.get("content-length", "0")))
-    return int(status), headers, body, version
-
-
-def read_response_head_only(sock_file):
-    """Reads the status line and headers of a response that has no body (HEAD, 304)."""
-    status_line = sock_file.readline().decode("latin-1")
-    headers = {}
-    while True:
-        line = sock_file.readline().decode("latin-1")
-        if line in ("\r\n", "\n", ""):
-            break
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    version, status = status_line.split(" ", 2)[:2]
     return int(status), headers, b"", version
+
+
+def read_response(sock_file):
+    """Reads one HTTP/1.1 response with a Content-Length body from a socket file: (status, headers, body)."""
+    status, headers, _, version = read_response_head_only(sock_file)
+    return status, headers, sock_file.read(int(headers.get("content-length", "0"))), version
 
 
 def ics_summaries(body):
