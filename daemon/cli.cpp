@@ -39,7 +39,8 @@ const Command commands[] = {
      "rejected and the running one kept); SIGTERM or SIGINT finish open requests and exit 0.\n"
      "Under systemd: Type=notify, socket activation and the watchdog are supported.\n"
      "Routes: /, /{feed}.{ext}, /tz/Area/Location/{feed}.{ext}, ?tz=, ?tag=, ?kind=, /healthz, /metrics.\n"
-     "Exit status: 0 after a clean stop, 1 when it cannot start (invalid config, address in use).\n"},
+     "Exit status: 0 after a clean stop, 1 when it cannot start (invalid config, address in use,\n"
+     "no content directory), 2 on a usage error.\n"},
     {"check", "almanac check [--config FILE] [--format text|github|json]",
      "lint the content and the config; exit 1 on any error",
      "Reads the config (FILE, else ./almanac.yaml, else defaults) and every content file, and prints\n"
@@ -138,7 +139,7 @@ std::optional<int> prepare(const Command& cmd, const std::vector<std::string>& a
     opts = parse_options(args, 2, allowed);
     if (!opts.error.empty()) return usage_error(err, cmd, opts.error);
     if (opts.help) {
-        out << "usage: " << cmd.usage << "\n\n" << cmd.details;
+        out << "usage: " << cmd.usage << "\n\n" << cmd.summary << "\n\n" << cmd.details;
         return 0;
     }
     if (opts.version) {

@@ -20,6 +20,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -530,9 +531,11 @@ private:
 
 tcp::acceptor ServerCore::open_acceptor(const tcp::endpoint& ep, beast::error_code& ec) {
     tcp::acceptor acceptor(net::make_strand(ioc_));
-    if (!acceptor.open(ep.protocol(), ec) && !acceptor.set_option(net::socket_base::reuse_address(true), ec) &&
-        !acceptor.bind(ep, ec))
-        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (acceptor.open(ep.protocol(), ec) || acceptor.set_option(net::socket_base::reuse_address(true), ec))
+        return acceptor;
+    // An IPv6 address serves IPv6 only, so `--listen 0.0.0.0:P --listen [::]:P` can bind both.
+    if (ep.address().is_v6() && acceptor.set_option(boost::asio::ip::v6_only(true), ec)) return acceptor;
+    if (!acceptor.bind(ep, ec)) acceptor.listen(net::socket_base::max_listen_connections, ec);
     return acceptor;
 }
 

@@ -241,6 +241,13 @@ private:
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             metrics_.record_rebuild(reason, false, seconds);
             spdlog::error("rebuild ({}) failed, still serving generation {}: {}", reason, generation_, e.what());
+            // Time-triggered rebuilds must not stop with it: try again in a minute.
+            asio::post(strand_, [this] {
+                time_timer_.expires_after(std::chrono::minutes(1));
+                time_timer_.async_wait([this](const boost::system::error_code& ec) {
+                    if (!ec) enqueue(Job(ChangeSet(), "time", false));
+                });
+            });
         }
     }
 
