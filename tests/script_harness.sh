@@ -34,3 +34,16 @@ stop() { # PID [SIGNAL]: signal it, wait up to 20 s, return its exit status (124
 ok()   { passes=$((passes + 1)); echo "ok   $1"; }
 fail() { fails=$((fails + 1)); echo "FAIL $1"; }
 finish() { echo "$passes passed, $fails failed"; [ "$fails" -eq 0 ]; }
+from_py() { # runs a checker that prints "ok NAME" / "FAIL NAME: why"; counts its lines here
+  local line failed=0 last=
+  while IFS= read -r line; do
+    case "$line" in
+      "ok   "*) ok "${line#ok   }" ;;
+      "FAIL "*) fail "${line#FAIL }"; failed=1 ;;
+      "exit "[0-9]*) last=$line ;;
+      *) echo "$line" ;;
+    esac
+  done < <("$@" 2>&1; echo "exit $?")
+  [ "$last" = "exit 0" ] || [ $failed = 1 ] || fail "$(basename -- "$2") ended with '$last'"
+}
+

@@ -20,18 +20,6 @@ get() {
   tr -d '\r' <"$tmp/head.raw" | sed 's/^\([^:]*\):/\L\1:/' >"$tmp/head"
 }
 header() { sed -n "s/^$1: //p" "$tmp/head" | tail -1; }
-from_py() { # runs a checker that prints "ok NAME" / "FAIL NAME: why"; counts its lines here
-  local line failed=0 last=
-  while IFS= read -r line; do
-    case "$line" in
-      "ok   "*) ok "${line#ok   }" ;;
-      "FAIL "*) fail "${line#FAIL }"; failed=1 ;;
-      "exit "[0-9]*) last=$line ;;
-      *) echo "$line" ;;
-    esac
-  done < <("$@" 2>&1; echo "exit $?")
-  [ "$last" = "exit 0" ] || [ $failed = 1 ] || fail "$(basename -- "$2") ended with '$last'"
-}
 expect() { # NAME ACTUAL EXPECTED
   if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', expected '$3'"; return 1; fi
 }

@@ -8,18 +8,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 max_exposure=1.5
 
-from_py() { # runs a checker that prints "ok NAME" / "FAIL NAME: why"; counts its lines here
-  local line failed=0 last=
-  while IFS= read -r line; do
-    case "$line" in
-      "ok   "*) ok "${line#ok   }" ;;
-      "FAIL "*) fail "${line#FAIL }"; failed=1 ;;
-      "exit "[0-9]*) last=$line ;;
-      *) echo "$line" ;;
-    esac
-  done < <("$@" 2>&1; echo "exit $?")
-  [ "$last" = "exit 0" ] || [ $failed = 1 ] || fail "$(basename -- "$2") ended with '$last'"
-}
 unset JOURNAL_STREAM NOTIFY_SOCKET LISTEN_FDS LISTEN_PID LISTEN_FDNAMES WATCHDOG_USEC WATCHDOG_PID
 
 example="$src/examples/almanac.yaml"
