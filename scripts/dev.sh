@@ -36,10 +36,12 @@ install_missing() {
   fi
 }
 
-build() {
+build() { # [BUILD_DIR [CMAKE ARGS...]]
+  local dir=${1:-$build_dir}
+  [ $# -gt 0 ] && shift
   install_missing "${build_packages[@]}"
-  cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${ALMANAC_CMAKE_ARGS:-} >/dev/null
-  timeout 3000 cmake --build "$build_dir" -j "$jobs"
+  cmake -S "$here" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${ALMANAC_CMAKE_ARGS:-} "$@" >/dev/null
+  timeout 3000 cmake --build "$dir" -j "$jobs"
 }
 
 command_name=${1:-}
@@ -63,8 +65,17 @@ case "$command_name" in
       (cd "$here/tests/oracles" && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
     fi
     build
-    cd "$build_dir"
-    timeout 1800 ctest --output-on-failure -j "$jobs" --timeout 300
+    (cd "$build_dir" && timeout 1800 ctest --output-on-failure -j "$jobs" --timeout 300)
+    # The same suite against an ASan + UBSan build (any report fails its test). The third-party
+    # oracle run (conformance_build) is left to the plain build: it checks output, not memory.
+    # ALMANAC_SANITIZE_SUITE=0 skips this stage for a quick local run.
+    if [ "${ALMANAC_SANITIZE_SUITE:-1}" != 0 ]; then
+      echo "== the suite again under AddressSanitizer and UndefinedBehaviorSanitizer ($build_dir-sanitize)"
+      build "$build_dir-sanitize" -DALMANAC_SANITIZE=ON
+      (cd "$build_dir-sanitize" &&
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        timeout 1800 ctest --output-on-failure -j "$jobs" --timeout 300 -E '^conformance_build$')
+    fi
     ;;
   *)
     echo "usage: scripts/dev.sh run|test|build" >&2
