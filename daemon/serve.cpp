@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -205,6 +206,7 @@ private:
                 previous = nullptr;
             }
             ProgressLog reading("reading content files");
+            if (!reload && redetect_sections()) previous = nullptr;
             const auto refresh = content_->refresh(hints, reading.callback());
             if (reason == "change" && !refresh.changed()) {
                 spdlog::debug("no content change ({} path(s) reported)", hints.size());
@@ -270,6 +272,24 @@ private:
         }
         spdlog::debug("generation {} compressed in {:.1f} ms", snapshot->generation,
                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    }
+
+    // Sections detected from folder names (no content.sections in the config) follow the folders: a
+    // top-level folder added or removed changes the sections and their feeds. True when they changed.
+    bool redetect_sections() {
+        if (config_.content.sections_given) return false;
+        SiteConfig next = config_;
+        complete_config(next, content_folders(next.content.dir));
+        const auto names = [](const SiteConfig& c) {
+            std::vector<std::string> out;
+            for (const auto& s : c.content.sections) out.push_back(s.name);
+            return out;
+        };
+        if (names(next) == names(config_)) return false;
+        spdlog::info("content folders changed: sections are now {}", fmt::join(names(next), ", "));
+        config_ = next;
+        content_ = std::make_unique<ContentState>(std::move(next));
+        return true;
     }
 
     // Loads the config again; on success replaces the content state. False keeps the old config.

@@ -46,6 +46,8 @@ std::vector<std::string> top_level_folders(const fs::path& dir) {
 
 }  // namespace
 
+std::vector<std::string> content_folders(const std::string& content_dir) { return top_level_folders(content_dir); }
+
 std::string display_path(const std::string& base, const std::string& file) {
     if (base.empty()) return file;
     const auto rel = fs::path(file).lexically_relative(base);

@@ -28,6 +28,9 @@ struct ConfigOverrides {
 // or unreadable file named explicitly is an error. Folders of the content dir complete the config.
 LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrides = {});
 
+// The top-level folders of the content dir that can be sections (not hidden, not symlinks), sorted.
+std::vector<std::string> content_folders(const std::string& content_dir);
+
 // Files bigger than this are an error for that file rather than read whole.
 inline constexpr std::size_t max_content_file_bytes = 8 * 1024 * 1024;
 

@@ -844,6 +844,23 @@ class FileEventTest(SiteTestCase):
 # 7–8. Signals
 
 
+class DetectedSectionsTest(SiteTestCase):
+    def test_a_new_top_level_folder_becomes_a_section_and_a_feed(self):
+        # Without content.sections, sections follow the folders: no SIGHUP needed for a new one.
+        root = self.make_root()
+        write_file(os.path.join(root, "almanac.yaml"), 'site:\n  title: "Detected"\n  base_url: "https://d.example.org/"\n')
+        write_file(os.path.join(root, "content", "events", "a.md"), event_md("Detected Event", "2031-01-01"))
+        server = self.start(os.path.join(root, "almanac.yaml"))
+        self.assertEqual(get(server.port, "/events.ics").status, 200)
+        self.assertEqual(get(server.port, "/talks.rss").status, 404)
+        write_file(os.path.join(root, "content", "talks", "first.md"), "---\ntitle: First Talk\ndate: 2030-01-01\n---\nHi.\n")
+        poll(lambda: (lambda r: r.status == 200 and b"First Talk" in r.body)(get(server.port, "/talks.rss")),
+             "the new folder's feed /talks.rss")
+        self.assertIn(b"Detected Event", get(server.port, "/events.ics").body)
+        shutil.rmtree(os.path.join(root, "content", "talks"))
+        poll(lambda: get(server.port, "/talks.rss").status == 404, "the removed folder's feed to go")
+
+
 class TimeTest(SiteTestCase):
     def test_publish_and_expiry_take_effect_at_the_moment(self):
         # No file changes: the daemon wakes up by itself at the next publishDate / expiryDate.
