@@ -244,12 +244,7 @@ private:
             metrics_.record_rebuild(reason, false, seconds);
             spdlog::error("rebuild ({}) failed, still serving generation {}: {}", reason, generation_, e.what());
             // Time-triggered rebuilds must not stop with it: try again in a minute.
-            asio::post(strand_, [this] {
-                time_timer_.expires_after(std::chrono::minutes(1));
-                time_timer_.async_wait([this](const boost::system::error_code& ec) {
-                    if (!ec) enqueue(Job(ChangeSet(), "time", false));
-                });
-            });
+            arm_time_rebuild(std::chrono::minutes(1));
         }
     }
 
@@ -330,8 +325,12 @@ private:
     void schedule_time_rebuild(const Site& site, Instant now) {
         auto next = now + max_time_between_rebuilds;
         if (const auto change = next_visibility_change(site, now); change && *change < next) next = *change;
-        const auto wait = std::max<std::chrono::system_clock::duration>(next - std::chrono::system_clock::now(),
-                                                                        std::chrono::seconds(1));
+        arm_time_rebuild(std::max<std::chrono::system_clock::duration>(next - std::chrono::system_clock::now(),
+                                                                        std::chrono::seconds(1)));
+    }
+
+    // A "time" rebuild after `wait`, replacing the one pending (from any thread: the timer lives on the strand).
+    void arm_time_rebuild(std::chrono::steady_clock::duration wait) {
         asio::post(strand_, [this, wait] {
             time_timer_.expires_after(wait);
             time_timer_.async_wait([this](const boost::system::error_code& ec) {
