@@ -227,11 +227,8 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
         if (const auto it = snapshot.documents.find(path); it != snapshot.documents.end())
             return send(snapshot, request, *it->second, "feed", true);
     const std::string key = view_url(site.config, *feed, format->format, view);
-    auto rep = snapshot.views.find(key);
-    if (!rep) {
-        rep = make_representation(render_document(site, *feed, format->format, view, snapshot.options));
-        snapshot.views.insert(key, rep);
-    }
+    const auto rep = snapshot.views.find_or_render(
+        key, [&] { return render_document(site, *feed, format->format, view, snapshot.options); });
     return send(snapshot, request, *rep, "feed", true);
 }
 
@@ -246,11 +243,8 @@ Response index_response(const Snapshot& snapshot, const Request& request, const 
     auto choice = choose_zone(snapshot.site->config, tz.front());
     if (choice.error) return std::move(*choice.error);
     const std::string key = "index.html?tz=" + choice.zone->name;
-    auto rep = snapshot.views.find(key);
-    if (!rep) {
-        rep = make_representation(render_index_document(*snapshot.site, choice.zone, snapshot.options));
-        snapshot.views.insert(key, rep);
-    }
+    const auto rep = snapshot.views.find_or_render(
+        key, [&] { return render_index_document(*snapshot.site, choice.zone, snapshot.options); });
     return send(snapshot, request, *rep, "index", false);
 }
 

@@ -96,6 +96,14 @@ void ViewCache::insert(const std::string& key, std::shared_ptr<const Representat
     }
 }
 
+std::shared_ptr<const Representation> ViewCache::find_or_render(const std::string& key,
+                                                                const std::function<Document()>& render) {
+    if (auto found = find(key)) return found;
+    auto rep = make_representation(render());
+    insert(key, rep);
+    return rep;
+}
+
 std::size_t ViewCache::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();

@@ -49,6 +49,9 @@ public:
     explicit ViewCache(std::size_t capacity) : capacity_(capacity) {}
     std::shared_ptr<const Representation> find(const std::string& key);
     void insert(const std::string& key, std::shared_ptr<const Representation> value);
+    // The cached view for `key`, else `render()`'s result, kept. Rendering happens outside the lock.
+    std::shared_ptr<const Representation> find_or_render(const std::string& key,
+                                                         const std::function<Document()>& render);
     std::size_t size() const;
 
 private:
