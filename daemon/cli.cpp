@@ -197,8 +197,7 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     const PublishOptions options{std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
                                  source_date_epoch_from_env(epoch_problem)};
     if (!epoch_problem.empty()) err << "almanac build: warning: " << epoch_problem << "\n";
-    // The documents publish_site gives, written one at a time: a big site's output never has to fit
-    // in memory at once.
+    // Written one at a time as publish_site gives them: a big site's output never has to fit in memory.
     const std::string dir = opts.value("out");
     std::size_t written = 0;
     std::string problem;
@@ -208,11 +207,7 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
         ++written;
     };
     ProgressLog writing("almanac build: feeds written");
-    for (std::size_t i = 0; i < site.config.feeds.size() && problem.empty(); ++i) {
-        writing.update(i, site.config.feeds.size());
-        publish_feed(site, site.config.feeds[i], options, write);
-    }
-    write(std::string(index_document_path), render_index_document(site, std::nullopt, options));
+    publish_site(site, options, write, writing.callback());
     if (!problem.empty()) {
         err << "almanac build: " << problem << "\n";
         return 1;

@@ -99,10 +99,19 @@ Document render_index_document(const Site& site, const std::optional<Zone>& zone
     return doc;
 }
 
+void publish_site(const Site& site, const PublishOptions& options, const DocumentSink& sink,
+                  const std::function<void(std::size_t, std::size_t)>& progress) {
+    const auto& feeds = site.config.feeds;
+    for (std::size_t i = 0; i < feeds.size(); ++i) {
+        if (progress) progress(i, feeds.size());
+        publish_feed(site, feeds[i], options, sink);
+    }
+    sink(std::string(index_document_path), render_index_document(site, std::nullopt, options));
+}
+
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options) {
     std::map<std::string, Document> out;
-    for (const auto& feed : site.config.feeds) out.merge(publish_feed(site, feed, options));
-    out.emplace(index_document_path, render_index_document(site, std::nullopt, options));
+    publish_site(site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); });
     return out;
 }
 

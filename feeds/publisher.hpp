@@ -53,8 +53,12 @@ Document render_index_document(const Site& site, const std::optional<Zone>& zone
 // The path of the index page among the published documents.
 inline constexpr std::string_view index_document_path = "index.html";
 
-// Every feed's documents (publish_feed) and the index page. Keys are document_path()s and
-// index_document_path.
+// Every feed's documents (publish_feed) and then the index page, handed to `sink` one at a time with
+// their document_path()s and index_document_path. `progress` hears (feeds done, feeds) before each feed.
+void publish_site(const Site& site, const PublishOptions& options, const DocumentSink& sink,
+                  const std::function<void(std::size_t, std::size_t)>& progress = nullptr);
+
+// The same documents, keyed by path.
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options);
 
 // A strong ETag for `body`: stable across machines and runs.
