@@ -22,40 +22,38 @@ using std::chrono::seconds;
 // RFC 5545 §3.3.11 TEXT. libical 3.0.16 escapes SUMMARY this way but leaves commas and semicolons
 // bare in CATEGORIES and X- properties (X-WR-CALNAME, X-ALT-DESC), so we escape every TEXT value
 // ourselves. Line breaks become \n; other control characters are not allowed in TEXT and dropped.
-std::string escape_text(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
+void append_escaped_text(std::string& out, std::string_view s) {
+    std::size_t run = 0;  // start of the bytes not yet copied
     for (std::size_t i = 0; i < s.size(); ++i) {
-        const char c = s[i];
+        const auto c = static_cast<unsigned char>(s[i]);
+        if ((c >= 0x20 && c != 0x7f && c != '\\' && c != ';' && c != ',') || c == '\t') continue;
+        out.append(s.data() + run, i - run);
         if (c == '\\' || c == ';' || c == ',') {
             out += '\\';
-            out += c;
+            out += static_cast<char>(c);
         } else if (c == '\n' || c == '\r') {
             if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
             out += "\\n";
-        } else if ((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) || c == '\t') {
-            out += c;
         }
+        run = i + 1;
     }
-    return out;
+    out.append(s.data() + run, s.size() - run);
 }
 
 // One content line, folded (RFC 5545 §3.1): physical lines of at most 75 octets plus CRLF, each
 // continuation starting with a space, never breaking inside a UTF-8 sequence.
-std::string fold_content_line(std::string_view line) {
-    std::string out;
+void append_folded(std::string& out, std::string_view line) {
     std::size_t limit = 75;
     while (line.size() > limit) {
         std::size_t cut = limit;
         while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-        out.append(line.substr(0, cut));
+        out.append(line.data(), cut);
         out += "\r\n ";
         line.remove_prefix(cut);
         limit = 74;
     }
     out.append(line);
     out += "\r\n";
-    return out;
 }
 
 struct FreeString {
@@ -63,12 +61,12 @@ struct FreeString {
 };
 using OwnedString = std::unique_ptr<char, FreeString>;
 
-std::string value_text(icalproperty* property) {
+void append_value_text(std::string& line, icalproperty* property) {
     const icalvalue* value = icalproperty_get_value(property);
-    if (!value) return {};
+    if (!value) return;
     switch (icalvalue_isa(value)) {
-        case ICAL_TEXT_VALUE: return escape_text(icalvalue_get_text(value));
-        case ICAL_X_VALUE: return escape_text(icalvalue_get_x(value));
+        case ICAL_TEXT_VALUE: return append_escaped_text(line, icalvalue_get_text(value));
+        case ICAL_X_VALUE: return append_escaped_text(line, icalvalue_get_x(value));
         default: {
             // URI and CAL-ADDRESS values have no escaping: a control character in one would end the
             // content line and let the rest of the value become properties of its own. The parser
@@ -76,16 +74,17 @@ std::string value_text(icalproperty* property) {
             const OwnedString text{icalvalue_as_ical_string_r(value)};
             std::string out = text ? text.get() : "";
             std::replace_if(out.begin(), out.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
-            return out;
+            line += out;
+            return;
         }
     }
 }
 
 // Serializes a component tree built with libical: names, parameters and non-TEXT values are
-// libical's; TEXT values use escape_text; every line is folded by fold_content_line.
+// libical's; TEXT values use append_escaped_text; every line is folded by append_folded.
 void write_component(icalcomponent* component, std::string& out) {
     const std::string name = icalcomponent_kind_to_string(icalcomponent_isa(component));
-    out += fold_content_line("BEGIN:" + name);
+    append_folded(out, "BEGIN:" + name);
     for (auto* p = icalcomponent_get_first_property(component, ICAL_ANY_PROPERTY); p;
          p = icalcomponent_get_next_property(component, ICAL_ANY_PROPERTY)) {
         const OwnedString property_name{icalproperty_get_property_name_r(p)};
@@ -97,13 +96,13 @@ void write_component(icalcomponent* component, std::string& out) {
             line += text.get();
         }
         line += ':';
-        line += value_text(p);
-        out += fold_content_line(line);
+        append_value_text(line, p);
+        append_folded(out, line);
     }
     for (auto* c = icalcomponent_get_first_component(component, ICAL_ANY_COMPONENT); c;
          c = icalcomponent_get_next_component(component, ICAL_ANY_COMPONENT))
         write_component(c, out);
-    out += fold_content_line("END:" + name);
+    append_folded(out, "END:" + name);
 }
 
 icalproperty* x_property(const char* name, const std::string& value) {
@@ -346,7 +345,7 @@ icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated) {
             icalproperty_add_parameter(organizer, icalparameter_new_cn(event.organizer->name.c_str()));
         icalcomponent_add_property(c, organizer);
     }
-    // One CATEGORIES per value: libical holds one TEXT value per property, which lets escape_text
+    // One CATEGORIES per value: libical holds one TEXT value per property, which lets append_escaped_text
     // keep a comma inside a tag from splitting it.
     std::vector<std::string> categories;
     if (!item.kind.empty()) categories.push_back(item.kind);

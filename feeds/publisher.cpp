@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <xxhash.h>
+
 #include "feeds/index_page.hpp"
 
 namespace almanac {
@@ -15,11 +17,9 @@ std::string document_path(const FeedConfig& feed, FeedFormat format, const std::
 }
 
 std::string strong_etag(std::string_view body) {
-    std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64
-    for (const char c : body) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ull;
-    }
+    // XXH3-64: specified, seed 0, the same value on every platform; ~20 GB/s, so tagging the tens of
+    // megabytes a large site's feeds hold costs milliseconds, where a byte loop cost ~10 ms per MB.
+    const std::uint64_t h = XXH3_64bits(body.data(), body.size());
     char buf[48];
     std::snprintf(buf, sizeof buf, "\"%016llx-%llx\"", static_cast<unsigned long long>(h),
                   static_cast<unsigned long long>(body.size()));

@@ -16,7 +16,7 @@ namespace almanac {
 struct Document {
     std::string body;
     std::string_view media_type;
-    std::string etag;       // strong: "\"<fnv1a-64 of body hex>-<length hex>\"", the same on every machine
+    std::string etag;       // strong: "\"<XXH3-64 of body, hex>-<length hex>\"", the same on every machine
     Instant last_modified;  // the document's deterministic updated instant (whole seconds)
 };
 

@@ -1,5 +1,7 @@
 #include "feeds/xml_writer.hpp"
 
+#include <array>
+
 namespace almanac {
 
 namespace {
@@ -29,34 +31,66 @@ std::size_t utf8_sequence_length(std::string_view s) {
     return 0;
 }
 
+// Bytes that pass through unchanged: printable ASCII other than the five specials, tab, LF, CR.
+// Everything else takes the slow path (an entity, a dropped control, or a UTF-8 sequence to check).
+constexpr std::array<bool, 256> plain_bytes = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x80; ++c) t[c] = true;
+    for (const char c : {'&', '<', '>', '"', '\''}) t[static_cast<unsigned char>(c)] = false;
+    t[0x7F] = true;  // DEL is a valid XML 1.0 character
+    t['\t'] = t['\n'] = t['\r'] = true;
+    return t;
+}();
+
 }  // namespace
 
-std::string xml_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
+void append_xml_escaped(std::string& out, std::string_view text) {
     std::size_t i = 0;
+    std::size_t run = 0;  // start of the bytes not yet copied
+    const auto flush = [&] { out.append(text.data() + run, i - run); };
     while (i < text.size()) {
-        const char c = text[i];
-        switch (c) {
-        case '&': out += "&amp;"; ++i; continue;
-        case '<': out += "&lt;"; ++i; continue;
-        case '>': out += "&gt;"; ++i; continue;  // so that "]]>" can never appear in text
-        case '"': out += "&quot;"; ++i; continue;
-        case '\'': out += "&apos;"; ++i; continue;
-        default: break;
-        }
-        const std::size_t n = utf8_sequence_length(text.substr(i));
-        if (n == 0) {
-            out += replacement_character;
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (plain_bytes[c]) {
             ++i;
             continue;
         }
+        std::string_view entity;
+        switch (c) {
+        case '&': entity = "&amp;"; break;
+        case '<': entity = "&lt;"; break;
+        case '>': entity = "&gt;"; break;  // so that "]]>" can never appear in text
+        case '"': entity = "&quot;"; break;
+        case '\'': entity = "&apos;"; break;
+        default: break;
+        }
+        if (!entity.empty() || c < 0x20) {  // an entity, or a control character XML forbids (dropped)
+            flush();
+            out += entity;
+            run = ++i;
+            continue;
+        }
+        const std::size_t n = utf8_sequence_length(text.substr(i));
+        if (n == 0) {
+            flush();
+            out += replacement_character;
+            run = ++i;
+            continue;
+        }
         const std::string_view sequence = text.substr(i, n);
+        if (sequence == "\xEF\xBF\xBE" || sequence == "\xEF\xBF\xBF") {  // U+FFFE, U+FFFF: dropped
+            flush();
+            run = i += n;
+            continue;
+        }
         i += n;
-        const bool forbidden_control = n == 1 && static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r';
-        const bool noncharacter = sequence == "\xEF\xBF\xBE" || sequence == "\xEF\xBF\xBF";  // U+FFFE, U+FFFF
-        if (!forbidden_control && !noncharacter) out += sequence;
     }
+    flush();
+}
+
+std::string xml_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 8);
+    append_xml_escaped(out, text);
     return out;
 }
 
@@ -71,7 +105,7 @@ void XmlWriter::start_tag(std::string_view name, XmlAttributes attributes) {
         out_ += ' ';
         out_ += key;
         out_ += "=\"";
-        out_ += xml_escape(value);
+        append_xml_escaped(out_, value);
         out_ += '"';
     }
 }
@@ -95,7 +129,7 @@ void XmlWriter::close() {
 void XmlWriter::text_element(std::string_view name, std::string_view text, XmlAttributes attributes) {
     start_tag(name, attributes);
     out_ += '>';
-    out_ += xml_escape(text);
+    append_xml_escaped(out_, text);
     out_ += "</";
     out_ += name;
     out_ += '>';

@@ -15,6 +15,8 @@ namespace almanac {
 // characters XML 1.0 does not allow (C0 controls other than tab, LF and CR; U+FFFE, U+FFFF) are
 // dropped; bytes that are not UTF-8 become U+FFFD. The result never needs a CDATA section.
 std::string xml_escape(std::string_view text);
+// The same, appended to `out` (no temporary string).
+void append_xml_escaped(std::string& out, std::string_view text);
 
 using XmlAttributes = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
