@@ -2,12 +2,14 @@
 
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 
 #include "config/config_loader.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/output_writer.hpp"
+#include "daemon/parallel.hpp"
 #include "daemon/progress.hpp"
 #include "daemon/serve.hpp"
 #include "daemon/site_loader.hpp"
@@ -197,17 +199,28 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     const PublishOptions options{std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
                                  source_date_epoch_from_env(epoch_problem)};
     if (!epoch_problem.empty()) err << "almanac build: warning: " << epoch_problem << "\n";
-    // Written one at a time as publish_site gives them: a big site's output never has to fit in memory.
+    // Written as publish_site's tasks give them, on render_threads() threads: a big site's output
+    // never has to fit in memory.
     const std::string dir = opts.value("out");
     std::size_t written = 0;
     std::string problem;
+    std::mutex mutex;
     const auto write = [&](std::string path, Document doc) {
-        if (!problem.empty()) return;
-        problem = write_documents(dir, {{std::move(path), std::move(doc)}});
+        {
+            const std::lock_guard lock(mutex);
+            if (!problem.empty()) return;
+        }
+        auto result = write_document(dir, path, doc.body);
+        const std::lock_guard lock(mutex);
+        if (problem.empty()) problem = std::move(result);
         ++written;
     };
-    ProgressLog writing("almanac build: feeds written");
-    publish_site(site, options, write, writing.callback());
+    ProgressLog writing("almanac build: feeds selected");
+    PublishControl control;
+    control.progress = writing.callback();
+    const unsigned threads = render_threads();
+    control.run = [threads](std::vector<std::function<void()>>& tasks) { run_parallel(tasks, threads); };
+    publish_site(site, options, write, control);
     if (!problem.empty()) {
         err << "almanac build: " << problem << "\n";
         return 1;

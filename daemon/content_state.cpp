@@ -53,7 +53,7 @@ Site ContentState::site() const {
             source.items = entry.good_items;
         }
     }
-    return assemble_site(config_, parsed, tree_diagnostics_);
+    return assemble_site(config_, std::move(parsed), tree_diagnostics_);
 }
 
 std::uint64_t ContentState::version(const std::string& path) const {

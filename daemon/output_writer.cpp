@@ -9,22 +9,26 @@ namespace almanac {
 
 namespace fs = std::filesystem;
 
-std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents) {
+std::string write_document(const std::string& dir, const std::string& path, std::string_view body) {
     std::error_code ec;
-    for (const auto& [path, doc] : documents) {
-        const fs::path target = fs::path(dir) / path;
-        fs::create_directories(target.parent_path(), ec);
-        if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
-        const fs::path temp = target.string() + ".tmp";
-        {
-            std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-            out.write(doc.body.data(), static_cast<std::streamsize>(doc.body.size()));
-            out.close();
-            if (!out) return "cannot write " + temp.string();
-        }
-        fs::rename(temp, target, ec);
-        if (ec) return "cannot rename " + temp.string() + " to " + target.string() + ": " + ec.message();
+    const fs::path target = fs::path(dir) / path;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
+    const fs::path temp = target.string() + ".tmp";
+    {
+        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+        out.write(body.data(), static_cast<std::streamsize>(body.size()));
+        out.close();
+        if (!out) return "cannot write " + temp.string();
     }
+    fs::rename(temp, target, ec);
+    if (ec) return "cannot rename " + temp.string() + " to " + target.string() + ": " + ec.message();
+    return {};
+}
+
+std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents) {
+    for (const auto& [path, doc] : documents)
+        if (auto problem = write_document(dir, path, doc.body); !problem.empty()) return problem;
     return {};
 }
 

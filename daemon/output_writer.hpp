@@ -12,6 +12,9 @@ namespace almanac {
 // Writes every document under `dir` (created if needed). Returns an error message, or empty.
 std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents);
 
+// Writes one document's bytes to dir/path through a temporary file renamed into place.
+std::string write_document(const std::string& dir, const std::string& path, std::string_view body);
+
 // SOURCE_DATE_EPOCH from the environment, when set to a number of seconds up to 9999-12-31;
 // `problem` says why a value that is set was not usable.
 std::optional<Instant> source_date_epoch_from_env(std::string& problem);

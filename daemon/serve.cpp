@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/content_state.hpp"
+#include "daemon/parallel.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/metrics.hpp"
@@ -214,6 +215,8 @@ private:
                 return;
             }
             auto site = std::make_shared<const Site>(content_->site());
+            // Rendered entries hold the configuration's values: a new configuration starts afresh.
+            if (!previous) fragments_ = FragmentStore{};
             SnapshotInput input;
             input.site = site;
             input.options = PublishOptions{now_seconds(), source_date_epoch_};
@@ -222,7 +225,12 @@ private:
             input.previous = previous;
             ProgressLog rendering("rendering feeds");
             input.progress = rendering.callback();
+            input.fragments = &fragments_;
+            input.run = [threads = render_threads_](std::vector<std::function<void()>>& tasks) { run_parallel(tasks, threads); };
             auto snapshot = build_snapshot(input);
+            spdlog::debug("rendered entries: {} reused, {} rendered, {} kept", fragments_.hits(), fragments_.misses(),
+                          fragments_.size());
+            fragments_.sweep();
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
             {
                 std::lock_guard lock(snapshot_mutex_);
@@ -413,6 +421,8 @@ private:
     std::unique_ptr<HttpServer> server_;
     std::unique_ptr<Watcher> watcher_;
     std::unique_ptr<ContentState> content_;  // used only by the worker
+    FragmentStore fragments_;                 // used only by the worker
+    unsigned render_threads_ = render_threads();
 
     mutable std::mutex snapshot_mutex_;
     std::shared_ptr<const Snapshot> snapshot_;

@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 #include <sys/stat.h>
 
 #include "config/config_loader.hpp"
+#include "daemon/parallel.hpp"
 #include "feeds/text.hpp"
 
 namespace almanac {
@@ -168,12 +170,26 @@ ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config
 
 Site load_site(const SiteConfig& config, const std::function<void(std::size_t, std::size_t)>& progress) {
     auto listing = list_content(config);
+    // Files are read and parsed on render_threads() threads, in chunks; the site is assembled in
+    // path order, so the result does not depend on which thread read what.
+    const auto& files = listing.files;
+    std::vector<ParsedSource> results(files.size());
+    constexpr std::size_t chunk = 64;
+    std::vector<std::function<void()>> tasks;
+    std::mutex progress_mutex;
+    std::size_t done = 0;
+    for (std::size_t begin = 0; begin < files.size(); begin += chunk)
+        tasks.emplace_back([&, begin] {
+            const std::size_t end = std::min(files.size(), begin + chunk);
+            for (std::size_t i = begin; i < end; ++i) results[i] = read_content_file(files[i], config);
+            const std::lock_guard lock(progress_mutex);
+            done += end - begin;
+            if (progress) progress(done, files.size());
+        });
+    run_parallel(tasks, render_threads());
     std::map<std::string, ParsedSource> parsed;
-    for (const auto& file : listing.files) {
-        if (progress) progress(parsed.size(), listing.files.size());
-        parsed[file.path] = read_content_file(file, config);
-    }
-    return assemble_site(config, parsed, std::move(listing.diagnostics));
+    for (std::size_t i = 0; i < files.size(); ++i) parsed.emplace(files[i].path, std::move(results[i]));
+    return assemble_site(config, std::move(parsed), std::move(listing.diagnostics));
 }
 
 }  // namespace almanac

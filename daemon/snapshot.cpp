@@ -1,6 +1,8 @@
 #include "daemon/snapshot.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 
 #include "daemon/compression.hpp"
 #include "feeds/event_text.hpp"
@@ -119,10 +121,12 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     const auto fallback = site_updated(site, input.options);
     const auto views = prerendered_views(site.config);
 
+    std::set<std::string> render;  // feeds whose documents must be rendered
     for (const auto& feed : site.config.feeds) {
         if (input.progress) input.progress(snap->feeds_rendered + snap->feeds_reused, site.config.feeds.size());
         FeedSignature signature;
         const auto items = select_items(site, feed, FeedView{}, input.options.now);
+        signature.items.reserve(items.size());
         for (const auto* item : items)
             signature.items.emplace_back(item->path, item->index, input.version ? input.version(item->path) : 0);
         signature.updated = feed_updated(items, fallback);
@@ -145,15 +149,23 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
             snap->documents.insert(kept.begin(), kept.end());
             ++snap->feeds_reused;
         } else {
-            publish_feed(site, feed, input.options, [&](std::string path, Document doc) {
-                snap->documents.emplace(std::move(path), make_representation(std::move(doc), false));
-            });
+            render.insert(feed.name);
             ++snap->feeds_rendered;
         }
         snap->signatures.emplace(feed.name, std::move(signature));
     }
-    snap->documents.emplace(std::string(index_document_path),
-                            make_representation(render_index_document(site, std::nullopt, input.options), false));
+
+    // The changed feeds and the index page, as parallel as input.run makes them.
+    PublishControl control;
+    control.include_feed = [&](const FeedConfig& feed) { return render.contains(feed.name); };
+    control.fragments = input.fragments;
+    control.run = input.run;
+    std::mutex mutex;
+    publish_site(site, input.options, [&](std::string path, Document doc) {
+        auto rep = make_representation(std::move(doc), false);
+        const std::lock_guard lock(mutex);
+        snap->documents.emplace(std::move(path), std::move(rep));
+    }, control);
     snap->build_duration = std::chrono::steady_clock::now() - started;
     return snap;
 }

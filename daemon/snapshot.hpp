@@ -93,6 +93,10 @@ struct SnapshotInput {
     // same configuration: pass null after a config reload.
     std::shared_ptr<const Snapshot> previous;
     std::function<void(std::size_t feeds_done, std::size_t feeds)> progress;
+    // Entries rendered by earlier builds under the same configuration (null: none kept), and how
+    // to run the rendering tasks (null: one after another). See feeds/publisher.hpp.
+    FragmentStore* fragments = nullptr;
+    TaskRunner run;
 };
 
 // Publishes every document of the site (publish_feed for each feed, and the index page), not yet

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <set>
 
+#include <xxhash.h>
+
 #include "feeds/front_matter.hpp"
 #include "feeds/markdown.hpp"
 #include "feeds/text.hpp"
@@ -676,6 +678,7 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
     const std::string name(basename(file.path));
     const std::string rel_no_ext = std::string(stem(file.path));
     const std::string host = site_host(config.site.base_url);
+    const std::uint64_t revision = XXH3_64bits(file.bytes.data(), file.bytes.size());
 
     // One item from a front matter map and a Markdown body.
     auto make_item = [&](const FmNode& fm, std::string_view body, int body_line, int index, int item_line,
@@ -687,6 +690,7 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
         item.section = section.name;
         item.path = file.path;
         item.index = index;
+        item.revision = revision;
         item.line = item_line;
         r.check_keys(fm, section.type == SectionType::event);
 

@@ -355,18 +355,37 @@ icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated) {
     return c;
 }
 
-struct Coverage {
-    Zone zone;
-    Instant first;
-    Instant last;
-};
-
-void cover(std::map<std::string, Coverage>& coverage, const WrittenTime& t, Instant until) {
+void cover(std::vector<IcsZoneUse>& zones, const WrittenTime& t, Instant until) {
     if (t.form != WrittenTime::Form::zoned) return;
-    const auto [it, inserted] = coverage.try_emplace(t.zone.name, Coverage{t.zone, t.instant, until});
-    if (inserted) return;
-    it->second.first = std::min(it->second.first, t.instant);
-    it->second.last = std::max(it->second.last, until);
+    const auto it = std::find_if(zones.begin(), zones.end(), [&](const IcsZoneUse& u) { return u.zone.name == t.zone.name; });
+    if (it == zones.end()) {
+        zones.push_back({t.zone, t.instant, until});
+        return;
+    }
+    it->first = std::min(it->first, t.instant);
+    it->last = std::max(it->last, until);
+}
+
+// An item's VEVENTs in `view` and the zones they use.
+Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant updated) {
+    Fragment f;
+    for (const auto& p : plan(item, view)) {
+        cover(f.zones, p.start, std::max(p.start.instant, p.covered_until));
+        cover(f.zones, p.end, p.end.instant);
+        for (const auto& t : p.rdates) cover(f.zones, t, t.instant);
+        for (const auto& t : p.exdates) cover(f.zones, t, t.instant);
+        const IcalComponent component{vevent(p, updated)};
+        IcsEvent event{p.start.instant, p.uid, {}};
+        write_component(component.get(), event.text);
+        f.events.push_back(std::move(event));
+    }
+    return f;
+}
+
+// Whether the item's VEVENTs are the same in every view: a recurring event keeps its own form, and
+// dates stay dates (plan()).
+bool view_independent(const Item& item) {
+    return item.event->rrule || std::holds_alternative<CivilDate>(item.event->start);
 }
 
 }  // namespace
@@ -375,23 +394,37 @@ std::string render_ics(const RenderRequest& request) {
     init_libical();
     const auto& view = request.view.zone;
 
-    std::vector<PlannedEvent> events;
-    for (const auto* item : request.items)
-        if (item->event) {
-            auto planned = plan(*item, view);
-            events.insert(events.end(), std::make_move_iterator(planned.begin()), std::make_move_iterator(planned.end()));
+    // Each item's VEVENTs, from the cache when they were rendered before from the same item, zone
+    // and fallback date.
+    std::vector<Fragment> rendered;  // without a cache
+    std::vector<const Fragment*> fragments;
+    fragments.reserve(request.items.size());
+    for (const auto* item : request.items) {
+        if (!item->event) continue;
+        const std::string zone = view_independent(*item) ? std::string() : view ? view->name : std::string("-");
+        if (request.fragments && request.fragments->keeps(zone)) {
+            const Fragment* f = request.fragments->find(*item, zone, request.updated);
+            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, request.updated, render_item(*item, view, request.updated)));
+        } else {
+            rendered.push_back(render_item(*item, view, request.updated));
         }
-    std::sort(events.begin(), events.end(), [](const PlannedEvent& a, const PlannedEvent& b) {
-        return std::tie(a.start.instant, a.uid) < std::tie(b.start.instant, b.uid);
-    });
-
-    std::map<std::string, Coverage> coverage;  // by TZID, so VTIMEZONEs come out sorted
-    for (const auto& p : events) {
-        cover(coverage, p.start, std::max(p.start.instant, p.covered_until));
-        cover(coverage, p.end, p.end.instant);
-        for (const auto& t : p.rdates) cover(coverage, t, t.instant);
-        for (const auto& t : p.exdates) cover(coverage, t, t.instant);
     }
+    for (const auto& f : rendered) fragments.push_back(&f);
+
+    std::vector<const IcsEvent*> events;
+    std::map<std::string, IcsZoneUse> coverage;  // by TZID, so VTIMEZONEs come out sorted
+    for (const auto* f : fragments) {
+        for (const auto& e : f->events) events.push_back(&e);
+        for (const auto& use : f->zones) {
+            const auto [it, inserted] = coverage.try_emplace(use.zone.name, use);
+            if (inserted) continue;
+            it->second.first = std::min(it->second.first, use.first);
+            it->second.last = std::max(it->second.last, use.last);
+        }
+    }
+    std::sort(events.begin(), events.end(), [](const IcsEvent* a, const IcsEvent* b) {
+        return std::tie(a->start, a->uid) < std::tie(b->start, b->uid);
+    });
 
     const IcalComponent calendar{icalcomponent_new_vcalendar()};
     auto* cal = calendar.get();
@@ -416,13 +449,18 @@ std::string render_ics(const RenderRequest& request) {
     icalcomponent_add_property(cal, x_property("X-PUBLISHED-TTL", ttl.get()));
     if (view) icalcomponent_add_property(cal, x_property("X-WR-TIMEZONE", view->name));
 
-    // libical puts each VTIMEZONE added to a VCALENDAR in front of the others: add them backwards.
-    for (auto it = coverage.rbegin(); it != coverage.rend(); ++it)
-        icalcomponent_add_component(cal, vtimezone_component(make_vtimezone(it->second.zone, it->second.first, it->second.last)).release());
-    for (const auto& p : events) icalcomponent_add_component(cal, vevent(p, request.updated));
-
+    // The calendar's own properties, then its VTIMEZONEs and VEVENTs, then its END line.
     std::string out;
     write_component(cal, out);
+    constexpr std::string_view end = "END:VCALENDAR\r\n";
+    out.resize(out.size() - end.size());
+    std::size_t size = out.size() + end.size();
+    for (const auto* e : events) size += e->text.size();
+    out.reserve(size + 4096 * coverage.size());
+    for (const auto& [name, use] : coverage)
+        write_component(vtimezone_component(make_vtimezone(use.zone, use.first, use.last)).get(), out);
+    for (const auto* e : events) out += e->text;
+    out += end;
     return out;
 }
 

@@ -2,6 +2,7 @@
 // from one entry of an event data file. Values only; built by feeds/content.hpp.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,7 @@ struct Item {
     std::string path;  // relative to the content dir, '/'-separated
     int line = 1;      // where the item starts: 1 for a file, the list entry's line in a data file
     int index = -1;    // position in a data file's `events:` list, -1 for a Markdown file
+    std::uint64_t revision = 0;  // XXH3-64 of the file's bytes: equal revisions, equal items (one config)
 
     std::string uid;        // stable: explicit, else derived from site host + path (+ index)
     std::string slug;

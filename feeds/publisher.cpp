@@ -46,8 +46,9 @@ namespace {
 
 // Renders already selected items; the selection and the dates do not depend on format or zone.
 Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
-                         const std::vector<const Item*>& items, Instant updated) {
+                         const std::vector<const Item*>& items, Instant updated, FragmentCache* fragments = nullptr) {
     RenderRequest request;
+    request.fragments = fragments;
     request.site = &site;
     request.feed = &feed;
     request.items = items;
@@ -71,14 +72,15 @@ Document render_document(const Site& site, const FeedConfig& feed, FeedFormat fo
     return render_selected(site, feed, format, view, items, feed_updated(items, site_updated(site, options)));
 }
 
+namespace {
+void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, const PublishOptions& options,
+             const DocumentSink& sink, const PublishControl& control);
+}  // namespace
+
 void publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options, const DocumentSink& sink) {
-    const auto items = select_items(site, feed, FeedView{}, options.now);
-    const Instant updated = feed_updated(items, site_updated(site, options));
-    for (const auto format : feed.formats)
-        for (const auto& zone : prerendered_views(site.config)) {
-            const FeedView view{zone, {}, {}};
-            sink(document_path(feed, format, zone), render_selected(site, feed, format, view, items, updated));
-        }
+    PublishControl control;
+    control.index = false;
+    publish(site, {&feed}, options, sink, control);
 }
 
 std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options) {
@@ -99,19 +101,85 @@ Document render_index_document(const Site& site, const std::optional<Zone>& zone
     return doc;
 }
 
-void publish_site(const Site& site, const PublishOptions& options, const DocumentSink& sink,
-                  const std::function<void(std::size_t, std::size_t)>& progress) {
-    const auto& feeds = site.config.feeds;
+void FragmentStore::sweep() {
+    for (auto& [key, cache] : caches_) cache.sweep();
+}
+
+std::size_t FragmentStore::size() const {
+    std::size_t n = 0;
+    for (const auto& [key, cache] : caches_) n += cache.size();
+    return n;
+}
+
+std::size_t FragmentStore::hits() const {
+    std::size_t n = 0;
+    for (const auto& [key, cache] : caches_) n += cache.hits();
+    return n;
+}
+
+std::size_t FragmentStore::misses() const {
+    std::size_t n = 0;
+    for (const auto& [key, cache] : caches_) n += cache.misses();
+    return n;
+}
+
+namespace {
+
+// publish_site for `feeds` (control.include_feed is publish_site's business).
+void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, const PublishOptions& options,
+             const DocumentSink& sink, const PublishControl& control) {
+    const auto fallback = site_updated(site, options);
+    const auto views = prerendered_views(site.config);
+
+    struct Selection {
+        const FeedConfig* feed;
+        std::vector<const Item*> items;
+        Instant updated;
+    };
+    std::vector<Selection> selections;
+    selections.reserve(feeds.size());
     for (std::size_t i = 0; i < feeds.size(); ++i) {
-        if (progress) progress(i, feeds.size());
-        publish_feed(site, feeds[i], options, sink);
+        if (control.progress) control.progress(i, feeds.size());
+        auto items = select_items(site, *feeds[i], FeedView{}, options.now);
+        const Instant updated = feed_updated(items, fallback);
+        selections.push_back({feeds[i], std::move(items), updated});
     }
-    sink(std::string(index_document_path), render_index_document(site, std::nullopt, options));
+
+    // Local caches when none is kept: the views of a feed still share their zone-free entries.
+    FragmentStore local(false);
+    FragmentStore& store = control.fragments ? *control.fragments : local;
+    std::vector<std::function<void()>> tasks;
+    for (const auto& s : selections)
+        for (const auto format : s.feed->formats) {
+            FragmentCache* cache = &store.cache(s.feed->name, format);  // looked up here, not in the tasks
+            tasks.emplace_back([&site, &sink, &views, &s, format, cache] {
+                for (const auto& zone : views)
+                    sink(document_path(*s.feed, format, zone),
+                         render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, cache));
+            });
+        }
+    if (control.index)
+        tasks.emplace_back([&] { sink(std::string(index_document_path), render_index_document(site, std::nullopt, options)); });
+    if (control.run) {
+        control.run(tasks);
+    } else {
+        for (auto& task : tasks) task();
+    }
+}
+
+}  // namespace
+
+void publish_site(const Site& site, const PublishOptions& options, const DocumentSink& sink,
+                  const PublishControl& control) {
+    std::vector<const FeedConfig*> feeds;
+    for (const auto& feed : site.config.feeds)
+        if (!control.include_feed || control.include_feed(feed)) feeds.push_back(&feed);
+    publish(site, feeds, options, sink, control);
 }
 
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options) {
     std::map<std::string, Document> out;
-    publish_site(site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); });
+    publish_site(site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, {});
     return out;
 }
 

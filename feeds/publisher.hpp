@@ -7,7 +7,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "feeds/fragments.hpp"
 #include "feeds/render.hpp"
 #include "feeds/site.hpp"
 
@@ -53,10 +56,45 @@ Document render_index_document(const Site& site, const std::optional<Zone>& zone
 // The path of the index page among the published documents.
 inline constexpr std::string_view index_document_path = "index.html";
 
-// Every feed's documents (publish_feed) and then the index page, handed to `sink` one at a time with
-// their document_path()s and index_document_path. `progress` hears (feeds done, feeds) before each feed.
+// Fragment caches (feeds/fragments.hpp) by feed and format, for a caller that publishes again under
+// the same configuration: the next publish renders only the entries whose item, zone or fallback
+// date changed. Not thread-safe itself; publish_site gives each task its own cache.
+class FragmentStore {
+public:
+    // `keep_zoned`: see FragmentCache.
+    explicit FragmentStore(bool keep_zoned = true) : keep_zoned_(keep_zoned) {}
+    FragmentCache& cache(const std::string& feed, FeedFormat format) {
+        return caches_.try_emplace({feed, format}, keep_zoned_).first->second;
+    }
+    // Drops every entry the publishes since the last sweep did not use.
+    void sweep();
+    std::size_t size() const;    // entries
+    std::size_t hits() const;    // since the last sweep
+    std::size_t misses() const;  // since the last sweep
+
+private:
+    bool keep_zoned_;
+    std::map<std::pair<std::string, FeedFormat>, FragmentCache> caches_;
+};
+
+// Runs every task and returns when all are done. The pure library runs them one after another;
+// a caller with threads may run them at once: they share nothing but the site and the sink.
+using TaskRunner = std::function<void(std::vector<std::function<void()>>& tasks)>;
+
+struct PublishControl {
+    std::function<void(std::size_t, std::size_t)> progress;  // hears (feeds selected, feeds)
+    TaskRunner run;                                          // null: one task after another
+    FragmentStore* fragments = nullptr;                      // null: entries are not kept
+    std::function<bool(const FeedConfig&)> include_feed;     // null: every feed
+    bool index = true;                                       // also the index page
+};
+
+// Every feed's documents (as publish_feed) and then the index page, handed to `sink` with their
+// document_path()s and index_document_path. The work is one task per feed and format (its default
+// and pre-rendered views) plus one for the index page; with a parallel `run`, `sink` is called
+// from its threads, at the same time, in no fixed order.
 void publish_site(const Site& site, const PublishOptions& options, const DocumentSink& sink,
-                  const std::function<void(std::size_t, std::size_t)>& progress = nullptr);
+                  const PublishControl& control = {});
 
 // The same documents, keyed by path.
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options);

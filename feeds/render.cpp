@@ -59,21 +59,23 @@ std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, 
     const auto& w = feed.window;
     const Instant from = w.past_days ? now - date::days{*w.past_days} : earliest;
     const Instant to = w.future_days ? now + date::days{*w.future_days} : latest;
+    // Each item's start is computed once (a zone conversion), not at every comparison.
+    std::vector<std::pair<Instant, const Item*>> keyed;
     for (const auto& item : site.items) {
         if (item.type == SectionType::page) continue;
         if (std::find(feed.sections.begin(), feed.sections.end(), item.section) == feed.sections.end()) continue;
         if (!is_visible(item, now)) continue;
         if (!passes(item, feed.tags, feed.kinds) || !passes(item, view.tags, view.kinds)) continue;
         if (item.event && (w.past_days || w.future_days) && !occurs_between(*item.event, from, to)) continue;
-        out.push_back(&item);
+        keyed.emplace_back(start_instant(item), &item);
     }
     // Event feeds read in time order; post (and mixed) feeds newest first, as readers expect.
-    std::sort(out.begin(), out.end(), [&](const Item* a, const Item* b) {
-        const Instant sa = start_instant(*a);
-        const Instant sb = start_instant(*b);
-        if (sa != sb) return only_events ? sa < sb : sb < sa;
-        return a->uid < b->uid;
+    std::sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
+        if (a.first != b.first) return only_events ? a.first < b.first : b.first < a.first;
+        return a.second->uid < b.second->uid;
     });
+    out.reserve(keyed.size());
+    for (const auto& [start, item] : keyed) out.push_back(item);
     if (feed.limit && out.size() > static_cast<std::size_t>(*feed.limit)) {
         // Capping an event feed keeps its latest events, not its oldest.
         const auto n = static_cast<std::ptrdiff_t>(*feed.limit);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "feeds/event_time.hpp"
+#include "feeds/fragments.hpp"
 #include "feeds/item.hpp"
 #include "feeds/site.hpp"
 
@@ -29,6 +30,8 @@ struct RenderRequest {
     FeedView view;
     std::string self_url;
     Instant updated;  // the document's "last changed": see feed_updated
+    // Entries rendered before, for this feed and format (feeds/fragments.hpp); null renders all.
+    FragmentCache* fragments = nullptr;
 };
 
 using Renderer = std::string (*)(const RenderRequest&);

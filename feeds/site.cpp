@@ -1,20 +1,26 @@
 #include "feeds/site.hpp"
 
+#include <type_traits>
 #include <unordered_map>
 
 namespace almanac {
 
-Site assemble_site(SiteConfig config, const std::map<std::string, ParsedSource>& files, Diagnostics tree_diagnostics) {
+namespace {
+
+// Files is const (items copied into the site) or not (items moved).
+template <class Files>
+Site assemble(SiteConfig config, Files& files, Diagnostics tree_diagnostics) {
+    using ItemPointer = std::conditional_t<std::is_const_v<Files>, const Item*, Item*>;
     Site site;
     site.config = std::move(config);
     site.diagnostics = std::move(tree_diagnostics);
     std::unordered_map<std::string, const Item*> by_uid;
     std::unordered_map<std::string, const Item*> by_permalink;
-    std::vector<const Item*> kept;
-    for (const auto& [path, parsed] : files) {
+    std::vector<ItemPointer> kept;
+    for (auto& [path, parsed] : files) {
         site.diagnostics.insert(site.diagnostics.end(), parsed.diagnostics.begin(), parsed.diagnostics.end());
         const std::string& display = parsed.display_path.empty() ? path : parsed.display_path;
-        for (const auto& item : parsed.items) {
+        for (auto& item : parsed.items) {
             if (item.type == SectionType::page) {
                 kept.push_back(&item);
                 continue;
@@ -35,9 +41,22 @@ Site assemble_site(SiteConfig config, const std::map<std::string, ParsedSource>&
         }
     }
     site.items.reserve(kept.size());
-    for (const auto* item : kept) site.items.push_back(*item);
+    for (auto* item : kept) {
+        if constexpr (std::is_const_v<Files>) site.items.push_back(*item);
+        else site.items.push_back(std::move(*item));
+    }
     sort_diagnostics(site.diagnostics);
     return site;
+}
+
+}  // namespace
+
+Site assemble_site(SiteConfig config, const std::map<std::string, ParsedSource>& files, Diagnostics tree_diagnostics) {
+    return assemble(std::move(config), files, std::move(tree_diagnostics));
+}
+
+Site assemble_site(SiteConfig config, std::map<std::string, ParsedSource>&& files, Diagnostics tree_diagnostics) {
+    return assemble(std::move(config), files, std::move(tree_diagnostics));
 }
 
 }  // namespace almanac

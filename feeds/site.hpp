@@ -22,5 +22,7 @@ struct Site {
 // Assembles a site from parsed files (keyed by path relative to the content dir). Items whose UID
 // repeats an earlier one (in path order) are dropped with an error at their file.
 Site assemble_site(SiteConfig config, const std::map<std::string, ParsedSource>& files, Diagnostics tree_diagnostics);
+// The same, moving the items out of `files` instead of copying them.
+Site assemble_site(SiteConfig config, std::map<std::string, ParsedSource>&& files, Diagnostics tree_diagnostics);
 
 }  // namespace almanac

@@ -1,6 +1,7 @@
 #include "feeds/syndication.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "feeds/event_text.hpp"
@@ -188,6 +189,34 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
     xml.close();
 }
 
+// The bytes of `item`'s entry: from the request's fragment cache when it was rendered before from
+// the same item, zone (events only: a post says nothing zoned) and fallback date; else render().
+// Entries rendered here and not kept by the cache live in `owned` until the document is assembled.
+template <class Render>
+std::string_view entry_bytes(const RenderRequest& request, const Item& item, const Zone& zone,
+                             std::deque<std::string>& owned, const Render& render) {
+    std::string key = item.event ? zone.name : std::string();
+    if (!request.fragments || !request.fragments->keeps(key)) return owned.emplace_back(render());
+    if (const Fragment* f = request.fragments->find(item, key, request.updated)) return f->text;
+    Fragment f;
+    f.text = render();
+    return request.fragments->insert(item, std::move(key), request.updated, std::move(f)).text;
+}
+
+// Every entry's bytes, in order, and their total size.
+template <class Render>
+std::vector<std::string_view> entries(const RenderRequest& request, const Zone& zone, std::deque<std::string>& owned,
+                                      std::size_t& total, const Render& render) {
+    std::vector<std::string_view> out;
+    out.reserve(request.items.size());
+    total = 0;
+    for (const Item* item : request.items) {
+        out.push_back(entry_bytes(request, *item, zone, owned, [&] { return render(*item); }));
+        total += out.back().size();
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string render_rss(const RenderRequest& request) {
@@ -208,7 +237,15 @@ std::string render_rss(const RenderRequest& request) {
     xml.text_element("lastBuildDate", updated);
     xml.text_element("generator", generator_name);
     xml.empty_element("atom:link", {{"href", request.self_url}, {"rel", "self"}, {"type", "application/rss+xml"}});
-    for (const Item* item : request.items) write_rss_item(xml, *item, request, zone);
+    std::deque<std::string> owned;
+    std::size_t total = 0;
+    const auto items = entries(request, zone, owned, total, [&](const Item& item) {
+        auto entry = XmlWriter::fragment(2);  // rss > channel > item
+        write_rss_item(entry, item, request, zone);
+        return std::move(entry).take();
+    });
+    xml.reserve(total + 4096);
+    for (const auto bytes : items) xml.raw(bytes);
     return std::move(xml).finish();
 }
 
@@ -228,7 +265,15 @@ std::string render_atom(const RenderRequest& request) {
     xml.empty_element("link", {{"rel", "self"}, {"type", "application/atom+xml"}, {"href", request.self_url}});
     xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", site.base_url}});
     xml.text_element("generator", generator_name);
-    for (const Item* item : request.items) write_atom_entry(xml, *item, request, zone);
+    std::deque<std::string> owned;
+    std::size_t total = 0;
+    const auto items = entries(request, zone, owned, total, [&](const Item& item) {
+        auto entry = XmlWriter::fragment(1);  // feed > entry
+        write_atom_entry(entry, item, request, zone);
+        return std::move(entry).take();
+    });
+    xml.reserve(total + 4096);
+    for (const auto bytes : items) xml.raw(bytes);
     return std::move(xml).finish();
 }
 
@@ -250,24 +295,51 @@ std::string render_json_feed(const RenderRequest& request) {
     feed["language"] = site.language;
     feed["authors"] = authors({feed_author(request)});
     feed["items"] = ordered_json::array();
-    for (const Item* item : request.items) {
-        const EntryText text = entry_text(*item, zone);
-        ordered_json entry;
-        entry["id"] = entry_id(*item);
-        entry["url"] = item->permalink;
-        if (item->event && !item->event->url.empty()) entry["external_url"] = item->event->url;
-        entry["title"] = entry_title(*item);
-        entry["content_html"] = text.content_html;
-        if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
-        entry["date_published"] = format_rfc3339(entry_published(*item, request));
-        entry["date_modified"] = format_rfc3339(entry_updated(*item, request));
-        if (const auto categories = entry_categories(*item); !categories.empty()) entry["tags"] = categories;
-        if (!item->authors.empty()) entry["authors"] = authors(item->authors);
-        feed["items"].push_back(std::move(entry));
-    }
     // Content is valid UTF-8 by construction; `replace` keeps a stray byte in a config value from
     // throwing while the document is being built.
-    return feed.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const auto dump = [](const ordered_json& value) {
+        return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    // The feed with an empty "items" (its last member), then each entry dumped on its own and
+    // indented to where dump() would have put it: the same bytes as dumping the whole feed.
+    std::string out = dump(feed);
+    if (request.items.empty()) return out + "\n";
+    constexpr std::string_view empty_items = "[]\n}";
+    out.resize(out.size() - empty_items.size());
+    std::deque<std::string> owned;
+    std::size_t total = 0;
+    const auto items = entries(request, zone, owned, total, [&](const Item& item) {
+        const EntryText text = entry_text(item, zone);
+        ordered_json entry;
+        entry["id"] = entry_id(item);
+        entry["url"] = item.permalink;
+        if (item.event && !item.event->url.empty()) entry["external_url"] = item.event->url;
+        entry["title"] = entry_title(item);
+        entry["content_html"] = text.content_html;
+        if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
+        entry["date_published"] = format_rfc3339(entry_published(item, request));
+        entry["date_modified"] = format_rfc3339(entry_updated(item, request));
+        if (const auto categories = entry_categories(item); !categories.empty()) entry["tags"] = categories;
+        if (!item.authors.empty()) entry["authors"] = authors(item.authors);
+        // feed > items > entry: four spaces deeper than dump() puts a top-level value. JSON
+        // strings hold no raw line breaks, so every "\n" is a line of the layout.
+        const std::string flat = dump(entry);
+        std::string indented = "    ";
+        indented.reserve(flat.size() + flat.size() / 8);
+        for (const char c : flat) {
+            indented += c;
+            if (c == '\n') indented += "    ";
+        }
+        return indented;
+    });
+    out.reserve(out.size() + total + 2 * items.size() + 16);
+    out += "[\n";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ",\n";
+        out += items[i];
+    }
+    out += "\n  ]\n}\n";
+    return out;
 }
 
 }  // namespace almanac

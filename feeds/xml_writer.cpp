@@ -98,7 +98,7 @@ XmlWriter::XmlWriter() : out_(R"(<?xml version="1.0" encoding="utf-8"?>)") {}
 
 void XmlWriter::start_tag(std::string_view name, XmlAttributes attributes) {
     out_ += '\n';
-    out_.append(2 * open_.size(), ' ');
+    out_.append(2 * depth(), ' ');
     out_ += '<';
     out_ += name;
     for (const auto& [key, value] : attributes) {
@@ -120,7 +120,7 @@ void XmlWriter::close() {
     const std::string name = std::move(open_.back());
     open_.pop_back();
     out_ += '\n';
-    out_.append(2 * open_.size(), ' ');
+    out_.append(2 * depth(), ' ');
     out_ += "</";
     out_ += name;
     out_ += '>';
@@ -138,6 +138,13 @@ void XmlWriter::text_element(std::string_view name, std::string_view text, XmlAt
 void XmlWriter::empty_element(std::string_view name, XmlAttributes attributes) {
     start_tag(name, attributes);
     out_ += "/>";
+}
+
+XmlWriter XmlWriter::fragment(std::size_t depth) { return XmlWriter(FragmentTag{}, depth); }
+
+std::string XmlWriter::take() && {
+    while (!open_.empty()) close();
+    return std::move(out_);
 }
 
 std::string XmlWriter::finish() && {

@@ -38,11 +38,22 @@ public:
     // The document: every element still open is closed, and the text ends with "\n".
     std::string finish() &&;
 
+    // A writer of a piece of a document nested `depth` elements deep, with no XML declaration; its
+    // bytes (take()) go into the document with raw() where an element at that depth would.
+    static XmlWriter fragment(std::size_t depth);
+    std::string take() &&;
+    void raw(std::string_view bytes) { out_ += bytes; }
+    void reserve(std::size_t bytes) { out_.reserve(bytes); }
+
 private:
+    struct FragmentTag {};
+    XmlWriter(FragmentTag, std::size_t depth) : base_depth_(depth) {}
     void start_tag(std::string_view name, XmlAttributes attributes);
+    std::size_t depth() const { return base_depth_ + open_.size(); }
 
     std::string out_;
     std::vector<std::string> open_;
+    std::size_t base_depth_ = 0;
 };
 
 }  // namespace almanac

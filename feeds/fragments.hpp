@@ -1,0 +1,81 @@
+// Rendered entries that outlive one document: each item's entry in one format and zone, kept so that
+// the views of a feed share the entries that do not depend on the zone (posts, recurring and all-day
+// events), and so that the daemon's next rebuild renders only the items that changed. An entry is
+// reused only when everything it was rendered from is the same: the item (path, index in its file,
+// revision of its file's bytes), the zone its times are stated in, and the document's fallback date.
+// A cache belongs to one feed and format under one configuration; it is not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "feeds/event_time.hpp"
+#include "feeds/item.hpp"
+
+namespace almanac {
+
+// One VEVENT of an item, with the key the calendar is sorted by.
+struct IcsEvent {
+    Instant start;
+    std::string uid;
+    std::string text;  // BEGIN:VEVENT … END:VEVENT, folded, CRLF
+};
+
+// A zone an item's times are written in (a TZID), and the span its VTIMEZONE must cover.
+struct IcsZoneUse {
+    Zone zone;
+    Instant first;
+    Instant last;
+};
+
+struct Fragment {
+    std::string text;                // RSS, Atom, JSON Feed: the entry's bytes as they appear in the document
+    std::vector<IcsEvent> events;    // iCalendar: the item's VEVENTs
+    std::vector<IcsZoneUse> zones;   // iCalendar: the TZIDs they use
+};
+
+class FragmentCache {
+public:
+    // `keep_zoned` false: only entries no zone changes are kept, for a caller that renders each
+    // zone once and keeps nothing between calls. Renderers ask keeps() before find() and insert().
+    explicit FragmentCache(bool keep_zoned = true) : keep_zoned_(keep_zoned) {}
+    bool keeps(std::string_view zone) const { return keep_zoned_ || zone.empty(); }
+
+    // The entry rendered from `item` stated in `zone` ("" for an entry that no zone changes) with
+    // fallback date `updated`, else null. A hit counts as a use for sweep().
+    const Fragment* find(const Item& item, std::string_view zone, Instant updated);
+    const Fragment& insert(const Item& item, std::string zone, Instant updated, Fragment fragment);
+
+    // Drops the entries not found or inserted since the previous sweep.
+    void sweep();
+    std::size_t size() const { return entries_.size(); }
+    std::size_t hits() const { return hits_; }
+    std::size_t misses() const { return misses_; }
+
+private:
+    struct Key {
+        std::string path;
+        int index;
+        std::uint64_t revision;
+        std::string zone;
+        Instant updated;
+        friend bool operator==(const Key&, const Key&) = default;
+    };
+    struct KeyHash {
+        std::size_t operator()(const Key& k) const;
+    };
+    struct Entry {
+        Fragment fragment;
+        bool used = true;
+    };
+    std::unordered_map<Key, Entry, KeyHash> entries_;
+    bool keep_zoned_;
+    std::size_t hits_ = 0;
+    std::size_t misses_ = 0;
+};
+
+}  // namespace almanac
