@@ -133,6 +133,57 @@ TEST(Publisher, EveryViewDeterministic) {
     EXPECT_EQ(a.at("index.html").media_type, "text/html; charset=utf-8");
 }
 
+// The daemon keeps rendered entries between builds: whatever it reuses, every document must be the
+// bytes a fresh render gives, after an edit of one item, a new fallback date, and in parallel tasks.
+TEST(Publisher, KeptEntriesGiveFreshBytes) {
+    Fixture f;
+    f.site.config.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}},
+                           {"blog", "B", "", {"blog"}, {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
+    const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+    FragmentStore store;
+    const auto publish = [&](const Site& site, FragmentStore* fragments) {
+        std::map<std::string, Document> out;
+        PublishControl control;
+        control.fragments = fragments;
+        publish_site(site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
+        return out;
+    };
+    const auto expect_same = [](const std::map<std::string, Document>& a, const std::map<std::string, Document>& b) {
+        ASSERT_EQ(a.size(), b.size());
+        for (const auto& [path, doc] : a) EXPECT_EQ(doc.body, b.at(path).body) << path;
+    };
+    expect_same(publish(f.site, &store), publish(f.site, nullptr));
+    EXPECT_GT(store.size(), 0u);
+    store.sweep();
+    expect_same(publish(f.site, &store), publish(f.site, nullptr));  // every entry from the store
+    EXPECT_EQ(store.misses(), 0u);
+    EXPECT_GT(store.hits(), 0u);
+    store.sweep();
+
+    // An edited item (a new revision) is rendered again; the others are reused.
+    Site edited = f.site;
+    for (auto& item : edited.items)
+        if (item.path == "events/b.md") {
+            item.title = "B, moved";
+            item.revision += 1;
+        }
+    const auto after_edit = publish(edited, &store);
+    expect_same(after_edit, publish(edited, nullptr));
+    EXPECT_NE(after_edit.at("events.rss").body, publish(f.site, nullptr).at("events.rss").body);
+    EXPECT_GT(store.hits(), 0u);
+    EXPECT_GT(store.misses(), 0u);
+    store.sweep();
+
+    // A newer lastmod moves every feed's fallback date (DTSTAMP of undated events): nothing stale.
+    Site dated = edited;
+    for (auto& item : dated.items)
+        if (item.path == "blog/new.md") {
+            item.lastmod = at("2024-06-01T00:00Z");
+            item.revision += 1;
+        }
+    expect_same(publish(dated, &store), publish(dated, nullptr));
+}
+
 TEST(Publisher, FilteredViewsHaveTheirOwnSelfUrl) {
     Fixture f;
     const FeedConfig feed{"events", "E", "", {"events"}, {FeedFormat::atom}, {}, {}, {}, {}};
