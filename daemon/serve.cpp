@@ -4,6 +4,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -67,6 +69,7 @@ public:
     ~Daemon() {
         stop_worker();
         if (worker_.joinable()) worker_.join();
+        if (encoder_.joinable()) encoder_.join();
     }
 
     int run() {
@@ -104,7 +107,8 @@ public:
         wait_for_signal();
         start_watchdog();
         worker_ = std::thread([this] { worker_loop(); });
-        enqueue(Job(ChangeSet(), "encode", false));
+        encoder_ = std::thread([this] { encoder_loop(); });
+        encode(current());
         notify("READY=1\nSTATUS=" + status_line(*current()));
 
         // A second thread keeps requests flowing while one renders a view on demand.
@@ -113,6 +117,7 @@ public:
         second.join();
         stop_worker();
         worker_.join();
+        encoder_.join();
         spdlog::info("stopped");
         return 0;
     }
@@ -120,7 +125,7 @@ public:
 private:
     struct Job {
         ChangeSet changes;
-        std::string reason;  // start, change, time, reload; encode: only compress the live snapshot
+        std::string reason;  // start, change, time, reload
         bool reload = false;
 
         Job(ChangeSet c, std::string r, bool reload_config)
@@ -167,6 +172,11 @@ private:
             stopping_ = true;
         }
         queue_cv_.notify_one();
+        {
+            std::lock_guard lock(encode_mutex_);
+            encode_stopping_ = true;
+        }
+        encode_cv_.notify_one();
     }
 
     void worker_loop() {
@@ -184,10 +194,6 @@ private:
 
     // Runs on the worker thread (and once on the main thread before serving starts).
     void rebuild(const std::vector<Job>& jobs) {
-        if (std::all_of(jobs.begin(), jobs.end(), [](const Job& j) { return j.reason == "encode"; })) {
-            encode(current());
-            return;
-        }
         const auto started = std::chrono::steady_clock::now();
         std::string reason = "time";
         bool reload = false;
@@ -256,25 +262,41 @@ private:
         }
     }
 
-    bool work_waiting() {
-        std::lock_guard lock(queue_mutex_);
-        return !queue_.empty() || stopping_;
+    // Compression comes after the swap, so an edit is served without waiting for it; the encoded
+    // copy has the same bytes and tags. It runs on its own thread, so a rebuild never waits for
+    // it; a newer snapshot makes it stop between documents and start on
+    // that one, which reuses the encodings of every feed the change left alone.
+    void encode(const std::shared_ptr<const Snapshot>& snapshot) {
+        if (!snapshot || is_encoded(*snapshot)) return;
+        {
+            std::lock_guard lock(encode_mutex_);
+            encode_next_ = snapshot;
+        }
+        encode_cv_.notify_one();
     }
 
-    // Compression comes after the swap, so an edit is served without waiting for it; the encoded
-    // copy has the same bytes and tags. It yields to a change that arrives meanwhile: the next build
-    // reuses what is unchanged, with the encodings done so far, and this step catches up after it.
-    void encode(const std::shared_ptr<const Snapshot>& snapshot) {
-        if (is_encoded(*snapshot) || work_waiting()) return;
-        const auto started = std::chrono::steady_clock::now();
-        auto encoded = encode_snapshot(*snapshot, [this] { return work_waiting(); });
-        {
-            std::lock_guard lock(snapshot_mutex_);
-            if (snapshot_ != snapshot) return;
-            snapshot_ = std::move(encoded);
+    void encoder_loop() {
+        for (;;) {
+            std::shared_ptr<const Snapshot> snapshot;
+            {
+                std::unique_lock lock(encode_mutex_);
+                encode_cv_.wait(lock, [&] { return encode_stopping_ || encode_next_; });
+                if (encode_stopping_) return;
+                snapshot = std::move(encode_next_);
+            }
+            const auto started = std::chrono::steady_clock::now();
+            auto encoded = encode_snapshot(*snapshot, [this] {
+                std::lock_guard lock(encode_mutex_);
+                return encode_stopping_ || encode_next_ != nullptr;
+            });
+            {
+                std::lock_guard lock(snapshot_mutex_);
+                if (snapshot_ != snapshot) continue;
+                snapshot_ = std::move(encoded);
+            }
+            spdlog::debug("generation {} compressed in {:.1f} ms", snapshot->generation,
+                          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
         }
-        spdlog::debug("generation {} compressed in {:.1f} ms", snapshot->generation,
-                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
     }
 
     // Sections detected from folder names (no content.sections in the config) follow the folders: a
@@ -433,7 +455,31 @@ private:
     std::vector<Job> queue_;
     bool stopping_ = false;
     std::thread worker_;
+
+    std::mutex encode_mutex_;
+    std::condition_variable encode_cv_;
+    std::shared_ptr<const Snapshot> encode_next_;  // the snapshot the encoder should compress next
+    bool encode_stopping_ = false;
+    std::thread encoder_;
 };
+
+}  // namespace
+
+namespace {
+
+// Every connection is a descriptor: raise the soft limit to the hard one (as nginx's
+// worker_rlimit_nofile does), so server.limits.max_connections, not a default of 1,024, is the cap.
+void raise_descriptor_limit(int max_connections) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur != limit.rlim_max) {
+        rlimit raised{limit.rlim_max, limit.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < static_cast<rlim_t>(max_connections) + 64)
+        spdlog::warn("open files limit is {}: fewer than server.limits.max_connections ({}) can be served; raise LimitNOFILE",
+                     limit.rlim_cur, max_connections);
+}
 
 }  // namespace
 
@@ -446,6 +492,7 @@ int run_serve(const ServeOptions& options) {
         spdlog::error("cannot start: the config has errors");
         return 1;
     }
+    raise_descriptor_limit(loaded.config->server.limits.max_connections);
     Daemon daemon(options, *loaded.config);
     return daemon.run();
 }
