@@ -17,7 +17,8 @@ std::uint32_t watch_mask() {
 
 FsAction classify_inotify_event(std::uint32_t mask, std::string_view name) {
     if (mask & IN_Q_OVERFLOW) return FsAction::rescan;
-    if (mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) return FsAction::watch_gone;
+    if (mask & (IN_DELETE_SELF | IN_UNMOUNT)) return FsAction::watch_gone;
+    if (mask & IN_MOVE_SELF) return FsAction::watch_moved;
     // IN_IGNORED follows the events above or our own inotify_rm_watch: nothing new to act on.
     if (name.empty() || (mask & IN_IGNORED) || is_ignored_name(name)) return FsAction::ignore;
 

@@ -23,7 +23,8 @@ enum class FsAction {
     file_removed,  // a file was deleted or renamed away
     dir_added,     // a folder appeared or became accessible: watch it and everything below it
     dir_removed,   // a folder was deleted or renamed away: drop its watches, report its files
-    watch_gone,    // the watched folder itself was deleted, renamed or unmounted
+    watch_gone,    // the watched folder itself was deleted or unmounted
+    watch_moved,   // the watched folder itself was renamed (its parent's IN_MOVED_FROM tells which)
     rescan,        // the kernel's queue overflowed: events were lost
 };
 

@@ -160,6 +160,11 @@ public:
             if (event.wd == root_wd_) return Outcome::root_lost;
             drop_tree(event.wd, out);
             break;
+        case FsAction::watch_moved:
+            // Below the root, the parent's IN_MOVED_FROM has already reported the move, and the folder
+            // may since have been found at its new place (add_tree): dropping it now would lose that.
+            if (event.wd == root_wd_) return Outcome::root_lost;
+            break;
         case FsAction::file_changed:
             folder.files.insert(name);
             out.paths.insert(path);
@@ -204,6 +209,16 @@ private:
     // `report`. Each folder is watched before it is read, so an entry made after the read still
     // gives an event: files written into a new folder before its watch existed are found here.
     Outcome add_tree(int parent_wd, const std::string& name, ChangeSet& out, bool report) {
+        std::vector<int> moved;  // watches forgotten at their old place, to be found again below
+        const Outcome outcome = watch_folders(parent_wd, name, out, report, moved);
+        // The kernel keeps watching a moved folder that was not found again (moved on meanwhile).
+        for (const int wd : moved)
+            if (!folders_.contains(wd)) inotify_rm_watch(fd_, wd);
+        return outcome;
+    }
+
+    // add_tree's walk; `moved` collects the watches of folders found here under an older path.
+    Outcome watch_folders(int parent_wd, const std::string& name, ChangeSet& out, bool report, std::vector<int>& moved) {
         std::vector<std::pair<int, std::string>> pending{{parent_wd, name}};
         while (!pending.empty()) {
             auto [up, entry] = std::move(pending.back());
@@ -226,8 +241,17 @@ private:
                 const auto old = parent->second.subdirs.find(entry);
                 if (old != parent->second.subdirs.end() && old->second != wd) drop_tree(old->second, out);
             }
-            // Already watched: here, so its events keep it current, or elsewhere (a bind mount).
-            if (folders_.contains(wd)) continue;
+            if (const auto known = folders_.find(wd); known != folders_.end()) {
+                // Watched here already: its events keep it current.
+                if (known->second.parent_wd == up && known->second.path == path) continue;
+                // Watched higher up this same path: a bind mount making a cycle, not entered again.
+                if (is_at_or_above(wd, up)) continue;
+                // Watched under its old path: moved here while this folder had no watch yet (`mkdir
+                // archive && mv 2024 archive/`), the move seen only as it leaving its old parent. Its
+                // records move here; the kernel's watches stay, and the walk below finds them again.
+                const auto forgotten = forget_tree(wd, out);
+                moved.insert(moved.end(), forgotten.begin(), forgotten.end());
+            }
             if (up == no_parent) root_wd_ = wd;
             else parent->second.subdirs[entry] = wd;
             Folder& folder = folders_.emplace(wd, Folder{path, up, {}, {}}).first->second;
@@ -244,10 +268,23 @@ private:
         return Outcome::ok;
     }
 
-    // Drops the watches of folder `top` and everything below it, reporting every file they knew.
-    void drop_tree(int top, ChangeSet& out) {
+    // True when folder `wd` is folder `from` or one of its ancestors.
+    bool is_at_or_above(int wd, int from) const {
+        for (int at = from; at != no_parent;) {
+            if (at == wd) return true;
+            const auto it = folders_.find(at);
+            if (it == folders_.end()) return false;
+            at = it->second.parent_wd;
+        }
+        return false;
+    }
+
+    // Forgets folder `top` and everything below it, reporting every file they knew; returns their
+    // watch descriptors, whose kernel watches are left as they are.
+    std::vector<int> forget_tree(int top, ChangeSet& out) {
+        std::vector<int> forgotten;
         const auto it = folders_.find(top);
-        if (it == folders_.end()) return;
+        if (it == folders_.end()) return forgotten;
         if (const auto parent = folders_.find(it->second.parent_wd); parent != folders_.end())
             std::erase_if(parent->second.subdirs, [top](const auto& child) { return child.second == top; });
         std::vector<int> pending{top};
@@ -257,10 +294,16 @@ private:
             if (folder == folders_.end()) continue;
             for (const auto& file : folder->second.files) out.paths.insert(child_path(folder->second.path, file));
             for (const auto& [name, wd] : folder->second.subdirs) pending.push_back(wd);
-            // Fails harmlessly when the kernel already dropped the watch of a deleted folder.
-            inotify_rm_watch(fd_, folder->first);
+            forgotten.push_back(folder->first);
             folders_.erase(folder);
         }
+        return forgotten;
+    }
+
+    // Drops the watches of folder `top` and everything below it, reporting every file they knew.
+    void drop_tree(int top, ChangeSet& out) {
+        // Fails harmlessly when the kernel already dropped the watch of a deleted folder.
+        for (const int wd : forget_tree(top, out)) inotify_rm_watch(fd_, wd);
     }
 
     // After a queue overflow nothing is known: watch the tree again. Re-adding a watch returns the

@@ -20,6 +20,7 @@ const char* action_name(FsAction action) {
     case FsAction::dir_added: return "dir_added";
     case FsAction::dir_removed: return "dir_removed";
     case FsAction::watch_gone: return "watch_gone";
+    case FsAction::watch_moved: return "watch_moved";
     case FsAction::rescan: return "rescan";
     }
     return "?";
@@ -58,7 +59,7 @@ const Case cases[] = {
     {"hidden folder created", IN_CREATE | IN_ISDIR, ".git", FsAction::ignore},
     {"hidden folder deleted", IN_DELETE | IN_ISDIR, ".git", FsAction::ignore},
     {"watched folder deleted", IN_DELETE_SELF, "", FsAction::watch_gone},
-    {"watched folder moved", IN_MOVE_SELF, "", FsAction::watch_gone},
+    {"watched folder moved", IN_MOVE_SELF, "", FsAction::watch_moved},
     {"file system unmounted", IN_UNMOUNT, "", FsAction::watch_gone},
     {"watch removed", IN_IGNORED, "", FsAction::ignore},
     {"attribute of the watched folder itself", IN_ATTRIB | IN_ISDIR, "", FsAction::ignore},

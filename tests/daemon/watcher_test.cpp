@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -132,6 +133,37 @@ protected:
     void forget_received() {
         std::lock_guard lock(mutex_);
         received_.clear();
+    }
+
+    // Holds both io_context threads until the returned object is destroyed, so that events pile up
+    // in the kernel's queue and the watcher reads them in one go, in the order they happened.
+    std::shared_ptr<void> hold_io_threads() {
+        struct Gate {
+            std::mutex mutex;
+            std::condition_variable cv;
+            int held = 0;
+            bool released = false;
+        };
+        auto gate = std::make_shared<Gate>();
+        for (int i = 0; i < 2; ++i)
+            boost::asio::post(ioc_, [gate] {
+                std::unique_lock lock(gate->mutex);
+                ++gate->held;
+                gate->cv.notify_all();
+                gate->cv.wait(lock, [&] { return gate->released; });
+            });
+        {
+            std::unique_lock lock(gate->mutex);
+            if (!gate->cv.wait_for(lock, deadline, [&] { return gate->held == 2; }))
+                throw std::runtime_error("the io_context threads were not held");
+        }
+        return std::shared_ptr<void>(nullptr, [gate](void*) {
+            {
+                std::lock_guard lock(gate->mutex);
+                gate->released = true;
+            }
+            gate->cv.notify_all();
+        });
     }
 
     boost::asio::io_context ioc_;
@@ -261,6 +293,30 @@ TEST_F(WatcherTest, FolderRenamedInsideTheTree) {
     ASSERT_TRUE(wait_for({"b/sub/y.md"}));
     EXPECT_FALSE(reported().contains("a/sub/y.md"));
     EXPECT_EQ(watcher_->watch_count(), 3u);
+}
+
+TEST_F(WatcherTest, FolderMovedIntoAFolderNotYetWatchedIsWatchedAtItsNewPlace) {
+    // `mkdir archive && mv 2024 archive/`: the move happens before `archive` has a watch, so it is
+    // seen only as 2024 leaving the root (and 2024's own IN_MOVE_SELF), while reading `archive`
+    // finds a folder whose watch the kernel still has under the old path.
+    fs::create_directories(root_ / "2024" / "sub");
+    write_file(root_ / "2024" / "x.md");
+    write_file(root_ / "2024" / "sub" / "y.md");
+    start();
+    {
+        const auto held = hold_io_threads();
+        fs::create_directory(root_ / "archive");
+        fs::rename(root_ / "2024", root_ / "archive" / "2024");
+    }
+    ASSERT_TRUE(wait_for({"2024/x.md", "2024/sub/y.md", "archive/2024/x.md", "archive/2024/sub/y.md"}));
+    EXPECT_TRUE(eventually([&] { return watcher_->watch_count() == 4; })) << watcher_->watch_count();
+    // Later edits there are seen, under the new paths only.
+    forget_received();
+    write_file(root_ / "archive" / "2024" / "x.md", "edited");
+    write_file(root_ / "archive" / "2024" / "sub" / "z.md");
+    ASSERT_TRUE(wait_for({"archive/2024/x.md", "archive/2024/sub/z.md"}));
+    std::this_thread::sleep_for(quiet);
+    EXPECT_EQ(reported(), (std::set<std::string>{"archive/2024/x.md", "archive/2024/sub/z.md"}));
 }
 
 TEST_F(WatcherTest, CheckoutLikeChurnReportsEveryPath) {
@@ -418,32 +474,13 @@ TEST_F(WatcherTest, QueueOverflowAsksForARescan) {
     limit_file >> limit;
     if (limit <= 0 || limit > 100000) GTEST_SKIP() << "max_queued_events is " << limit;
     start();
-
-    // Hold both io_context threads so that the kernel's queue fills up.
-    std::mutex gate_mutex;
-    std::condition_variable gate;
-    int held = 0;
-    bool released = false;
-    for (int i = 0; i < 2; ++i)
-        boost::asio::post(ioc_, [&] {
-            std::unique_lock lock(gate_mutex);
-            ++held;
-            gate.notify_all();
-            gate.wait(lock, [&] { return released; });
-        });
     {
-        std::unique_lock lock(gate_mutex);
-        ASSERT_TRUE(gate.wait_for(lock, deadline, [&] { return held == 2; }));
+        const auto held = hold_io_threads();  // so that the kernel's queue fills up
+        // Alternating files, since the kernel merges identical consecutive events.
+        const std::string a = (root_ / "a.md").string(), b = (root_ / "b.md").string();
+        for (long i = 0; i < limit / 2 + 1000; ++i)
+            for (const auto* path : {&a, &b}) open_for_writing(*path);
     }
-    // Alternating files, since the kernel merges identical consecutive events.
-    const std::string a = (root_ / "a.md").string(), b = (root_ / "b.md").string();
-    for (long i = 0; i < limit / 2 + 1000; ++i)
-        for (const auto* path : {&a, &b}) open_for_writing(*path);
-    {
-        std::lock_guard lock(gate_mutex);
-        released = true;
-    }
-    gate.notify_all();
 
     ASSERT_TRUE(wait_for_rescan());
     write_file(root_ / "after.md");
