@@ -567,7 +567,15 @@ EventTime add_duration(const EventTime& start, const Duration& d, const Zone& zo
     if (const auto* w = std::get_if<WallTime>(&start)) {
         const WallTime moved{w->local + days};
         if (d.seconds == seconds{0}) return moved;
-        return wall_time_of(to_instant(moved, zone) + d.seconds, zone);
+        const Instant end = to_instant(moved, zone) + d.seconds;
+        const WallTime wall = wall_time_of(end, zone);
+        // An end in the second pass of a repeated hour has a wall time that names the first pass
+        // (RFC 5545 §3.3.5), up to an hour early and possibly before the start: end when the repeat
+        // does instead, at the first wall time that is not earlier than the exact end.
+        const auto info = zone_local_info(zone, wall.local);
+        if (info.result == date::local_info::ambiguous && end >= info.second.begin)
+            return WallTime{date::local_seconds{(info.second.begin + info.first.offset).time_since_epoch()}};
+        return wall;
     }
     // UTC has no DST, so a nominal day from an instant is 24 hours.
     return std::get<Instant>(start) + days + d.seconds;

@@ -380,7 +380,9 @@ TEST(AddDuration, Table) {
         {"2024-03-09T12:00", "P1D", "2024-03-10T12:00:00"},  // nominal day across spring-forward
         {"2024-03-09T12:00", "PT24H", "2024-03-10T13:00:00"},  // exact hours
         {"2024-03-10T01:30", "PT1H", "2024-03-10T03:30:00"},
-        {"2024-11-03T00:30", "PT2H", "2024-11-03T01:30:00"},
+        // Ends in the repeated hour, at 01:30 EST; "01:30" would name 01:30 EDT, an hour early.
+        {"2024-11-03T00:30", "PT2H", "2024-11-03T02:00:00"},
+        {"2024-11-03T00:30", "PT1H", "2024-11-03T01:30:00"},  // ends in the first pass: exact
         {"2024-11-02T12:00", "P1DT1H", "2024-11-03T13:00:00"},
         {"2024-05-14T09:00", "PT1H30M", "2024-05-14T10:30:00"},
         {"2040-03-10T12:00", "PT24H", "2040-03-11T13:00:00"},
@@ -392,6 +394,35 @@ TEST(AddDuration, Table) {
         const auto d = parse_duration(c.duration);
         ASSERT_TRUE(d) << c.duration;
         EXPECT_EQ(format_event_time(add_duration(at(c.start), *d, ny)), c.end) << c.start << " + " << c.duration;
+    }
+}
+
+// Found by fuzz_rrule: a start in the first pass of a repeated hour plus a few minutes ended in the
+// second pass, whose wall time names the first pass, so the event ended before it started.
+TEST(AddDuration, EndInRepeatedHourIsNeverEarlierThanExactEnd) {
+    struct Case {
+        const char* zone;
+        const char* start;
+        const char* duration;
+        const char* end;
+    };
+    const Case cases[] = {
+        {"Europe/Berlin", "2024-10-27T02:30", "PT30M", "2024-10-27T03:00:00"},
+        {"Europe/Berlin", "2024-10-27T02:59", "PT1M", "2024-10-27T03:00:00"},
+        {"Europe/Berlin", "2024-10-27T01:45", "PT1H30M", "2024-10-27T03:00:00"},
+        {"Europe/Berlin", "2024-10-27T02:30", "PT2H", "2024-10-27T03:30:00"},  // past the repeat: exact
+        {"Europe/Dublin", "2024-10-27T01:30", "PT45M", "2024-10-27T02:00:00"},  // Dublin's negative DST
+        {"Australia/Lord_Howe", "2024-04-07T01:40", "PT30M", "2024-04-07T02:00:00"},  // a 30-minute repeat
+        {"America/New_York", "2040-11-04T01:30", "PT45M", "2040-11-04T02:00:00"},  // from the POSIX rule
+    };
+    for (const auto& c : cases) {
+        const auto z = zone(c.zone);
+        const auto d = parse_duration(c.duration);
+        ASSERT_TRUE(d) << c.duration;
+        const auto start = at(c.start);
+        const auto end = add_duration(start, *d, z);
+        EXPECT_EQ(format_event_time(end), c.end) << c.zone << ' ' << c.start << " + " << c.duration;
+        EXPECT_GE(to_instant(end, z), to_instant(start, z) + d->seconds) << c.zone << ' ' << c.start;
     }
 }
 
