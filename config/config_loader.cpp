@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -739,6 +742,48 @@ void finish_feeds(Document& doc) {
     }
 }
 
+// Where each YAML document of a stream starts, read with yaml-cpp's event parser. YAML::LoadAll is
+// not used: in yaml-cpp 0.7 some malformed streams (a lone ',') make the parser report an empty
+// document again and again without reading on, and LoadAll collects them until memory runs out
+// (yaml-cpp PR #1319). A document that starts where the previous one did is that loop.
+class DocumentStarts : public YAML::EventHandler {
+public:
+    struct Start {
+        YAML::Mark document;  // the first token of the document ("---" or its root)
+        YAML::Mark root;      // the root node, as YAML::Node::Mark() gives it
+    };
+
+    std::vector<Start> starts;
+
+    // True when the last document began where the one before it did.
+    bool stuck() const { return starts.size() >= 2 && starts.back().document.pos == starts[starts.size() - 2].document.pos; }
+
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        starts.push_back({mark, mark});
+        awaiting_root_ = true;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { node(mark); }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void node(const YAML::Mark& mark) {
+        if (awaiting_root_ && !starts.empty()) starts.back().root = mark;
+        awaiting_root_ = false;
+    }
+
+    bool awaiting_root_ = false;
+};
+
 std::string resolve_dir(const std::string& base_dir, const std::string& dir) {
     std::filesystem::path resolved = (std::filesystem::path(base_dir) / dir).lexically_normal();
     // "content/" and "content" name the same folder; keep one spelling.
@@ -796,14 +841,28 @@ ConfigLoadResult parse_config(std::string_view yaml_text, const std::string& pat
     doc.config.path = path;
     doc.config.base_dir = base_dir;
     try {
-        const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
-        if (documents.size() > 1)
-            walker.report(documents[1].Mark(), Severity::error, "",
-                          "expected one YAML document, found " + std::to_string(documents.size()));
-        if (!documents.empty()) {
-            const Value root(walker, documents.front(), "");
-            if (!root.is_null() && !root.node().IsMap()) root.expected("a map (site:, content:, feeds:, …)");
-            else read_fields(root, doc, document_fields);
+        const std::string text(yaml_text);
+        std::istringstream stream(text);
+        YAML::Parser parser(stream);
+        DocumentStarts documents;
+        while (parser.HandleNextDocument(documents) && !documents.stuck()) {
+        }
+        const auto& starts = documents.starts;
+        if (documents.stuck()) {
+            const auto& at = starts.back().document;
+            walker.report(at, Severity::error, "",
+                          "YAML syntax error: unexpected " +
+                              (static_cast<std::size_t>(at.pos) < text.size() ? in_quotes(text.substr(at.pos, 1))
+                                                                              : std::string("end of input")));
+        } else {
+            if (starts.size() > 1)
+                walker.report(starts[1].root, Severity::error, "",
+                              "expected one YAML document, found " + std::to_string(starts.size()));
+            if (!starts.empty()) {
+                const Value root(walker, YAML::Load(text), "");
+                if (!root.is_null() && !root.node().IsMap()) root.expected("a map (site:, content:, feeds:, …)");
+                else read_fields(root, doc, document_fields);
+            }
         }
         // Readers keep content.dir as written; it resolves against the config's folder.
         doc.config.content.dir = resolve_dir(base_dir, doc.config.content.dir);

@@ -595,6 +595,23 @@ TEST(ConfigLoader, DeepNestingIsAnErrorNotACrash) {
     EXPECT_EQ(r.diagnostics[0].message, "site.title: expected a string, got a list");
 }
 
+// Found by fuzz_config: yaml-cpp 0.7's LoadAll looped for ever, allocating, on a lone ',' (it kept
+// reporting one more empty document without reading on).
+TEST(ConfigLoader, StuckParserIsASyntaxErrorNotAHang) {
+    for (const std::string yaml : {",", ",\n", "site: {}\n---\n,\n", "- a\n,"}) {
+        SCOPED_TRACE(yaml);
+        const auto r = load(yaml);
+        EXPECT_FALSE(r.config);
+        ASSERT_FALSE(r.diagnostics.empty());
+        EXPECT_EQ(r.diagnostics.back().message, "YAML syntax error: unexpected ','") << dump(r.diagnostics);
+    }
+    // Several real documents are still counted, at the second one's root.
+    const auto r = load("site: {}\n---\nlog: {}\n---\n");
+    ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r.diagnostics);
+    EXPECT_EQ(r.diagnostics[0].message, "expected one YAML document, found 3");
+    EXPECT_EQ(r.diagnostics[0].line, 3);
+}
+
 // Mutations of the reference config: never a crash, and a config exactly when there is no error.
 TEST(ConfigLoader, MutatedConfigsNeverCrash) {
     const std::string original = read_file(std::string(ALMANAC_SHARED_DIR) + "/corpus/todogroup/almanac.yaml");
