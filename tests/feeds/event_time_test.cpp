@@ -575,6 +575,54 @@ TEST(ParseRrule, Errors) {
     }
 }
 
+// Found by fuzz_rrule: libical looks for a monthly rule's first occurrence month by month up to the
+// year 2582 before it gives an iterator (seconds on every expansion, half a minute under ASan), so
+// a monthly rule that can never occur is refused; one that can, however rarely, is kept.
+TEST(ParseRrule, MonthlyRulesThatNeverOccurAreRefused) {
+    struct Case {
+        const char* start;
+        const char* rule;
+        const char* message;  // empty: valid
+    };
+    const Case cases[] = {
+        {"2040-03-01T09:00", "FREQ=MONTHLY;BYDAY=8SU",
+         "RRULE part 'BYDAY=8SU': '8SU' never occurs: a month has at most 5 of each weekday (1 to 5 or -5 to -1)"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=MO,-6FR", "'-6FR' never occurs: a month has at most 5"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+         "RRULE part 'BYSETPOS=6': 6 never occurs: the rule gives at most 5 occurrences a month"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTHDAY=1;BYSETPOS=2", "2 never occurs: the rule gives at most 1 occurrence a month"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=1SU;BYHOUR=9,18;BYSETPOS=-3", "at most 2 occurrences a month"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31;BYDAY=MO",
+         "RRULE part 'BYMONTHDAY=31': no month it visits has a day matching BYMONTH=4;BYMONTHDAY=31;BYDAY=MO, so the "
+         "rule never occurs"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30,-30", "no month it visits has a day matching"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTHDAY=8;BYDAY=1MO", "no month it visits has a day matching"},
+        {"2024-01-31T10:00", "FREQ=MONTHLY;BYMONTH=4,6",
+         "RRULE part 'BYMONTH=4,6': no month it visits has day 31 (the start's day), so the rule never occurs"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;INTERVAL=12;BYMONTH=2;BYDAY=MO", "INTERVAL=12;BYMONTH=2;BYDAY=MO"},
+        {"2025-02-01", "FREQ=MONTHLY;INTERVAL=48;BYMONTHDAY=29", "no month it visits has a day matching"},
+        // Rare but real: kept.
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=5SU", ""},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=-5FR,1MO;BYSETPOS=2", ""},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29", ""},
+        {"2026-02-01T10:00", "FREQ=MONTHLY;INTERVAL=12;BYDAY=5SU", ""},  // Feb 2032 has five Sundays
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTHDAY=13;BYDAY=FR", ""},
+        {"2024-01-31T10:00", "FREQ=MONTHLY", ""},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1,23", ""},
+        {"2024-01-20T10:00", "FREQ=YEARLY;BYDAY=53SU", ""},
+    };
+    const auto ny = zone("America/New_York");
+    for (const auto& c : cases) {
+        const auto r = parse_rrule(c.rule, at(c.start), ny);
+        if (std::string_view(c.message).empty()) {
+            EXPECT_TRUE(r) << c.rule << ": " << (r ? "" : r.error());
+        } else {
+            ASSERT_FALSE(r) << c.rule << " parsed as " << r->text;
+            EXPECT_TRUE(contains(r.error(), c.message)) << c.rule << ": " << r.error();
+        }
+    }
+}
+
 // ---- EXDATE / RDATE --------------------------------------------------------------------------------
 
 TEST(ParseRecurrenceDate, Table) {
