@@ -149,7 +149,7 @@ run_target() {
   summarize "$target" "$log"
   if [ "$status" -ne 0 ]; then
     echo "== $target FAILED (exit $status); the input is under $build_dir/crashes/$target/. Log tail:" >&2
-    grep -v '^#[0-9]' "$log" | tail -n 60 >&2
+    grep -av '^#[0-9]' "$log" | tail -n 60 >&2
     return 1
   fi
 }
@@ -160,9 +160,9 @@ summarize() {
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-  corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -n 1 | cut -d' ' -f2)
+  cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+  ft=$(grep -ao 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+  corp=$(grep -ao 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -n 1 | cut -d' ' -f2)
   printf '%-14s execs %-10s exec/s %-6s cov %-6s ft %-7s corpus %-12s rss %s MB\n' \
     "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${rss:-?}"
 }

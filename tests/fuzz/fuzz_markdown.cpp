@@ -4,6 +4,7 @@
 // Input: one flag byte (bit 0: unsafe_html, bit 1: take_title, bit 2: no page URL), then the
 // Markdown body. Bodies that are not valid UTF-8 are normalized first, as parse_source does.
 #include <string>
+#include <vector>
 
 #include "feeds/markdown.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
@@ -21,23 +22,41 @@ std::size_t code_points(std::string_view s) {
 
 std::string lower(std::string_view s) { return ascii_lower(s); }
 
-// Every href/src value in safe-mode `html` (all of it written by cmark, so every attribute is a
-// link's or an image's): with a page URL every one must be absolute (a scheme), and none may run script.
-void check_urls(const std::string& html, bool absolute) {
-    const std::string l = lower(html);
-    for (const std::string_view attr : {" href=\"", " src=\""}) {
-        for (std::size_t at = l.find(attr); at != std::string::npos; at = l.find(attr, at + 1)) {
-            const std::size_t begin = at + attr.size();
-            const std::size_t end = l.find('"', begin);
-            check(end != std::string::npos, "unterminated URL attribute", html.substr(at, 200));
-            const std::string_view url = std::string_view(l).substr(begin, end - begin);
-            for (const std::string_view bad : {"javascript:", "vbscript:", "file:"})
-                check(!url.starts_with(bad), "dangerous URL kept in safe mode", url);
-            if (!absolute || url.empty()) continue;
-            const std::size_t colon = url.find(':');
-            check(colon != std::string_view::npos && colon > 0 && url.find_first_of("/?#") > colon,
-                  "relative URL left in the HTML", url);
+// The href and src values of the tags in safe-mode `html`. All of it is cmark's output: '<' starts a
+// tag (text has &lt;) and attribute values are double-quoted with '"' escaped, so a scan that skips
+// quoted values finds every attribute and only attributes.
+std::vector<std::string> url_attributes(std::string_view html) {
+    std::vector<std::string> out;
+    bool in_tag = false;
+    for (std::size_t i = 0; i < html.size(); ++i) {
+        const char c = html[i];
+        if (!in_tag) {
+            in_tag = c == '<';
+            continue;
         }
+        if (c == '>') {
+            in_tag = false;
+        } else if (c == '"') {
+            const std::size_t end = html.find('"', i + 1);
+            check(end != std::string_view::npos, "unterminated attribute value", html.substr(i, 200));
+            const std::string_view before = html.substr(0, i);
+            if (before.ends_with(" href=") || before.ends_with(" src=")) out.emplace_back(html.substr(i + 1, end - i - 1));
+            i = end;
+        }
+    }
+    return out;
+}
+
+// In safe mode no URL may run script, and with a page URL every one must be absolute (a scheme).
+void check_urls(const std::string& html, bool absolute) {
+    for (const auto& value : url_attributes(html)) {
+        const std::string url = ascii_lower(value);
+        for (const std::string_view bad : {"javascript:", "vbscript:", "file:"})
+            check(!url.starts_with(bad), "dangerous URL kept in safe mode", url);
+        if (!absolute || url.empty()) continue;
+        const std::size_t colon = url.find(':');
+        check(colon != std::string::npos && colon > 0 && url.find_first_of("/?#") > colon, "relative URL left in the HTML",
+              url);
     }
 }
 
