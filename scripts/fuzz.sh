@@ -3,7 +3,10 @@
 #   scripts/fuzz.sh short [TARGET...]          build, run each target ALMANAC_FUZZ_SECONDS (20) s; any crash,
 #                                              leak, timeout or out-of-memory fails
 #   scripts/fuzz.sh long [SECONDS] [TARGET...] build, run each target SECONDS (600) one after another on its
-#                                              kept corpus (build-fuzz/corpus/); prints execs and coverage
+#                                              kept corpus (build-fuzz/corpus/); prints execs and coverage.
+#                                              A hang is an input over ALMANAC_FUZZ_TIMEOUT s: 10 in short
+#                                              runs, 30 in long ones (kept corpora hold slow inputs, and long
+#                                              runs share the machine under nice)
 #   scripts/fuzz.sh build                      install what is missing, configure and build only
 #   scripts/fuzz.sh repro TARGET FILE...       run a target once on saved inputs (a crash, a seed)
 # Builds with clang++ into build-fuzz/ next to build/; findings go to build-fuzz/crashes/<target>/.
@@ -67,6 +70,25 @@ make_seeds() {
     for d in $(dicts_of "$t"); do cat "$here/tests/fuzz/dict/$d.dict"; done >"$build_dir/dicts/$t.dict"
   done
 
+  local c=0 config
+  for config in "$corpus_src"/todogroup/almanac.yaml "$here"/examples/almanac.yaml "$here"/systemd/almanac.yaml \
+    "$here"/tests/fixtures/*/almanac.yaml "$here"/tests/conformance/*/site/almanac.yaml; do
+    if [ -f "$config" ]; then cp "$config" "$seeds/fuzz_config/corpus-$((c += 1)).yaml"; fi
+  done
+
+  local feed ext
+  for feed in events meetups blog; do
+    for ext in ics rss atom json; do
+      printf 'GET /%s.%s\nAccept-Encoding: gzip, br\n' "$feed" "$ext" >"$seeds/fuzz_http/get-$feed-$ext"
+      printf 'GET /tz/Europe/Stockholm/%s.%s?tag=members\n' "$feed" "$ext" >"$seeds/fuzz_http/zone-$feed-$ext"
+    done
+  done
+
+  if [ ! -d "$content" ]; then
+    echo "== no corpus at $content: only the committed seeds are used" >&2
+    return 0
+  fi
+
   # fuzz_content reads a selector byte (tests/fuzz/fuzz_content.cpp) before the file: 'P' an event
   # page, 'Q' a section page, 'R' a YAML data file, 'U' a post, 'W' a page; all in the site zone
   # America/Los_Angeles, as in the corpus config. fuzz_markdown reads a flag byte: 'B' takes the title.
@@ -120,30 +142,18 @@ make_seeds() {
     }
     END { flush() }'
 
-  local c=0 config
-  for config in "$corpus_src"/todogroup/almanac.yaml "$here"/examples/almanac.yaml "$here"/systemd/almanac.yaml \
-    "$here"/tests/fixtures/*/almanac.yaml "$here"/tests/conformance/*/site/almanac.yaml; do
-    [ -f "$config" ] && cp "$config" "$seeds/fuzz_config/corpus-$((c += 1)).yaml"
-  done
-
-  local feed ext
-  for feed in events meetups blog; do
-    for ext in ics rss atom json; do
-      printf 'GET /%s.%s\nAccept-Encoding: gzip, br\n' "$feed" "$ext" >"$seeds/fuzz_http/get-$feed-$ext"
-      printf 'GET /tz/Europe/Stockholm/%s.%s?tag=members\n' "$feed" "$ext" >"$seeds/fuzz_http/zone-$feed-$ext"
-    done
-  done
 }
 
-# Runs `target` for `seconds` on `corpus`; its log goes to build-fuzz/logs/<target>.log.
+# Runs `target` for `seconds` on `corpus`, an input taking more than `timeout` seconds counting as a
+# hang; its log goes to build-fuzz/logs/<target>.log.
 run_target() {
-  local target=$1 seconds=$2 corpus=$3 log=$build_dir/logs/$1.log
+  local target=$1 seconds=$2 corpus=$3 timeout=$4 log=$build_dir/logs/$1.log
   mkdir -p "$corpus" "$build_dir/crashes/$target" "$build_dir/logs"
   local status=0
   # Findings are fatal (UBSan halts, libFuzzer stops at the first crash, leak or timeout).
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
     timeout $((seconds + 300)) "$build_dir/tests/fuzz/$target" \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout="$timeout" -print_final_stats=1 \
     -dict="$build_dir/dicts/$target.dict" -artifact_prefix="$build_dir/crashes/$target/" \
     "$corpus" "$build_dir/seeds/$target" "$here/tests/fuzz/seeds/$target" >"$log" 2>&1 || status=$?
   summarize "$target" "$log"
@@ -189,7 +199,7 @@ case "$command_name" in
     for t in "${targets[@]}"; do
       # A fresh corpus each time: the run is the seeds (and regression inputs) plus what it finds.
       rm -rf "$build_dir/corpus-short/$t"
-      run_target "$t" "${ALMANAC_FUZZ_SECONDS:-20}" "$build_dir/corpus-short/$t" || failed=1
+      run_target "$t" "${ALMANAC_FUZZ_SECONDS:-20}" "$build_dir/corpus-short/$t" "${ALMANAC_FUZZ_TIMEOUT:-10}" || failed=1
     done
     exit "$failed"
     ;;
@@ -205,7 +215,7 @@ case "$command_name" in
     failed=0
     for t in "${targets[@]}"; do
       echo "== $t for $seconds s"
-      run_target "$t" "$seconds" "$build_dir/corpus/$t" || failed=1
+      run_target "$t" "$seconds" "$build_dir/corpus/$t" "${ALMANAC_FUZZ_TIMEOUT:-30}" || failed=1
     done
     echo "== corpora: $build_dir/corpus/<target>/; logs: $build_dir/logs/; findings: $build_dir/crashes/"
     exit "$failed"
