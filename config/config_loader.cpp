@@ -4,14 +4,18 @@
 
 #include <arpa/inet.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <cstdio>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -739,6 +743,48 @@ void finish_feeds(Document& doc) {
     }
 }
 
+// Where each YAML document of a stream starts, read with yaml-cpp's event parser. YAML::LoadAll is
+// not used: in yaml-cpp 0.7 some malformed streams (a lone ',') make the parser report an empty
+// document again and again without reading on, and LoadAll collects them until memory runs out
+// (yaml-cpp PR #1319). A document that starts where the previous one did is that loop.
+class DocumentStarts : public YAML::EventHandler {
+public:
+    struct Start {
+        YAML::Mark document;  // the first token of the document ("---" or its root)
+        YAML::Mark root;      // the root node, as YAML::Node::Mark() gives it
+    };
+
+    std::vector<Start> starts;
+
+    // True when the last document began where the one before it did.
+    bool stuck() const { return starts.size() >= 2 && starts.back().document.pos == starts[starts.size() - 2].document.pos; }
+
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        starts.push_back({mark, mark});
+        awaiting_root_ = true;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { node(mark); }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void node(const YAML::Mark& mark) {
+        if (awaiting_root_ && !starts.empty()) starts.back().root = mark;
+        awaiting_root_ = false;
+    }
+
+    bool awaiting_root_ = false;
+};
+
 std::string resolve_dir(const std::string& base_dir, const std::string& dir) {
     std::filesystem::path resolved = (std::filesystem::path(base_dir) / dir).lexically_normal();
     // "content/" and "content" name the same folder; keep one spelling.
@@ -791,19 +837,50 @@ std::optional<std::string> listen_address_problem(std::string_view text) {
 
 ConfigLoadResult parse_config(std::string_view yaml_text, const std::string& path, const std::string& base_dir) {
     ConfigLoadResult result;
+    // YAML allows no control characters but tab and line breaks (YAML 1.2 §5.1). yaml-cpp reads a
+    // stream with a NUL among its first bytes as UTF-16 or UTF-32, and gives values and messages
+    // that are not UTF-8: refuse the file at its first control character instead.
+    const auto control = std::find_if(yaml_text.begin(), yaml_text.end(),
+                                      [](char c) { return is_control(c) && c != '\t' && c != '\n' && c != '\r'; });
+    if (control != yaml_text.end()) {
+        const std::string_view before = yaml_text.substr(0, static_cast<std::size_t>(control - yaml_text.begin()));
+        const std::size_t line_start = before.rfind('\n') + 1;  // npos + 1 == 0
+        const auto column = std::count_if(before.begin() + static_cast<std::ptrdiff_t>(line_start), before.end(),
+                                          [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+        char code[8];
+        std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(static_cast<unsigned char>(*control)));
+        result.diagnostics.push_back({path, static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1,
+                                      static_cast<int>(column) + 1, Severity::error,
+                                      std::string("YAML syntax error: control character ") + code + " is not allowed"});
+        return result;
+    }
     Walker walker(path, result.diagnostics);
     Document doc;
     doc.config.path = path;
     doc.config.base_dir = base_dir;
     try {
-        const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
-        if (documents.size() > 1)
-            walker.report(documents[1].Mark(), Severity::error, "",
-                          "expected one YAML document, found " + std::to_string(documents.size()));
-        if (!documents.empty()) {
-            const Value root(walker, documents.front(), "");
-            if (!root.is_null() && !root.node().IsMap()) root.expected("a map (site:, content:, feeds:, …)");
-            else read_fields(root, doc, document_fields);
+        const std::string text(yaml_text);
+        std::istringstream stream(text);
+        YAML::Parser parser(stream);
+        DocumentStarts documents;
+        while (parser.HandleNextDocument(documents) && !documents.stuck()) {
+        }
+        const auto& starts = documents.starts;
+        if (documents.stuck()) {
+            const auto& at = starts.back().document;
+            walker.report(at, Severity::error, "",
+                          "YAML syntax error: unexpected " +
+                              (static_cast<std::size_t>(at.pos) < text.size() ? in_quotes(text.substr(at.pos, 1))
+                                                                              : std::string("end of input")));
+        } else {
+            if (starts.size() > 1)
+                walker.report(starts[1].root, Severity::error, "",
+                              "expected one YAML document, found " + std::to_string(starts.size()));
+            if (!starts.empty()) {
+                const Value root(walker, YAML::Load(text), "");
+                if (!root.is_null() && !root.node().IsMap()) root.expected("a map (site:, content:, feeds:, …)");
+                else read_fields(root, doc, document_fields);
+            }
         }
         // Readers keep content.dir as written; it resolves against the config's folder.
         doc.config.content.dir = resolve_dir(base_dir, doc.config.content.dir);

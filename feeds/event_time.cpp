@@ -362,6 +362,106 @@ std::string check_part_value(Part part, std::string_view value, bool& numbered_b
     return {};
 }
 
+// The clock or calendar reading libical expands a rule in: a date, a wall time, or UTC for an instant.
+date::local_seconds local_reading(const CivilDate& d) { return date::local_days{d.ymd}; }
+date::local_seconds local_reading(const WallTime& w) { return w.local; }
+date::local_seconds local_reading(const Instant& i) { return date::local_seconds{i.time_since_epoch()}; }
+
+// Integers of a part's value that check_part_value has accepted ("" gives none).
+std::vector<long> number_list(std::string_view value) {
+    std::vector<long> out;
+    if (value.empty()) return out;
+    for (const auto item : split(value, ',')) out.push_back(*parse_integer(item, true));
+    return out;
+}
+
+// How many values a part's list has, or 1 when it is absent (the start's own value is used).
+std::size_t list_size(std::string_view value) { return value.empty() ? 1 : split(value, ',').size(); }
+
+// Why a FREQ=MONTHLY rule (its parts' values as written, uppercased) can never give an occurrence
+// after a start on `start`, or "". libical looks for a rule's first occurrence month by month up to
+// the year 2582 before it returns an iterator, seconds of work on every expansion, so such rules are
+// refused here. Month shapes (length, weekday of the 1st) repeat every 400 years: trying the months
+// the rule visits in one such cycle answers exactly whether a day can ever match, and how many days
+// one month can give at most (the bound for BYSETPOS). `part_at_fault` is set with the message.
+std::string check_monthly_rule(std::string_view bymonth, std::string_view bymonthday, std::string_view byday,
+                               std::string_view bysetpos, std::string_view byhour, std::string_view byminute,
+                               std::string_view bysecond, std::string_view interval, date::year_month_day start,
+                               std::string& part_at_fault) {
+    struct WeekdayNum {
+        long n;       // 0: every such weekday
+        unsigned weekday;  // 0 = SU
+    };
+    std::vector<WeekdayNum> weekdays;
+    if (!byday.empty()) {
+        for (const auto item : split(byday, ',')) {
+            const auto ordinal = item.substr(0, item.size() - 2);
+            const long n = ordinal.empty() ? 0 : *parse_integer(ordinal, true);
+            if (std::abs(n) > 5) {
+                part_at_fault = "BYDAY";
+                return quoted(item) + " never occurs: a month has at most 5 of each weekday (1 to 5 or -5 to -1)";
+            }
+            const auto name = std::find(weekday_names.begin(), weekday_names.end(), item.substr(item.size() - 2));
+            weekdays.push_back({n, static_cast<unsigned>(name - weekday_names.begin())});
+        }
+    }
+    const std::vector<long> months = number_list(bymonth);
+    const std::vector<long> monthdays = number_list(bymonthday);
+    const long step = interval.empty() ? 1 : *parse_integer(interval, false);
+    constexpr long cycle = 400 * 12;
+
+    std::size_t most = 0;  // the most days one visited month can give
+    const date::year_month first{start.year(), start.month()};
+    for (long k = 0; k * step < cycle; ++k) {
+        const auto ym = first + date::months{k * step};
+        if (!months.empty() && std::find(months.begin(), months.end(), static_cast<long>(unsigned{ym.month()})) == months.end())
+            continue;
+        const unsigned length = unsigned{(ym / date::last).day()};
+        const unsigned first_weekday = date::weekday{date::sys_days{ym / 1}}.c_encoding();
+        std::size_t count = 0;
+        for (unsigned d = 1; d <= length; ++d) {
+            const bool day_ok = monthdays.empty()
+                                    ? (!weekdays.empty() || d == unsigned{start.day()})
+                                    : std::any_of(monthdays.begin(), monthdays.end(), [&](long v) {
+                                          return v > 0 ? d == static_cast<unsigned>(v)
+                                                       : static_cast<unsigned>(-v) <= length && d == length + 1 - static_cast<unsigned>(-v);
+                                      });
+            const unsigned weekday = (first_weekday + d - 1) % 7;
+            const bool weekday_ok = weekdays.empty() || std::any_of(weekdays.begin(), weekdays.end(), [&](const WeekdayNum& w) {
+                if (w.weekday != weekday) return false;
+                if (w.n > 0) return (d - 1) / 7 + 1 == static_cast<unsigned>(w.n);
+                if (w.n < 0) return (length - d) / 7 + 1 == static_cast<unsigned>(-w.n);
+                return true;
+            });
+            if (day_ok && weekday_ok) ++count;
+        }
+        most = std::max(most, count);
+    }
+    if (most == 0) {
+        std::string parts;
+        for (const auto& [name, value] : {std::pair{"INTERVAL", interval}, std::pair{"BYMONTH", bymonth},
+                                          std::pair{"BYMONTHDAY", bymonthday}, std::pair{"BYDAY", byday}}) {
+            if (value.empty()) continue;
+            parts += parts.empty() ? "" : ";";
+            parts += std::string(name) + "=" + std::string(value);
+        }
+        part_at_fault = !bymonthday.empty() ? "BYMONTHDAY" : !byday.empty() ? "BYDAY" : !bymonth.empty() ? "BYMONTH" : "INTERVAL";
+        if (bymonthday.empty() && byday.empty())
+            return "no month it visits has day " + std::to_string(unsigned{start.day()}) +
+                   " (the start's day), so the rule never occurs";
+        return "no month it visits has a day matching " + parts + ", so the rule never occurs";
+    }
+    const std::size_t per_month = most * list_size(byhour) * list_size(byminute) * list_size(bysecond);
+    for (const long position : number_list(bysetpos)) {
+        if (static_cast<std::size_t>(std::abs(position)) > per_month) {
+            part_at_fault = "BYSETPOS";
+            return std::to_string(position) + " never occurs: the rule gives at most " + std::to_string(per_month) +
+                   " occurrence" + (per_month == 1 ? "" : "s") + " a month";
+        }
+    }
+    return {};
+}
+
 // The rule's UNTIL in the form RFC 5545 §3.3.10 requires for this DTSTART, or an error message.
 Expected<std::string> convert_until(std::string_view value, const EventTime& start, const Zone& zone) {
     const auto until = parse_ical_or_iso_time(value);
@@ -567,7 +667,15 @@ EventTime add_duration(const EventTime& start, const Duration& d, const Zone& zo
     if (const auto* w = std::get_if<WallTime>(&start)) {
         const WallTime moved{w->local + days};
         if (d.seconds == seconds{0}) return moved;
-        return wall_time_of(to_instant(moved, zone) + d.seconds, zone);
+        const Instant end = to_instant(moved, zone) + d.seconds;
+        const WallTime wall = wall_time_of(end, zone);
+        // An end in the second pass of a repeated hour has a wall time that names the first pass
+        // (RFC 5545 §3.3.5), up to an hour early and possibly before the start: end when the repeat
+        // does instead, at the first wall time that is not earlier than the exact end.
+        const auto info = zone_local_info(zone, wall.local);
+        if (info.result == date::local_info::ambiguous && end >= info.second.begin)
+            return WallTime{date::local_seconds{(info.second.begin + info.first.offset).time_since_epoch()}};
+        return wall;
     }
     // UTC has no DST, so a nominal day from an instant is 24 hours.
     return std::get<Instant>(start) + days + d.seconds;
@@ -625,6 +733,19 @@ Expected<RecurrenceRule> parse_rrule(std::string_view text, const EventTime& sta
     if (std::holds_alternative<CivilDate>(start)) {
         for (const auto p : {Part::byhour, Part::byminute, Part::bysecond})
             if (has(p)) return fail(p, "not allowed for an all-day event");
+    }
+    if (freq == "MONTHLY") {
+        const auto value = [&](Part p) {
+            const auto& w = written[static_cast<std::size_t>(p)];
+            return std::string_view(w).substr(std::min(w.size(), w.find('=') + 1));
+        };
+        std::string fault;
+        const date::year_month_day start_day{
+            date::floor<date::days>(std::visit([](const auto& t) { return local_reading(t); }, start))};
+        const auto why = check_monthly_rule(value(Part::bymonth), value(Part::bymonthday), value(Part::byday),
+                                            value(Part::bysetpos), value(Part::byhour), value(Part::byminute),
+                                            value(Part::bysecond), value(Part::interval), start_day, fault);
+        if (!why.empty()) return fail(*part_of(fault), why);
     }
 
     std::string normalized;

@@ -76,6 +76,10 @@ case "$command_name" in
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         timeout 1800 ctest --output-on-failure -j "$jobs" --timeout 300 -E '^conformance_build$')
     fi
+    # A short libFuzzer run of every target (docs/fuzzing.md); ALMANAC_FUZZ_SUITE=0 skips it.
+    if [ "${ALMANAC_FUZZ_SUITE:-1}" != 0 ]; then
+      "$here/scripts/fuzz.sh" short
+    fi
     ;;
   *)
     echo "usage: scripts/dev.sh run|test|build" >&2

@@ -595,6 +595,50 @@ TEST(ConfigLoader, DeepNestingIsAnErrorNotACrash) {
     EXPECT_EQ(r.diagnostics[0].message, "site.title: expected a string, got a list");
 }
 
+// Found by fuzz_config: yaml-cpp 0.7's LoadAll looped for ever, allocating, on a lone ',' (it kept
+// reporting one more empty document without reading on).
+TEST(ConfigLoader, StuckParserIsASyntaxErrorNotAHang) {
+    for (const std::string yaml : {",", ",\n", "site: {}\n---\n,\n", "- a\n,"}) {
+        SCOPED_TRACE(yaml);
+        const auto r = load(yaml);
+        EXPECT_FALSE(r.config);
+        ASSERT_FALSE(r.diagnostics.empty());
+        EXPECT_EQ(r.diagnostics.back().message, "YAML syntax error: unexpected ','") << dump(r.diagnostics);
+    }
+    // Several real documents are still counted, at the second one's root.
+    const auto r = load("site: {}\n---\nlog: {}\n---\n");
+    ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r.diagnostics);
+    EXPECT_EQ(r.diagnostics[0].message, "expected one YAML document, found 3");
+    EXPECT_EQ(r.diagnostics[0].line, 3);
+}
+
+// Found by fuzz_config: a NUL among the first bytes made yaml-cpp read the file as UTF-16, and the
+// messages quoting its values were not UTF-8. YAML allows no control characters but tab and breaks.
+TEST(ConfigLoader, ControlCharactersAreRefused) {
+    struct Case {
+        std::string yaml;
+        int line;
+        int column;
+        const char* message;
+    };
+    const Case cases[] = {
+        {std::string("\0\xEF\xBB\xBF", 4), 1, 1, "YAML syntax error: control character U+0000 is not allowed"},
+        {std::string("a\0b: c", 6), 1, 2, "YAML syntax error: control character U+0000 is not allowed"},
+        {"site:\n  title: \xC3\xA9t\x01\n", 2, 12, "YAML syntax error: control character U+0001 is not allowed"},
+        {"site:\n  title: x\x7f\n", 2, 11, "YAML syntax error: control character U+007F is not allowed"},
+    };
+    for (const auto& c : cases) {
+        const auto r = load(c.yaml);
+        EXPECT_FALSE(r.config);
+        ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r.diagnostics);
+        EXPECT_EQ(r.diagnostics[0].message, c.message);
+        EXPECT_EQ(r.diagnostics[0].line, c.line) << c.message;
+        EXPECT_EQ(r.diagnostics[0].column, c.column) << c.message;
+    }
+    // Tabs, CR and LF are fine.
+    EXPECT_TRUE(load("site:\r\n  title: \"a\tb\"\r\n").config);
+}
+
 // Mutations of the reference config: never a crash, and a config exactly when there is no error.
 TEST(ConfigLoader, MutatedConfigsNeverCrash) {
     const std::string original = read_file(std::string(ALMANAC_SHARED_DIR) + "/corpus/todogroup/almanac.yaml");

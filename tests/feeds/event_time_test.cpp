@@ -380,7 +380,9 @@ TEST(AddDuration, Table) {
         {"2024-03-09T12:00", "P1D", "2024-03-10T12:00:00"},  // nominal day across spring-forward
         {"2024-03-09T12:00", "PT24H", "2024-03-10T13:00:00"},  // exact hours
         {"2024-03-10T01:30", "PT1H", "2024-03-10T03:30:00"},
-        {"2024-11-03T00:30", "PT2H", "2024-11-03T01:30:00"},
+        // Ends in the repeated hour, at 01:30 EST; "01:30" would name 01:30 EDT, an hour early.
+        {"2024-11-03T00:30", "PT2H", "2024-11-03T02:00:00"},
+        {"2024-11-03T00:30", "PT1H", "2024-11-03T01:30:00"},  // ends in the first pass: exact
         {"2024-11-02T12:00", "P1DT1H", "2024-11-03T13:00:00"},
         {"2024-05-14T09:00", "PT1H30M", "2024-05-14T10:30:00"},
         {"2040-03-10T12:00", "PT24H", "2040-03-11T13:00:00"},
@@ -392,6 +394,35 @@ TEST(AddDuration, Table) {
         const auto d = parse_duration(c.duration);
         ASSERT_TRUE(d) << c.duration;
         EXPECT_EQ(format_event_time(add_duration(at(c.start), *d, ny)), c.end) << c.start << " + " << c.duration;
+    }
+}
+
+// Found by fuzz_rrule: a start in the first pass of a repeated hour plus a few minutes ended in the
+// second pass, whose wall time names the first pass, so the event ended before it started.
+TEST(AddDuration, EndInRepeatedHourIsNeverEarlierThanExactEnd) {
+    struct Case {
+        const char* zone;
+        const char* start;
+        const char* duration;
+        const char* end;
+    };
+    const Case cases[] = {
+        {"Europe/Berlin", "2024-10-27T02:30", "PT30M", "2024-10-27T03:00:00"},
+        {"Europe/Berlin", "2024-10-27T02:59", "PT1M", "2024-10-27T03:00:00"},
+        {"Europe/Berlin", "2024-10-27T01:45", "PT1H30M", "2024-10-27T03:00:00"},
+        {"Europe/Berlin", "2024-10-27T02:30", "PT2H", "2024-10-27T03:30:00"},  // past the repeat: exact
+        {"Europe/Dublin", "2024-10-27T01:30", "PT45M", "2024-10-27T02:00:00"},  // Dublin's negative DST
+        {"Australia/Lord_Howe", "2024-04-07T01:40", "PT30M", "2024-04-07T02:00:00"},  // a 30-minute repeat
+        {"America/New_York", "2040-11-04T01:30", "PT45M", "2040-11-04T02:00:00"},  // from the POSIX rule
+    };
+    for (const auto& c : cases) {
+        const auto z = zone(c.zone);
+        const auto d = parse_duration(c.duration);
+        ASSERT_TRUE(d) << c.duration;
+        const auto start = at(c.start);
+        const auto end = add_duration(start, *d, z);
+        EXPECT_EQ(format_event_time(end), c.end) << c.zone << ' ' << c.start << " + " << c.duration;
+        EXPECT_GE(to_instant(end, z), to_instant(start, z) + d->seconds) << c.zone << ' ' << c.start;
     }
 }
 
@@ -541,6 +572,54 @@ TEST(ParseRrule, Errors) {
         const auto r = parse_rrule(c.rule, at(c.start), ny);
         ASSERT_FALSE(r) << c.rule << " parsed as " << r->text;
         EXPECT_TRUE(contains(r.error(), c.message)) << c.rule << ": " << r.error();
+    }
+}
+
+// Found by fuzz_rrule: libical looks for a monthly rule's first occurrence month by month up to the
+// year 2582 before it gives an iterator (seconds on every expansion, half a minute under ASan), so
+// a monthly rule that can never occur is refused; one that can, however rarely, is kept.
+TEST(ParseRrule, MonthlyRulesThatNeverOccurAreRefused) {
+    struct Case {
+        const char* start;
+        const char* rule;
+        const char* message;  // empty: valid
+    };
+    const Case cases[] = {
+        {"2040-03-01T09:00", "FREQ=MONTHLY;BYDAY=8SU",
+         "RRULE part 'BYDAY=8SU': '8SU' never occurs: a month has at most 5 of each weekday (1 to 5 or -5 to -1)"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=MO,-6FR", "'-6FR' never occurs: a month has at most 5"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+         "RRULE part 'BYSETPOS=6': 6 never occurs: the rule gives at most 5 occurrences a month"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTHDAY=1;BYSETPOS=2", "2 never occurs: the rule gives at most 1 occurrence a month"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=1SU;BYHOUR=9,18;BYSETPOS=-3", "at most 2 occurrences a month"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31;BYDAY=MO",
+         "RRULE part 'BYMONTHDAY=31': no month it visits has a day matching BYMONTH=4;BYMONTHDAY=31;BYDAY=MO, so the "
+         "rule never occurs"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30,-30", "no month it visits has a day matching"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTHDAY=8;BYDAY=1MO", "no month it visits has a day matching"},
+        {"2024-01-31T10:00", "FREQ=MONTHLY;BYMONTH=4,6",
+         "RRULE part 'BYMONTH=4,6': no month it visits has day 31 (the start's day), so the rule never occurs"},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;INTERVAL=12;BYMONTH=2;BYDAY=MO", "INTERVAL=12;BYMONTH=2;BYDAY=MO"},
+        {"2025-02-01", "FREQ=MONTHLY;INTERVAL=48;BYMONTHDAY=29", "no month it visits has a day matching"},
+        // Rare but real: kept.
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=5SU", ""},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=-5FR,1MO;BYSETPOS=2", ""},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29", ""},
+        {"2026-02-01T10:00", "FREQ=MONTHLY;INTERVAL=12;BYDAY=5SU", ""},  // Feb 2032 has five Sundays
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYMONTHDAY=13;BYDAY=FR", ""},
+        {"2024-01-31T10:00", "FREQ=MONTHLY", ""},
+        {"2024-01-20T10:00", "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1,23", ""},
+        {"2024-01-20T10:00", "FREQ=YEARLY;BYDAY=53SU", ""},
+    };
+    const auto ny = zone("America/New_York");
+    for (const auto& c : cases) {
+        const auto r = parse_rrule(c.rule, at(c.start), ny);
+        if (std::string_view(c.message).empty()) {
+            EXPECT_TRUE(r) << c.rule << ": " << (r ? "" : r.error());
+        } else {
+            ASSERT_FALSE(r) << c.rule << " parsed as " << r->text;
+            EXPECT_TRUE(contains(r.error(), c.message)) << c.rule << ": " << r.error();
+        }
     }
 }
 
