@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -50,6 +51,11 @@ constexpr std::size_t read_chunk = 4096;
 // unread data (which makes the kernel send a reset) does not destroy the error response in flight.
 constexpr auto linger_time = std::chrono::seconds(2);
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+// File descriptors connections never take: the rest of the daemon needs them to read content files
+// and folders, zone files and inotify events. Without them a connection flood makes rebuilds fail.
+constexpr rlim_t reserved_descriptors = 64;
+// Refused or dropped connections are logged at most this often: a flood must not flood the log.
+constexpr auto overload_log_interval = std::chrono::seconds(10);
 
 // A request body that is counted against body_limit by the parser and then dropped.
 struct DiscardBody {
@@ -117,6 +123,44 @@ void cancel_quietly(net::steady_timer& timer) noexcept {
     }
 }
 
+// How many sockets the server may hold, and how many of them may be admitted connections.
+struct SocketBudget {
+    std::size_t sockets;
+    std::size_t connections;
+};
+
+// Raises the soft limit on open files towards what `max_connections` needs, as far as the hard limit
+// allows (shells and containers often start at 1024 where the hard limit is far higher), and returns
+// the budget that limit leaves: every descriptor but the reserve, and of those a quarter kept for
+// answering 503, so that the cap answers 503 rather than the kernel's backlog holding clients silent.
+SocketBudget descriptor_budget(int max_connections) {
+    const auto wanted_connections = static_cast<rlim_t>(std::max(max_connections, 1));
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = limit.rlim_max = 1024;
+    const rlim_t wanted = wanted_connections + wanted_connections / 3 + reserved_descriptors + 1;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+        if (raised.rlim_cur > limit.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    const rlim_t available = limit.rlim_cur == RLIM_INFINITY ? wanted : limit.rlim_cur;
+    const auto sockets = static_cast<std::size_t>(available > reserved_descriptors + 4 ? available - reserved_descriptors : 4);
+    const auto connections = std::min(static_cast<std::size_t>(wanted_connections), sockets - sockets / 4);
+    if (connections < wanted_connections)
+        spdlog::warn("http: server.limits.max_connections is {}, but this process may open only {} files "
+                     "(ulimit -n, LimitNOFILE=): serving at most {} connections at once",
+                     max_connections, static_cast<unsigned long long>(limit.rlim_cur), connections);
+    return {sockets, connections};
+}
+
+// True at most once per overload_log_interval for the same `last` (steady-clock ticks).
+bool log_overload_now(std::atomic<Clock::rep>& last) {
+    const auto now = Clock::now().time_since_epoch().count();
+    auto seen = last.load();
+    const auto interval = std::chrono::duration_cast<Clock::duration>(overload_log_interval).count();
+    return (seen == 0 || now - seen >= interval) && last.compare_exchange_strong(seen, now);
+}
+
 Response plain_response(unsigned status, const std::string& reason) {
     Response res;
     res.status = status;
@@ -145,7 +189,9 @@ public:
     ServerCore(net::io_context& ioc, const ServerLimits& limits, HttpServer::Handler handler,
                HttpServer::Observer observer, bool access_log)
         : ioc_(ioc), handler_(std::move(handler)), observer_(std::move(observer)), access_log_(access_log),
-          limits_(limits) {}
+          limits_(limits) {
+        apply_budget(limits.max_connections);
+    }
     ServerCore(const ServerCore&) = delete;
     ServerCore& operator=(const ServerCore&) = delete;
 
@@ -159,8 +205,11 @@ public:
         return limits_;
     }
     void set_limits(const ServerLimits& limits) {
-        std::lock_guard lock(limits_mutex_);
-        limits_ = limits;
+        {
+            std::lock_guard lock(limits_mutex_);
+            if (limits_.max_connections != limits.max_connections) apply_budget(limits.max_connections);
+            limits_ = limits;
+        }
     }
 
     // Returns the handler's response; exceptions propagate to the session, which answers 500.
@@ -179,6 +228,8 @@ public:
     // Connections admitted under max_connections; one refused with 503 is not counted.
     std::size_t open_connections() const { return admitted_; }
     void release_connection() { --admitted_; }
+    // Every session's socket, refused ones included, counts against the descriptor budget.
+    void release_socket() { --sockets_; }
 
     // Both return the bound "ADDR:PORT" and throw std::runtime_error saying why they cannot.
     std::string listen(const std::string& address);
@@ -193,10 +244,15 @@ public:
     void stop();
 
 private:
-    bool admit(int max_connections) {
-        if (static_cast<long long>(admitted_.fetch_add(1)) < max_connections) return true;
+    bool admit(std::size_t max_connections) {
+        if (admitted_.fetch_add(1) < max_connections) return true;
         --admitted_;
         return false;
+    }
+    void apply_budget(int max_connections) {
+        const auto budget = descriptor_budget(max_connections);
+        socket_budget_ = budget.sockets;
+        connection_cap_ = budget.connections;
     }
     tcp::acceptor open_acceptor(const tcp::endpoint& ep, beast::error_code& ec);
     void start_listener(tcp::acceptor acceptor);
@@ -215,6 +271,10 @@ private:
     std::atomic<bool> draining_{false};
     std::atomic<bool> stopped_{false};
     std::atomic<std::size_t> admitted_{0};  // sessions under the cap; refused ones are not counted
+    std::atomic<std::size_t> sockets_{0};   // every session, refused ones included
+    std::atomic<std::size_t> socket_budget_{0};
+    std::atomic<std::size_t> connection_cap_{0};  // max_connections, or less if descriptors are short
+    std::atomic<Clock::rep> last_overload_log_{0};
 
     std::mutex mutex_;  // guards the three containers below
     std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;
@@ -236,6 +296,7 @@ public:
     ~Session() {
         try {
             if (admitted_) core_->release_connection();
+            core_->release_socket();
             core_->remove_session(this);
         } catch (const std::exception& e) {
             spdlog::error("http: cannot unregister connection {}: {}", peer_, e.what());
@@ -509,11 +570,17 @@ private:
         if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
         try {
             if (!ec) {
+                if (failing_) spdlog::info("http: accepting on {} again", name_);
+                failing_ = false;
                 core_->serve(std::move(socket));
                 return accept();
             }
-            // Typically EMFILE: retrying at once would spin while the condition lasts.
-            spdlog::warn("http: accept on {} failed: {}", name_, ec.message());
+            // Typically EMFILE: retrying at once would spin while the condition lasts, and logging
+            // every retry would fill the log.
+            if (!failing_)
+                spdlog::warn("http: accept on {} failed: {}; retrying every {} ms", name_, ec.message(),
+                             accept_retry_delay.count());
+            failing_ = true;
         } catch (const std::exception& e) {
             spdlog::error("http: cannot serve a connection on {}: {}", name_, e.what());
         }
@@ -527,6 +594,7 @@ private:
     tcp::acceptor acceptor_;
     net::steady_timer retry_timer_;
     std::string name_;
+    bool failing_ = false;  // the last accept failed
 };
 
 tcp::acceptor ServerCore::open_acceptor(const tcp::endpoint& ep, beast::error_code& ec) {
@@ -623,12 +691,23 @@ std::string ServerCore::adopt(int fd) {
 }
 
 void ServerCore::serve(tcp::socket socket) {
-    const bool admitted = admit(limits().max_connections);
+    // Past the budget even a 503 would hold a descriptor while it is sent: close at once.
+    if (sockets_.fetch_add(1) >= socket_budget_) {
+        --sockets_;
+        beast::error_code ec;
+        socket.close(ec);
+        if (log_overload_now(last_overload_log_))
+            spdlog::warn("http: {} sockets open, the most the open-file limit allows; closing new connections "
+                         "unanswered", socket_budget_.load());
+        return;
+    }
+    const bool admitted = admit(connection_cap_);
     std::shared_ptr<Session> session;
     try {
         session = std::make_shared<Session>(shared_from_this(), std::move(socket), admitted);
     } catch (...) {
         if (admitted) release_connection();
+        --sockets_;
         throw;
     }
     {

@@ -15,6 +15,16 @@ namespace {
 
 constexpr std::size_t max_filter_values = 16;
 constexpr std::size_t max_filter_bytes = 256;
+// Request text repeated in an answer is cut: a 10 KB zone name need not come back whole.
+constexpr std::size_t max_echoed_bytes = 100;
+
+// `text` as an answer repeats it: at most max_echoed_bytes, cut on a character boundary, with "…".
+std::string echoed(std::string_view text) {
+    if (text.size() <= max_echoed_bytes) return std::string(text);
+    std::size_t cut = max_echoed_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0u) == 0x80u) --cut;
+    return std::string(text.substr(0, cut)) + "…";
+}
 
 Response plain(unsigned status, std::string reason, std::string route = "other") {
     Response r;
@@ -102,10 +112,10 @@ struct ZoneChoice {
 
 ZoneChoice choose_zone(const SiteConfig& config, const std::string& name) {
     auto zone = find_zone(name);
-    if (!zone || name == "localtime") return {std::nullopt, plain(404, "unknown time zone '" + name + "'")};
+    if (!zone || name == "localtime") return {std::nullopt, plain(404, "unknown time zone '" + echoed(name) + "'")};
     const auto& offered = config.timezones.prerender;
     if (!config.timezones.allow_any && std::find(offered.begin(), offered.end(), name) == offered.end())
-        return {std::nullopt, plain(404, "time zone '" + name + "' is not offered here (timezones.prerender)")};
+        return {std::nullopt, plain(404, "time zone '" + echoed(name) + "' is not offered here (timezones.prerender)")};
     return {std::move(*zone), std::nullopt};
 }
 
@@ -190,20 +200,20 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
                        std::string_view file) {
     const Site& site = *snapshot.site;
     const auto dot = file.rfind('.');
-    if (dot == std::string_view::npos || dot == 0) return plain(404, "not found: " + target.path);
+    if (dot == std::string_view::npos || dot == 0) return plain(404, "not found: " + echoed(target.path));
     const std::string name(file.substr(0, dot));
     const std::string extension(file.substr(dot + 1));
     const auto feed = std::find_if(site.config.feeds.begin(), site.config.feeds.end(),
                                    [&](const FeedConfig& f) { return f.name == name; });
-    if (feed == site.config.feeds.end()) return plain(404, "no feed named '" + name + "'");
+    if (feed == site.config.feeds.end()) return plain(404, "no feed named '" + echoed(name) + "'");
     const OutputFormat* format = find_output_format(extension);
     if (!format || std::find(feed->formats.begin(), feed->formats.end(), format->format) == feed->formats.end())
-        return plain(404, "feed '" + name + "' is not published as ." + extension);
+        return plain(404, "feed '" + name + "' is not published as ." + echoed(extension));
 
     FeedView view;
     const auto tz = query_values(target, "tz");
     if (!zone_name.empty() && !tz.empty() && tz.front() != zone_name)
-        return plain(400, "two different time zones asked for: /tz/" + std::string(zone_name) + "/ and ?tz=" + tz.front());
+        return plain(400, "two different time zones asked for: /tz/" + echoed(zone_name) + "/ and ?tz=" + echoed(tz.front()));
     if (tz.size() > 1) return plain(400, "more than one ?tz= value");
     const std::string wanted_zone = !zone_name.empty() ? std::string(zone_name) : tz.empty() ? std::string() : tz.front();
     if (!wanted_zone.empty()) {
@@ -250,7 +260,7 @@ Response index_response(const Snapshot& snapshot, const Request& request, const 
 
 Response route(const Snapshot& snapshot, const Request& request, const Metrics& metrics) {
     if (request.method != "GET" && request.method != "HEAD") {
-        auto r = plain(405, "method " + request.method + " not allowed: use GET or HEAD");
+        auto r = plain(405, "method " + echoed(request.method) + " not allowed: use GET or HEAD");
         r.headers.emplace_back("Allow", "GET, HEAD");
         return r;
     }
@@ -268,12 +278,12 @@ Response route(const Snapshot& snapshot, const Request& request, const Metrics& 
     }
     if (path.starts_with("/tz/")) {
         const auto last = path.rfind('/');
-        if (last <= 4) return plain(404, "not found: " + path + " (expected /tz/Area/Location/{feed}.{ext})");
+        if (last <= 4) return plain(404, "not found: " + echoed(path) + " (expected /tz/Area/Location/{feed}.{ext})");
         return feed_response(snapshot, request, *target, std::string_view(path).substr(4, last - 4),
                              std::string_view(path).substr(last + 1));
     }
     if (path.find('/', 1) == std::string::npos) return feed_response(snapshot, request, *target, {}, path.substr(1));
-    return plain(404, "not found: " + path);
+    return plain(404, "not found: " + echoed(path));
 }
 
 }  // namespace

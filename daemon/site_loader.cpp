@@ -1,13 +1,16 @@
 #include "daemon/site_loader.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
+#include <stdexcept>
+#include <system_error>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/config_loader.hpp"
 #include "daemon/parallel.hpp"
@@ -19,31 +22,111 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Reads a whole file, or says why not.
-Expected<std::string> read_file(const fs::path& p, std::size_t limit) {
-    std::error_code ec;
-    const auto size = fs::file_size(p, ec);
-    if (ec) return unexpected("cannot read: " + ec.message());
-    if (size > limit)
-        return unexpected("file is " + std::to_string(size) + " bytes; the limit is " + std::to_string(limit));
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return unexpected("cannot open for reading");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return unexpected("read error");
-    return ss.str();
+// Running out of file descriptors or memory says nothing about the content: the caller must not
+// take it for a broken or deleted file.
+bool is_resource_exhaustion(const std::error_code& ec) {
+    return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+           ec == std::errc::not_enough_memory || ec == std::errc::no_buffer_space;
 }
 
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd) : fd_(fd) {}
+    ~FileDescriptor() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+std::string too_large(std::uint64_t size, std::size_t limit) {
+    const auto limit_text = limit % (1024 * 1024) == 0 ? std::to_string(limit / (1024 * 1024)) + " MiB"
+                                                       : std::to_string(limit) + " bytes";
+    return "file too large: " + std::to_string(size) + " bytes (the limit is " + limit_text + ")";
+}
+
+// Reads a whole regular file of at most `limit` bytes, or says why not. Opening never blocks (a FIFO
+// would wait for a writer), and what is read is bounded even if the file grows meanwhile. Without
+// `follow_symlinks`, a symlink put in the file's place since it was listed is refused.
+Expected<std::string> read_file(const fs::path& p, std::size_t limit, bool follow_symlinks) {
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow_symlinks ? 0 : O_NOFOLLOW);
+    const FileDescriptor fd(::open(p.c_str(), flags));
+    if (fd.get() < 0) {
+        const auto ec = last_error();
+        if (is_resource_exhaustion(ec)) throw std::runtime_error("cannot open " + p.string() + ": " + ec.message());
+        if (ec == std::errc::too_many_symbolic_link_levels && !follow_symlinks)
+            return unexpected("symbolic link not followed");
+        return unexpected("cannot read: " + ec.message());
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return unexpected("cannot read: " + last_error().message());
+    if (!S_ISREG(st.st_mode)) return unexpected("not a regular file");
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > limit) return unexpected(too_large(size, limit));
+    std::string out(static_cast<std::size_t>(size), '\0');
+    std::size_t have = 0;
+    // One byte more than the limit tells a file that grew past it from one that fits.
+    while (have <= limit) {
+        if (have == out.size()) out.resize(std::min(limit + 1, std::max<std::size_t>(out.size() * 2, 4096)));
+        const auto n = ::read(fd.get(), out.data() + have, out.size() - have);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const auto ec = last_error();
+            if (is_resource_exhaustion(ec)) throw std::runtime_error("cannot read " + p.string() + ": " + ec.message());
+            return unexpected("read error: " + ec.message());
+        }
+        have += static_cast<std::size_t>(n);
+    }
+    if (have > limit) return unexpected(too_large(have, limit));
+    out.resize(have);
+    return out;
+}
+
+// The entries of one folder, read at once so that only one folder is open at a time however deep
+// the tree is. `ec` tells why it could not be read.
+std::vector<fs::directory_entry> folder_entries(const fs::path& dir, std::error_code& ec) {
+    std::vector<fs::directory_entry> out;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) out.push_back(*it);
+    if (ec && is_resource_exhaustion(ec)) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
+    return out;
+}
+
+// A folder removed (or replaced by a file) while it is listed is a race with an editor, not a
+// problem to report.
+bool is_gone(const std::error_code& ec) {
+    return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
+}
+
+// Throws when the folder exists but cannot be listed: no sections at all would be the wrong answer.
 std::vector<std::string> top_level_folders(const fs::path& dir) {
     std::vector<std::string> out;
     std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const auto name = it->path().filename().string();
-        if (is_ignored_name(name)) continue;
-        if (it->is_directory(ec) && !it->is_symlink(ec)) out.push_back(name);
+    const auto entries = folder_entries(dir, ec);
+    if (ec && !is_gone(ec)) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
+    for (const auto& entry : entries) {
+        const auto name = entry.path().filename().string();
+        std::error_code sec;
+        if (!is_ignored_name(name) && fs::is_directory(entry.symlink_status(sec))) out.push_back(name);
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+std::string file_type_name(fs::file_type type) {
+    switch (type) {
+        case fs::file_type::fifo: return "a FIFO";
+        case fs::file_type::socket: return "a socket";
+        case fs::file_type::block: return "a block device";
+        case fs::file_type::character: return "a character device";
+        default: return "not a regular file";
+    }
 }
 
 }  // namespace
@@ -65,7 +148,7 @@ LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrid
     if (chosen.empty()) {
         config = default_config(fs::current_path().string());
     } else {
-        const auto text = read_file(chosen, 1024 * 1024);
+        const auto text = read_file(chosen, 1024 * 1024, true);
         if (!text) {
             out.diagnostics.push_back({chosen, 0, 0, Severity::error, text.error()});
             return out;
@@ -128,29 +211,47 @@ ContentListing list_content(const SiteConfig& config) {
                             Severity::warning, "section '" + section.name + "' has no folder " + dir.string()});
             continue;
         }
-        fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-        for (; !ec && it != end; it.increment(ec)) {
-            const fs::path& p = it->path();
-            const std::string rel = p.lexically_relative(root).generic_string();
-            const auto name = p.filename().string();
-            std::error_code sec;
-            if (it->is_symlink(sec)) {
-                if (!is_ignored_name(name))
-                    tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning, "symbolic link not followed"});
+        // Depth first with a stack of paths rather than recursive_directory_iterator, which keeps
+        // every folder on the way open: a deep tree would use up the file descriptors.
+        std::vector<fs::path> pending{dir};
+        while (!pending.empty()) {
+            const fs::path folder = std::move(pending.back());
+            pending.pop_back();
+            const auto entries = folder_entries(folder, ec);
+            if (ec) {
+                if (is_gone(ec)) continue;
+                out.unlisted.push_back(folder.lexically_relative(root).generic_string());
+                tree.push_back({display_path(base, folder.string()), 0, 0, Severity::error,
+                                "cannot list: " + ec.message() + "; the files below it are left out"});
                 continue;
             }
-            if (it->is_directory(sec)) {
-                if (is_ignored_name(name)) it.disable_recursion_pending();
-                continue;
+            for (const auto& entry : entries) {
+                const fs::path& p = entry.path();
+                const auto name = p.filename().string();
+                std::error_code sec;
+                const auto status = entry.symlink_status(sec);
+                if (sec) continue;  // gone since the folder was read
+                if (fs::is_symlink(status)) {
+                    if (!is_ignored_name(name))
+                        tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning, "symbolic link not followed"});
+                    continue;
+                }
+                if (fs::is_directory(status)) {
+                    if (!is_ignored_name(name)) pending.push_back(p);
+                    continue;
+                }
+                const std::string rel = p.lexically_relative(root).generic_string();
+                const FileRole role = classify_path(rel, section);
+                if (role == FileRole::ignored || role == FileRole::unhandled) continue;
+                // A FIFO named like content would block whoever opens it: never read, but said.
+                if (!fs::is_regular_file(status)) {
+                    tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning,
+                                    file_type_name(status.type()) + ", not a regular file: ignored"});
+                    continue;
+                }
+                out.files.push_back({rel, p.string(), display_path(base, p.string()), &section, role, stamp_of(p)});
             }
-            if (!it->is_regular_file(sec)) continue;
-            const FileRole role = classify_path(rel, section);
-            if (role == FileRole::ignored || role == FileRole::unhandled) continue;
-            out.files.push_back({rel, p.string(), display_path(base, p.string()), &section, role, stamp_of(p)});
         }
-        // A folder removed while it is listed is a race with an editor, not a problem to report.
-        if (ec && ec != std::errc::no_such_file_or_directory)
-            tree.push_back({display_path(base, dir.string()), 0, 0, Severity::error, "cannot list: " + ec.message()});
     }
     std::sort(out.files.begin(), out.files.end(),
               [](const ContentFile& a, const ContentFile& b) { return a.path < b.path; });
@@ -158,7 +259,7 @@ ContentListing list_content(const SiteConfig& config) {
 }
 
 ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config) {
-    const auto bytes = read_file(file.absolute, max_content_file_bytes);
+    const auto bytes = read_file(file.absolute, max_content_file_bytes, false);
     if (!bytes) {
         ParsedSource failed;
         failed.display_path = file.shown;

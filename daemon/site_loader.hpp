@@ -28,11 +28,15 @@ struct ConfigOverrides {
 // or unreadable file named explicitly is an error. Folders of the content dir complete the config.
 LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrides = {});
 
-// The top-level folders of the content dir that can be sections (not hidden, not symlinks), sorted.
+// The top-level folders of the content dir that can be sections (not hidden, not symlinks), sorted;
+// none when the content dir does not exist. Throws std::runtime_error when it exists but cannot be
+// listed (permissions, no file descriptors left): a partial answer would make sections disappear.
 std::vector<std::string> content_folders(const std::string& content_dir);
 
-// Files bigger than this are an error for that file rather than read whole.
-inline constexpr std::size_t max_content_file_bytes = 8 * 1024 * 1024;
+// Files bigger than this are an error for that file rather than read whole. The Markdown and YAML
+// parsers need a few hundred times a file's size in memory at worst (deeply nested block quotes,
+// long flow sequences): 1 MiB keeps that near 300 MB, and is 40 times the largest post of the corpus.
+inline constexpr std::size_t max_content_file_bytes = 1024 * 1024;
 
 // How a file looked on disk when last read: any difference means it must be read again.
 struct FileStamp {
@@ -54,13 +58,21 @@ struct ContentFile {
 
 struct ContentListing {
     std::vector<ContentFile> files;  // sorted by path
-    Diagnostics diagnostics;         // about the tree: unknown folders, symlinks, unreadable folders
+    // Folders (relative to the content dir, '/'-separated) that could not be listed: the files below
+    // them are unknown, not gone.
+    std::vector<std::string> unlisted;
+    Diagnostics diagnostics;  // about the tree: unknown folders, symlinks, special files, unreadable folders
 };
 
-// Walks every section folder of config.content.dir (without reading files).
+// Walks every section folder of config.content.dir (without reading files), one folder open at a
+// time. A folder that cannot be listed (permissions) is an error diagnostic and goes into `unlisted`;
+// the rest is still listed. Throws std::runtime_error when the tree cannot be listed for want of file
+// descriptors or memory: a listing that silently missed files would look like their deletion.
 ContentListing list_content(const SiteConfig& config);
 
-// Reads and parses one listed file; a read failure is an error diagnostic for that file.
+// Reads and parses one listed file. A file that cannot be read (too large, not a regular file, a
+// symlink, no permission) is an error diagnostic for that file; running out of file descriptors or
+// memory throws std::runtime_error instead, because the file itself is not at fault.
 ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config);
 
 // Reads and parses every content file under config.content.dir; `progress` hears (files read, files).

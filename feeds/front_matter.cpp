@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <toml++/toml.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "feeds/text.hpp"
@@ -30,17 +31,22 @@ namespace {
 constexpr int max_nodes = 100'000;
 constexpr int max_depth = 64;
 
-// Text reached through aliases is copied for every alias, so the bytes are bounded as well as
-// the values: a small file cannot grow into gigabytes.
-constexpr std::size_t max_scalar_bytes = 64 * 1024 * 1024;
+// Text reached through aliases is copied for every alias, so the bytes are bounded as well as the
+// values: at most the file's own size again plus this much. Without it, a 1 MiB scalar aliased 64
+// times made a 64 MiB list of tags, and every calendar view of it 67 MB more.
+constexpr std::size_t alias_text_allowance = 64 * 1024;
 
 struct Budget {
+    std::size_t max_bytes = 0;
     int nodes = 0;
     std::size_t bytes = 0;
     bool exceeded = false;
     std::string why;
     int line = 0;
     int column = 0;
+    std::string key;  // the innermost key whose value went past the limits
+
+    explicit Budget(std::size_t input_bytes) : max_bytes(2 * input_bytes + alias_text_allowance) {}
 
     // False (and remembers where) when the tree grows past the limits.
     bool take(int depth, int at_line, int at_column) {
@@ -59,13 +65,15 @@ struct Budget {
         return !exceeded;
     }
 
+    std::string message() const { return (key.empty() ? "" : key + ": ") + "too complex: " + why; }
+
     // False (and remembers where) when the text of all values together grows past the limit.
     bool take_bytes(std::size_t n, int at_line, int at_column) {
         if (exceeded) return false;
         bytes += n;
-        if (bytes > max_scalar_bytes) {
+        if (bytes > max_bytes) {
             exceeded = true;
-            why = "more than 64 MiB of text (alias expansion or a runaway file)";
+            why = "aliases repeat more than " + std::to_string(max_bytes) + " bytes of text (twice the file, plus 64 KiB)";
             line = at_line;
             column = at_column;
         }
@@ -106,6 +114,12 @@ FmNode from_yaml(const YAML::Node& n, int line_offset, int depth, Budget& budget
                 e.column = km.column + 1;
                 e.key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
                 e.value = from_yaml(kv.second, line_offset, depth + 1, budget);
+                // An alias has the mark of the text it repeats: point at the key that uses it.
+                if (budget.exceeded && budget.key.empty()) {
+                    budget.key = e.key;
+                    budget.line = e.line;
+                    budget.column = e.column;
+                }
                 // A key with no value ("key:") has no useful mark of its own: point at the key.
                 if (e.value.kind == FmNode::Kind::null || e.value.line == 0) {
                     e.value.line = e.line;
@@ -150,6 +164,11 @@ FmNode from_toml(const toml::node& n, int line_offset, int depth, Budget& budget
             e.line = static_cast<int>(key.source().begin.line) + line_offset;
             e.column = static_cast<int>(key.source().begin.column);
             e.value = from_toml(value, line_offset, depth + 1, budget);
+            if (budget.exceeded && budget.key.empty()) {
+                budget.key = e.key;
+                budget.line = e.line;
+                budget.column = e.column;
+            }
             out.map.push_back(std::move(e));
             if (budget.exceeded) break;
         }
@@ -195,16 +214,19 @@ ParsedData parse_yaml(std::string_view text, const std::string& path, int first_
     const int offset = first_line - 1;
     try {
         const YAML::Node root = YAML::Load(std::string(text));
-        Budget budget;
+        Budget budget(text.size());
         out.root = from_yaml(root, offset, 0, budget);
         if (budget.exceeded) {
-            out.diagnostics.push_back({path, budget.line, budget.column, Severity::error, "too complex: " + budget.why});
+            out.diagnostics.push_back({path, budget.line, budget.column, Severity::error, budget.message()});
             out.root = FmNode{};
         }
     } catch (const YAML::Exception& e) {
         const int line = e.mark.line >= 0 ? e.mark.line + 1 + offset : first_line;
         const int column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
-        out.diagnostics.push_back({path, line, column, Severity::error, "YAML syntax error: " + e.msg});
+        // yaml-cpp's own depth guard says only "bad file".
+        const bool too_deep = dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr;
+        out.diagnostics.push_back({path, line, column, Severity::error,
+                                   too_deep ? "too complex: nesting deeper than 64 levels" : "YAML syntax error: " + e.msg});
     }
     return out;
 }
@@ -213,12 +235,12 @@ ParsedData parse_toml(std::string_view text, const std::string& path, int first_
     ParsedData out;
     try {
         const toml::table table = toml::parse(text, path);
-        Budget budget;
+        Budget budget(text.size());
         out.root = from_toml(table, first_line - 1, 0, budget);
         out.root.line = first_line;
         out.root.column = 1;
         if (budget.exceeded) {
-            out.diagnostics.push_back({path, budget.line, budget.column, Severity::error, "too complex: " + budget.why});
+            out.diagnostics.push_back({path, budget.line, budget.column, Severity::error, budget.message()});
             out.root = FmNode{};
         }
     } catch (const toml::parse_error& e) {

@@ -59,8 +59,9 @@ struct ParsedData {
     Diagnostics diagnostics;
 };
 
-// Parses a whole data file. Bounded: more than 100,000 values or nesting deeper than 64 levels is an
-// error (alias bombs, runaway files), never a crash.
+// Parses a whole data file. Bounded: more than 100,000 values, nesting deeper than 64 levels, or
+// aliases that repeat more text than twice the file plus 64 KiB is an error (alias bombs, runaway
+// files), never a crash.
 ParsedData parse_data(std::string_view text, DataFormat format, const std::string& path, int first_line = 1);
 
 }  // namespace almanac

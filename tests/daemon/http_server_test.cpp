@@ -17,9 +17,12 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -97,6 +100,7 @@ public:
     Client& operator=(const Client&) = delete;
 
     bool connected() const { return fd_ >= 0; }
+    int fd() const { return fd_; }
 
     void close() {
         if (fd_ >= 0) ::close(fd_);
@@ -665,6 +669,97 @@ TEST_F(HttpServerTest, AdoptRefusesASocketThatIsNotListening) {
     EXPECT_THROW(server_->adopt(fd), std::runtime_error);
     ::close(fd);
     EXPECT_THROW(server_->adopt(-1), std::runtime_error);
+}
+
+// Runs in a child process and never returns: a server whose process may open only 128 files (the hard
+// limit too, so it cannot raise it) with the default max_connections of 10000. It writes its port to
+// `port_fd`, then opens and closes a file every 10 ms, as a rebuild would, until `done_fd` closes;
+// the exit status is 0 when every one of those opens worked.
+[[noreturn]] void serve_with_few_descriptors(int port_fd, int done_fd) {
+    const rlimit limit{128, 128};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(2);
+    boost::asio::io_context ioc;
+    auto work = boost::asio::make_work_guard(ioc);
+    HttpServer server(
+        ioc, ServerLimits{},
+        [](const Request&) {
+            Response r;
+            r.body = std::make_shared<const std::string>("ok");
+            return r;
+        },
+        nullptr, false);
+    const auto bound = server.listen("127.0.0.1:0");
+    const int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+    std::thread one([&] { ioc.run(); });
+    std::thread two([&] { ioc.run(); });
+    if (::write(port_fd, &port, sizeof port) != sizeof port) ::_exit(2);
+    int failures = 0;
+    for (const auto deadline = Clock::now() + 30s; Clock::now() < deadline;) {
+        pollfd done{done_fd, POLLIN, 0};
+        if (::poll(&done, 1, 10) > 0) break;
+        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) ++failures;
+        else ::close(fd);
+    }
+    ::_exit(failures == 0 ? 0 : 1);
+}
+
+TEST(HttpServerDescriptors, AFloodNeitherHangsClientsNorTakesTheDaemonsDescriptors) {
+    // With the open-file limit below max_connections, accepting until EMFILE left clients in the
+    // kernel's backlog without an answer, and left the rest of the daemon without a descriptor.
+    int ports[2], done[2];
+    ASSERT_EQ(::pipe2(ports, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(done, O_CLOEXEC), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(ports[0]);
+        ::close(done[1]);
+        serve_with_few_descriptors(ports[1], done[0]);
+    }
+    ::close(ports[1]);
+    ::close(done[0]);
+    int port = 0;
+    pollfd ready{ports[0], POLLIN, 0};
+    const bool started = ::poll(&ready, 1, 10'000) > 0 && ::read(ports[0], &port, sizeof port) == sizeof port;
+    ::close(ports[0]);
+
+    std::vector<std::unique_ptr<Client>> clients;
+    std::map<std::string, int> answers;  // "200", "503", "closed", "silent"
+    if (started) {
+        for (int i = 0; i < 400; ++i) {
+            clients.push_back(std::make_unique<Client>(port));
+            if (clients.back()->connected()) clients.back()->send(get("/x"));
+        }
+        // Every client hears something within seconds: 200 (admitted), 503 (refused) or the close.
+        std::vector<Client*> waiting;
+        for (const auto& c : clients) c->connected() ? waiting.push_back(c.get()) : void(++answers["closed"]);
+        for (const auto deadline = Clock::now() + 5s; !waiting.empty() && Clock::now() < deadline;) {
+            std::vector<pollfd> fds;
+            for (const auto* c : waiting) fds.push_back({c->fd(), POLLIN, 0});
+            if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+            std::vector<Client*> still;
+            for (std::size_t i = 0; i < fds.size(); ++i) {
+                if (fds[i].revents == 0) {
+                    still.push_back(waiting[i]);
+                    continue;
+                }
+                char head[12] = {};
+                const auto n = ::recv(fds[i].fd, head, sizeof head, 0);
+                ++answers[n >= 12 ? std::string(head + 9, 3) : "closed"];
+            }
+            waiting = std::move(still);
+        }
+        answers["silent"] = static_cast<int>(waiting.size());
+    }
+    ::close(done[1]);
+    int status = -1;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(started) << "the server in the child process did not start";
+    EXPECT_EQ(answers["silent"], 0) << "clients left without an answer";
+    EXPECT_GT(answers["200"], 0);
+    EXPECT_GT(answers["503"], 0) << "the connection cap must answer 503 before descriptors run out";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the server's process ran out of descriptors";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "daemon/compression.hpp"
 #include "feeds/content.hpp"
+#include "feeds/text.hpp"
 
 namespace almanac {
 namespace {
@@ -257,6 +258,69 @@ TEST_F(HandlerTest, HealthzListsErrors) {
     EXPECT_NE(body(r).find("events/bad.md:3: "), std::string::npos) << body(r);
     EXPECT_NE(body(r).find("\"error_count\": 1"), std::string::npos) << body(r);
     EXPECT_NE(body(r).find("\"items\": 3"), std::string::npos) << body(r);
+}
+
+TEST_F(HandlerTest, HostileTargetsGetOneShortLine) {
+    const std::string long_zone(10240, 'A');
+    const struct {
+        std::string method;
+        std::string target;
+        unsigned status;
+    } cases[] = {
+        {"GET", "/events.ics?tz=" + long_zone, 404},
+        {"GET", "/tz/" + long_zone + "/x/events.ics", 404},
+        {"GET", "/" + std::string(5000, 'n') + ".ics", 404},
+        {"GET", "/" + std::string(5000, 'n'), 404},
+        {"GET", "/events." + std::string(5000, 'e'), 404},
+        {"GET", "/tz/Asia/Tokyo/events.ics?tz=" + long_zone, 400},
+        {std::string(5000, 'M'), "/", 405},
+        // Multi-byte characters are not cut in half.
+        {"GET", "/events.ics?tz=" + std::string(30, 'a') + [] {
+             std::string s;
+             for (int i = 0; i < 100; ++i) s += "%C3%A9";
+             return s;
+         }(), 404},
+        // Files of the tz database that are not zones, and other names that are no zone.
+        {"GET", "/events.ics?tz=zone.tab", 404},
+        {"GET", "/events.ics?tz=tzdata.zi", 404},
+        {"GET", "/events.ics?tz=leapseconds", 404},
+        {"GET", "/events.ics?tz=leap-seconds.list", 404},
+        {"GET", "/events.ics?tz=iso3166.tab", 404},
+        {"GET", "/events.ics?tz=posixrules", 404},
+        {"GET", "/events.ics?tz=right/UTC", 404},
+        {"GET", "/events.ics?tz=posix/Europe/Berlin", 404},
+        {"GET", "/events.ics?tz=Etc/GMT%2B99", 404},
+        {"GET", "/events.ics?tz=Factory", 404},
+        {"GET", "/events.ics?tz=%2Fetc%2Fpasswd", 404},
+        {"GET", "/events.ics?tz=..%2F..%2Fetc%2Fpasswd", 404},
+        {"GET", "/events.ics?tz=UTC%00", 400},
+        {"GET", "/tz\\..\\..\\etc\\passwd", 404},
+        {"GET", "/%252e%252e/%252e%252e/etc/passwd", 404},
+        {"GET", "http://host/../../etc/passwd", 404},
+        {"GET", "http://host/tz/../../events.ics", 404},
+        {"GET", "*", 400},
+    };
+    for (const auto& c : cases) {
+        const auto r = get(c.target, {}, c.method);
+        EXPECT_EQ(r.status, c.status) << c.target.substr(0, 80) << ": " << body(r).substr(0, 200);
+        EXPECT_LE(body(r).size(), 200u) << c.target.substr(0, 80);
+        EXPECT_EQ(body(r).find('\n'), body(r).size() - 1) << "one line: " << body(r).substr(0, 200);
+        EXPECT_TRUE(find_invalid_utf8(body(r)) == std::string::npos) << body(r);
+    }
+    EXPECT_EQ(body(get("/events.ics?tz=" + long_zone)), "unknown time zone '" + std::string(100, 'A') + "…'\n");
+    EXPECT_EQ(snapshot->views.size(), 0u) << "nothing rendered for a request that fails";
+}
+
+TEST(Handler, ThousandsOfZonesKeepTheViewCacheBounded) {
+    const auto snapshot = make_snapshot();
+    Metrics metrics;
+    std::size_t served = 0;
+    for (const auto& zone : date::get_tzdb().zones) {
+        const auto r = handle_request(*snapshot, Request{"GET", "/events.rss?tz=" + zone.name(), "", "", ""}, metrics);
+        if (r.status == 200) ++served;
+    }
+    EXPECT_GT(served, 400u);
+    EXPECT_EQ(snapshot->views.size(), 256u);  // server.limits.max_cached_zones
 }
 
 TEST(Handler, ZonesOnlyFromThePrerenderListWhenAllowAnyIsOff) {

@@ -5,8 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace almanac {
@@ -117,6 +124,186 @@ TEST(SiteLoader, IgnoresEditorFilesAndSymlinks) {
     EXPECT_EQ(site.diagnostics[0].message, "symbolic link not followed");
     EXPECT_EQ(site.diagnostics[0].path, "content/events/outside");
     fs::remove_all(dir);
+}
+
+// A content dir with an `events` section, removed at the end of the test.
+class ContentDir {
+public:
+    ContentDir() : root_(fs::temp_directory_path() / ("almanac-hostile-" + std::to_string(::getpid()))) {
+        fs::remove_all(root_);
+        fs::create_directories(root_ / "content/events");
+        // Readable by the unprivileged user the permission tests switch to.
+        fs::permissions(root_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                   fs::perms::others_read | fs::perms::others_exec);
+        config_ = default_config(root_.string());
+        complete_config(config_, {"events"});
+    }
+    ~ContentDir() {
+        std::error_code ec;
+        fs::remove_all(root_, ec);
+    }
+    ContentDir(const ContentDir&) = delete;
+    ContentDir& operator=(const ContentDir&) = delete;
+
+    fs::path path(const std::string& rel) const { return root_ / "content/events" / rel; }
+    void write(const std::string& rel, const std::string& text) const {
+        fs::create_directories(path(rel).parent_path());
+        std::ofstream(path(rel), std::ios::binary) << text;
+    }
+    const SiteConfig& config() const { return config_; }
+    ContentFile file(const std::string& rel) const {
+        return {"events/" + rel, path(rel).string(), "content/events/" + rel, &config_.content.sections.at(0),
+                FileRole::markdown, {}};
+    }
+
+private:
+    fs::path root_;
+    SiteConfig config_;
+};
+
+const std::string event_text = "---\ntitle: A\nstart: 2025-01-01\n---\n";
+
+std::vector<std::string> paths_of(const ContentListing& listing) {
+    std::vector<std::string> out;
+    for (const auto& f : listing.files) out.push_back(f.path);
+    return out;
+}
+
+std::string messages_of(const Diagnostics& diagnostics) {
+    std::string out;
+    for (const auto& d : diagnostics) out += format_text(d) + "\n";
+    return out;
+}
+
+// Lowers the soft limit on open files for one scope (the hard limit stays, so it can come back).
+class OpenFileLimit {
+public:
+    explicit OpenFileLimit(rlim_t soft) {
+        ::getrlimit(RLIMIT_NOFILE, &saved_);
+        rlimit lowered = saved_;
+        lowered.rlim_cur = soft;
+        ::setrlimit(RLIMIT_NOFILE, &lowered);
+    }
+    ~OpenFileLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+    OpenFileLimit(const OpenFileLimit&) = delete;
+    OpenFileLimit& operator=(const OpenFileLimit&) = delete;
+
+private:
+    rlimit saved_{};
+};
+
+// The number of file descriptors this process has open.
+rlim_t open_descriptors() {
+    rlim_t n = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++n;
+    return n - 1;  // the iterator's own
+}
+
+TEST(SiteLoader, DeepFoldersNeedOneDescriptorAtATime) {
+    // recursive_directory_iterator keeps every folder on the way open: 400 levels need 400 files.
+    ContentDir dir;
+    fs::path deep = "d";
+    for (int i = 1; i < 400; ++i) deep /= "d";
+    dir.write((deep / "deep.md").string(), event_text);
+    dir.write("top.md", event_text);
+    ContentListing listing;
+    {
+        const OpenFileLimit limit(open_descriptors() + 64);
+        listing = list_content(dir.config());
+    }
+    EXPECT_EQ(messages_of(listing.diagnostics), "");
+    EXPECT_TRUE(listing.unlisted.empty());
+    EXPECT_EQ(paths_of(listing), (std::vector<std::string>{"events/" + (deep / "deep.md").generic_string(), "events/top.md"}));
+}
+
+TEST(SiteLoader, RunningOutOfDescriptorsThrowsInsteadOfLosingFiles) {
+    // A listing that silently stopped short would make the daemon drop every file it missed.
+    ContentDir dir;
+    dir.write("a.md", event_text);
+    const auto file = dir.file("a.md");
+    const OpenFileLimit limit(open_descriptors() + 16);
+    std::vector<int> hogs;  // every descriptor left, so that the next open fails with EMFILE
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) hogs.push_back(fd);
+    EXPECT_THROW(list_content(dir.config()), std::runtime_error);
+    EXPECT_THROW(content_folders(dir.config().content.dir), std::runtime_error);
+    EXPECT_THROW(read_content_file(file, dir.config()), std::runtime_error);
+    for (const int fd : hogs) ::close(fd);
+}
+
+TEST(SiteLoader, UnreadableFolderIsAnErrorAndItsSiblingsAreListed) {
+    ContentDir dir;
+    dir.write("locked/hidden.md", event_text);
+    dir.write("open.md", event_text);
+    fs::permissions(dir.path("locked"), fs::perms::none);
+    // As root, permissions do not apply: list as an unprivileged user (the effective uid decides).
+    const bool root = ::geteuid() == 0;
+    if (root) {
+        ASSERT_EQ(::seteuid(65534), 0);
+    }
+    const auto listing = list_content(dir.config());
+    if (root) {
+        ASSERT_EQ(::seteuid(0), 0);
+    }
+    fs::permissions(dir.path("locked"), fs::perms::owner_all);
+    EXPECT_EQ(paths_of(listing), (std::vector<std::string>{"events/open.md"}));
+    EXPECT_EQ(listing.unlisted, (std::vector<std::string>{"events/locked"}));
+    ASSERT_EQ(listing.diagnostics.size(), 1u) << messages_of(listing.diagnostics);
+    EXPECT_EQ(listing.diagnostics[0].severity, Severity::error);
+    EXPECT_EQ(listing.diagnostics[0].path, "content/events/locked");
+    EXPECT_EQ(listing.diagnostics[0].message, "cannot list: Permission denied; the files below it are left out");
+}
+
+TEST(SiteLoader, SpecialFilesAreWarnedAndNeverOpened) {
+    ContentDir dir;
+    dir.write("good.md", event_text);
+    ASSERT_EQ(::mkfifo(dir.path("fifo.md").c_str(), 0644), 0);
+    fs::create_directories(dir.path("folder.md"));
+    const Site site = load_site(dir.config());
+    EXPECT_EQ(site.items.size(), 1u);
+    ASSERT_EQ(site.diagnostics.size(), 1u) << messages_of(site.diagnostics);
+    EXPECT_EQ(site.diagnostics[0].path, "content/events/fifo.md");
+    EXPECT_EQ(site.diagnostics[0].severity, Severity::warning);
+    EXPECT_EQ(site.diagnostics[0].message, "a FIFO, not a regular file: ignored");
+}
+
+TEST(SiteLoader, ReadingAFifoDoesNotWaitForAWriter) {
+    // A file replaced by a FIFO after the listing: opening it for reading must not block.
+    ContentDir dir;
+    ASSERT_EQ(::mkfifo(dir.path("x.md").c_str(), 0644), 0);
+    const auto file = dir.file("x.md");
+    auto read = std::async(std::launch::async, [&] { return read_content_file(file, dir.config()); });
+    if (read.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        const int writer = ::open(dir.path("x.md").c_str(), O_WRONLY | O_NONBLOCK);  // unblocks the reader
+        read.wait();
+        if (writer >= 0) ::close(writer);
+        FAIL() << "read_content_file blocked on a FIFO";
+    }
+    const auto parsed = read.get();
+    EXPECT_TRUE(parsed.items.empty());
+    ASSERT_EQ(parsed.diagnostics.size(), 1u);
+    EXPECT_EQ(parsed.diagnostics[0].message, "not a regular file");
+}
+
+TEST(SiteLoader, SymlinkInPlaceOfAListedFileIsNotFollowed) {
+    ContentDir dir;
+    fs::create_symlink("/etc/passwd", dir.path("x.md"));
+    const auto parsed = read_content_file(dir.file("x.md"), dir.config());
+    ASSERT_EQ(parsed.diagnostics.size(), 1u);
+    EXPECT_EQ(parsed.diagnostics[0].message, "symbolic link not followed");
+}
+
+TEST(SiteLoader, FilesOverTheLimitAreTooLarge) {
+    ContentDir dir;
+    std::string text = event_text;
+    text.resize(max_content_file_bytes, 'x');
+    dir.write("limit.md", text);
+    text += 'x';
+    dir.write("over.md", text);
+    EXPECT_FALSE(has_errors(read_content_file(dir.file("limit.md"), dir.config()).diagnostics));
+    const auto over = read_content_file(dir.file("over.md"), dir.config());
+    ASSERT_EQ(over.diagnostics.size(), 1u);
+    EXPECT_EQ(over.diagnostics[0].path, "content/events/over.md");
+    EXPECT_EQ(over.diagnostics[0].message, "file too large: 1048577 bytes (the limit is 1 MiB)");
 }
 
 }  // namespace
