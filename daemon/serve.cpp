@@ -4,8 +4,6 @@
 #include <mutex>
 #include <thread>
 
-#include <sys/resource.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -465,24 +463,6 @@ private:
 
 }  // namespace
 
-namespace {
-
-// Every connection is a descriptor: raise the soft limit to the hard one (as nginx's
-// worker_rlimit_nofile does), so server.limits.max_connections, not a default of 1,024, is the cap.
-void raise_descriptor_limit(int max_connections) {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-    if (limit.rlim_cur != limit.rlim_max) {
-        rlimit raised{limit.rlim_max, limit.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-    }
-    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < static_cast<rlim_t>(max_connections) + 64)
-        spdlog::warn("open files limit is {}: fewer than server.limits.max_connections ({}) can be served; raise LimitNOFILE",
-                     limit.rlim_cur, max_connections);
-}
-
-}  // namespace
-
 int run_serve(const ServeOptions& options) {
     const auto loaded = load_config(options.config_path, options.overrides);
     LogConfig log = loaded.config ? loaded.config->log : LogConfig{};
@@ -492,7 +472,6 @@ int run_serve(const ServeOptions& options) {
         spdlog::error("cannot start: the config has errors");
         return 1;
     }
-    raise_descriptor_limit(loaded.config->server.limits.max_connections);
     Daemon daemon(options, *loaded.config);
     return daemon.run();
 }
