@@ -398,6 +398,10 @@ private:
 
     void on_read(const beast::error_code& ec) {
         request_timer_.cancel();
+        // A transfer coding without chunked last leaves the body's length unknown (RFC 9112 §6.3):
+        // Beast reads no body then, where a proxy in front may have framed one (request smuggling).
+        if (!ec && parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked())
+            return respond_error(400, "malformed request");
         if (!ec) return respond();
         if (timed_out_) return respond_error(408, "request not received in time");
         if (ec == http::error::header_limit) return respond_error(431, "request header fields too large");

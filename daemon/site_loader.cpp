@@ -222,7 +222,7 @@ ContentListing list_content(const SiteConfig& config) {
                 if (is_gone(ec)) continue;
                 out.unlisted.push_back(folder.lexically_relative(root).generic_string());
                 tree.push_back({display_path(base, folder.string()), 0, 0, Severity::error,
-                                "cannot list: " + ec.message() + "; the files below it are left out"});
+                                "cannot list: " + ec.message() + "; the files below it are not read"});
                 continue;
             }
             for (const auto& entry : entries) {

@@ -100,15 +100,34 @@ std::int64_t step_seconds(icalrecurrencetype_frequency freq) {
     }
 }
 
-// True when libical can start the rule's iteration at a later time than DTSTART and still give every
-// occurrence from there on, as stepping from DTSTART would: not with COUNT (the count starts at
-// DTSTART), and, in libical 3.0, not for FREQ=HOURLY and finer (it loses the INTERVAL's phase and
-// BYHOUR) nor with BYWEEKNO. Starting late saves stepping through decades of a daily rule, or of a
-// yearly one expanded into every minute, before the window.
-bool can_start_late(const icalrecurrencetype& rule) {
+bool is_empty(const short* by_part) { return by_part[0] == ICAL_RECURRENCE_ARRAY_MAX; }
+
+// True when libical 3.0's icalrecur_iterator_set_start gives every occurrence from a later time on,
+// as stepping from DTSTART would: for DAILY and coarser rules without COUNT (which counts from
+// DTSTART) and without BYWEEKNO. For finer rules it loses the INTERVAL's phase and BYHOUR.
+bool can_set_start(const icalrecurrencetype& rule) {
     const bool coarse = rule.freq == ICAL_DAILY_RECURRENCE || rule.freq == ICAL_WEEKLY_RECURRENCE ||
                         rule.freq == ICAL_MONTHLY_RECURRENCE || rule.freq == ICAL_YEARLY_RECURRENCE;
-    return coarse && rule.count == 0 && rule.by_week_no[0] == ICAL_RECURRENCE_ARRAY_MAX;
+    return coarse && rule.count == 0 && is_empty(rule.by_week_no);
+}
+
+// For a SECONDLY, MINUTELY or HOURLY rule without COUNT: a later DTSTART on the rule's own grid
+// (DTSTART plus whole INTERVALs) at least one step before `before`, from which libical gives the same
+// occurrences as from DTSTART; nullopt when none is earned or when BYHOUR, BYMINUTE, BYSECOND (which
+// libical applies by leaping from wherever it is), BYSETPOS, BYYEARDAY or BYWEEKNO could tell.
+std::optional<EventTime> grid_start_before(const icalrecurrencetype& rule, const EventTime& start,
+                                           date::local_seconds before) {
+    const bool fine = rule.freq == ICAL_SECONDLY_RECURRENCE || rule.freq == ICAL_MINUTELY_RECURRENCE ||
+                      rule.freq == ICAL_HOURLY_RECURRENCE;
+    if (!fine || rule.count != 0 || std::holds_alternative<CivilDate>(start) || !is_empty(rule.by_hour) ||
+        !is_empty(rule.by_minute) || !is_empty(rule.by_second) || !is_empty(rule.by_set_pos) ||
+        !is_empty(rule.by_year_day) || !is_empty(rule.by_week_no))
+        return std::nullopt;
+    const auto first = local_of(start);
+    const seconds period{std::max<std::int64_t>(rule.interval, 1) * step_seconds(rule.freq)};
+    if (before - first < 2 * period) return std::nullopt;
+    const auto periods = (before - first) / period - 1;
+    return of_kind(first + periods * period, start);
 }
 
 // The UNTIL we hand libical so that it stops by itself: just past `stop` on any zone's clock, and
@@ -179,12 +198,17 @@ std::vector<Start> rule_starts(const Event& event, Instant from, Instant to, std
     // A rule expanded only up to a point before the window has nothing in it: stepping there anyway
     // cost every endless FREQ=SECONDLY event a day of steps on each index page and feed window.
     if (local_of_ical(rule.until) < skip_before) return starts;
-    RecurIterator it{icalrecur_iterator_new(rule, to_ical(event.start))};
+    // Years of a rule before the window need not be stepped through: libical starts near the window
+    // where it gives the same occurrences as from DTSTART (decades of a daily rule expanded into every
+    // hour took about a second per event and per question).
+    const bool after_start = local_of(event.start) < skip_before;
+    const auto grid_start = after_start ? grid_start_before(rule, event.start, skip_before) : std::nullopt;
+    RecurIterator it{icalrecur_iterator_new(rule, to_ical(grid_start.value_or(event.start)))};
     if (!it) {
         icalerror_clear_errno();
         return starts;
     }
-    if (can_start_late(rule) && local_of(event.start) < skip_before &&
+    if (after_start && can_set_start(rule) &&
         !icalrecur_iterator_set_start(it.get(), to_ical(of_kind(skip_before, event.start)))) {
         icalerror_clear_errno();
         it.reset(icalrecur_iterator_new(rule, to_ical(event.start)));

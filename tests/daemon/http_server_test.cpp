@@ -432,6 +432,25 @@ TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
     EXPECT_TRUE(eventually([&] { return observed("other", 400) == 3; }));
 }
 
+TEST_F(HttpServerTest, TransferCodingOtherThanChunkedLastGets400AndClose) {
+    // RFC 9112 §6.3: without chunked last, the body's length is unknown; a proxy in front may have
+    // framed it differently (request smuggling). "gzip, chunked" is fine: chunked frames it.
+    start();
+    for (const std::string coding : {"zip", "chunked, gzip", "identity"}) {
+        Client c(port_);
+        ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: " + coding + "\r\n\r\n" + get("/y")));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << coding;
+        EXPECT_EQ(r->status, 400u) << coding;
+        EXPECT_TRUE(c.closed_within()) << coding;
+    }
+    Client chunked(port_);
+    ASSERT_TRUE(chunked.send("GET /x HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+    const auto ok = chunked.read_reply();
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200u);
+}
+
 TEST_F(HttpServerTest, LargeBodyGets413) {
     start();
     Client c(port_);

@@ -250,7 +250,7 @@ TEST(SiteLoader, UnreadableFolderIsAnErrorAndItsSiblingsAreListed) {
     ASSERT_EQ(listing.diagnostics.size(), 1u) << messages_of(listing.diagnostics);
     EXPECT_EQ(listing.diagnostics[0].severity, Severity::error);
     EXPECT_EQ(listing.diagnostics[0].path, "content/events/locked");
-    EXPECT_EQ(listing.diagnostics[0].message, "cannot list: Permission denied; the files below it are left out");
+    EXPECT_EQ(listing.diagnostics[0].message, "cannot list: Permission denied; the files below it are not read");
 }
 
 TEST(SiteLoader, SpecialFilesAreWarnedAndNeverOpened) {

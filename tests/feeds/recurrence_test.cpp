@@ -311,6 +311,20 @@ TEST(Recurrence, DailyAndCoarserRulesStartNearTheWindow) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 }
 
+TEST(Recurrence, HourlyRulesRestartNearTheWindow) {
+    // An endless hourly rule from ten years ago: 90,000 steps per event and per question before.
+    std::vector<Event> events;
+    for (int i = 0; i < 50; ++i)
+        events.push_back(make_event("Europe/Berlin", "2016-01-10T18:00", "2016-01-10T18:30", "FREQ=HOURLY;BYDAY=MO"));
+    const auto started = std::chrono::steady_clock::now();
+    for (const auto& e : events) {
+        const auto list = occurrences(e, utc("2026-11-23T00:00Z"), utc("2027-02-21T00:00Z"), 51);
+        ASSERT_EQ(list.size(), 51u);
+        EXPECT_EQ(iso(list.front().start_instant), "2026-11-23T00:00:00Z");  // Monday 01:00 in Berlin
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
 TEST(Recurrence, StartingNearTheWindowGivesWhatSteppingFromDtstartGives) {
     // The same occurrences whether the window starts before DTSTART (libical steps from DTSTART) or
     // long after it (libical is started near the window), for rules libical can start late.
@@ -334,6 +348,16 @@ TEST(Recurrence, StartingNearTheWindowGivesWhatSteppingFromDtstartGives) {
         {"America/Mexico_City", "1998-02-08T18:00Z", "1998-02-08T19:30Z", "FREQ=WEEKLY;INTERVAL=4;BYDAY=TH"},
         {"Pacific/Kiritimati", "1994-12-30", "1995-01-01", "FREQ=DAILY;INTERVAL=10;BYMONTH=1,7"},
         {"America/Santiago", "2008-09-05T00:30", "2008-09-05T01:00", "FREQ=DAILY;UNTIL=20400101T000000Z"},
+        // Finer rules restart on their own grid, across the DST changes of their zone.
+        {"Europe/Berlin", "2021-01-01T00:20", "2021-01-01T00:30", "FREQ=HOURLY;INTERVAL=5"},
+        {"America/New_York", "2020-02-29T23:59:59", "2020-03-01T00:30", "FREQ=HOURLY;INTERVAL=25;BYDAY=SA,SU"},
+        {"Europe/London", "2022-03-27T00:10", "2022-03-27T00:20", "FREQ=HOURLY;BYMONTH=3,10;BYDAY=SU"},
+        {"Australia/Lord_Howe", "2023-01-05T09:00", "2023-01-05T09:10", "FREQ=MINUTELY;INTERVAL=1441;BYMONTHDAY=1,2,-1"},
+        {"UTC", "2024-03-29T12:00:01Z", "2024-03-29T12:00:02Z", "FREQ=SECONDLY;INTERVAL=37"},
+        {"Asia/Kathmandu", "2026-10-01T08:00", "2026-10-01T09:00", "FREQ=MINUTELY;INTERVAL=59;BYDAY=MO,FR"},
+        // BYHOUR makes libical's path depend on where it starts: these step from DTSTART.
+        {"Europe/Berlin", "2021-01-01T00:20", "2021-01-01T00:30", "FREQ=HOURLY;INTERVAL=5;BYHOUR=5,15"},
+        {"America/New_York", "2024-01-01T00:00", "2024-01-01T00:05", "FREQ=MINUTELY;INTERVAL=13;BYHOUR=9"},
     };
     const char* windows[][2] = {{"2024-03-30T00:00Z", "2024-04-02T00:00Z"},
                                 {"2026-10-20T00:00Z", "2027-01-05T00:00Z"},
