@@ -4,7 +4,8 @@ namespace almanac {
 
 ContentState::ContentState(SiteConfig config) : config_(std::move(config)) {}
 
-ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints, const ProgressCallback& progress) {
+ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints, const ProgressCallback& progress,
+                                            bool reread_all) {
     Refresh out;
     auto listing = list_content(config_);
     tree_diagnostics_ = std::move(listing.diagnostics);
@@ -13,7 +14,7 @@ ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints, 
         if (progress) progress(seen.size(), listing.files.size());
         seen.insert(file.path);
         auto it = files_.find(file.path);
-        if (it != files_.end() && it->second.stamp == file.stamp && !hints.contains(file.path)) continue;
+        if (it != files_.end() && it->second.stamp == file.stamp && !reread_all && !hints.contains(file.path)) continue;
         ParsedSource parsed = read_content_file(file, config_);
         Entry& entry = files_[file.path];
         entry.stamp = file.stamp;

@@ -26,9 +26,11 @@ public:
     };
 
     // Lists the tree again and re-reads every file that is new, whose stamp (mtime, size, inode)
-    // differs, or that `hints` names (paths relative to the content dir, e.g. from inotify).
+    // differs, or that `hints` names (paths relative to the content dir, e.g. from inotify); with
+    // `reread_all` (events were lost, and an edit can keep a file's stamp), every file.
     // `progress` hears (files examined, files listed) as it goes.
-    Refresh refresh(const std::set<std::string>& hints, const ProgressCallback& progress = nullptr);
+    Refresh refresh(const std::set<std::string>& hints, const ProgressCallback& progress = nullptr,
+                    bool reread_all = false);
 
     // The site made of every file's last good items, with the current diagnostics — including, for a
     // file whose latest version fails, its errors and a warning that the last good version is kept.

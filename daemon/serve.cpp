@@ -195,9 +195,11 @@ private:
         const auto started = std::chrono::steady_clock::now();
         std::string reason = "time";
         bool reload = false;
+        bool rescan = false;  // the watcher lost events (queue overflow, polling): stamps are not enough
         std::set<std::string> hints;
         for (const auto& job : jobs) {
             reload |= job.reload;
+            rescan |= job.changes.rescan;
             hints.insert(job.changes.paths.begin(), job.changes.paths.end());
             if (job.reason == "start" || job.reason == "reload" || (job.reason == "change" && reason == "time"))
                 reason = job.reason;
@@ -212,7 +214,7 @@ private:
             }
             ProgressLog reading("reading content files");
             if (!reload && redetect_sections()) previous = nullptr;
-            const auto refresh = content_->refresh(hints, reading.callback());
+            const auto refresh = content_->refresh(hints, reading.callback(), rescan);
             if (reason == "change" && !refresh.changed()) {
                 spdlog::debug("no content change ({} path(s) reported)", hints.size());
                 encode(current());
