@@ -345,6 +345,9 @@ bool is_absolute_url(std::string_view s) {
 std::string site_url(const std::string& base_url, std::string_view path) {
     if (is_absolute_url(path)) return std::string(path);
     while (path.starts_with('/')) path.remove_prefix(1);
+    // With a colon in its first segment the rest would read as a URL of its own ("/javascript:x/"
+    // as the scheme javascript): RFC 3986 §4.2 has such a relative path start with "./".
+    if (path.find(':') < path.find('/')) return resolve_url(base_url, "./" + std::string(path));
     return resolve_url(base_url, path);
 }
 

@@ -353,6 +353,25 @@ TEST(ParseSource, PostUrlMustBeHttpOrAPath) {
     EXPECT_EQ(good.items[0].permalink, "https://example.org/about/y/");
 }
 
+// Found by fuzz_content: a path whose first segment holds a colon became a URL of its own, so
+// `url: /javascript:alert(1)/` on a post gave that permalink, past the http(s)-or-path check.
+TEST(ParseSource, ColonInAPathsFirstSegmentStaysOnTheSite) {
+    SiteConfig c = test_config();
+    c.site.base_url = "https://example.org/sub/";
+    c.content.sections.push_back({"pages", SectionType::page, {}, {}, "/:section/:slug/"});
+    const auto page = parse_source(SourceFile{"pages/p.md", "p.md", "---\nurl: \"/javascript:alert(1)/\"\n---\n"},
+                                   *find_section(c, "pages"), c);
+    ASSERT_EQ(page.items.size(), 1u) << dump(page.diagnostics);
+    EXPECT_EQ(page.items[0].permalink, "https://example.org/sub/javascript:alert(1)/");
+    const auto post = parse("blog/x.md", "---\ntitle: T\ndate: 2024-01-01\nurl: /events:2024/x/\n---\n");
+    ASSERT_EQ(post.items.size(), 1u) << dump(post.diagnostics);
+    EXPECT_EQ(post.items[0].permalink, "https://example.org/events:2024/x/");
+    // An event's url resolves the same way, so it is not refused as a javascript: URL either.
+    const auto event = parse("events/e.md", "---\ntitle: E\nstart: 2024-01-01\nurl: /vbscript:x\n---\n");
+    ASSERT_EQ(event.items.size(), 1u) << dump(event.diagnostics);
+    EXPECT_EQ(event.items[0].event->url, "https://example.org/vbscript:x");
+}
+
 TEST(ParseSource, EmptyDateIsAbsentAndBooleansIgnoreCase) {
     const auto named = parse("blog/2024-01-02-x.md", "---\ntitle: T\ndate:\ndraft: True\n---\n");
     ASSERT_EQ(named.items.size(), 1u) << dump(named.diagnostics);
