@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -1049,6 +1050,12 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
     ExpandedShortcodes expanded = expand_shortcodes(body, path, first_line);
     result.diagnostics = std::move(expanded.diagnostics);
 
+    // cmark-gfm keeps global state that its parsers change (the inline parser's table of special
+    // characters, which attaching the autolink extension edits): two documents parsed at once on
+    // two threads could lose autolinks. The shell parses files on several threads, so cmark runs
+    // one document at a time (its lock is held until the parser and tree below are freed).
+    static std::mutex cmark_mutex;
+    const std::lock_guard lock(cmark_mutex);
     ParserPtr parser = make_parser();
     cmark_parser_feed(parser.get(), expanded.markdown.data(), expanded.markdown.size());
     NodePtr doc{cmark_parser_finish(parser.get())};
