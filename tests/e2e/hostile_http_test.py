@@ -25,6 +25,8 @@ from hostile_support import (HOST, Server, event_md, get, healthz, ics_summaries
 ALMANAC = SOURCE_DIR = SHARED_DIR = None
 QUICK = 2.0  # seconds a normal request may take while the server is under attack
 RSS_LIMIT_KIB = 200 * 1024  # the fixture site needs about 20 MB; floods must not grow it far
+if "ASAN_OPTIONS" in os.environ:  # the sanitizer stage: shadow memory and the free quarantine add ~2x
+    RSS_LIMIT_KIB *= 3
 
 CONFIG = """\
 site:
