@@ -231,7 +231,8 @@ ContentListing list_content(const SiteConfig& config) {
                 if (sec) continue;  // gone since the folder was read
                 if (fs::is_symlink(status)) {
                     if (!is_ignored_name(name))
-                        tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning, "symbolic link not followed"});
+                        tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning,
+                                        "symbolic link not followed"});
                     continue;
                 }
                 if (fs::is_directory(status)) {
