@@ -123,7 +123,7 @@ std::string file_type_name(fs::file_type type) {
         case fs::file_type::socket: return "a socket";
         case fs::file_type::block: return "a block device";
         case fs::file_type::character: return "a character device";
-        default: return "not a regular file";
+        default: return "a special file";
     }
 }
 
