@@ -137,6 +137,7 @@ SocketBudget descriptor_budget(int max_connections) {
     const auto wanted_connections = static_cast<rlim_t>(std::max(max_connections, 1));
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = limit.rlim_max = 1024;
+    // A third more than max_connections, so that a quarter of the sockets is left for 503s at the cap.
     const rlim_t wanted = wanted_connections + wanted_connections / 3 + reserved_descriptors + 1;
     if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
         rlimit raised = limit;
@@ -144,7 +145,8 @@ SocketBudget descriptor_budget(int max_connections) {
         if (raised.rlim_cur > limit.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
     }
     const rlim_t available = limit.rlim_cur == RLIM_INFINITY ? wanted : limit.rlim_cur;
-    const auto sockets = static_cast<std::size_t>(available > reserved_descriptors + 4 ? available - reserved_descriptors : 4);
+    const auto sockets =
+        static_cast<std::size_t>(available > reserved_descriptors + 4 ? available - reserved_descriptors : 4);
     const auto connections = std::min(static_cast<std::size_t>(wanted_connections), sockets - sockets / 4);
     if (connections < wanted_connections)
         spdlog::warn("http: server.limits.max_connections is {}, but this process may open only {} files "
@@ -205,11 +207,9 @@ public:
         return limits_;
     }
     void set_limits(const ServerLimits& limits) {
-        {
-            std::lock_guard lock(limits_mutex_);
-            if (limits_.max_connections != limits.max_connections) apply_budget(limits.max_connections);
-            limits_ = limits;
-        }
+        std::lock_guard lock(limits_mutex_);
+        if (limits_.max_connections != limits.max_connections) apply_budget(limits.max_connections);
+        limits_ = limits;
     }
 
     // Returns the handler's response; exceptions propagate to the session, which answers 500.

@@ -125,7 +125,7 @@ std::string file_type_name(fs::file_type type) {
         case fs::file_type::socket: return "a socket";
         case fs::file_type::block: return "a block device";
         case fs::file_type::character: return "a character device";
-        default: return "not a regular file";
+        default: return "a special file";
     }
 }
 
@@ -233,7 +233,8 @@ ContentListing list_content(const SiteConfig& config) {
                 if (sec) continue;  // gone since the folder was read
                 if (fs::is_symlink(status)) {
                     if (!is_ignored_name(name))
-                        tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning, "symbolic link not followed"});
+                        tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning,
+                                        "symbolic link not followed"});
                     continue;
                 }
                 if (fs::is_directory(status)) {

@@ -66,8 +66,9 @@ struct ContentListing {
 
 // Walks every section folder of config.content.dir (without reading files), one folder open at a
 // time. A folder that cannot be listed (permissions) is an error diagnostic and goes into `unlisted`;
-// the rest is still listed. Throws std::runtime_error when the tree cannot be listed for want of file
-// descriptors or memory: a listing that silently missed files would look like their deletion.
+// the rest is still listed. Throws std::runtime_error when the content dir itself cannot be listed, or
+// any folder for want of file descriptors or memory: a listing that silently missed files would look
+// like their deletion.
 ContentListing list_content(const SiteConfig& config);
 
 // Reads and parses one listed file. A file that cannot be read (too large, not a regular file, a

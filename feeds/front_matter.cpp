@@ -73,7 +73,8 @@ struct Budget {
         bytes += n;
         if (bytes > max_bytes) {
             exceeded = true;
-            why = "aliases repeat more than " + std::to_string(max_bytes) + " bytes of text (twice the file, plus 64 KiB)";
+            why = "aliases repeat more than " + std::to_string(max_bytes) +
+                  " bytes of text (twice the file, plus 64 KiB)";
             line = at_line;
             column = at_column;
         }
@@ -225,8 +226,9 @@ ParsedData parse_yaml(std::string_view text, const std::string& path, int first_
         const int column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
         // yaml-cpp's own depth guard says only "bad file".
         const bool too_deep = dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr;
-        out.diagnostics.push_back({path, line, column, Severity::error,
-                                   too_deep ? "too complex: nesting deeper than 64 levels" : "YAML syntax error: " + e.msg});
+        out.diagnostics.push_back(
+            {path, line, column, Severity::error,
+             too_deep ? "too complex: nesting deeper than 64 levels" : "YAML syntax error: " + e.msg});
     }
     return out;
 }

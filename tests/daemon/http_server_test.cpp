@@ -445,7 +445,8 @@ TEST_F(HttpServerTest, TransferCodingOtherThanChunkedLastGets400AndClose) {
         EXPECT_TRUE(c.closed_within()) << coding;
     }
     Client chunked(port_);
-    ASSERT_TRUE(chunked.send("GET /x HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+    ASSERT_TRUE(chunked.send("GET /x HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                             "3\r\nabc\r\n0\r\n\r\n"));
     const auto ok = chunked.read_reply();
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200u);

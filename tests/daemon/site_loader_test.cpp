@@ -213,7 +213,8 @@ TEST(SiteLoader, DeepFoldersNeedOneDescriptorAtATime) {
     }
     EXPECT_EQ(messages_of(listing.diagnostics), "");
     EXPECT_TRUE(listing.unlisted.empty());
-    EXPECT_EQ(paths_of(listing), (std::vector<std::string>{"events/" + (deep / "deep.md").generic_string(), "events/top.md"}));
+    const std::vector<std::string> expected{"events/" + (deep / "deep.md").generic_string(), "events/top.md"};
+    EXPECT_EQ(paths_of(listing), expected);
 }
 
 TEST(SiteLoader, RunningOutOfDescriptorsThrowsInsteadOfLosingFiles) {

@@ -272,7 +272,8 @@ class TreeTest(ContentTestCase):
         took = self.nudge()  # must not hang on the FIFO
         self.assertLess(took, 5.0)
         self.server.wait_log(re.escape("content/events/fifo.md: warning: a FIFO, not a regular file: ignored"), since=mark)
-        self.server.wait_log(re.escape("content/events/socket.md: warning: a socket, not a regular file: ignored"), since=mark)
+        self.server.wait_log(re.escape("content/events/socket.md: warning: a socket, not a regular file: ignored"),
+                             since=mark)
         self.assertNotIn("folder.md", self.server.log(mark))
         unix.close()
         for name in ("fifo.md", "socket.md"):

@@ -104,7 +104,8 @@ TEST(ParseData, AliasBombIsBounded) {
     }
     const auto nulls = parse_data(empty_laughs, DataFormat::yaml, "bomb.yaml");
     ASSERT_EQ(nulls.diagnostics.size(), 1u);
-    EXPECT_NE(nulls.diagnostics[0].message.find("more than 100000 values"), std::string::npos) << nulls.diagnostics[0].message;
+    EXPECT_NE(nulls.diagnostics[0].message.find("more than 100000 values"), std::string::npos)
+        << nulls.diagnostics[0].message;
 }
 
 TEST(ParseData, DeepNestingIsAnErrorNotACrash) {

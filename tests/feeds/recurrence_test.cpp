@@ -352,7 +352,8 @@ TEST(Recurrence, StartingNearTheWindowGivesWhatSteppingFromDtstartGives) {
         {"Europe/Berlin", "2021-01-01T00:20", "2021-01-01T00:30", "FREQ=HOURLY;INTERVAL=5"},
         {"America/New_York", "2020-02-29T23:59:59", "2020-03-01T00:30", "FREQ=HOURLY;INTERVAL=25;BYDAY=SA,SU"},
         {"Europe/London", "2022-03-27T00:10", "2022-03-27T00:20", "FREQ=HOURLY;BYMONTH=3,10;BYDAY=SU"},
-        {"Australia/Lord_Howe", "2023-01-05T09:00", "2023-01-05T09:10", "FREQ=MINUTELY;INTERVAL=1441;BYMONTHDAY=1,2,-1"},
+        {"Australia/Lord_Howe", "2023-01-05T09:00", "2023-01-05T09:10",
+         "FREQ=MINUTELY;INTERVAL=1441;BYMONTHDAY=1,2,-1"},
         {"UTC", "2024-03-29T12:00:01Z", "2024-03-29T12:00:02Z", "FREQ=SECONDLY;INTERVAL=37"},
         {"Asia/Kathmandu", "2026-10-01T08:00", "2026-10-01T09:00", "FREQ=MINUTELY;INTERVAL=59;BYDAY=MO,FR"},
         // BYHOUR makes libical's path depend on where it starts: these step from DTSTART.
@@ -369,8 +370,10 @@ TEST(Recurrence, StartingNearTheWindowGivesWhatSteppingFromDtstartGives) {
         for (const auto& w : windows) {
             std::vector<std::string> expected;
             for (const auto& o : all)
-                if (o.start_instant >= utc(w[0]) && o.start_instant < utc(w[1])) expected.push_back(iso(o.start_instant));
-            EXPECT_EQ(starts_of(occurrences(e, utc(w[0]), utc(w[1]))), expected) << r.zone << " " << r.start << " " << r.rule << " in " << w[0];
+                if (o.start_instant >= utc(w[0]) && o.start_instant < utc(w[1]))
+                    expected.push_back(iso(o.start_instant));
+            EXPECT_EQ(starts_of(occurrences(e, utc(w[0]), utc(w[1]))), expected)
+                << r.zone << " " << r.start << " " << r.rule << " in " << w[0];
             compared += expected.size();
         }
     }
