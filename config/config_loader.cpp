@@ -1,6 +1,7 @@
 #include "config/config_loader.hpp"
 
 #include "feeds/event_time.hpp"
+#include "feeds/text.hpp"
 
 #include <arpa/inet.h>
 #include <yaml-cpp/depthguard.h>
@@ -888,7 +889,8 @@ ConfigLoadResult parse_config(std::string_view yaml_text, const std::string& pat
     } catch (const YAML::DeepRecursion& e) {
         walker.report(e.mark, Severity::error, "", "YAML syntax error: nested too deeply");
     } catch (const YAML::Exception& e) {
-        walker.report(e.mark, Severity::error, "", "YAML syntax error: " + e.msg);
+        // yaml-cpp quotes the byte it stopped at, which may be the first byte of a character.
+        walker.report(e.mark, Severity::error, "", "YAML syntax error: " + valid_utf8(e.msg));
     }
     sort_diagnostics(result.diagnostics);
     if (!has_errors(result.diagnostics)) result.config = std::move(doc.config);

@@ -42,6 +42,16 @@ std::size_t find_invalid_utf8(std::string_view s) {
     return std::string_view::npos;
 }
 
+std::string valid_utf8(std::string_view s) {
+    std::string out;
+    for (std::size_t bad; (bad = find_invalid_utf8(s)) != std::string_view::npos; s.remove_prefix(bad + 1)) {
+        out.append(s.substr(0, bad));
+        out.append("\xEF\xBF\xBD");
+    }
+    out.append(s);
+    return out;
+}
+
 NormalizedText normalize_text(std::string_view bytes, const std::string& path) {
     NormalizedText out;
     if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);

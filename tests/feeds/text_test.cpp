@@ -28,6 +28,15 @@ TEST(FindInvalidUtf8, Table) {
     for (const auto& c : cases) EXPECT_EQ(find_invalid_utf8(c.bytes), c.bad) << c.bytes;
 }
 
+TEST(ValidUtf8, ReplacesEachStrayByte) {
+    EXPECT_EQ(valid_utf8("plain \xC3\xA9t\xC3\xA9"), "plain \xC3\xA9t\xC3\xA9");
+    EXPECT_EQ(valid_utf8("escape: \xC3"), "escape: \xEF\xBF\xBD");                  // a character cut short
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(valid_utf8("\xFF\x80" "a\xED\xA0\x80"), fffd + fffd + "a" + fffd + fffd + fffd);  // one per stray byte
+    EXPECT_EQ(valid_utf8(""), "");
+    EXPECT_EQ(find_invalid_utf8(valid_utf8("\xC0\xAF\xF4\x90\x80\x80 x")), std::string_view::npos);
+}
+
 TEST(NormalizeText, StripsBomAndCrlf) {
     const auto n = normalize_text("\xEF\xBB\xBFline1\r\nline2\rline3\n", "f.md");
     ASSERT_TRUE(n.ok);
