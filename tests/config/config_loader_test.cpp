@@ -649,6 +649,16 @@ TEST(ConfigLoader, YamlMessagesAreUtf8) {
     EXPECT_EQ(find_invalid_utf8(r.diagnostics[0].message), std::string_view::npos);
 }
 
+// Found by fuzz_config: yaml-cpp 0.7 decodes the YAML escapes \_ and \N (U+00A0, U+0085) to the
+// single bytes 0xA0 and 0x85, so a title "a\_b" reached every feed (and the ics NAME) as invalid UTF-8.
+TEST(ConfigLoader, YamlEscapesGiveUtf8) {
+    const SiteConfig c = load_clean("site:\n  title: \"a\\_b\\Nc\\Ld\"\n");
+    EXPECT_EQ(c.site.title, "a\xC2\xA0" "b\xC2\x85" "c\xE2\x80\xA8" "d");
+    const auto r = load("site:\n  \"ti\\_tle\": x\n");
+    ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r.diagnostics);
+    EXPECT_EQ(find_invalid_utf8(r.diagnostics[0].message), std::string_view::npos) << r.diagnostics[0].message;
+}
+
 // Mutations of the reference config: never a crash, and a config exactly when there is no error.
 TEST(ConfigLoader, MutatedConfigsNeverCrash) {
     const std::string original = read_file(std::string(ALMANAC_SHARED_DIR) + "/corpus/todogroup/almanac.yaml");
