@@ -1,6 +1,7 @@
 #include "config/config_loader.hpp"
 
 #include "feeds/event_time.hpp"
+#include "feeds/text.hpp"
 
 #include <arpa/inet.h>
 #include <yaml-cpp/depthguard.h>
@@ -38,6 +39,9 @@ bool has_space_or_control(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char c) { return c == ' ' || is_control(c); });
 }
 
+// A scalar's text, valid UTF-8 even where yaml-cpp decoded an escape wrongly (feeds/text.hpp).
+std::string scalar_of(const YAML::Node& node) { return yaml_scalar_utf8(node.Scalar()); }
+
 std::string in_quotes(std::string_view s) {
     std::string_view shown = s;
     if (shown.size() > max_quoted_bytes) {
@@ -60,7 +64,7 @@ std::string describe(const YAML::Node& node) {
     switch (node.Type()) {
         case YAML::NodeType::Map: return "a map";
         case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Scalar: return in_quotes(node.Scalar());
+        case YAML::NodeType::Scalar: return in_quotes(scalar_of(node));
         default: return "an empty value";
     }
 }
@@ -138,7 +142,7 @@ public:
     // The scalar's text; a map, a list or an empty value is reported as not being `what`.
     std::optional<std::string> scalar(std::string_view what) const {
         if (!node_.IsScalar()) return expected(what);
-        return node_.Scalar();
+        return scalar_of(node_);
     }
 
     Value item(std::size_t index, YAML::Node node) const {
@@ -194,8 +198,8 @@ void for_each_entry(const Value& map, Read read) {
                                 "expected a string key, got " + describe(key));
             continue;
         }
-        const Value member = map.member(key.Scalar(), entry.second);
-        const auto [first, fresh] = first_line.emplace(key.Scalar(), line_of(key.Mark()));
+        const Value member = map.member(scalar_of(key), entry.second);
+        const auto [first, fresh] = first_line.emplace(scalar_of(key), line_of(key.Mark()));
         if (!fresh) {
             map.walker().report(key.Mark(), Severity::error, member.key_path(),
                                 "duplicate key (first at line " + std::to_string(first->second) + ")");
@@ -218,7 +222,7 @@ void read_fields(const Value& map, T& out, const Field<T> (&fields)[N]) {
     if (map.is_null()) return;
     for_each_entry(map, [&](const Value& member, const YAML::Node& key) {
         const auto field = std::find_if(std::begin(fields), std::end(fields),
-                                        [&](const Field<T>& f) { return f.key == key.Scalar(); });
+                                        [&](const Field<T>& f) { return f.key == scalar_of(key); });
         if (field == std::end(fields)) {
             std::vector<std::string_view> keys;
             for (const auto& f : fields) keys.push_back(f.key);
@@ -560,10 +564,10 @@ const Field<ContentConfig> content_fields[] = {
      [](const Value& v, ContentConfig& c) {
          c.sections_given = true;
          for_each_entry(v, [&](const Value& member, const YAML::Node& key) {
-             if (auto problem = section_name_problem(key.Scalar()))
+             if (auto problem = section_name_problem(scalar_of(key)))
                  return member.walker().report(key.Mark(), Severity::error, member.key_path(), *problem);
              // A section left untyped gets the type its folder name would get when detected.
-             SectionConfig section = detected_section(key.Scalar());
+             SectionConfig section = detected_section(scalar_of(key));
              read_fields(member, section, section_fields);
              c.sections.push_back(std::move(section));
          });
@@ -607,7 +611,7 @@ const Field<FeedDraft> feed_fields[] = {
              const auto format = read_choice(item, feed_formats);
              if (!format) return;
              if (std::find(f.feed.formats.begin(), f.feed.formats.end(), *format) != f.feed.formats.end())
-                 return item.error("duplicate format " + in_quotes(item.node().Scalar()));
+                 return item.error("duplicate format " + in_quotes(scalar_of(item.node())));
              f.feed.formats.push_back(*format);
              f.format_items.emplace_back(*format, item);
          });
@@ -888,7 +892,8 @@ ConfigLoadResult parse_config(std::string_view yaml_text, const std::string& pat
     } catch (const YAML::DeepRecursion& e) {
         walker.report(e.mark, Severity::error, "", "YAML syntax error: nested too deeply");
     } catch (const YAML::Exception& e) {
-        walker.report(e.mark, Severity::error, "", "YAML syntax error: " + e.msg);
+        // yaml-cpp quotes the byte it stopped at, which may be the first byte of a character.
+        walker.report(e.mark, Severity::error, "", "YAML syntax error: " + valid_utf8(e.msg));
     }
     sort_diagnostics(result.diagnostics);
     if (!has_errors(result.diagnostics)) result.config = std::move(doc.config);

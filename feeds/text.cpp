@@ -42,6 +42,27 @@ std::size_t find_invalid_utf8(std::string_view s) {
     return std::string_view::npos;
 }
 
+std::string valid_utf8(std::string_view s) {
+    std::string out;
+    for (std::size_t bad; (bad = find_invalid_utf8(s)) != std::string_view::npos; s.remove_prefix(bad + 1)) {
+        out.append(s.substr(0, bad));
+        out.append("\xEF\xBF\xBD");
+    }
+    out.append(s);
+    return out;
+}
+
+std::string yaml_scalar_utf8(std::string_view s) {
+    std::string out;
+    for (std::size_t bad; (bad = find_invalid_utf8(s)) != std::string_view::npos; s.remove_prefix(bad + 1)) {
+        out.append(s.substr(0, bad));
+        const auto byte = static_cast<unsigned char>(s[bad]);
+        out.append(byte == 0x85 ? "\xC2\x85" : byte == 0xA0 ? "\xC2\xA0" : "\xEF\xBF\xBD");
+    }
+    out.append(s);
+    return out;
+}
+
 NormalizedText normalize_text(std::string_view bytes, const std::string& path) {
     NormalizedText out;
     if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);

@@ -24,6 +24,15 @@ NormalizedText normalize_text(std::string_view bytes, const std::string& path);
 // Offset of the first invalid UTF-8 byte, or npos when the text is valid.
 std::size_t find_invalid_utf8(std::string_view s);
 
+// `s` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD: for text from
+// libraries that may quote a byte out of the middle of a character (yaml-cpp's messages).
+std::string valid_utf8(std::string_view s);
+
+// A scalar as yaml-cpp 0.7 decoded it from UTF-8 text, made UTF-8 again: it writes the escapes \N
+// and \_ (U+0085, U+00A0) as the single bytes 0x85 and 0xA0, which are encoded here as they should
+// be; any other stray byte becomes U+FFFD.
+std::string yaml_scalar_utf8(std::string_view s);
+
 // Lowercase ASCII letters, digits and '-' from `s` (Hugo's urlize for slugs); other letters kept.
 std::string slugify(std::string_view s);
 

@@ -1,4 +1,5 @@
 #include "config/config_loader.hpp"
+#include "feeds/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -637,6 +638,25 @@ TEST(ConfigLoader, ControlCharactersAreRefused) {
     }
     // Tabs, CR and LF are fine.
     EXPECT_TRUE(load("site:\r\n  title: \"a\tb\"\r\n").config);
+}
+
+// Found by fuzz_content (the same yaml-cpp message in front matter): an escape before a multi-byte
+// character is reported with only the character's first byte, which is not UTF-8 on its own.
+TEST(ConfigLoader, YamlMessagesAreUtf8) {
+    const auto r = load("site:\n  title: \"\\\xC3\xBC\"\n");
+    ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r.diagnostics);
+    EXPECT_EQ(r.diagnostics[0].message, "YAML syntax error: unknown escape character: \xEF\xBF\xBD");
+    EXPECT_EQ(find_invalid_utf8(r.diagnostics[0].message), std::string_view::npos);
+}
+
+// Found by fuzz_config: yaml-cpp 0.7 decodes the YAML escapes \_ and \N (U+00A0, U+0085) to the
+// single bytes 0xA0 and 0x85, so a title "a\_b" reached every feed (and the ics NAME) as invalid UTF-8.
+TEST(ConfigLoader, YamlEscapesGiveUtf8) {
+    const SiteConfig c = load_clean("site:\n  title: \"a\\_b\\Nc\\Ld\"\n");
+    EXPECT_EQ(c.site.title, "a\xC2\xA0" "b\xC2\x85" "c\xE2\x80\xA8" "d");
+    const auto r = load("site:\n  \"ti\\_tle\": x\n");
+    ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r.diagnostics);
+    EXPECT_EQ(find_invalid_utf8(r.diagnostics[0].message), std::string_view::npos) << r.diagnostics[0].message;
 }
 
 // Mutations of the reference config: never a crash, and a config exactly when there is no error.

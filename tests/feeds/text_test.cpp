@@ -28,6 +28,21 @@ TEST(FindInvalidUtf8, Table) {
     for (const auto& c : cases) EXPECT_EQ(find_invalid_utf8(c.bytes), c.bad) << c.bytes;
 }
 
+TEST(ValidUtf8, ReplacesEachStrayByte) {
+    EXPECT_EQ(valid_utf8("plain \xC3\xA9t\xC3\xA9"), "plain \xC3\xA9t\xC3\xA9");
+    EXPECT_EQ(valid_utf8("escape: \xC3"), "escape: \xEF\xBF\xBD");                  // a character cut short
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(valid_utf8("\xFF\x80" "a\xED\xA0\x80"), fffd + fffd + "a" + fffd + fffd + fffd);  // one per stray byte
+    EXPECT_EQ(valid_utf8(""), "");
+    EXPECT_EQ(find_invalid_utf8(valid_utf8("\xC0\xAF\xF4\x90\x80\x80 x")), std::string_view::npos);
+}
+
+TEST(YamlScalarUtf8, EncodesTheEscapesYamlCppWritesAsSingleBytes) {
+    EXPECT_EQ(yaml_scalar_utf8("a\xA0" "b\x85" "c"), "a\xC2\xA0" "b\xC2\x85" "c");
+    EXPECT_EQ(yaml_scalar_utf8("\xC2\xA0 \xE2\x80\xA8 \xC3\xA9"), "\xC2\xA0 \xE2\x80\xA8 \xC3\xA9");  // valid: kept
+    EXPECT_EQ(yaml_scalar_utf8("\xFF"), "\xEF\xBF\xBD");
+}
+
 TEST(NormalizeText, StripsBomAndCrlf) {
     const auto n = normalize_text("\xEF\xBB\xBFline1\r\nline2\rline3\n", "f.md");
     ASSERT_TRUE(n.ok);

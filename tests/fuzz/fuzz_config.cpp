@@ -17,8 +17,8 @@ using almanac::fuzz::check;
 void check_loaded(const SiteConfig& c, const std::string& path, const std::string& base_dir) {
     check(c.path == path && c.base_dir == base_dir, "path or base_dir not kept");
     check(c.site.base_url.ends_with('/'), "base_url does not end with '/'", c.site.base_url);
-    check(c.site.base_url.starts_with("http://") || c.site.base_url.starts_with("https://"), "base_url not http(s)",
-          c.site.base_url);
+    const std::string scheme = ascii_lower(c.site.base_url.substr(0, 8));  // schemes ignore case (RFC 3986 §3.1)
+    check(scheme.starts_with("http://") || scheme.starts_with("https://"), "base_url not http(s)", c.site.base_url);
     check(c.content.dir.starts_with('/'), "content.dir not absolute", c.content.dir);
     check(is_known_time_zone(c.site.timezone), "site.timezone unknown", c.site.timezone);
     for (const auto& z : c.timezones.prerender) check(is_known_time_zone(z), "prerender zone unknown", z);
