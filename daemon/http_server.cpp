@@ -75,8 +75,35 @@ struct DiscardBody {
     };
 };
 
+// A body of several pieces (a large document assembled from shared entries), written with one
+// gather write rather than copied into one buffer.
+struct PiecesBody {
+    using value_type = std::vector<net::const_buffer>;
+
+    static std::uint64_t size(const value_type& pieces) { return net::buffer_size(pieces); }
+
+    class writer {
+    public:
+        using const_buffers_type = std::vector<net::const_buffer>;
+        template <bool is_request, class Fields>
+        writer(const http::header<is_request, Fields>&, const value_type& pieces) : pieces_(pieces) {}
+        void init(beast::error_code& ec) { ec = {}; }
+        boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+            ec = {};
+            if (done_) return boost::none;
+            done_ = true;
+            return std::make_pair(pieces_, false);
+        }
+
+    private:
+        const value_type& pieces_;
+        bool done_ = false;
+    };
+};
+
 using WireRequest = http::request<DiscardBody>;
 using WireResponse = http::response<http::span_body<const char>>;
+using WirePiecesResponse = http::response<PiecesBody>;
 
 // Returns the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7).
 std::string http_date() {
@@ -455,21 +482,30 @@ private:
         res_.set(http::field::date, http_date());
         res_.set(http::field::server, "almanac/" ALMANAC_VERSION);
         body_ = std::move(response.body);
-        const std::size_t size = body_ ? body_->size() : 0;
+        const std::size_t size = body_.size();
         // For HEAD too: the size of the body a GET would get. A 304 has no body, and a Content-Length
         // there would have to be the 200's (RFC 9110 §8.6): none is sent.
         if (response.status != 304 && response.status != 204) res_.content_length(size);
         res_.keep_alive(keep_alive_);
         sent_bytes_ = response.head ? 0 : size;
-        res_.body() = sent_bytes_ ? WireResponse::body_type::value_type(body_->data(), size)
-                                  : WireResponse::body_type::value_type();
+        std::vector<net::const_buffer> pieces;
+        if (sent_bytes_) body_.for_each_piece([&](std::string_view piece) { pieces.emplace_back(piece.data(), piece.size()); });
+        if (pieces.size() == 1)
+            res_.body() = WireResponse::body_type::value_type(static_cast<const char*>(pieces.front().data()), size);
+        else
+            res_.body() = WireResponse::body_type::value_type();
         status_ = response.status;
         route_ = response.route.empty() ? "other" : std::move(response.route);
         // A client that never reads must not pin the connection.
         stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_seconds));
-        http::async_write(stream_, res_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+        auto on_written = [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
             self->guarded([&] { self->on_write(ec); });
-        });
+        };
+        if (pieces.size() <= 1) return http::async_write(stream_, res_, std::move(on_written));
+        pieces_res_.emplace(http::status::ok, version);
+        pieces_res_->base() = res_.base();
+        pieces_res_->body() = std::move(pieces);
+        http::async_write(stream_, *pieces_res_, std::move(on_written));
     }
 
     void on_write(const beast::error_code& ec) {
@@ -478,7 +514,8 @@ private:
             spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer_, method_, target_, status_, sent_bytes_, took.count(),
                          ec ? " (not sent: " + ec.message() + ")" : std::string());
         }
-        body_.reset();
+        body_ = nullptr;
+        pieces_res_.reset();
         if (ec) return shut();
         core_->observe(route_, status_);
         if (!keep_alive_) return finish();
@@ -520,7 +557,8 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<DiscardBody>> parser_;
     WireResponse res_;
-    std::shared_ptr<const std::string> body_;  // kept alive until the write that borrows it completes
+    std::optional<WirePiecesResponse> pieces_res_;  // instead of res_ for a body of several pieces
+    Body body_;  // kept alive until the write that borrows it completes
     ServerLimits limits_;                      // as they were when the current request began
     std::string peer_;
     std::string method_;

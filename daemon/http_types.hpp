@@ -4,8 +4,11 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "feeds/rope.hpp"
 
 namespace almanac {
 
@@ -17,13 +20,39 @@ struct Request {
     std::string accept_encoding;
 };
 
+// A response body: bytes shared with the snapshot, never copied, either one string or a rope of
+// pieces (a large document assembled from cached entries). Null means empty.
+class Body {
+public:
+    Body() = default;
+    Body(std::nullptr_t) {}                                                 // NOLINT(google-explicit-constructor)
+    Body(std::shared_ptr<const std::string> text) : text_(std::move(text)) {}  // NOLINT(google-explicit-constructor)
+    Body(std::shared_ptr<const Rope> rope) : rope_(std::move(rope)) {}         // NOLINT(google-explicit-constructor)
+
+    explicit operator bool() const { return text_ || rope_; }
+    std::size_t size() const { return text_ ? text_->size() : rope_ ? rope_->size() : 0; }
+    // Calls f(std::string_view) for each non-empty piece, in order.
+    template <class F>
+    void for_each_piece(F&& f) const {
+        if (text_ && !text_->empty()) f(std::string_view(*text_));
+        if (rope_)
+            for (const auto& piece : rope_->pieces()) f(std::string_view(*piece));
+    }
+    // The bytes in one string (a copy: for tests and small bodies).
+    std::string str() const { return text_ ? *text_ : rope_ ? rope_->str() : std::string(); }
+
+private:
+    std::shared_ptr<const std::string> text_;
+    std::shared_ptr<const Rope> rope_;
+};
+
 struct Response {
     unsigned status = 200;
     // Every header except Content-Length, Connection, Date and Server, which the server adds.
     std::vector<std::pair<std::string, std::string>> headers;
     // The representation's bytes (shared with the snapshot, never copied); null means empty. For HEAD
     // the server sends Content-Length of this body but not the body itself.
-    std::shared_ptr<const std::string> body;
+    Body body;
     bool head = false;
     std::string route;  // metrics label: "feed", "index", "healthz", "metrics", "other"
 };

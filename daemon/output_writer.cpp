@@ -1,26 +1,66 @@
 #include "daemon/output_writer.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 namespace almanac {
 
 namespace fs = std::filesystem;
 
-std::string write_document(const std::string& dir, const std::string& path, std::string_view body) {
+namespace {
+
+// Writes every piece of `body` to `fd`, up to IOV_MAX pieces per system call. Returns errno, or 0.
+int write_pieces(int fd, const Rope& body) {
+    const auto& pieces = body.pieces();
+    std::vector<iovec> iov;
+    iov.reserve(std::min<std::size_t>(pieces.size(), IOV_MAX));
+    std::size_t next = 0;  // the first piece not yet in iov
+    while (next < pieces.size() || !iov.empty()) {
+        while (next < pieces.size() && iov.size() < IOV_MAX) {
+            iov.push_back({const_cast<char*>(pieces[next]->data()), pieces[next]->size()});
+            ++next;
+        }
+        const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        // Drop what was written; a partial write leaves the rest of its piece first.
+        auto written = static_cast<std::size_t>(n);
+        std::size_t done = 0;
+        while (done < iov.size() && written >= iov[done].iov_len) written -= iov[done++].iov_len;
+        iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(done));
+        if (!iov.empty() && written > 0) {
+            iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + written;
+            iov.front().iov_len -= written;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::string write_document(const std::string& dir, const std::string& path, const Rope& body) {
     std::error_code ec;
     const fs::path target = fs::path(dir) / path;
     fs::create_directories(target.parent_path(), ec);
     if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
     const fs::path temp = target.string() + ".tmp";
-    {
-        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-        out.write(body.data(), static_cast<std::streamsize>(body.size()));
-        out.close();
-        if (!out) return "cannot write " + temp.string();
-    }
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return "cannot write " + temp.string() + ": " + std::generic_category().message(errno);
+    const int write_error = write_pieces(fd, body);
+    const int close_error = ::close(fd) == 0 ? 0 : errno;
+    if (write_error || close_error)
+        return "cannot write " + temp.string() + ": " + std::generic_category().message(write_error ? write_error : close_error);
     fs::rename(temp, target, ec);
     if (ec) return "cannot rename " + temp.string() + " to " + target.string() + ": " + ec.message();
     return {};

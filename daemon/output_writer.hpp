@@ -13,7 +13,7 @@ namespace almanac {
 std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents);
 
 // Writes one document's bytes to dir/path through a temporary file renamed into place.
-std::string write_document(const std::string& dir, const std::string& path, std::string_view body);
+std::string write_document(const std::string& dir, const std::string& path, const Rope& body);
 
 // SOURCE_DATE_EPOCH from the environment, when set to a number of seconds up to 9999-12-31;
 // `problem` says why a value that is set was not usable.

@@ -18,10 +18,14 @@ std::string tag_variant(const std::string& etag, std::string_view suffix) {
 }
 
 constexpr std::size_t min_compressed_bytes = 256;
+// Documents up to this size are kept in one piece: copying them costs less than writing many small
+// pieces on every request. Larger ones stay ropes, so an edit does not copy megabytes of entries.
+constexpr std::size_t max_flattened_bytes = 1 << 20;
 
 void add_encodings(Representation& r) {
-    const std::string& body = *r.identity;
-    if (body.size() >= min_compressed_bytes) {
+    if (r.identity->size() >= min_compressed_bytes) {
+        const Piece flat = r.identity->flat();
+        const std::string& body = *flat;
         if (auto gz = gzip_compress(body); gz && gz->size() < body.size())
             r.gzip = std::make_shared<const std::string>(std::move(*gz));
         if (auto br = brotli_compress(body); br && br->size() < body.size())
@@ -34,7 +38,8 @@ void add_encodings(Representation& r) {
 
 std::shared_ptr<const Representation> make_representation(Document doc, bool encode) {
     auto r = std::make_shared<Representation>();
-    r->identity = std::make_shared<const std::string>(std::move(doc.body));
+    if (doc.body.pieces().size() > 1 && doc.body.size() <= max_flattened_bytes) doc.body = Rope(doc.body.flat());
+    r->identity = std::make_shared<const Rope>(std::move(doc.body));
     r->etag = std::move(doc.etag);
     r->etag_gzip = tag_variant(r->etag, ".gz");
     r->etag_brotli = tag_variant(r->etag, ".br");

@@ -24,7 +24,7 @@ namespace almanac {
 // One document ready to send: its bytes in each encoding, with one strong ETag per encoding. The
 // tags do not depend on whether the encodings exist yet: a snapshot is served before it is compressed.
 struct Representation {
-    std::shared_ptr<const std::string> identity;
+    std::shared_ptr<const Rope> identity;  // one piece unless the document is large (see make_representation)
     std::shared_ptr<const std::string> gzip;    // null when not smaller than identity
     std::shared_ptr<const std::string> brotli;  // null when not smaller than identity
     std::string etag;         // of identity: "\"…\""

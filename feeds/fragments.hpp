@@ -15,6 +15,7 @@
 
 #include "feeds/event_time.hpp"
 #include "feeds/item.hpp"
+#include "feeds/rope.hpp"
 
 namespace almanac {
 
@@ -22,7 +23,7 @@ namespace almanac {
 struct IcsEvent {
     Instant start;
     std::string uid;
-    std::string text;  // BEGIN:VEVENT … END:VEVENT, folded, CRLF
+    Piece text;  // BEGIN:VEVENT … END:VEVENT, folded, CRLF; shared by every document holding it
 };
 
 // A zone an item's times are written in (a TZID), and the span its VTIMEZONE must cover.
@@ -33,7 +34,7 @@ struct IcsZoneUse {
 };
 
 struct Fragment {
-    std::string text;                // RSS, Atom, JSON Feed: the entry's bytes as they appear in the document
+    Piece text;                      // RSS, Atom, JSON Feed: the entry's bytes as they appear in the document
     std::vector<IcsEvent> events;    // iCalendar: the item's VEVENTs
     std::vector<IcsZoneUse> zones;   // iCalendar: the TZIDs they use
 };

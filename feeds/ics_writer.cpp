@@ -375,9 +375,9 @@ Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant 
         for (const auto& t : p.rdates) cover(f.zones, t, t.instant);
         for (const auto& t : p.exdates) cover(f.zones, t, t.instant);
         const IcalComponent component{vevent(p, updated)};
-        IcsEvent event{p.start.instant, p.uid, {}};
-        write_component(component.get(), event.text);
-        f.events.push_back(std::move(event));
+        std::string text;
+        write_component(component.get(), text);
+        f.events.push_back({p.start.instant, p.uid, std::make_shared<const std::string>(std::move(text))});
     }
     return f;
 }
@@ -390,7 +390,7 @@ bool view_independent(const Item& item) {
 
 }  // namespace
 
-std::string render_ics(const RenderRequest& request) {
+Rope render_ics(const RenderRequest& request) {
     init_libical();
     const auto& view = request.view.zone;
 
@@ -450,18 +450,17 @@ std::string render_ics(const RenderRequest& request) {
     if (view) icalcomponent_add_property(cal, x_property("X-WR-TIMEZONE", view->name));
 
     // The calendar's own properties, then its VTIMEZONEs and VEVENTs, then its END line.
-    std::string out;
-    write_component(cal, out);
+    std::string head;
+    write_component(cal, head);
     constexpr std::string_view end = "END:VCALENDAR\r\n";
-    out.resize(out.size() - end.size());
-    std::size_t size = out.size() + end.size();
-    for (const auto* e : events) size += e->text.size();
-    out.reserve(size + 4096 * coverage.size());
+    head.resize(head.size() - end.size());
     for (const auto& [name, use] : coverage)
-        write_component(vtimezone_component(make_vtimezone(use.zone, use.first, use.last)).get(), out);
-    for (const auto* e : events) out += e->text;
-    out += end;
-    return out;
+        write_component(vtimezone_component(make_vtimezone(use.zone, use.first, use.last)).get(), head);
+    RopeBuilder rope;
+    rope.append(head);
+    for (const auto* e : events) rope.share(e->text);
+    rope.append(end);
+    return std::move(rope).finish();
 }
 
 }  // namespace almanac

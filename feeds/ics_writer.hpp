@@ -11,6 +11,6 @@ namespace almanac {
 // The feed as text/calendar. In the default view timed single events keep their own TZID (absolute
 // ones are UTC); in a zone view Z (request.view.zone) single timed events are expressed in Z, and
 // recurring events keep their own TZID so that every instant is the same as in the default view.
-std::string render_ics(const RenderRequest& request);
+Rope render_ics(const RenderRequest& request);
 
 }  // namespace almanac

@@ -17,7 +17,7 @@
 namespace almanac {
 
 struct Document {
-    std::string body;
+    Rope body;
     std::string_view media_type;
     std::string etag;       // strong: "\"<XXH3-64 of body, hex>-<length hex>\"", the same on every machine
     Instant last_modified;  // the document's deterministic updated instant (whole seconds)
@@ -99,7 +99,9 @@ void publish_site(const Site& site, const PublishOptions& options, const Documen
 // The same documents, keyed by path.
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options);
 
-// A strong ETag for `body`: stable across machines and runs.
+// A strong ETag for `body`: stable across machines and runs, and the same for the same bytes however
+// they are split into pieces.
 std::string strong_etag(std::string_view body);
+std::string strong_etag(const Rope& body);
 
 }  // namespace almanac

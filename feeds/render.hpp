@@ -10,6 +10,7 @@
 #include "feeds/event_time.hpp"
 #include "feeds/fragments.hpp"
 #include "feeds/item.hpp"
+#include "feeds/rope.hpp"
 #include "feeds/site.hpp"
 
 namespace almanac {
@@ -34,7 +35,8 @@ struct RenderRequest {
     FragmentCache* fragments = nullptr;
 };
 
-using Renderer = std::string (*)(const RenderRequest&);
+// A document's bytes: its own head and tail, and its entries shared with the fragment cache.
+using Renderer = Rope (*)(const RenderRequest&);
 
 struct OutputFormat {
     FeedFormat format;

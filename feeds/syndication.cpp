@@ -1,7 +1,6 @@
 #include "feeds/syndication.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "feeds/event_text.hpp"
@@ -191,35 +190,37 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
 
 // The bytes of `item`'s entry: from the request's fragment cache when it was rendered before from
 // the same item, zone (events only: a post says nothing zoned) and fallback date; else render().
-// Entries rendered here and not kept by the cache live in `owned` until the document is assembled.
 template <class Render>
-std::string_view entry_bytes(const RenderRequest& request, const Item& item, const Zone& zone,
-                             std::deque<std::string>& owned, const Render& render) {
+Piece entry_bytes(const RenderRequest& request, const Item& item, const Zone& zone, const Render& render) {
     std::string key = item.event ? zone.name : std::string();
-    if (!request.fragments || !request.fragments->keeps(key)) return owned.emplace_back(render());
+    if (!request.fragments || !request.fragments->keeps(key)) return std::make_shared<const std::string>(render());
     if (const Fragment* f = request.fragments->find(item, key, request.updated)) return f->text;
     Fragment f;
-    f.text = render();
+    f.text = std::make_shared<const std::string>(render());
     return request.fragments->insert(item, std::move(key), request.updated, std::move(f)).text;
 }
 
-// Every entry's bytes, in order, and their total size.
+// Every entry's bytes, in order.
 template <class Render>
-std::vector<std::string_view> entries(const RenderRequest& request, const Zone& zone, std::deque<std::string>& owned,
-                                      std::size_t& total, const Render& render) {
-    std::vector<std::string_view> out;
+std::vector<Piece> entries(const RenderRequest& request, const Zone& zone, const Render& render) {
+    std::vector<Piece> out;
     out.reserve(request.items.size());
-    total = 0;
-    for (const Item* item : request.items) {
-        out.push_back(entry_bytes(request, *item, zone, owned, [&] { return render(*item); }));
-        total += out.back().size();
-    }
+    for (const Item* item : request.items) out.push_back(entry_bytes(request, *item, zone, [&] { return render(*item); }));
     return out;
+}
+
+// The document: the writer's bytes so far, the entries, then the closing tags.
+Rope assemble(XmlWriter& xml, const std::vector<Piece>& items) {
+    RopeBuilder rope;
+    rope.append(xml.flush());
+    for (const auto& piece : items) rope.share(piece);
+    rope.append(std::move(xml).finish());
+    return std::move(rope).finish();
 }
 
 }  // namespace
 
-std::string render_rss(const RenderRequest& request) {
+Rope render_rss(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
     const Zone zone = view_zone(request);
     const std::string updated = format_rfc822(request.updated);
@@ -237,19 +238,15 @@ std::string render_rss(const RenderRequest& request) {
     xml.text_element("lastBuildDate", updated);
     xml.text_element("generator", generator_name);
     xml.empty_element("atom:link", {{"href", request.self_url}, {"rel", "self"}, {"type", "application/rss+xml"}});
-    std::deque<std::string> owned;
-    std::size_t total = 0;
-    const auto items = entries(request, zone, owned, total, [&](const Item& item) {
+    const auto items = entries(request, zone, [&](const Item& item) {
         auto entry = XmlWriter::fragment(2);  // rss > channel > item
         write_rss_item(entry, item, request, zone);
         return std::move(entry).take();
     });
-    xml.reserve(total + 4096);
-    for (const auto bytes : items) xml.raw(bytes);
-    return std::move(xml).finish();
+    return assemble(xml, items);
 }
 
-std::string render_atom(const RenderRequest& request) {
+Rope render_atom(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
     const Zone zone = view_zone(request);
     XmlWriter xml;
@@ -265,19 +262,15 @@ std::string render_atom(const RenderRequest& request) {
     xml.empty_element("link", {{"rel", "self"}, {"type", "application/atom+xml"}, {"href", request.self_url}});
     xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", site.base_url}});
     xml.text_element("generator", generator_name);
-    std::deque<std::string> owned;
-    std::size_t total = 0;
-    const auto items = entries(request, zone, owned, total, [&](const Item& item) {
+    const auto items = entries(request, zone, [&](const Item& item) {
         auto entry = XmlWriter::fragment(1);  // feed > entry
         write_atom_entry(entry, item, request, zone);
         return std::move(entry).take();
     });
-    xml.reserve(total + 4096);
-    for (const auto bytes : items) xml.raw(bytes);
-    return std::move(xml).finish();
+    return assemble(xml, items);
 }
 
-std::string render_json_feed(const RenderRequest& request) {
+Rope render_json_feed(const RenderRequest& request) {
     using nlohmann::ordered_json;
     const SiteInfo& site = request.site->config.site;
     const Zone zone = view_zone(request);
@@ -303,12 +296,10 @@ std::string render_json_feed(const RenderRequest& request) {
     // The feed with an empty "items" (its last member), then each entry dumped on its own and
     // indented to where dump() would have put it: the same bytes as dumping the whole feed.
     std::string out = dump(feed);
-    if (request.items.empty()) return out + "\n";
+    if (request.items.empty()) return Rope(out + "\n");
     constexpr std::string_view empty_items = "[]\n}";
     out.resize(out.size() - empty_items.size());
-    std::deque<std::string> owned;
-    std::size_t total = 0;
-    const auto items = entries(request, zone, owned, total, [&](const Item& item) {
+    const auto items = entries(request, zone, [&](const Item& item) {
         const EntryText text = entry_text(item, zone);
         ordered_json entry;
         entry["id"] = entry_id(item);
@@ -332,14 +323,14 @@ std::string render_json_feed(const RenderRequest& request) {
         }
         return indented;
     });
-    out.reserve(out.size() + total + 2 * items.size() + 16);
-    out += "[\n";
+    RopeBuilder rope;
+    rope.append(out).append("[\n");
     for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out += ",\n";
-        out += items[i];
+        if (i > 0) rope.append(",\n");
+        rope.share(items[i]);
     }
-    out += "\n  ]\n}\n";
-    return out;
+    rope.append("\n  ]\n}\n");
+    return std::move(rope).finish();
 }
 
 }  // namespace almanac

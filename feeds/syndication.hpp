@@ -7,8 +7,8 @@
 
 namespace almanac {
 
-std::string render_rss(const RenderRequest& request);
-std::string render_atom(const RenderRequest& request);
-std::string render_json_feed(const RenderRequest& request);
+Rope render_rss(const RenderRequest& request);
+Rope render_atom(const RenderRequest& request);
+Rope render_json_feed(const RenderRequest& request);
 
 }  // namespace almanac

@@ -147,6 +147,12 @@ std::string XmlWriter::take() && {
     return std::move(out_);
 }
 
+std::string XmlWriter::flush() {
+    std::string out = std::move(out_);
+    out_.clear();
+    return out;
+}
+
 std::string XmlWriter::finish() && {
     while (!open_.empty()) close();
     out_ += '\n';

@@ -42,8 +42,9 @@ public:
     // bytes (take()) go into the document with raw() where an element at that depth would.
     static XmlWriter fragment(std::size_t depth);
     std::string take() &&;
-    void raw(std::string_view bytes) { out_ += bytes; }
-    void reserve(std::size_t bytes) { out_.reserve(bytes); }
+    // The bytes written since the last flush(); the elements open stay open, so what follows (a
+    // document's entries, shared rather than copied) goes between these bytes and finish()'s.
+    std::string flush();
 
 private:
     struct FragmentTag {};

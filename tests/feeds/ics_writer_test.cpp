@@ -49,7 +49,7 @@ std::string render(const Site& site, std::optional<std::string_view> view_zone =
     if (view_zone) request.view.zone = *find_zone(*view_zone);
     request.self_url = "https://example.org/events.ics";
     request.updated = date::sys_days{date::year{2025} / 1 / 1};
-    return render_ics(request);
+    return render_ics(request).str();
 }
 
 std::string event(std::string_view front_matter, std::string_view body = "") {

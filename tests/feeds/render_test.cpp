@@ -133,6 +133,37 @@ TEST(Publisher, EveryViewDeterministic) {
     EXPECT_EQ(a.at("index.html").media_type, "text/html; charset=utf-8");
 }
 
+// A kept entry is not copied into the next document: the documents share its bytes.
+TEST(Publisher, DocumentsShareKeptEntries) {
+    Fixture f;
+    f.site.config.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
+    const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+    FragmentStore store;
+    const auto publish = [&] {
+        std::map<std::string, Document> out;
+        PublishControl control;
+        control.fragments = &store;
+        publish_site(f.site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
+        return out;
+    };
+    const auto first = publish();
+    store.sweep();
+    const auto second = publish();
+    for (const char* path : {"events.ics", "events.rss", "events.atom", "events.json", "tz/Asia/Tokyo/events.ics"}) {
+        const auto& a = first.at(path).body.pieces();
+        const auto& b = second.at(path).body.pieces();
+        ASSERT_EQ(a.size(), b.size()) << path;
+        ASSERT_GT(a.size(), 3u) << path;  // a head, two entries or more, a tail
+        std::size_t shared = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) shared += a[i] == b[i];
+        // XML and iCalendar: every piece but the head and the tail. JSON also writes its separators.
+        if (std::string_view(path).ends_with(".json"))
+            EXPECT_GE(shared, 2u) << path;
+        else
+            EXPECT_EQ(shared, a.size() - 2) << path;
+    }
+}
+
 // The daemon keeps rendered entries between builds: whatever it reuses, every document must be the
 // bytes a fresh render gives, after an edit of one item, a new fallback date, and in parallel tasks.
 TEST(Publisher, KeptEntriesGiveFreshBytes) {
@@ -190,7 +221,7 @@ TEST(Publisher, FilteredViewsHaveTheirOwnSelfUrl) {
     const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
     const FeedView view{std::nullopt, {"a b", "x&y"}, {"meetup"}};
     const auto doc = render_document(f.site, feed, FeedFormat::atom, view, options);
-    EXPECT_NE(doc.body.find("events.atom?tag=a%20b&amp;tag=x%26y&amp;kind=meetup"), std::string::npos) << doc.body;
+    EXPECT_NE(doc.body.str().find("events.atom?tag=a%20b&amp;tag=x%26y&amp;kind=meetup"), std::string::npos) << doc.body;
     EXPECT_EQ(percent_encode("Area/Loc ü~"), "Area%2FLoc%20%C3%BC~");
 }
 

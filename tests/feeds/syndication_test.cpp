@@ -106,7 +106,7 @@ std::string read_file(const fs::path& path) {
 
 TEST(Rss, ChannelAndPostItem) {
     const Site& site = small_site();
-    const std::string rss = render_rss(request_for(site, feed_named(site, "blog"), FeedFormat::rss));
+    const std::string rss = render_rss(request_for(site, feed_named(site, "blog"), FeedFormat::rss)).str();
     EXPECT_TRUE(rss.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\""));
     EXPECT_NE(rss.find("  <channel>\n    <title>Example blog</title>\n    <link>https://example.org/</link>\n"
                        "    <description>Posts from the example site</description>\n    <language>en</language>\n"
@@ -134,7 +134,7 @@ TEST(Rss, ChannelAndPostItem) {
 
 TEST(Rss, CancelledEventItem) {
     const Site& site = small_site();
-    const std::string rss = render_rss(request_for(site, feed_named(site, "events"), FeedFormat::rss, zone("Asia/Tokyo")));
+    const std::string rss = render_rss(request_for(site, feed_named(site, "events"), FeedFormat::rss, zone("Asia/Tokyo"))).str();
     const std::string item = between(rss, "<item>", "</item>");
     EXPECT_NE(item.find("<title>Cancelled: OSPOlogyLive LATAM 2025</title>"), std::string::npos) << item;
     EXPECT_NE(item.find("<description>&lt;p&gt;Status: cancelled&lt;br&gt;\nWhen: Fri 13 Jun 2025, 00:00"), std::string::npos) << item;
@@ -147,7 +147,7 @@ TEST(Rss, CancelledEventItem) {
 
 TEST(Atom, FeedHeadAndPostEntry) {
     const Site& site = small_site();
-    const std::string atom = render_atom(request_for(site, feed_named(site, "blog"), FeedFormat::atom));
+    const std::string atom = render_atom(request_for(site, feed_named(site, "blog"), FeedFormat::atom)).str();
     EXPECT_NE(atom.find("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">\n"
                         "  <id>https://example.org/blog.atom</id>\n"
                         "  <title type=\"text\">Example blog</title>\n"
@@ -172,14 +172,14 @@ TEST(Atom, FeedAuthorFallsBackToSiteTitle) {
     SiteConfig config = small_config();
     config.site.author.clear();
     const Site site = make_site(config, small_sources());
-    const std::string atom = render_atom(request_for(site, feed_named(site, "events"), FeedFormat::atom));
+    const std::string atom = render_atom(request_for(site, feed_named(site, "events"), FeedFormat::atom)).str();
     EXPECT_NE(atom.find("<author>\n    <name>Example &amp; Co</name>\n  </author>"), std::string::npos) << atom;
     EXPECT_EQ(atom.find("<subtitle"), std::string::npos);  // the feed has no description
 }
 
 TEST(Atom, EventEntryInZoneView) {
     const Site& site = small_site();
-    const std::string atom = render_atom(request_for(site, feed_named(site, "events"), FeedFormat::atom, zone("Asia/Tokyo")));
+    const std::string atom = render_atom(request_for(site, feed_named(site, "events"), FeedFormat::atom, zone("Asia/Tokyo"))).str();
     EXPECT_NE(atom.find("<id>https://example.org/tz/Asia/Tokyo/events.atom</id>"), std::string::npos);
     const std::string entry = between(atom, "<entry>", "</entry>");
     EXPECT_NE(entry.find("<title type=\"text\">Cancelled: OSPOlogyLive LATAM 2025</title>"), std::string::npos) << entry;
@@ -203,7 +203,7 @@ TEST(Atom, EventEntryInZoneView) {
 
 TEST(Atom, TentativeEventIsMarkedInTextNotTitle) {
     const Site& site = small_site();
-    const std::string atom = render_atom(request_for(site, feed_named(site, "events"), FeedFormat::atom));
+    const std::string atom = render_atom(request_for(site, feed_named(site, "events"), FeedFormat::atom)).str();
     const std::string entry = between(atom, "<entry>", "</entry>", atom.find("<entry>") + 1);
     EXPECT_NE(entry.find("<title type=\"text\">Sync call</title>"), std::string::npos) << entry;
     EXPECT_NE(entry.find("Status: tentative (not yet confirmed)\nWhen: Tue 1 Jul 2025, 09:00–10:00 CEST (UTC+02:00)\n\nA call."), std::string::npos) << entry;
@@ -216,7 +216,7 @@ TEST(Atom, TentativeEventIsMarkedInTextNotTitle) {
 
 TEST(JsonFeed, Structure) {
     const Site& site = small_site();
-    const std::string text = render_json_feed(request_for(site, feed_named(site, "events"), FeedFormat::json, zone("Asia/Tokyo")));
+    const std::string text = render_json_feed(request_for(site, feed_named(site, "events"), FeedFormat::json, zone("Asia/Tokyo"))).str();
     const auto doc = nlohmann::ordered_json::parse(text);
     std::vector<std::string> keys;
     for (const auto& [key, value] : doc.items()) keys.push_back(key);
@@ -241,7 +241,7 @@ TEST(JsonFeed, Structure) {
 
 TEST(JsonFeed, PostItem) {
     const Site& site = small_site();
-    const auto doc = nlohmann::json::parse(render_json_feed(request_for(site, feed_named(site, "blog"), FeedFormat::json)));
+    const auto doc = nlohmann::json::parse(render_json_feed(request_for(site, feed_named(site, "blog"), FeedFormat::json)).str());
     const auto& post = doc["items"][0];
     EXPECT_EQ(post["title"], "Hello & <welcome>");
     EXPECT_EQ(post["summary"], "A first post.");
@@ -258,9 +258,9 @@ TEST(JsonFeed, InvalidUtf8IsReplacedNotThrown) {
     config.feeds[0].title = "Bad \xFF byte";
     const Site site = make_site(config, small_sources());
     std::string text;
-    ASSERT_NO_THROW(text = render_json_feed(request_for(site, site.config.feeds[0], FeedFormat::json)));
+    ASSERT_NO_THROW(text = render_json_feed(request_for(site, site.config.feeds[0], FeedFormat::json)).str());
     EXPECT_EQ(nlohmann::json::parse(text)["title"], "Bad \xEF\xBF\xBD byte");
-    EXPECT_NE(render_rss(request_for(site, site.config.feeds[0], FeedFormat::rss)).find("<title>Bad \xEF\xBF\xBD byte</title>"),
+    EXPECT_NE(render_rss(request_for(site, site.config.feeds[0], FeedFormat::rss)).str().find("<title>Bad \xEF\xBF\xBD byte</title>"),
               std::string::npos);
 }
 
@@ -271,7 +271,7 @@ TEST(Syndication, DeterministicAndClockFree) {
     for (const auto& feed : site.config.feeds) {
         for (const FeedFormat format : {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}) {
             const RenderRequest r = request_for(site, feed, format, zone("America/New_York"));
-            const std::string first = output_format(format).render(r);
+            const std::string first = output_format(format).render(r).str();
             EXPECT_EQ(first, output_format(format).render(r));
             // A second site parsed from the same files gives the same bytes.
             const Site again = make_site(small_config(), small_sources());
@@ -284,13 +284,13 @@ TEST(Syndication, DeterministicAndClockFree) {
     RenderRequest r = request_for(site, feed_named(site, "events"), FeedFormat::rss);
     r.items = {};
     r.updated = utc("1999-12-31T23:59:59Z");
-    EXPECT_NE(render_rss(r).find("<lastBuildDate>Fri, 31 Dec 1999 23:59:59 GMT</lastBuildDate>"), std::string::npos);
-    EXPECT_NE(render_atom(r).find("<updated>1999-12-31T23:59:59Z</updated>"), std::string::npos);
+    EXPECT_NE(render_rss(r).str().find("<lastBuildDate>Fri, 31 Dec 1999 23:59:59 GMT</lastBuildDate>"), std::string::npos);
+    EXPECT_NE(render_atom(r).str().find("<updated>1999-12-31T23:59:59Z</updated>"), std::string::npos);
 }
 
 TEST(Syndication, EventWithoutDatesIsDatedByTheDocument) {
     const Site site = make_site(small_config(), {{"events/bare.md", "---\ntitle: Bare\nstart: 2025-03-01\n---\n"}});
-    const auto doc = nlohmann::json::parse(render_json_feed(request_for(site, feed_named(site, "events"), FeedFormat::json)));
+    const auto doc = nlohmann::json::parse(render_json_feed(request_for(site, feed_named(site, "events"), FeedFormat::json)).str());
     EXPECT_EQ(doc["items"][0]["date_published"], "2025-06-30T12:00:00Z");
     EXPECT_EQ(doc["items"][0]["date_modified"], "2025-06-30T12:00:00Z");
     // No body: the facts alone are the summary.
@@ -302,13 +302,13 @@ TEST(Syndication, DateFormats) {
     const std::regex rfc822(R"((Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT)");
     const std::regex rfc3339(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)");
     for (const auto& feed : site.config.feeds) {
-        const std::string rss = render_rss(request_for(site, feed, FeedFormat::rss));
+        const std::string rss = render_rss(request_for(site, feed, FeedFormat::rss)).str();
         for (const char* tag : {"pubDate", "lastBuildDate"}) {
             const std::string open = std::string("<") + tag + ">";
             for (auto p = rss.find(open); p != std::string::npos; p = rss.find(open, p + 1))
                 EXPECT_TRUE(std::regex_match(between(rss, open, "<", p), rfc822)) << between(rss, open, "<", p);
         }
-        const std::string atom = render_atom(request_for(site, feed, FeedFormat::atom));
+        const std::string atom = render_atom(request_for(site, feed, FeedFormat::atom)).str();
         for (const char* tag : {"updated", "published"}) {
             const std::string open = std::string("<") + tag + ">";
             for (auto p = atom.find(open); p != std::string::npos; p = atom.find(open, p + 1))
@@ -365,7 +365,7 @@ TEST(Corpus, NewsletterTitledByHeadingAndDatedByFileName) {
     const auto it = std::find_if(site.items.begin(), site.items.end(), [](const Item& i) { return i.path == "newsletter/2021-07-26.md"; });
     ASSERT_NE(it, site.items.end());
     r.items = {&*it};
-    const std::string rss = render_rss(r);
+    const std::string rss = render_rss(r).str();
     EXPECT_NE(rss.find("<title>OSPO Newsletter 1</title>"), std::string::npos) << rss.substr(0, 2000);
     EXPECT_NE(rss.find("<link>https://github.com/todogroup/ospology/blob/main/newsletter/2021-07-26.md</link>"), std::string::npos);
     EXPECT_NE(rss.find("<pubDate>" + format_rfc822(*it->date) + "</pubDate>"), std::string::npos);
@@ -381,7 +381,7 @@ TEST(Corpus, EventsPageShortcodesComeOutClean) {
     text.insert(text.find('\n') + 1, "date: 2024-05-01\n");  // posts need a date; the page has none
     const Site site = make_site(config, {{"blog/events-page.md", text}});
     for (const FeedFormat format : {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}) {
-        const std::string doc = output_format(format).render(request_for(site, feed_named(site, "blog"), format));
+        const std::string doc = output_format(format).render(request_for(site, feed_named(site, "blog"), format)).str();
         EXPECT_EQ(doc.find("{{"), std::string::npos) << doc;
         EXPECT_EQ(doc.find("{%"), std::string::npos);
         EXPECT_NE(doc.find("OSPOlogy Live Europe"), std::string::npos);
@@ -401,7 +401,7 @@ TEST(Corpus, RendersEveryFeed) {
                 RenderRequest r = request_for(site, feed, format, view);
                 ASSERT_FALSE(r.items.empty()) << feed.name;
                 r.updated = feed_updated(r.items, std::nullopt);  // as served
-                const std::string doc = output_format(format).render(r);
+                const std::string doc = output_format(format).render(r).str();
                 EXPECT_EQ(doc, output_format(format).render(r));
                 if (!out) continue;
                 const fs::path path = fs::path(out) / document_path(feed, format, view);

@@ -1,0 +1,83 @@
+#include "feeds/rope.hpp"
+
+#include <ostream>
+#include <utility>
+
+namespace almanac {
+
+Rope::Rope(std::string text) {
+    if (text.empty()) return;
+    size_ = text.size();
+    pieces_.push_back(std::make_shared<const std::string>(std::move(text)));
+}
+
+Rope::Rope(Piece piece) {
+    if (!piece || piece->empty()) return;
+    size_ = piece->size();
+    pieces_.push_back(std::move(piece));
+}
+
+std::string Rope::str() const {
+    std::string out;
+    out.reserve(size_);
+    for (const auto& piece : pieces_) out += *piece;
+    return out;
+}
+
+Piece Rope::flat() const {
+    if (pieces_.size() == 1) return pieces_.front();
+    return std::make_shared<const std::string>(str());
+}
+
+bool operator==(const Rope& a, std::string_view b) {
+    if (a.size_ != b.size()) return false;
+    std::size_t at = 0;
+    for (const auto& piece : a.pieces_) {
+        if (b.compare(at, piece->size(), *piece) != 0) return false;
+        at += piece->size();
+    }
+    return true;
+}
+
+bool operator==(const Rope& a, const Rope& b) {
+    if (a.size_ != b.size_) return false;
+    if (a.pieces_.size() == 1) return b == std::string_view(*a.pieces_.front());
+    return a == std::string_view(b.str());
+}
+
+std::ostream& operator<<(std::ostream& out, const Rope& rope) {
+    for (const auto& piece : rope.pieces()) out << *piece;
+    return out;
+}
+
+RopeBuilder& RopeBuilder::append(std::string_view text) {
+    pending_ += text;
+    return *this;
+}
+
+RopeBuilder& RopeBuilder::share(Piece piece) {
+    if (!piece || piece->empty()) return *this;
+    flush();
+    rope_.size_ += piece->size();
+    rope_.pieces_.push_back(std::move(piece));
+    return *this;
+}
+
+RopeBuilder& RopeBuilder::share(const Rope& rope) {
+    for (const auto& piece : rope.pieces()) share(piece);
+    return *this;
+}
+
+void RopeBuilder::flush() {
+    if (pending_.empty()) return;
+    rope_.size_ += pending_.size();
+    rope_.pieces_.push_back(std::make_shared<const std::string>(std::move(pending_)));
+    pending_.clear();
+}
+
+Rope RopeBuilder::finish() && {
+    flush();
+    return std::move(rope_);
+}
+
+}  // namespace almanac

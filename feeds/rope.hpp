@@ -1,0 +1,66 @@
+// A document's bytes as a sequence of shared, immutable pieces. A feed of ten thousand entries is
+// its head, each entry's cached bytes and its tail: assembling it after an edit shares the entries
+// that did not change instead of copying tens of megabytes, and the server writes the pieces with
+// scatter-gather I/O. The bytes are the concatenation of the pieces; nothing depends on where one
+// piece ends and the next begins.
+#pragma once
+
+#include <cstddef>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace almanac {
+
+using Piece = std::shared_ptr<const std::string>;
+
+class Rope {
+public:
+    Rope() = default;
+    // One piece holding `text`.
+    Rope(std::string text);  // NOLINT(google-explicit-constructor): a string is a rope of one piece
+    explicit Rope(Piece piece);
+
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    // Never empty pieces.
+    const std::vector<Piece>& pieces() const { return pieces_; }
+
+    // The bytes in one string (a copy).
+    std::string str() const;
+    // The bytes as one piece: the only piece itself when there is one, else a copy.
+    Piece flat() const;
+
+    friend bool operator==(const Rope& a, const Rope& b);
+    friend bool operator==(const Rope& a, std::string_view b);
+
+private:
+    friend class RopeBuilder;
+    std::vector<Piece> pieces_;
+    std::size_t size_ = 0;
+};
+
+std::ostream& operator<<(std::ostream& out, const Rope& rope);
+
+// Appends text and shared pieces. Short text between shared pieces is gathered into pieces of its
+// own; text next to text is merged, so a rope built from many small appends has few pieces.
+class RopeBuilder {
+public:
+    // Copies `text` into the rope.
+    RopeBuilder& append(std::string_view text);
+    // Shares `piece` (null or empty: nothing).
+    RopeBuilder& share(Piece piece);
+    // Appends every piece of `rope`.
+    RopeBuilder& share(const Rope& rope);
+    std::size_t size() const { return rope_.size_ + pending_.size(); }
+    Rope finish() &&;
+
+private:
+    void flush();
+    Rope rope_;
+    std::string pending_;
+};
+
+}  // namespace almanac

@@ -1,0 +1,68 @@
+#include "feeds/rope.hpp"
+
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "feeds/publisher.hpp"
+
+namespace almanac {
+namespace {
+
+Piece piece(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+
+TEST(Rope, BuilderMergesTextAndSharesPieces) {
+    const Piece shared = piece("<item>1</item>");
+    RopeBuilder b;
+    b.append("<rss>").append("<channel>").share(shared).share(nullptr).share(piece("")).append("</channel>");
+    b.share(shared).append("</rss>\n");
+    EXPECT_EQ(b.size(), 5u + 9 + 14 + 10 + 14 + 7);
+    const Rope rope = std::move(b).finish();
+    // Text next to text is one piece; shared pieces stay themselves; empty ones are dropped.
+    ASSERT_EQ(rope.pieces().size(), 5u);
+    EXPECT_EQ(*rope.pieces()[0], "<rss><channel>");
+    EXPECT_EQ(rope.pieces()[1], shared);
+    EXPECT_EQ(*rope.pieces()[2], "</channel>");
+    EXPECT_EQ(rope.pieces()[3], shared);
+    EXPECT_EQ(rope.str(), "<rss><channel><item>1</item></channel><item>1</item></rss>\n");
+    EXPECT_EQ(rope.size(), rope.str().size());
+    EXPECT_EQ(rope, "<rss><channel><item>1</item></channel><item>1</item></rss>\n");
+    EXPECT_NE(rope, "<rss><channel><item>2</item></channel><item>1</item></rss>\n");
+    EXPECT_NE(rope, "<rss>");
+    EXPECT_EQ(rope, Rope(rope.str()));
+    std::ostringstream printed;
+    printed << rope;
+    EXPECT_EQ(printed.str(), rope.str());
+}
+
+TEST(Rope, EmptyAndSinglePiece) {
+    EXPECT_TRUE(Rope().empty());
+    EXPECT_TRUE(Rope("").pieces().empty());
+    EXPECT_EQ(Rope(""), "");
+    EXPECT_EQ(std::move(RopeBuilder()).finish().size(), 0u);
+    const Rope one("abc");
+    ASSERT_EQ(one.pieces().size(), 1u);
+    EXPECT_EQ(one.flat(), one.pieces().front());  // the piece itself, not a copy
+    const Rope two = std::move(RopeBuilder().share(piece("a")).share(piece("bc"))).finish();
+    EXPECT_EQ(*two.flat(), "abc");
+    EXPECT_EQ(two, one);
+}
+
+// The tag depends on the bytes only: the daemon serves a rope and `almanac build` may write a flat copy.
+TEST(Rope, EtagIsTheFlatBytesTag) {
+    std::string text;
+    RopeBuilder b;
+    for (int i = 0; i < 500; ++i) {
+        const std::string entry = "BEGIN:VEVENT\r\nUID:" + std::to_string(i) + "\r\nEND:VEVENT\r\n";
+        text += entry;
+        i % 3 ? b.share(piece(entry)) : b.append(entry);
+    }
+    const Rope rope = std::move(b).finish();
+    ASSERT_GT(rope.pieces().size(), 100u);
+    EXPECT_EQ(strong_etag(rope), strong_etag(std::string_view(text)));
+    EXPECT_EQ(strong_etag(Rope("abc")), "\"78af5f94892f3950-3\"");
+    EXPECT_EQ(strong_etag(Rope()), strong_etag(std::string_view()));
+}
+
+}  // namespace
+}  // namespace almanac
