@@ -11,5 +11,6 @@ pkg_check_modules(CMARK REQUIRED IMPORTED_TARGET libcmark-gfm)       # libcmark-
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)      # libtomlplusplus-dev
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)                # zlib1g-dev
 pkg_check_modules(BROTLI REQUIRED IMPORTED_TARGET libbrotlienc)      # libbrotli-dev
+pkg_check_modules(BROTLIDEC REQUIRED IMPORTED_TARGET libbrotlidec)  # libbrotli-dev (tests decode what we encode)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)       # libxxhash-dev
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)       # libsystemd-dev

@@ -1,6 +1,10 @@
 #include "daemon/compression.hpp"
 
+#include <algorithm>
+#include <memory>
+
 #include <brotli/encode.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 namespace almanac {
@@ -32,6 +36,151 @@ std::optional<std::string> brotli_compress(std::string_view data, int quality) {
         return std::nullopt;
     out.resize(size);
     return out;
+}
+
+std::optional<std::string> brotli_compress(const Rope& data, int quality) {
+    if (data.pieces().size() <= 1) return brotli_compress(data.empty() ? std::string_view() : *data.pieces().front(), quality);
+    const std::unique_ptr<BrotliEncoderState, decltype(&BrotliEncoderDestroyInstance)> state(
+        BrotliEncoderCreateInstance(nullptr, nullptr, nullptr), &BrotliEncoderDestroyInstance);
+    if (!state || !BrotliEncoderSetParameter(state.get(), BROTLI_PARAM_QUALITY, static_cast<std::uint32_t>(quality)) ||
+        !BrotliEncoderSetParameter(state.get(), BROTLI_PARAM_MODE, BROTLI_MODE_TEXT) ||
+        !BrotliEncoderSetParameter(state.get(), BROTLI_PARAM_SIZE_HINT,
+                                   static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), 1u << 30))))
+        return std::nullopt;
+    std::string out;
+    const auto feed = [&](const std::uint8_t* in, std::size_t length, BrotliEncoderOperation op) {
+        for (;;) {
+            std::size_t available_out = 0;
+            if (!BrotliEncoderCompressStream(state.get(), op, &length, &in, &available_out, nullptr, nullptr)) return false;
+            while (BrotliEncoderHasMoreOutput(state.get())) {
+                std::size_t produced = 0;
+                const std::uint8_t* bytes = BrotliEncoderTakeOutput(state.get(), &produced);
+                out.append(reinterpret_cast<const char*>(bytes), produced);
+            }
+            if (op == BROTLI_OPERATION_FINISH ? BrotliEncoderIsFinished(state.get()) : length == 0) return true;
+        }
+    };
+    for (const auto& piece : data.pieces())
+        if (!feed(reinterpret_cast<const std::uint8_t*>(piece->data()), piece->size(), BROTLI_OPERATION_PROCESS))
+            return std::nullopt;
+    if (!feed(nullptr, 0, BROTLI_OPERATION_FINISH)) return std::nullopt;
+    return out;
+}
+
+namespace {
+
+constexpr std::size_t min_chunk = 64 * 1024;
+constexpr std::size_t max_chunk = 1024 * 1024;
+// A chunk may end after a piece whose hash has these bits clear (one piece in eight), once it holds
+// min_chunk bytes.
+constexpr std::uint64_t boundary_mask = 7;
+
+// Raw deflate (no header) of `pieces` at the best level, ending with a sync flush: byte-aligned and
+// not final, so that chunks can follow one another. nullopt on a zlib failure.
+std::optional<std::string> deflate_chunk(const std::vector<const Piece*>& pieces, std::size_t length) {
+    z_stream zs{};
+    if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
+    std::string out(deflateBound(&zs, length) + 16, '\0');
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    bool ok = true;
+    for (std::size_t i = 0; ok && i < pieces.size(); ++i) {
+        const std::string& piece = **pieces[i];
+        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.data()));
+        zs.avail_in = static_cast<uInt>(piece.size());
+        ok = deflate(&zs, i + 1 == pieces.size() ? Z_SYNC_FLUSH : Z_NO_FLUSH) == Z_OK && zs.avail_in == 0;
+    }
+    const auto written = zs.total_out;
+    deflateEnd(&zs);
+    if (!ok || zs.avail_out == 0) return std::nullopt;
+    out.resize(written);
+    return out;
+}
+
+void put_le32(std::string& out, unsigned long value) {
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((value >> (8 * i)) & 0xFF);
+}
+
+}  // namespace
+
+const GzipChunks::Key& GzipChunks::piece_hash(const Piece& piece) {
+    auto [it, inserted] = piece_hashes_.try_emplace(piece.get());
+    if (inserted) {
+        const XXH128_hash_t h = XXH3_128bits(piece->data(), piece->size());
+        it->second = {piece, {h.low64, h.high64}};
+    }
+    return it->second.hash;
+}
+
+const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& pieces, const std::vector<Key>& hashes) {
+    // The chunk's key: a hash of its pieces' hashes and lengths, so equal keys mean equal bytes.
+    std::vector<std::uint64_t> words;
+    words.reserve(3 * pieces.size());
+    std::size_t length = 0;
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        words.insert(words.end(), {hashes[i].low, hashes[i].high, static_cast<std::uint64_t>((*pieces[i])->size())});
+        length += (*pieces[i])->size();
+    }
+    const XXH128_hash_t h = XXH3_128bits(words.data(), words.size() * sizeof(std::uint64_t));
+    const Key key{h.low64, h.high64};
+    if (const auto it = chunks_.find(key); it != chunks_.end()) {
+        ++hits_;
+        it->second.used = true;
+        return &it->second;
+    }
+    ++misses_;
+    auto deflated = deflate_chunk(pieces, length);
+    if (!deflated) return nullptr;
+    Chunk c;
+    c.deflated = std::make_shared<const std::string>(std::move(*deflated));
+    c.length = length;
+    c.crc = crc32_z(0L, Z_NULL, 0);
+    for (const auto* piece : pieces)
+        c.crc = crc32_z(c.crc, reinterpret_cast<const Bytef*>((*piece)->data()), (*piece)->size());
+    return &chunks_.emplace(key, std::move(c)).first->second;
+}
+
+std::optional<Rope> GzipChunks::compress(const Rope& body) {
+    // RFC 1952 header: deflate, no flags, no mtime, "maximum compression", Unix.
+    static const std::string header("\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03", 10);
+    RopeBuilder out;
+    out.append(header);
+    unsigned long crc = crc32_z(0L, Z_NULL, 0);
+    std::vector<const Piece*> pieces;
+    std::vector<Key> hashes;
+    std::size_t length = 0;
+    const auto close_chunk = [&] {
+        if (pieces.empty()) return true;
+        const Chunk* c = chunk(pieces, hashes);
+        if (!c) return false;
+        out.share(c->deflated);
+        crc = crc32_combine(crc, c->crc, static_cast<z_off_t>(c->length));
+        pieces.clear();
+        hashes.clear();
+        length = 0;
+        return true;
+    };
+    for (const auto& piece : body.pieces()) {
+        pieces.push_back(&piece);
+        hashes.push_back(piece_hash(piece));
+        length += piece->size();
+        if (length >= max_chunk || (length >= min_chunk && (hashes.back().low & boundary_mask) == 0))
+            if (!close_chunk()) return std::nullopt;
+    }
+    if (!close_chunk()) return std::nullopt;
+    // A final, empty block with fixed codes (BFINAL 1, BTYPE 01, end-of-block), then the trailer.
+    std::string trailer("\x03\x00", 2);
+    put_le32(trailer, crc);
+    put_le32(trailer, static_cast<unsigned long>(body.size() & 0xFFFFFFFFu));
+    out.append(trailer);
+    return std::move(out).finish();
+}
+
+void GzipChunks::sweep() {
+    std::erase_if(chunks_, [](auto& entry) { return !entry.second.used; });
+    for (auto& [key, c] : chunks_) c.used = false;
+    piece_hashes_.clear();
+    hits_ = misses_ = 0;
 }
 
 }  // namespace almanac

@@ -162,7 +162,7 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
         r.body = rep.identity;
     } else {
         r.headers.emplace_back("Content-Encoding", std::string(encoding));
-        r.body = encoding == "br" ? rep.brotli : rep.gzip;
+        r.body = encoding == "br" ? Body(rep.brotli) : Body(rep.gzip);
     }
     return r;
 }

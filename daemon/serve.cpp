@@ -288,7 +288,10 @@ private:
             auto encoded = encode_snapshot(*snapshot, [this] {
                 std::lock_guard lock(encode_mutex_);
                 return encode_stopping_ || encode_next_ != nullptr;
-            });
+            }, &gzip_chunks_);
+            // Chunks of documents this snapshot no longer holds go; an interrupted pass keeps the
+            // chunks it reached, and the next pass finds the rest unused only if they are.
+            if (is_encoded(*encoded)) gzip_chunks_.sweep();
             {
                 std::lock_guard lock(snapshot_mutex_);
                 if (snapshot_ != snapshot) continue;
@@ -459,6 +462,7 @@ private:
     std::mutex encode_mutex_;
     std::condition_variable encode_cv_;
     std::shared_ptr<const Snapshot> encode_next_;  // the snapshot the encoder should compress next
+    GzipChunks gzip_chunks_;                       // the encoder's own: large documents' compressed chunks
     bool encode_stopping_ = false;
     std::thread encoder_;
 };

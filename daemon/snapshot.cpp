@@ -22,12 +22,19 @@ constexpr std::size_t min_compressed_bytes = 256;
 // pieces on every request. Larger ones stay ropes, so an edit does not copy megabytes of entries.
 constexpr std::size_t max_flattened_bytes = 1 << 20;
 
-void add_encodings(Representation& r) {
-    if (r.identity->size() >= min_compressed_bytes) {
-        const Piece flat = r.identity->flat();
-        const std::string& body = *flat;
-        if (auto gz = gzip_compress(body); gz && gz->size() < body.size())
-            r.gzip = std::make_shared<const std::string>(std::move(*gz));
+void add_encodings(Representation& r, GzipChunks* chunks) {
+    const Rope& body = *r.identity;
+    if (body.size() >= min_compressed_bytes) {
+        std::optional<Rope> gz;
+        if (body.pieces().size() == 1) {
+            if (auto flat = gzip_compress(*body.pieces().front())) gz = Rope(std::move(*flat));
+        } else if (chunks) {
+            gz = chunks->compress(body);
+        } else {
+            GzipChunks once;
+            gz = once.compress(body);
+        }
+        if (gz && gz->size() < body.size()) r.gzip = std::make_shared<const Rope>(std::move(*gz));
         if (auto br = brotli_compress(body); br && br->size() < body.size())
             r.brotli = std::make_shared<const std::string>(std::move(*br));
     }
@@ -46,18 +53,20 @@ std::shared_ptr<const Representation> make_representation(Document doc, bool enc
     r->media_type = std::string(doc.media_type);
     r->last_modified = doc.last_modified;
     r->last_modified_http = format_rfc822(doc.last_modified);
-    if (encode) add_encodings(*r);
+    if (encode) add_encodings(*r, nullptr);
     return r;
 }
 
-std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep) {
+std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep,
+                                                            GzipChunks* chunks) {
     if (rep->encoded) return rep;
     auto copy = std::make_shared<Representation>(*rep);
-    add_encodings(*copy);
+    add_encodings(*copy, chunks);
     return copy;
 }
 
-std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const std::function<bool()>& interrupted) {
+std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const std::function<bool()>& interrupted,
+                                                GzipChunks* chunks) {
     auto copy = std::make_shared<Snapshot>(static_cast<std::size_t>(snapshot.site->config.server.limits.max_cached_zones));
     copy->generation = snapshot.generation;
     copy->site = snapshot.site;
@@ -69,7 +78,7 @@ std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const 
     bool stop = false;
     for (const auto& [path, rep] : snapshot.documents) {
         stop = stop || (!rep->encoded && interrupted && interrupted());
-        copy->documents.emplace(path, stop ? rep : encode_representation(rep));
+        copy->documents.emplace(path, stop ? rep : encode_representation(rep, chunks));
     }
     return copy;
 }

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/compression.hpp"
 #include "feeds/publisher.hpp"
 #include "feeds/site.hpp"
 
@@ -25,7 +26,7 @@ namespace almanac {
 // tags do not depend on whether the encodings exist yet: a snapshot is served before it is compressed.
 struct Representation {
     std::shared_ptr<const Rope> identity;  // one piece unless the document is large (see make_representation)
-    std::shared_ptr<const std::string> gzip;    // null when not smaller than identity
+    std::shared_ptr<const Rope> gzip;           // null when not smaller than identity
     std::shared_ptr<const std::string> brotli;  // null when not smaller than identity
     std::string etag;         // of identity: "\"…\""
     std::string etag_gzip;    // the identity tag with ".gz" inside the quotes
@@ -40,8 +41,10 @@ struct Representation {
 // identity only).
 std::shared_ptr<const Representation> make_representation(Document doc, bool encode = true);
 
-// `rep` with its encodings computed (rep itself when they already are).
-std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep);
+// `rep` with its encodings computed (rep itself when they already are). A large document's gzip
+// reuses the chunks `chunks` compressed before (see GzipChunks); null compresses every chunk.
+std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep,
+                                                            GzipChunks* chunks = nullptr);
 
 // A bounded least-recently-used map of views rendered on demand. Thread-safe.
 class ViewCache {
@@ -106,7 +109,8 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input);
 // A copy of `snapshot` (same generation, bytes and tags) whose documents have their encodings.
 // `interrupted` is asked between documents: once it says true, the rest are copied as they are.
 std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot,
-                                                const std::function<bool()>& interrupted = nullptr);
+                                                const std::function<bool()>& interrupted = nullptr,
+                                                GzipChunks* chunks = nullptr);
 
 // True when every document of `snapshot` has been through encode_representation.
 bool is_encoded(const Snapshot& snapshot);

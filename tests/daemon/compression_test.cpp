@@ -1,0 +1,107 @@
+#include "daemon/compression.hpp"
+
+#include <gtest/gtest.h>
+
+#include <brotli/decode.h>
+#include <zlib.h>
+
+namespace almanac {
+namespace {
+
+// Inflates a whole gzip stream with zlib, which checks the CRC-32 and the length in the trailer.
+std::optional<std::string> gunzip(const std::string& data) {
+    z_stream zs{};
+    if (inflateInit2(&zs, 15 + 16) != Z_OK) return std::nullopt;
+    std::string out;
+    char buf[65536];
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        zs.next_out = reinterpret_cast<Bytef*>(buf);
+        zs.avail_out = sizeof buf;
+        rc = inflate(&zs, Z_NO_FLUSH);
+        out.append(buf, sizeof buf - zs.avail_out);
+    }
+    const bool whole = rc == Z_STREAM_END && zs.avail_in == 0;  // one member, nothing after it
+    inflateEnd(&zs);
+    if (!whole) return std::nullopt;
+    return out;
+}
+
+// A calendar-like document: a head, `n` entries of a few hundred bytes each (entry `edited` says
+// so), a tail.
+Rope document(int n, int edited = -1) {
+    RopeBuilder b;
+    b.append("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+    for (int i = 0; i < n; ++i) {
+        std::string entry = "BEGIN:VEVENT\r\nUID:event-" + std::to_string(i) + "@example.org\r\nSUMMARY:" +
+                            (i == edited ? "Edited meetup " : "Meetup number ") + std::to_string(i * 7919 % 1000) +
+                            "\r\nDESCRIPTION:" + std::string(100 + i % 300, static_cast<char>('a' + i % 26)) +
+                            "\r\nEND:VEVENT\r\n";
+        b.share(std::make_shared<const std::string>(std::move(entry)));
+    }
+    b.append("END:VCALENDAR\r\n");
+    return std::move(b).finish();
+}
+
+TEST(GzipChunks, AnyGzipReaderReadsTheJoinedChunks) {
+    GzipChunks chunks;
+    for (const int n : {2, 40, 3000}) {
+        const Rope body = document(n);
+        const auto gz = chunks.compress(body);
+        ASSERT_TRUE(gz) << n;
+        const auto back = gunzip(gz->str());
+        ASSERT_TRUE(back) << n << " entries: zlib refused the stream";
+        EXPECT_TRUE(*back == body.str()) << n;
+        if (n > 2) EXPECT_LT(gz->size(), body.size() / 3) << n;
+    }
+    EXPECT_GT(chunks.size(), 5u);  // 3,000 entries (~1 MB) make several chunks
+    // Not much worse than compressing the whole document at once.
+    const Rope big = document(3000);
+    const auto whole = gzip_compress(big.str());
+    ASSERT_TRUE(whole);
+    EXPECT_LT(chunks.compress(big)->size(), whole->size() * 11 / 10);
+}
+
+// Replicas must send the same bytes under the same tag: what a cache gives after an edit is what a
+// new cache gives for the edited document, and most chunks are reused.
+TEST(GzipChunks, AnEditRecompressesOnlyItsChunks) {
+    GzipChunks kept;
+    ASSERT_TRUE(kept.compress(document(3000)));
+    const std::size_t chunks = kept.size();
+    kept.sweep();
+    const Rope edited = document(3000, 1500);
+    const auto again = kept.compress(edited);
+    ASSERT_TRUE(again);
+    EXPECT_GE(kept.misses(), 1u);
+    EXPECT_LE(kept.misses(), 2u);
+    EXPECT_GE(kept.hits(), chunks - 2);
+    GzipChunks fresh;
+    const auto from_scratch = fresh.compress(edited);
+    ASSERT_TRUE(from_scratch);
+    EXPECT_TRUE(again->str() == from_scratch->str());
+    EXPECT_TRUE(gunzip(again->str()) == edited.str());
+    // The sweep drops the chunk the edit replaced.
+    kept.sweep();
+    ASSERT_TRUE(kept.compress(edited));
+    kept.sweep();
+    EXPECT_EQ(kept.size(), fresh.size());
+}
+
+TEST(Brotli, PiecesGiveTheSameDocument) {
+    const Rope body = document(500);
+    const auto br = brotli_compress(body);
+    ASSERT_TRUE(br);
+    std::string out(body.size() + 16, '\0');
+    std::size_t size = out.size();
+    ASSERT_EQ(BrotliDecoderDecompress(br->size(), reinterpret_cast<const std::uint8_t*>(br->data()), &size,
+                                      reinterpret_cast<std::uint8_t*>(out.data())),
+              BROTLI_DECODER_RESULT_SUCCESS);
+    out.resize(size);
+    EXPECT_TRUE(out == body.str());
+    EXPECT_EQ(brotli_compress(body), brotli_compress(body));  // deterministic
+}
+
+}  // namespace
+}  // namespace almanac
