@@ -1,13 +1,28 @@
 #include "daemon/content_state.hpp"
 
+#include <algorithm>
+
 namespace almanac {
 
 ContentState::ContentState(SiteConfig config) : config_(std::move(config)) {}
+
+namespace {
+
+// True when `path` lies below one of `folders` (paths relative to the content dir).
+bool below_any(const std::string& path, const std::vector<std::string>& folders) {
+    return std::any_of(folders.begin(), folders.end(), [&](const std::string& folder) {
+        return path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 && path[folder.size()] == '/';
+    });
+}
+
+}  // namespace
 
 ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints, const ProgressCallback& progress,
                                             bool reread_all) {
     Refresh out;
     auto listing = list_content(config_);
+    // A new symlink, FIFO or unreadable folder changes no file, but its diagnostic must be shown.
+    out.tree_changed = listing.diagnostics != tree_diagnostics_;
     tree_diagnostics_ = std::move(listing.diagnostics);
     std::set<std::string> seen;
     for (const auto& file : listing.files) {
@@ -30,7 +45,8 @@ ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints, 
         out.read.push_back(file.path);
     }
     for (auto it = files_.begin(); it != files_.end();) {
-        if (seen.contains(it->first)) {
+        // Files below a folder that could not be listed are unknown, not gone: their last version stays.
+        if (seen.contains(it->first) || below_any(it->first, listing.unlisted)) {
             ++it;
             continue;
         }

@@ -22,13 +22,15 @@ public:
     struct Refresh {
         std::vector<std::string> read;     // files read again (new, changed or hinted)
         std::vector<std::string> removed;  // files gone since the last refresh
-        bool changed() const { return !read.empty() || !removed.empty(); }
+        bool tree_changed = false;         // the diagnostics about the tree differ (symlinks, special files)
+        bool changed() const { return !read.empty() || !removed.empty() || tree_changed; }
     };
 
     // Lists the tree again and re-reads every file that is new, whose stamp (mtime, size, inode)
     // differs, or that `hints` names (paths relative to the content dir, e.g. from inotify); with
-    // `reread_all` (events were lost, and an edit can keep a file's stamp), every file.
-    // `progress` hears (files examined, files listed) as it goes.
+    // `reread_all` (events were lost, and an edit can keep a file's stamp), every file. Files below a
+    // folder that cannot be listed keep their last version. `progress` hears (files examined, files
+    // listed) as it goes.
     Refresh refresh(const std::set<std::string>& hints, const ProgressCallback& progress = nullptr,
                     bool reread_all = false);
 

@@ -92,22 +92,40 @@ std::shared_ptr<const Representation> ViewCache::find(const std::string& key) {
     std::lock_guard lock(mutex_);
     const auto it = entries_.find(key);
     if (it == entries_.end()) return nullptr;
-    order_.splice(order_.begin(), order_, it->second.second);
-    return it->second.first;
+    order_.splice(order_.begin(), order_, it->second.position);
+    return it->second.value;
 }
 
+namespace {
+
+// The memory a cached view holds: its bodies in every encoding.
+std::size_t body_bytes(const Representation& rep) {
+    std::size_t n = 0;
+    for (const auto* body : {&rep.identity, &rep.gzip, &rep.brotli})
+        if (*body) n += (*body)->size();
+    return n;
+}
+
+}  // namespace
+
 void ViewCache::insert(const std::string& key, std::shared_ptr<const Representation> value) {
+    const std::size_t size = body_bytes(*value);
     std::lock_guard lock(mutex_);
-    if (capacity_ == 0) return;
+    // A view bigger than the whole budget would evict every other one: it is served once, not kept.
+    if (capacity_ == 0 || size > max_bytes_) return;
     if (const auto it = entries_.find(key); it != entries_.end()) {
-        it->second.first = std::move(value);
-        order_.splice(order_.begin(), order_, it->second.second);
-        return;
+        bytes_ -= it->second.bytes;
+        order_.erase(it->second.position);
+        entries_.erase(it);
     }
+    bytes_ += size;
     order_.push_front(key);
-    entries_.emplace(key, std::make_pair(std::move(value), order_.begin()));
-    while (entries_.size() > capacity_) {
-        entries_.erase(order_.back());
+    entries_.emplace(key, Entry{std::move(value), order_.begin(), size});
+    // Least recently used out until both the count and the bytes fit (the new view alone fits).
+    while (entries_.size() > capacity_ || bytes_ > max_bytes_) {
+        const auto last = entries_.find(order_.back());
+        bytes_ -= last->second.bytes;
+        entries_.erase(last);
         order_.pop_back();
     }
 }
@@ -123,6 +141,11 @@ std::shared_ptr<const Representation> ViewCache::find_or_render(const std::strin
 std::size_t ViewCache::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();
+}
+
+std::size_t ViewCache::bytes() const {
+    std::lock_guard lock(mutex_);
+    return bytes_;
 }
 
 std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {

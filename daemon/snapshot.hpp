@@ -46,23 +46,36 @@ std::shared_ptr<const Representation> make_representation(Document doc, bool enc
 std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep,
                                                             GzipChunks* chunks = nullptr);
 
-// A bounded least-recently-used map of views rendered on demand. Thread-safe.
+// A bounded least-recently-used map of views rendered on demand: at most `capacity` views and
+// `max_bytes` of bodies (every encoding counted), so that one client asking for many zones of a
+// large feed cannot fill the memory. A view bigger than `max_bytes` is served but not kept.
+// Thread-safe.
 class ViewCache {
 public:
-    explicit ViewCache(std::size_t capacity) : capacity_(capacity) {}
+    static constexpr std::size_t default_max_bytes = std::size_t{256} * 1024 * 1024;
+    explicit ViewCache(std::size_t capacity, std::size_t max_bytes = default_max_bytes)
+        : capacity_(capacity), max_bytes_(max_bytes) {}
     std::shared_ptr<const Representation> find(const std::string& key);
     void insert(const std::string& key, std::shared_ptr<const Representation> value);
     // The cached view for `key`, else `render()`'s result, kept. Rendering happens outside the lock.
     std::shared_ptr<const Representation> find_or_render(const std::string& key,
                                                          const std::function<Document()>& render);
     std::size_t size() const;
+    std::size_t bytes() const;  // of the bodies kept
 
 private:
     using Order = std::list<std::string>;
+    struct Entry {
+        std::shared_ptr<const Representation> value;
+        Order::iterator position;
+        std::size_t bytes;  // as counted when inserted, so that evicting it gives back exactly that
+    };
     mutable std::mutex mutex_;
     std::size_t capacity_;
+    std::size_t max_bytes_;
+    std::size_t bytes_ = 0;
     Order order_;  // most recent first
-    std::unordered_map<std::string, std::pair<std::shared_ptr<const Representation>, Order::iterator>> entries_;
+    std::unordered_map<std::string, Entry> entries_;
 };
 
 // What a feed's default-view documents were rendered from: its selected items (path, index in

@@ -1,6 +1,8 @@
 #include "feeds/front_matter.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <toml++/toml.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
@@ -96,7 +98,7 @@ FmNode from_yaml(const YAML::Node& n, int line_offset, int depth, Budget& budget
         case YAML::NodeType::Scalar:
             out.kind = FmNode::Kind::scalar;
             if (!budget.take_bytes(n.Scalar().size(), out.line, out.column)) return out;
-            out.scalar = n.Scalar();
+            out.scalar = yaml_scalar_utf8(n.Scalar());
             out.quoted = n.Tag() == "!";  // yaml-cpp tags non-plain (quoted) scalars "!"
             break;
         case YAML::NodeType::Sequence:
@@ -113,7 +115,7 @@ FmNode from_yaml(const YAML::Node& n, int line_offset, int depth, Budget& budget
                 const auto km = kv.first.Mark();
                 e.line = km.line + 1 + line_offset;
                 e.column = km.column + 1;
-                e.key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+                e.key = kv.first.IsScalar() ? yaml_scalar_utf8(kv.first.Scalar()) : std::string("?");
                 e.value = from_yaml(kv.second, line_offset, depth + 1, budget);
                 // An alias has the mark of the text it repeats: point at the key that uses it.
                 if (budget.exceeded && budget.key.empty()) {
@@ -210,8 +212,32 @@ FmNode from_toml(const toml::node& n, int line_offset, int depth, Budget& budget
     return out;
 }
 
+// YAML allows no control characters but tab and line breaks (YAML 1.2 §5.1). yaml-cpp reads a
+// stream with a NUL among its first bytes as UTF-16 or UTF-32 and gives values and messages that are
+// not UTF-8, so the text is refused at its first control character instead, as parse_config does.
+std::optional<Diagnostic> control_character(std::string_view text, const std::string& path, int first_line) {
+    const auto control = std::find_if(text.begin(), text.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+    });
+    if (control == text.end()) return std::nullopt;
+    const std::string_view before = text.substr(0, static_cast<std::size_t>(control - text.begin()));
+    const std::size_t line_start = before.rfind('\n') + 1;  // npos + 1 == 0
+    const auto column = std::count_if(before.begin() + static_cast<std::ptrdiff_t>(line_start), before.end(),
+                                      [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+    char code[8];
+    std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(static_cast<unsigned char>(*control)));
+    return Diagnostic{path, first_line + static_cast<int>(std::count(before.begin(), before.end(), '\n')),
+                      static_cast<int>(column) + 1, Severity::error,
+                      std::string("YAML syntax error: control character ") + code + " is not allowed"};
+}
+
 ParsedData parse_yaml(std::string_view text, const std::string& path, int first_line) {
     ParsedData out;
+    if (auto refused = control_character(text, path, first_line)) {
+        out.diagnostics.push_back(std::move(*refused));
+        return out;
+    }
     const int offset = first_line - 1;
     try {
         const YAML::Node root = YAML::Load(std::string(text));
@@ -228,7 +254,8 @@ ParsedData parse_yaml(std::string_view text, const std::string& path, int first_
         const bool too_deep = dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr;
         out.diagnostics.push_back(
             {path, line, column, Severity::error,
-             too_deep ? "too complex: nesting deeper than 64 levels" : "YAML syntax error: " + e.msg});
+             // yaml-cpp quotes the byte it stopped at, which may be the first byte of a character.
+             too_deep ? "too complex: nesting deeper than 64 levels" : "YAML syntax error: " + valid_utf8(e.msg)});
     }
     return out;
 }

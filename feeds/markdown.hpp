@@ -20,11 +20,12 @@ struct RenderedMarkdown {
     std::string text;     // readable plain text; a link keeps its URL as text: "label (https://…)"
     std::string summary;  // plain text of the first paragraph, at most ~300 characters, cut at a word
     std::string title;    // with take_title: the first "# " heading's text, else empty
-    Diagnostics diagnostics;  // shortcode warnings, at their line in the file
+    Diagnostics diagnostics;  // shortcode warnings and nesting errors, at their line in the file
 };
 
 // Renders `body`. `path` and `first_line` (the 1-based file line of the body's first line) are used
-// only to place diagnostics. Never fails: broken Markdown is still Markdown.
+// only to place diagnostics. Broken Markdown is still Markdown; only nesting deeper than 100 levels
+// (block quotes, lists, emphasis) is an error, and then nothing is rendered.
 RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& options,
                                  const std::string& path, int first_line);
 

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "config/config_loader.hpp"
 #include "daemon/snapshot.hpp"
 
@@ -117,6 +119,42 @@ TEST_F(ContentStateTest, DeletionsAndNewFolders) {
     EXPECT_EQ(item(state.site(), "events/b.md"), nullptr);
     EXPECT_NE(item(state.site(), "events/2031/c.md"), nullptr);
     EXPECT_EQ(state.version("events/b.md"), 0u);
+}
+
+TEST_F(ContentStateTest, AFolderThatCannotBeListedKeepsItsFiles) {
+    write("content/events/sub/c.md", "---\ntitle: C\nstart: 2031-01-01\n---\n");
+    ContentState state(config());
+    state.refresh({});
+    ASSERT_NE(item(state.site(), "events/sub/c.md"), nullptr);
+    fs::permissions(dir / "content/events/sub", fs::perms::none);
+    for (const auto& folder : {dir, dir / "content", dir / "content/events", dir / "content/blog"})
+        fs::permissions(folder, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                    fs::perms::others_read | fs::perms::others_exec);
+    // Root reads every folder: list as an unprivileged user (the effective uid decides).
+    const bool root = ::geteuid() == 0;
+    if (root) {
+        ASSERT_EQ(::seteuid(65534), 0);
+    }
+    const auto r = state.refresh({});
+    if (root) {
+        ASSERT_EQ(::seteuid(0), 0);
+    }
+    fs::permissions(dir / "content/events/sub", fs::perms::owner_all);
+    EXPECT_TRUE(r.removed.empty());
+    EXPECT_TRUE(r.changed());  // the folder's error is new
+    const Site site = state.site();
+    EXPECT_NE(item(site, "events/sub/c.md"), nullptr) << "unknown is not gone";
+    EXPECT_TRUE(has_errors(site.diagnostics));
+}
+
+TEST_F(ContentStateTest, ANewSymlinkAloneIsAChangeToReport) {
+    ContentState state(config());
+    state.refresh({});
+    fs::create_directory_symlink("/etc", dir / "content/events/etc");
+    const auto r = state.refresh({});
+    EXPECT_TRUE(r.read.empty());
+    EXPECT_TRUE(r.changed());
+    EXPECT_FALSE(state.refresh({}).changed());
 }
 
 TEST_F(ContentStateTest, SnapshotsReuseFeedsWhoseInputsDidNotChange) {

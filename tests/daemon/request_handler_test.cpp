@@ -345,6 +345,31 @@ TEST(Handler, ViewCacheIsBounded) {
     EXPECT_EQ(cache.size(), 2u);
 }
 
+TEST(Handler, ViewCacheIsBoundedInBytes) {
+    ViewCache cache(100, 10'000);
+    const auto rep = [](std::size_t n, bool encode = false) {
+        return make_representation(Document{std::string(n, 'x'), "text/plain", "\"1\"", Instant{}}, encode);
+    };
+    cache.insert("a", rep(4'000));
+    cache.insert("b", rep(4'000));
+    ASSERT_TRUE(cache.find("a"));   // a is now the most recent
+    cache.insert("c", rep(4'000));  // b goes: 12,000 bytes do not fit
+    EXPECT_TRUE(cache.find("a"));
+    EXPECT_FALSE(cache.find("b"));
+    EXPECT_EQ(cache.size(), 2u);
+    EXPECT_EQ(cache.bytes(), 8'000u);
+    cache.insert("huge", rep(20'000));  // bigger than the budget: not kept, nothing evicted
+    EXPECT_FALSE(cache.find("huge"));
+    EXPECT_EQ(cache.size(), 2u);
+    cache.insert("c", rep(1'000));  // replaced
+    EXPECT_EQ(cache.bytes(), 5'000u);
+    // Every encoding counts: identity plus the (smaller) gzip and brotli bodies.
+    const auto encoded = rep(3'000, true);
+    ASSERT_TRUE(encoded->gzip && encoded->brotli);
+    cache.insert("encoded", encoded);
+    EXPECT_EQ(cache.bytes(), 5'000u + 3'000u + encoded->gzip->size() + encoded->brotli->size());
+}
+
 TEST(Handler, HttpDates) {
     EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), at("1994-11-06T08:49:37Z"));
     EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), at("1994-11-06T08:49:37Z"));

@@ -301,7 +301,7 @@ class TextTest(ContentTestCase):
             ("events/overlong.md", b'---\ntitle: "\xc0\xafetc"\nstart: 2030-01-01\n---\n',
              "content/events/overlong.md:2: invalid UTF-8 (byte 0xC0); the file must be UTF-8"),
             ("events/nul.md", b'---\ntitle: "N\x00ul"\nstart: 2030-01-01\n---\n',
-             "content/events/nul.md:2: title: contains control characters"),
+             "content/events/nul.md:2: YAML syntax error: control character U+0000 is not allowed"),
             ("events/empty.md", b"", "content/events/empty.md:1: an event needs a title"),
             ("events/unclosed.md", b"---\ntitle: Unclosed\nstart: 2030-01-01\n",
              "content/events/unclosed.md:1: front matter opened by --- on line 1 is never closed"),

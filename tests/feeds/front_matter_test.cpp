@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "feeds/text.hpp"
+
 namespace almanac {
 namespace {
 
@@ -195,6 +197,60 @@ TEST(ParseData, AliasesMayRepeatTextOnlyAsMuchAsTheFileHolds) {
     std::string data = "where: &w \"Kulturbrauerei, Schönhauser Allee 36, 10435 Berlin\"\nevents:\n";
     for (int i = 0; i < 200; ++i) data += "  - {title: t" + std::to_string(i) + ", location: *w}\n";
     EXPECT_TRUE(parse_data(data, DataFormat::yaml, "reuse.yaml").diagnostics.empty());
+}
+
+// Found by fuzz_content: yaml-cpp reads a stream with a NUL among its first bytes as UTF-16 or
+// UTF-32, and gave values and messages that were not UTF-8. YAML 1.2 §5.1 allows no control
+// characters but tab and line breaks: they are refused at their line and column, as in the config.
+TEST(ParseData, ControlCharactersAreRefused) {
+    struct Case {
+        std::string yaml;
+        int line;
+        int column;
+        const char* message;
+    };
+    const Case cases[] = {
+        {std::string("\0\xEF\xBB\xBF", 4), 1, 1, "YAML syntax error: control character U+0000 is not allowed"},
+        {"events:\n  - title: \"\xC3\xA9t\x01\"\n", 2, 15, "YAML syntax error: control character U+0001 is not allowed"},
+        {"a: x\x7f\n", 1, 5, "YAML syntax error: control character U+007F is not allowed"},
+        {std::string("a: 1\nb: \"\0\"\n", 11), 2, 5, "YAML syntax error: control character U+0000 is not allowed"},
+    };
+    for (const auto& c : cases) {
+        const auto parsed = parse_data(c.yaml, DataFormat::yaml, "content/events/calls.yaml");
+        ASSERT_EQ(parsed.diagnostics.size(), 1u) << c.message;
+        const auto& d = parsed.diagnostics[0];
+        EXPECT_EQ(d.path, "content/events/calls.yaml");
+        EXPECT_EQ(d.severity, Severity::error);
+        EXPECT_EQ(d.message, c.message);
+        EXPECT_EQ(d.line, c.line) << c.message;
+        EXPECT_EQ(d.column, c.column) << c.message;
+        EXPECT_EQ(parsed.root.kind, FmNode::Kind::null);
+    }
+    // In front matter, at the file's line.
+    const auto doc = split_front_matter("---\ntitle: A\nlocation: x\x1b[31m\n---\nBody\n", "content/events/a.md");
+    ASSERT_EQ(doc.diagnostics.size(), 1u);
+    EXPECT_EQ(doc.diagnostics[0].line, 3);
+    EXPECT_EQ(doc.diagnostics[0].column, 12);
+    EXPECT_EQ(doc.diagnostics[0].message, "YAML syntax error: control character U+001B is not allowed");
+    // Tabs, CR and LF are fine, and so are escapes: the readers of text values check what they stand for.
+    EXPECT_TRUE(parse_data("a: \"x\ty\"\r\nb: \"\\x01\"\n", DataFormat::yaml, "a.yaml").diagnostics.empty());
+}
+
+// Found by fuzz_content: yaml-cpp quotes the byte after a backslash, which may be the first byte of
+// a character, and 0.7 decodes the escapes \_ and \N (U+00A0, U+0085) to single bytes.
+TEST(ParseData, YamlMessagesAndScalarsAreUtf8) {
+    const auto bad = parse_data("title: \"\\\xC3\xBC\"\n", DataFormat::yaml, "a.yaml");
+    ASSERT_EQ(bad.diagnostics.size(), 1u);
+    EXPECT_EQ(bad.diagnostics[0].message, "YAML syntax error: unknown escape character: \xEF\xBF\xBD");
+    const auto parsed = parse_data("title: \"a\\_b\\Nc\"\n\"k\\_ey\": x\n", DataFormat::yaml, "a.yaml");
+    ASSERT_TRUE(parsed.diagnostics.empty());
+    ASSERT_EQ(parsed.root.map.size(), 2u);
+    EXPECT_EQ(parsed.root.map[0].value.scalar, "a\xC2\xA0" "b\xC2\x85" "c");
+    EXPECT_EQ(parsed.root.map[1].key, "k\xC2\xA0" "ey");
+    for (const auto& e : parsed.root.map) {
+        EXPECT_EQ(find_invalid_utf8(e.key), std::string_view::npos);
+        EXPECT_EQ(find_invalid_utf8(e.value.scalar), std::string_view::npos);
+    }
 }
 
 }  // namespace

@@ -295,6 +295,26 @@ TEST(IcsWriter, SingleEventsInGapsAndOverlapsAreWrittenAtTheirRfc5545Instant) {
     EXPECT_TRUE(has(vevent(render(site, "UTC"), "events/g@example.org"), "DTSTART:20250330T013000Z"));
 }
 
+TEST(IcsWriter, LongCountsAreCoveredLikeRulesWithoutEnd) {
+    // Finding the last of a long COUNT cost every render one libical step per occurrence (50 rules of
+    // COUNT=99999 took half a minute a view): past 1,000 the zone is covered as for a rule without an
+    // end. Casablanca lists its Ramadan transitions one by one, so the coverage shows in its RDATEs.
+    const auto zone_lines = [](const std::string& rrule) {
+        const auto site = make_site({{"r.md", event("title: R\nstart: 2024-01-10T18:00\nduration: PT1H\n"
+                                                    "timezone: Africa/Casablanca\nrrule: " + rrule + "\n")}});
+        const auto lines = content_lines(render(site));
+        const auto begin = std::find(lines.begin(), lines.end(), "BEGIN:VTIMEZONE");
+        return std::vector<std::string>(begin, std::find(begin, lines.end(), "END:VTIMEZONE"));
+    };
+    const auto without_end = zone_lines("FREQ=DAILY");
+    EXPECT_TRUE(has(without_end, "RDATE:20371115T020000")) << dump(without_end);
+    const auto exact = zone_lines("FREQ=DAILY;COUNT=1000");  // the last one on 2026-10-05
+    EXPECT_TRUE(has(exact, "RDATE:20260322T020000")) << dump(exact);
+    EXPECT_FALSE(has(exact, "RDATE:20270314T020000")) << dump(exact);
+    EXPECT_EQ(zone_lines("FREQ=DAILY;COUNT=1001"), without_end);
+    EXPECT_EQ(zone_lines("FREQ=DAILY;COUNT=99999"), without_end);
+}
+
 TEST(IcsWriter, DeterministicWhateverTheEnvironment) {
     const auto site = make_site({{"a.md", single_berlin}, {"w.md", weekly_ny}});
     const auto first = render(site, "Europe/Berlin");

@@ -420,18 +420,51 @@ TEST(MarkdownRobustness, InvalidUtf8BecomesReplacementCharacters) {
 }
 
 TEST(MarkdownRobustness, DeepNestingDoesNotOverflowTheStack) {
+    // Refused (see NestingDeeperThan100LevelsIsAnErrorAtItsLine) after parsing, which is iterative:
+    // neither the parse nor the check may recurse per level.
     const std::string quotes(100'000, '>');
     const std::string lists = [] {
         std::string s;
         for (int i = 0; i < 2000; ++i) s += std::string(static_cast<std::size_t>(i) * 2, ' ') + "- x\n";
         return s;
     }();
-    EXPECT_NO_FATAL_FAILURE(render(quotes + " deep"));
-    EXPECT_FALSE(render(lists).text.empty());
-    // Lazy continuation lines inside 5000 quotes: the text must not repeat 5000 prefixes per line.
-    std::string lazy = std::string(5000, '>') + " x\n";
+    for (const auto& body : {quotes + " deep", lists}) {
+        const auto r = render(body);
+        ASSERT_EQ(r.diagnostics.size(), 1u);
+        EXPECT_EQ(r.diagnostics[0].severity, Severity::error);
+        EXPECT_EQ(r.diagnostics[0].message, "Markdown nested deeper than 100 levels (block quotes, lists or emphasis)");
+        EXPECT_TRUE(r.html.empty());
+        EXPECT_TRUE(r.text.empty());
+    }
+    EXPECT_EQ(render(quotes + " deep").diagnostics[0].line, 1);
+    EXPECT_EQ(render(lists).diagnostics[0].line, 50);  // item 50's text lies in 50 lists, 50 items, a paragraph
+    // Lazy continuation lines inside 99 quotes: the text must not repeat 99 prefixes per line.
+    std::string lazy = std::string(99, '>') + " x\n";
     for (int i = 0; i < 5000; ++i) lazy += "y\n";
-    EXPECT_LT(render(lazy).text.size(), 500'000u);
+    const auto r = render(lazy);
+    EXPECT_TRUE(r.diagnostics.empty());
+    EXPECT_FALSE(r.text.empty());
+    EXPECT_LT(r.text.size(), 500'000u);
+}
+
+TEST(MarkdownRobustness, NestingDeeperThan100LevelsIsAnErrorAtItsLine) {
+    // 1 MiB of '>' made 40 MB feeds. The paragraph counts as a level: 99 quotes hold it at 100.
+    const auto at = [](std::string_view body) {
+        const auto r = render_markdown(body, MarkdownOptions{}, "content/blog/p.md", 10);
+        return r.diagnostics.empty() ? 0 : r.diagnostics.front().line;
+    };
+    EXPECT_EQ(at(std::string(99, '>') + " fine\n"), 0);
+    EXPECT_EQ(at("Intro.\n\n" + std::string(100, '>') + " too deep\n"), 12);
+    // Emphasis nests too, inside a paragraph and a list item.
+    std::string emphasis;
+    for (int i = 0; i < 60; ++i) emphasis += "*a _b ";
+    for (int i = 0; i < 60; ++i) emphasis += "c_ d*";
+    EXPECT_EQ(at("text\n\n- " + emphasis + "\n"), 12);
+    // Empty containers (2,500 empty list items) count for nothing and hide no depth that follows.
+    std::string empty_items;
+    for (int i = 0; i < 2500; ++i) empty_items += "-\n";
+    EXPECT_EQ(at(empty_items), 0);
+    EXPECT_EQ(at(empty_items + "\n" + std::string(101, '>') + " x\n"), 10 + 2501);
 }
 
 TEST(MarkdownRobustness, ManyBrokenShortcodesStayFast) {
