@@ -101,8 +101,9 @@ namespace {
 // The memory a cached view holds: its bodies in every encoding.
 std::size_t body_bytes(const Representation& rep) {
     std::size_t n = 0;
-    for (const auto* body : {&rep.identity, &rep.gzip, &rep.brotli})
-        if (*body) n += (*body)->size();
+    if (rep.identity) n += rep.identity->size();
+    if (rep.gzip) n += rep.gzip->size();
+    if (rep.brotli) n += rep.brotli->size();
     return n;
 }
 

@@ -112,7 +112,7 @@ Document render_index_document(const Site& site, const std::optional<Zone>& zone
     index.now = options.now;
     index.zone = zone;
     Document doc;
-    doc.body = render_index_page(site, index);
+    doc.body = Rope(render_index_page(site, index));
     doc.media_type = "text/html; charset=utf-8";
     doc.etag = strong_etag(doc.body);
     doc.last_modified = site_updated(site, options).value_or(Instant{});

@@ -20,7 +20,7 @@ class Rope {
 public:
     Rope() = default;
     // One piece holding `text`.
-    Rope(std::string text);  // NOLINT(google-explicit-constructor): a string is a rope of one piece
+    explicit Rope(std::string text);
     explicit Rope(Piece piece);
 
     std::size_t size() const { return size_; }

@@ -348,7 +348,7 @@ TEST(Handler, ViewCacheIsBounded) {
 TEST(Handler, ViewCacheIsBoundedInBytes) {
     ViewCache cache(100, 10'000);
     const auto rep = [](std::size_t n, bool encode = false) {
-        return make_representation(Document{std::string(n, 'x'), "text/plain", "\"1\"", Instant{}}, encode);
+        return make_representation(Document{Rope(std::string(n, 'x')), "text/plain", "\"1\"", Instant{}}, encode);
     };
     cache.insert("a", rep(4'000));
     cache.insert("b", rep(4'000));
