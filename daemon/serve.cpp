@@ -220,7 +220,9 @@ private:
                 encode(current());
                 return;
             }
+            const auto read_done = std::chrono::steady_clock::now();
             auto site = std::make_shared<const Site>(content_->site());
+            const auto site_done = std::chrono::steady_clock::now();
             // Rendered entries hold the configuration's values: a new configuration starts afresh.
             if (!previous) fragments_ = FragmentStore{};
             SnapshotInput input;
@@ -234,9 +236,14 @@ private:
             input.fragments = &fragments_;
             input.run = [threads = render_threads_](std::vector<std::function<void()>>& tasks) { run_parallel(tasks, threads); };
             auto snapshot = build_snapshot(input);
+            const auto render_done = std::chrono::steady_clock::now();
             spdlog::debug("rendered entries: {} reused, {} rendered, {} kept", fragments_.hits(), fragments_.misses(),
                           fragments_.size());
             fragments_.sweep();
+            const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
+            spdlog::debug("rebuild phases: list and read {:.1f} ms, site {:.1f} ms, render {:.1f} ms, sweep {:.1f} ms",
+                          ms(started, read_done), ms(read_done, site_done), ms(site_done, render_done),
+                          ms(render_done, std::chrono::steady_clock::now()));
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
             {
                 std::lock_guard lock(snapshot_mutex_);
@@ -284,22 +291,40 @@ private:
                 if (encode_stopping_) return;
                 snapshot = std::move(encode_next_);
             }
-            const auto started = std::chrono::steady_clock::now();
-            auto encoded = encode_snapshot(*snapshot, [this] {
+            const auto newer = [this] {
                 std::lock_guard lock(encode_mutex_);
                 return encode_stopping_ || encode_next_ != nullptr;
-            }, &gzip_chunks_);
+            };
+            const auto started = std::chrono::steady_clock::now();
+            // First gzip everywhere and brotli for the documents up to 1 MiB; large documents' brotli
+            // only once no edit has come for brotli_quiet_time (see encode_snapshot).
+            auto encoded = encode_snapshot(*snapshot, newer, &gzip_chunks_, true);
             // Chunks of documents this snapshot no longer holds go; an interrupted pass keeps the
             // chunks it reached, and the next pass finds the rest unused only if they are.
-            if (is_encoded(*encoded)) gzip_chunks_.sweep();
-            {
-                std::lock_guard lock(snapshot_mutex_);
-                if (snapshot_ != snapshot) continue;
-                snapshot_ = std::move(encoded);
-            }
+            if (is_gzip_encoded(*encoded)) gzip_chunks_.sweep();
+            if (!swap_encoded(snapshot, encoded)) continue;
             spdlog::debug("generation {} compressed in {:.1f} ms", snapshot->generation,
                           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+            if (is_encoded(*encoded)) continue;
+            {
+                std::unique_lock lock(encode_mutex_);
+                if (encode_cv_.wait_for(lock, brotli_quiet_time, [&] { return encode_stopping_ || encode_next_; }))
+                    continue;
+            }
+            const auto quiet = std::chrono::steady_clock::now();
+            auto complete = encode_snapshot(*encoded, newer, &gzip_chunks_, false);
+            if (swap_encoded(encoded, complete))
+                spdlog::debug("generation {}: brotli of its large documents in {:.1f} ms", snapshot->generation,
+                              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - quiet).count());
         }
+    }
+
+    // Serves `encoded` in place of `was` if `was` is still the live snapshot.
+    bool swap_encoded(const std::shared_ptr<const Snapshot>& was, std::shared_ptr<const Snapshot> encoded) {
+        std::lock_guard lock(snapshot_mutex_);
+        if (snapshot_ != was) return false;
+        snapshot_ = std::move(encoded);
+        return true;
     }
 
     // Sections detected from folder names (no content.sections in the config) follow the folders: a
@@ -463,6 +488,8 @@ private:
     std::condition_variable encode_cv_;
     std::shared_ptr<const Snapshot> encode_next_;  // the snapshot the encoder should compress next
     GzipChunks gzip_chunks_;                       // the encoder's own: large documents' compressed chunks
+    // How long the content must stay unchanged before large documents get their brotli encoding.
+    static constexpr auto brotli_quiet_time = std::chrono::seconds(2);
     bool encode_stopping_ = false;
     std::thread encoder_;
 };

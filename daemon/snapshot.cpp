@@ -22,7 +22,16 @@ constexpr std::size_t min_compressed_bytes = 256;
 // pieces on every request. Larger ones stay ropes, so an edit does not copy megabytes of entries.
 constexpr std::size_t max_flattened_bytes = 1 << 20;
 
-void add_encodings(Representation& r, GzipChunks* chunks) {
+// Whether `r` is a large document, whose brotli may wait (see encode_snapshot).
+bool is_large(const Representation& r) { return r.identity->size() > max_flattened_bytes; }
+
+void add_brotli(Representation& r) {
+    if (auto br = brotli_compress(*r.identity); br && br->size() < r.identity->size())
+        r.brotli = std::make_shared<const std::string>(std::move(*br));
+    r.brotli_deferred = false;
+}
+
+void add_encodings(Representation& r, GzipChunks* chunks, bool defer_large_brotli) {
     const Rope& body = *r.identity;
     if (body.size() >= min_compressed_bytes) {
         std::optional<Rope> gz;
@@ -35,8 +44,10 @@ void add_encodings(Representation& r, GzipChunks* chunks) {
             gz = once.compress(body);
         }
         if (gz && gz->size() < body.size()) r.gzip = std::make_shared<const Rope>(std::move(*gz));
-        if (auto br = brotli_compress(body); br && br->size() < body.size())
-            r.brotli = std::make_shared<const std::string>(std::move(*br));
+        if (defer_large_brotli && is_large(r))
+            r.brotli_deferred = true;
+        else
+            add_brotli(r);
     }
     r.encoded = true;
 }
@@ -53,20 +64,23 @@ std::shared_ptr<const Representation> make_representation(Document doc, bool enc
     r->media_type = std::string(doc.media_type);
     r->last_modified = doc.last_modified;
     r->last_modified_http = format_rfc822(doc.last_modified);
-    if (encode) add_encodings(*r, nullptr);
+    if (encode) add_encodings(*r, nullptr, false);
     return r;
 }
 
 std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep,
-                                                            GzipChunks* chunks) {
-    if (rep->encoded) return rep;
+                                                            GzipChunks* chunks, bool defer_large_brotli) {
+    if (rep->encoded && (!rep->brotli_deferred || defer_large_brotli)) return rep;
     auto copy = std::make_shared<Representation>(*rep);
-    add_encodings(*copy, chunks);
+    if (copy->encoded)
+        add_brotli(*copy);
+    else
+        add_encodings(*copy, chunks, defer_large_brotli);
     return copy;
 }
 
 std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const std::function<bool()>& interrupted,
-                                                GzipChunks* chunks) {
+                                                GzipChunks* chunks, bool defer_large_brotli) {
     auto copy = std::make_shared<Snapshot>(static_cast<std::size_t>(snapshot.site->config.server.limits.max_cached_zones));
     copy->generation = snapshot.generation;
     copy->site = snapshot.site;
@@ -77,13 +91,19 @@ std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const 
     copy->build_duration = snapshot.build_duration;
     bool stop = false;
     for (const auto& [path, rep] : snapshot.documents) {
-        stop = stop || (!rep->encoded && interrupted && interrupted());
-        copy->documents.emplace(path, stop ? rep : encode_representation(rep, chunks));
+        const bool work = !rep->encoded || (rep->brotli_deferred && !defer_large_brotli);
+        stop = stop || (work && interrupted && interrupted());
+        copy->documents.emplace(path, stop ? rep : encode_representation(rep, chunks, defer_large_brotli));
     }
     return copy;
 }
 
 bool is_encoded(const Snapshot& snapshot) {
+    return std::all_of(snapshot.documents.begin(), snapshot.documents.end(),
+                       [](const auto& entry) { return entry.second->encoded && !entry.second->brotli_deferred; });
+}
+
+bool is_gzip_encoded(const Snapshot& snapshot) {
     return std::all_of(snapshot.documents.begin(), snapshot.documents.end(),
                        [](const auto& entry) { return entry.second->encoded; });
 }

@@ -35,6 +35,7 @@ struct Representation {
     Instant last_modified;
     std::string last_modified_http;  // IMF-fixdate
     bool encoded = false;            // gzip/brotli were tried (they stay null when they do not help)
+    bool brotli_deferred = false;    // encoded, but a large document's brotli waits (see encode_snapshot)
 };
 
 // `doc` ready to send; with `encode`, also gzip- and brotli-compressed (bodies under 256 bytes stay
@@ -44,7 +45,8 @@ std::shared_ptr<const Representation> make_representation(Document doc, bool enc
 // `rep` with its encodings computed (rep itself when they already are). A large document's gzip
 // reuses the chunks `chunks` compressed before (see GzipChunks); null compresses every chunk.
 std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep,
-                                                            GzipChunks* chunks = nullptr);
+                                                            GzipChunks* chunks = nullptr,
+                                                            bool defer_large_brotli = false);
 
 // A bounded least-recently-used map of views rendered on demand: at most `capacity` views and
 // `max_bytes` of bodies (every encoding counted), so that one client asking for many zones of a
@@ -121,11 +123,17 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input);
 
 // A copy of `snapshot` (same generation, bytes and tags) whose documents have their encodings.
 // `interrupted` is asked between documents: once it says true, the rest are copied as they are.
+// With `defer_large_brotli`, documents over 1 MiB get gzip only and are marked brotli_deferred: their
+// gzip comes from kept chunks in milliseconds, where brotli costs about a second per 25 MB and would
+// take a core from the next rebuild. A later call without it adds their brotli (the daemon makes it
+// once the content has been quiet for a moment).
 std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot,
                                                 const std::function<bool()>& interrupted = nullptr,
-                                                GzipChunks* chunks = nullptr);
+                                                GzipChunks* chunks = nullptr, bool defer_large_brotli = false);
 
-// True when every document of `snapshot` has been through encode_representation.
+// True when every document of `snapshot` has all its encodings (none deferred).
 bool is_encoded(const Snapshot& snapshot);
+// True when every document has been through encode_representation (a large one's brotli may wait).
+bool is_gzip_encoded(const Snapshot& snapshot);
 
 }  // namespace almanac

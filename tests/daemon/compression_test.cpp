@@ -1,4 +1,5 @@
 #include "daemon/compression.hpp"
+#include "daemon/snapshot.hpp"
 
 #include <gtest/gtest.h>
 
@@ -101,6 +102,38 @@ TEST(Brotli, PiecesGiveTheSameDocument) {
     out.resize(size);
     EXPECT_TRUE(out == body.str());
     EXPECT_EQ(brotli_compress(body), brotli_compress(body));  // deterministic
+}
+
+// Large documents get gzip at once and brotli in a later pass; small ones get both at once.
+TEST(EncodeSnapshot, LargeDocumentsBrotliCanWait) {
+    Snapshot plain(4);
+    plain.site = std::make_shared<const Site>();
+    Rope big = document(8000);  // ~2.5 MB in pieces
+    ASSERT_GT(big.size(), 1u << 20);
+    const std::string big_tag = strong_etag(big);
+    plain.documents.emplace("big.ics", make_representation(Document{std::move(big), "text/calendar", big_tag, Instant{}}, false));
+    Rope small = document(40);
+    const std::string small_tag = strong_etag(small);
+    plain.documents.emplace("small.ics", make_representation(Document{std::move(small), "text/calendar", small_tag, Instant{}}, false));
+    EXPECT_FALSE(is_gzip_encoded(plain));
+
+    GzipChunks chunks;
+    const auto first = encode_snapshot(plain, nullptr, &chunks, true);
+    EXPECT_TRUE(is_gzip_encoded(*first));
+    EXPECT_FALSE(is_encoded(*first));
+    const auto& big_first = *first->documents.at("big.ics");
+    ASSERT_TRUE(big_first.gzip);
+    EXPECT_TRUE(gunzip(big_first.gzip->str()) == big_first.identity->str());
+    EXPECT_FALSE(big_first.brotli);
+    EXPECT_TRUE(big_first.brotli_deferred);
+    EXPECT_TRUE(first->documents.at("small.ics")->brotli);
+
+    const auto second = encode_snapshot(*first, nullptr, &chunks, false);
+    EXPECT_TRUE(is_encoded(*second));
+    EXPECT_TRUE(second->documents.at("big.ics")->brotli);
+    EXPECT_EQ(second->documents.at("big.ics")->gzip, big_first.gzip);        // not compressed again
+    EXPECT_EQ(second->documents.at("small.ics"), first->documents.at("small.ics"));  // nothing to do
+    EXPECT_EQ(second->documents.at("big.ics")->etag, big_tag);
 }
 
 }  // namespace
