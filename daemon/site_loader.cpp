@@ -183,11 +183,31 @@ LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrid
 
 namespace {
 
-FileStamp stamp_of(const fs::path& p) {
-    struct stat st {};
-    if (::stat(p.c_str(), &st) != 0) return {};
+FileStamp stamp_of(const struct stat& st) {
     return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
             static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+fs::file_type file_type_of(mode_t mode) {
+    if (S_ISREG(mode)) return fs::file_type::regular;
+    if (S_ISDIR(mode)) return fs::file_type::directory;
+    if (S_ISLNK(mode)) return fs::file_type::symlink;
+    if (S_ISFIFO(mode)) return fs::file_type::fifo;
+    if (S_ISSOCK(mode)) return fs::file_type::socket;
+    if (S_ISBLK(mode)) return fs::file_type::block;
+    if (S_ISCHR(mode)) return fs::file_type::character;
+    return fs::file_type::unknown;
+}
+
+// "a/b" + "c" → "a/b/c"; an empty or "." prefix adds nothing.
+std::string joined_path(const std::string& prefix, const std::string& name) {
+    if (prefix.empty() || prefix == ".") return name;
+    std::string out;
+    out.reserve(prefix.size() + 1 + name.size());
+    out += prefix;
+    if (out.back() != '/') out += '/';
+    out += name;
+    return out;
 }
 
 }  // namespace
@@ -197,6 +217,8 @@ ContentListing list_content(const SiteConfig& config) {
     const std::string base = config.base_dir.empty() ? fs::current_path().string() : config.base_dir;
     ContentListing out;
     Diagnostics& tree = out.diagnostics;
+    // How diagnostics show the content dir; a file below it is shown as this joined with its path.
+    const std::string shown_root = display_path(base, root.string());
 
     for (const auto& folder : top_level_folders(root)) {
         if (!find_section(config, folder))
@@ -211,46 +233,52 @@ ContentListing list_content(const SiteConfig& config) {
                             Severity::warning, "section '" + section.name + "' has no folder " + dir.string()});
             continue;
         }
-        // Depth first with a stack of paths rather than recursive_directory_iterator, which keeps
-        // every folder on the way open: a deep tree would use up the file descriptors.
-        std::vector<fs::path> pending{dir};
+        // Depth first with a stack of folders rather than recursive_directory_iterator, which keeps
+        // every folder on the way open: a deep tree would use up the file descriptors. Each folder
+        // carries its path relative to the content dir and as diagnostics show it, so a file's
+        // names are joined strings, not path arithmetic, and one lstat gives its type and stamp.
+        struct Folder {
+            fs::path path;
+            std::string rel;
+            std::string shown;
+        };
+        std::vector<Folder> pending{{dir, section.name, joined_path(shown_root, section.name)}};
         while (!pending.empty()) {
-            const fs::path folder = std::move(pending.back());
+            const Folder folder = std::move(pending.back());
             pending.pop_back();
-            const auto entries = folder_entries(folder, ec);
+            const auto entries = folder_entries(folder.path, ec);
             if (ec) {
                 if (is_gone(ec)) continue;
-                out.unlisted.push_back(folder.lexically_relative(root).generic_string());
-                tree.push_back({display_path(base, folder.string()), 0, 0, Severity::error,
+                out.unlisted.push_back(folder.rel);
+                tree.push_back({folder.shown, 0, 0, Severity::error,
                                 "cannot list: " + ec.message() + "; the files below it are not read"});
                 continue;
             }
             for (const auto& entry : entries) {
                 const fs::path& p = entry.path();
                 const auto name = p.filename().string();
-                std::error_code sec;
-                const auto status = entry.symlink_status(sec);
-                if (sec) continue;  // gone since the folder was read
-                if (fs::is_symlink(status)) {
+                struct stat st {};
+                if (::lstat(p.c_str(), &st) != 0) continue;  // gone since the folder was read
+                if (S_ISLNK(st.st_mode)) {
                     if (!is_ignored_name(name))
-                        tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning,
-                                        "symbolic link not followed"});
+                        tree.push_back({joined_path(folder.shown, name), 0, 0, Severity::warning, "symbolic link not followed"});
                     continue;
                 }
-                if (fs::is_directory(status)) {
-                    if (!is_ignored_name(name)) pending.push_back(p);
+                if (S_ISDIR(st.st_mode)) {
+                    if (!is_ignored_name(name))
+                        pending.push_back({p, joined_path(folder.rel, name), joined_path(folder.shown, name)});
                     continue;
                 }
-                const std::string rel = p.lexically_relative(root).generic_string();
+                std::string rel = joined_path(folder.rel, name);
                 const FileRole role = classify_path(rel, section);
                 if (role == FileRole::ignored || role == FileRole::unhandled) continue;
                 // A FIFO named like content would block whoever opens it: never read, but said.
-                if (!fs::is_regular_file(status)) {
-                    tree.push_back({display_path(base, p.string()), 0, 0, Severity::warning,
-                                    file_type_name(status.type()) + ", not a regular file: ignored"});
+                if (!S_ISREG(st.st_mode)) {
+                    tree.push_back({joined_path(folder.shown, name), 0, 0, Severity::warning,
+                                    file_type_name(file_type_of(st.st_mode)) + ", not a regular file: ignored"});
                     continue;
                 }
-                out.files.push_back({rel, p.string(), display_path(base, p.string()), &section, role, stamp_of(p)});
+                out.files.push_back({std::move(rel), p.string(), joined_path(folder.shown, name), &section, role, stamp_of(st)});
             }
         }
     }
