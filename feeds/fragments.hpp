@@ -51,7 +51,9 @@ public:
     const Fragment* find(const Item& item, std::string_view zone, Instant updated);
     const Fragment& insert(const Item& item, std::string zone, Instant updated, Fragment fragment);
 
-    // Drops the entries not found or inserted since the previous sweep.
+    // Drops the entries not found or inserted since the previous sweep. The walk over every entry
+    // is skipped while they are few: the unused ones wait for a later sweep (at most as many as the
+    // used ones), so a rebuild that reuses nearly everything does not pay for the whole cache.
     void sweep();
     std::size_t size() const { return entries_.size(); }
     std::size_t hits() const { return hits_; }
@@ -66,15 +68,38 @@ private:
         Instant updated;
         friend bool operator==(const Key&, const Key&) = default;
     };
+    // A key to look up with, borrowing its strings: find() allocates nothing.
+    struct KeyView {
+        std::string_view path;
+        int index;
+        std::uint64_t revision;
+        std::string_view zone;
+        Instant updated;
+    };
     struct KeyHash {
+        using is_transparent = void;
         std::size_t operator()(const Key& k) const;
+        std::size_t operator()(const KeyView& k) const;
+    };
+    struct KeyEqual {
+        using is_transparent = void;
+        bool operator()(const Key& a, const Key& b) const { return a == b; }
+        bool operator()(const KeyView& a, const Key& b) const {
+            return a.index == b.index && a.revision == b.revision && a.updated == b.updated && a.path == b.path &&
+                   a.zone == b.zone;
+        }
+        bool operator()(const Key& a, const KeyView& b) const { return (*this)(b, a); }
     };
     struct Entry {
         Fragment fragment;
-        bool used = true;
+        std::uint64_t used = 0;  // the sweep generation it was last found or inserted in
     };
-    std::unordered_map<Key, Entry, KeyHash> entries_;
+    // Counts an entry as used in this generation.
+    void touch(Entry& entry);
+    std::unordered_map<Key, Entry, KeyHash, KeyEqual> entries_;
     bool keep_zoned_;
+    std::uint64_t generation_ = 1;
+    std::size_t used_ = 0;  // entries used in this generation
     std::size_t hits_ = 0;
     std::size_t misses_ = 0;
 };
