@@ -1,6 +1,7 @@
 #include "config/config_loader.hpp"
 
 #include "feeds/event_time.hpp"
+#include "feeds/front_matter.hpp"
 #include "feeds/text.hpp"
 
 #include <arpa/inet.h>
@@ -841,21 +842,9 @@ std::optional<std::string> listen_address_problem(std::string_view text) {
 
 ConfigLoadResult parse_config(std::string_view yaml_text, const std::string& path, const std::string& base_dir) {
     ConfigLoadResult result;
-    // YAML allows no control characters but tab and line breaks (YAML 1.2 §5.1). yaml-cpp reads a
-    // stream with a NUL among its first bytes as UTF-16 or UTF-32, and gives values and messages
-    // that are not UTF-8: refuse the file at its first control character instead.
-    const auto control = std::find_if(yaml_text.begin(), yaml_text.end(),
-                                      [](char c) { return is_control(c) && c != '\t' && c != '\n' && c != '\r'; });
-    if (control != yaml_text.end()) {
-        const std::string_view before = yaml_text.substr(0, static_cast<std::size_t>(control - yaml_text.begin()));
-        const std::size_t line_start = before.rfind('\n') + 1;  // npos + 1 == 0
-        const auto column = std::count_if(before.begin() + static_cast<std::ptrdiff_t>(line_start), before.end(),
-                                          [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-        char code[8];
-        std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(static_cast<unsigned char>(*control)));
-        result.diagnostics.push_back({path, static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1,
-                                      static_cast<int>(column) + 1, Severity::error,
-                                      std::string("YAML syntax error: control character ") + code + " is not allowed"});
+    // A NUL would make yaml-cpp read the file as UTF-16 (see yaml_control_character).
+    if (auto refused = yaml_control_character(yaml_text, path)) {
+        result.diagnostics.push_back(std::move(*refused));
         return result;
     }
     Walker walker(path, result.diagnostics);

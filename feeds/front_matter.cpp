@@ -212,29 +212,9 @@ FmNode from_toml(const toml::node& n, int line_offset, int depth, Budget& budget
     return out;
 }
 
-// YAML allows no control characters but tab and line breaks (YAML 1.2 §5.1). yaml-cpp reads a
-// stream with a NUL among its first bytes as UTF-16 or UTF-32 and gives values and messages that are
-// not UTF-8, so the text is refused at its first control character instead, as parse_config does.
-std::optional<Diagnostic> control_character(std::string_view text, const std::string& path, int first_line) {
-    const auto control = std::find_if(text.begin(), text.end(), [](char ch) {
-        const auto c = static_cast<unsigned char>(ch);
-        return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
-    });
-    if (control == text.end()) return std::nullopt;
-    const std::string_view before = text.substr(0, static_cast<std::size_t>(control - text.begin()));
-    const std::size_t line_start = before.rfind('\n') + 1;  // npos + 1 == 0
-    const auto column = std::count_if(before.begin() + static_cast<std::ptrdiff_t>(line_start), before.end(),
-                                      [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-    char code[8];
-    std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(static_cast<unsigned char>(*control)));
-    return Diagnostic{path, first_line + static_cast<int>(std::count(before.begin(), before.end(), '\n')),
-                      static_cast<int>(column) + 1, Severity::error,
-                      std::string("YAML syntax error: control character ") + code + " is not allowed"};
-}
-
 ParsedData parse_yaml(std::string_view text, const std::string& path, int first_line) {
     ParsedData out;
-    if (auto refused = control_character(text, path, first_line)) {
+    if (auto refused = yaml_control_character(text, path, first_line)) {
         out.diagnostics.push_back(std::move(*refused));
         return out;
     }
@@ -357,6 +337,23 @@ SplitDocument split_front_matter(std::string_view text, const std::string& path)
         return out;
     }
     return never_closed();
+}
+
+std::optional<Diagnostic> yaml_control_character(std::string_view text, const std::string& path, int first_line) {
+    const auto control = std::find_if(text.begin(), text.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+    });
+    if (control == text.end()) return std::nullopt;
+    const std::string_view before = text.substr(0, static_cast<std::size_t>(control - text.begin()));
+    const std::size_t line_start = before.rfind('\n') + 1;  // npos + 1 == 0
+    const auto column = std::count_if(before.begin() + static_cast<std::ptrdiff_t>(line_start), before.end(),
+                                      [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+    char code[8];
+    std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(static_cast<unsigned char>(*control)));
+    return Diagnostic{path, first_line + static_cast<int>(std::count(before.begin(), before.end(), '\n')),
+                      static_cast<int>(column) + 1, Severity::error,
+                      std::string("YAML syntax error: control character ") + code + " is not allowed"};
 }
 
 }  // namespace almanac

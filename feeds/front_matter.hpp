@@ -2,6 +2,7 @@
 // file line and column of every value, so that every later message can point at its key.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,5 +64,11 @@ struct ParsedData {
 // aliases that repeat more text than twice the file plus 64 KiB is an error (alias bombs, runaway
 // files), never a crash.
 ParsedData parse_data(std::string_view text, DataFormat format, const std::string& path, int first_line = 1);
+
+// YAML allows no control characters but tab and line breaks (YAML 1.2 §5.1). yaml-cpp reads a
+// stream with a NUL among its first bytes as UTF-16 or UTF-32 and gives values and messages that are
+// not UTF-8, so YAML text (front matter, data files, the config) is refused at its first control
+// character instead: the error, at its line (counted from `first_line`) and column, or nullopt.
+std::optional<Diagnostic> yaml_control_character(std::string_view text, const std::string& path, int first_line = 1);
 
 }  // namespace almanac
