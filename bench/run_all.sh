@@ -11,13 +11,9 @@ work=${BENCH_WORK:-/tmp/almanac-bench}
 py=/usr/bin/python3
 
 "$root/scripts/dev.sh" build >/dev/null
-missing=()
-for p in wrk nginx hugo; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+install_missing wrk nginx hugo
 almanac="$root/build/almanac"
 mkdir -p "$work"
 

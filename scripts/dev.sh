@@ -21,20 +21,8 @@ test_packages=(
   jing ruby python3-brotli curl nginx strace systemd chromium fonts-dejavu-core
 )
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-install_missing() {
-  local missing=()
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "== installing: ${missing[*]}"
-    as_root apt-get update -qq
-    # RUNLEVEL=1: packages with a service (nginx) are installed, not started; the tests run their own.
-    as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
-}
+# shellcheck source=scripts/lib.sh
+source "$here/scripts/lib.sh"
 
 build() { # [BUILD_DIR [CMAKE ARGS...]]
   local dir=${1:-$build_dir}
