@@ -1,5 +1,6 @@
 #include "daemon/serve.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -141,10 +142,8 @@ private:
         }
     }
 
-    std::shared_ptr<const Snapshot> current() const {
-        std::lock_guard lock(snapshot_mutex_);
-        return snapshot_;
-    }
+    // Every request takes it: an atomic load, no lock shared by the I/O threads.
+    std::shared_ptr<const Snapshot> current() const { return snapshot_.load(std::memory_order_acquire); }
 
     void notify(const std::string& state) { sd_notify(0, state.c_str()); }
 
@@ -238,10 +237,7 @@ private:
                           fragments_.size());
             fragments_.sweep();
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
-            {
-                std::lock_guard lock(snapshot_mutex_);
-                snapshot_ = snapshot;
-            }
+            snapshot_.store(snapshot, std::memory_order_release);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             metrics_.record_rebuild(reason, true, seconds);
             std::string what;
@@ -289,11 +285,8 @@ private:
                 std::lock_guard lock(encode_mutex_);
                 return encode_stopping_ || encode_next_ != nullptr;
             });
-            {
-                std::lock_guard lock(snapshot_mutex_);
-                if (snapshot_ != snapshot) continue;
-                snapshot_ = std::move(encoded);
-            }
+            // Swapped in only if no rebuild replaced the snapshot meanwhile.
+            if (!snapshot_.compare_exchange_strong(snapshot, std::move(encoded), std::memory_order_acq_rel)) continue;
             spdlog::debug("generation {} compressed in {:.1f} ms", snapshot->generation,
                           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
         }
@@ -446,8 +439,7 @@ private:
     FragmentStore fragments_;                 // used only by the worker
     unsigned render_threads_ = render_threads();
 
-    mutable std::mutex snapshot_mutex_;
-    std::shared_ptr<const Snapshot> snapshot_;
+    std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
     std::uint64_t generation_ = 0;
 
     std::mutex queue_mutex_;
