@@ -1,5 +1,6 @@
-// HttpServer on Beast: one strand per acceptor and per connection, a sequential read → handle → write
-// loop per connection (so pipelined requests are answered in order), the limits of SPEC §5, and drain.
+// HttpServer on Beast: acceptors on the owner's io_context, connections spread over one io_context per
+// I/O thread (so a connection's handlers need no strand and wake no other thread), a sequential read → handle → write loop per connection (so
+// pipelined requests are answered in order), the limits of SPEC §5, and drain.
 // Response bodies are written straight from the handler's shared string, never copied.
 #include "daemon/http_server.hpp"
 
@@ -24,7 +25,6 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -177,8 +177,7 @@ class Listener;
 
 // One drain() call: its deadline timer and the callback to post exactly once.
 struct DrainWaiter {
-    DrainWaiter(net::io_context& ioc, std::function<void()> callback)
-        : timer(net::make_strand(ioc)), done(std::move(callback)) {}
+    DrainWaiter(net::io_context& ioc, std::function<void()> callback) : timer(ioc), done(std::move(callback)) {}
     net::steady_timer timer;
     std::function<void()> done;
     std::atomic<bool> fired{false};
@@ -188,16 +187,21 @@ struct DrainWaiter {
 // state. Sessions and acceptors hold it by shared_ptr, so it outlives the HttpServer object if needed.
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
 public:
-    ServerCore(net::io_context& ioc, const ServerLimits& limits, HttpServer::Handler handler,
-               HttpServer::Observer observer, bool access_log)
-        : ioc_(ioc), handler_(std::move(handler)), observer_(std::move(observer)), access_log_(access_log),
-          limits_(limits) {
+    ServerCore(net::io_context& ioc, std::vector<std::reference_wrapper<net::io_context>> connection_contexts,
+               const ServerLimits& limits, HttpServer::Handler handler, HttpServer::Observer observer,
+               bool access_log)
+        : ioc_(ioc), contexts_(std::move(connection_contexts)), handler_(std::move(handler)),
+          observer_(std::move(observer)), access_log_(access_log), limits_(limits) {
+        if (contexts_.empty()) contexts_.emplace_back(ioc_);
         apply_budget(limits.max_connections);
     }
     ServerCore(const ServerCore&) = delete;
     ServerCore& operator=(const ServerCore&) = delete;
 
-    net::io_context& ioc() { return ioc_; }
+    // The context for the next connection: each in turn.
+    net::io_context& next_context() {
+        return contexts_[next_context_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+    }
     bool access_log() const { return access_log_; }
     bool draining() const { return draining_; }
     bool stopped() const { return stopped_; }
@@ -261,6 +265,8 @@ private:
     void fire(const std::shared_ptr<DrainWaiter>& waiter);
 
     net::io_context& ioc_;
+    std::vector<std::reference_wrapper<net::io_context>> contexts_;  // for connections
+    std::atomic<std::size_t> next_context_{0};
     const HttpServer::Handler handler_;
     const HttpServer::Observer observer_;
     const bool access_log_;
@@ -282,7 +288,8 @@ private:
     std::vector<std::shared_ptr<DrainWaiter>> waiters_;
 };
 
-// One connection. Every member runs on the connection's strand; the public functions get there first.
+// One connection. Every member runs on the thread of the connection's context; the public functions
+// get there first.
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<ServerCore> core, tcp::socket socket, bool admitted)
@@ -538,7 +545,8 @@ private:
     bool timed_out_ = false;
 };
 
-// One listening socket, accepting on its own strand; each accepted connection gets a new strand.
+// One listening socket, accepting on the main context; accepted connections go to each connection
+// context in turn.
 class Listener : public std::enable_shared_from_this<Listener> {
 public:
     Listener(std::shared_ptr<ServerCore> core, tcp::acceptor acceptor)
@@ -563,7 +571,7 @@ public:
 private:
     void accept() {
         try {
-            acceptor_.async_accept(net::make_strand(core_->ioc()),
+            acceptor_.async_accept(core_->next_context(),
                                    beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
         } catch (const std::exception& e) {
             spdlog::error("http: cannot accept on {}: {}", name_, e.what());
@@ -602,7 +610,7 @@ private:
 };
 
 tcp::acceptor ServerCore::open_acceptor(const tcp::endpoint& ep, beast::error_code& ec) {
-    tcp::acceptor acceptor(net::make_strand(ioc_));
+    tcp::acceptor acceptor(ioc_);
     if (acceptor.open(ep.protocol(), ec) || acceptor.set_option(net::socket_base::reuse_address(true), ec))
         return acceptor;
     // An IPv6 address serves IPv6 only, so `--listen 0.0.0.0:P --listen [::]:P` can bind both.
@@ -684,7 +692,7 @@ std::string ServerCore::adopt(int fd) {
     if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &value_len) != 0) throw fail(os_error());
     if (value == 0) throw fail("not listening");
 
-    tcp::acceptor acceptor(net::make_strand(ioc_));
+    tcp::acceptor acceptor(ioc_);
     beast::error_code ec;
     acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) throw fail(ec.message());
@@ -754,7 +762,7 @@ void ServerCore::drain(std::chrono::milliseconds deadline, std::function<void()>
     }
     for (const auto& listener : listeners) listener->close();
     if (idle) return fire(waiter);
-    // Armed on the timer's strand, where fire() also cancels it, so the two cannot race.
+    // Armed on the timer's thread, where fire() also cancels it, so the two cannot race.
     net::dispatch(waiter->timer.get_executor(), [self = shared_from_this(), waiter, deadline] {
         if (waiter->fired) return;
         try {
@@ -830,12 +838,14 @@ struct HttpServer::State : ServerCore {
     using ServerCore::ServerCore;
 };
 
-HttpServer::HttpServer(boost::asio::io_context& ioc, const ServerLimits& limits, Handler handler, Observer observer,
-                       bool access_log)
-    : state_(std::make_shared<State>(ioc, limits, std::move(handler), std::move(observer), access_log)) {}
+HttpServer::HttpServer(boost::asio::io_context& ioc,
+                       std::vector<std::reference_wrapper<boost::asio::io_context>> connection_contexts,
+                       const ServerLimits& limits, Handler handler, Observer observer, bool access_log)
+    : state_(std::make_shared<State>(ioc, std::move(connection_contexts), limits, std::move(handler),
+                                     std::move(observer), access_log)) {}
 
-// Closing is only posted to the strands: if the io_context is stopped, the posted work and the
-// sessions it holds are destroyed with the io_context.
+// Closing is only posted to the contexts: if one is stopped, the posted work and the sessions it holds
+// are destroyed with it.
 HttpServer::~HttpServer() {
     try {
         state_->stop();
