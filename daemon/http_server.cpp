@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <ctime>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -25,6 +28,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -76,18 +80,89 @@ struct DiscardBody {
 };
 
 using WireRequest = http::request<DiscardBody>;
-using WireResponse = http::response<http::span_body<const char>>;
 
-// Returns the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7).
-std::string http_date() {
+// Returns the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7),
+// formatted once a second on each thread.
+std::string_view http_date() {
     static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct Formatted {
+        std::time_t second = -1;
+        char text[32] = {};
+        std::size_t size = 0;
+    };
+    thread_local Formatted cached;
     const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-                       tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (now != cached.second) {
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        const auto end = fmt::format_to_n(cached.text, sizeof cached.text, "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+                                          days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                                          tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached.size = std::min(end.size, sizeof cached.text);
+        cached.second = now;
+    }
+    return {cached.text, cached.size};
+}
+
+// A completion condition for net::async_write that, unlike net::transfer_all(), offers every unsent
+// byte to each send: transfer_all() hands the kernel at most 64 KB a call, four calls for a 200 KB feed.
+std::size_t transfer_all_at_once(const beast::error_code& ec, std::size_t) {
+    return ec ? 0 : std::numeric_limits<std::size_t>::max();
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+    char digits[20];
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    out.append(digits, end);
+}
+
+// True for a field name that is a token (RFC 9110 §5.6.2) and a value without CR, LF or NUL: such a
+// value would end the line early and let the rest pass for fields of its own.
+bool valid_field(std::string_view name, std::string_view value) {
+    static constexpr std::string_view punctuation = "!#$%&'*+-.^_`|~";
+    if (name.empty()) return false;
+    for (const char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              punctuation.find(c) != std::string_view::npos))
+            return false;
+    return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Writes the status line and header of `response` into `out`: the handler's fields in order, then
+// Date, Server, Content-Length (`body_size`; none for 204 and 304) and the Connection field that
+// `keep_alive` needs in HTTP/`version` 1.0 (10) or 1.1 (11). Returns false, leaving `out` unspecified,
+// for a status outside 100-999 or a field valid_field() refuses.
+bool format_head(std::string& out, const Response& response, unsigned version, std::size_t body_size,
+                 bool keep_alive) {
+    if (response.status < 100 || response.status > 999) return false;
+    out.clear();
+    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    append_number(out, response.status);
+    out += ' ';
+    const auto reason = http::obsolete_reason(http::int_to_status(response.status));
+    out.append(reason.data(), reason.size());
+    out += "\r\n";
+    for (const auto& [name, value] : response.headers) {
+        if (!valid_field(name, value)) return false;
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    out += "Date: ";
+    out += http_date();
+    out += "\r\nServer: almanac/" ALMANAC_VERSION "\r\n";
+    if (response.status != 304 && response.status != 204) {
+        out += "Content-Length: ";
+        append_number(out, body_size);
+        out += "\r\n";
+    }
+    if (version == 10 && keep_alive) out += "Connection: keep-alive\r\n";
+    if (version != 10 && !keep_alive) out += "Connection: close\r\n";
+    out += "\r\n";
+    return true;
 }
 
 // Returns "ADDR:PORT", with the IPv6 address in brackets.
@@ -454,29 +529,31 @@ private:
         write(std::move(response), 11);
     }
 
+    // Writes the head and the body with one gather write; the head string is kept between responses
+    // so that its buffer is reused.
     void write(Response response, unsigned version) {
-        res_ = WireResponse{};
-        res_.version(version);
-        res_.result(response.status);
-        for (const auto& [name, value] : response.headers) res_.insert(name, value);
-        res_.set(http::field::date, http_date());
-        res_.set(http::field::server, "almanac/" ALMANAC_VERSION);
-        body_ = std::move(response.body);
-        const std::size_t size = body_ ? body_->size() : 0;
+        const std::size_t size = response.body ? response.body->size() : 0;
         // For HEAD too: the size of the body a GET would get. A 304 has no body, and a Content-Length
         // there would have to be the 200's (RFC 9110 §8.6): none is sent.
-        if (response.status != 304 && response.status != 204) res_.content_length(size);
-        res_.keep_alive(keep_alive_);
-        sent_bytes_ = response.head ? 0 : size;
-        res_.body() = sent_bytes_ ? WireResponse::body_type::value_type(body_->data(), size)
-                                  : WireResponse::body_type::value_type();
+        if (!format_head(head_, response, version, size, keep_alive_)) {
+            spdlog::error("http: the response to {} {} has status {} or a header field that cannot be sent",
+                          method_, target_, response.status);
+            return write(plain_response(500, "internal error"), version);
+        }
+        body_ = std::move(response.body);
+        const bool bodiless = response.head || response.status == 304 || response.status == 204;
+        sent_bytes_ = bodiless ? 0 : size;
+        buffers_.clear();
+        buffers_.push_back(net::buffer(head_));
+        if (sent_bytes_ > 0) buffers_.push_back(net::buffer(*body_));
         status_ = response.status;
         route_ = response.route.empty() ? "other" : std::move(response.route);
         // A client that never reads must not pin the connection.
         stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_seconds));
-        http::async_write(stream_, res_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
-            self->guarded([&] { self->on_write(ec); });
-        });
+        net::async_write(stream_, buffers_, transfer_all_at_once,
+                         [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                             self->guarded([&] { self->on_write(ec); });
+                         });
     }
 
     void on_write(const beast::error_code& ec) {
@@ -526,8 +603,9 @@ private:
     net::steady_timer request_timer_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<DiscardBody>> parser_;
-    WireResponse res_;
+    std::string head_;                         // the status line and header being written
     std::shared_ptr<const std::string> body_;  // kept alive until the write that borrows it completes
+    std::vector<net::const_buffer> buffers_;   // head_, then the body unless none is sent
     ServerLimits limits_;                      // as they were when the current request began
     std::string peer_;
     std::string method_;

@@ -239,6 +239,14 @@ protected:
             res.headers = {{"X-Thread", thread_name(std::this_thread::get_id())}};
             return res;
         }
+        if (r.target == "/bad-value") {
+            res.headers = {{"X-Fine", "yes"}, {"X-Value", "a\r\nX-Injected: yes"}};
+            return res;
+        }
+        if (r.target == "/bad-name") {
+            res.headers = {{"X-Injected: yes\r\nX-Name", "a"}};
+            return res;
+        }
         if (r.target == "/not-modified") {
             res.status = 304;
             res.headers = {{"ETag", "\"x\""}};
@@ -562,6 +570,25 @@ TEST_F(HttpServerTest, HandlerExceptionGives500AndKeepsConnection) {
     ASSERT_TRUE(next);
     EXPECT_EQ(next->body, "target=/after");
     EXPECT_TRUE(eventually([&] { return observed("other", 500) == 1 && observed("feed", 200) == 1; }));
+}
+
+TEST_F(HttpServerTest, HeaderFieldsThatWouldSplitTheHeaderGive500) {
+    start();
+    Client c(port_);
+    for (const std::string target : {"/bad-value", "/bad-name"}) {
+        ASSERT_TRUE(c.send(get(target)));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << target;
+        EXPECT_EQ(r->status, 500u) << target;
+        EXPECT_EQ(r->body, "internal error\n") << target;
+        EXPECT_FALSE(r->has("X-Injected")) << target;
+        EXPECT_FALSE(r->has("X-Fine")) << target;
+    }
+    ASSERT_TRUE(c.send(get("/after")));
+    const auto next = c.read_reply();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "target=/after");
+    EXPECT_TRUE(eventually([&] { return observed("other", 500) == 2; }));
 }
 
 TEST_F(HttpServerTest, ObserverCountsEveryResponse) {
