@@ -373,6 +373,9 @@ public:
         beast::error_code ec;
         const auto peer = stream_.socket().remote_endpoint(ec);
         peer_ = ec ? "-" : format_endpoint(peer);
+        // Each response is one gather write: nothing small is left for Nagle to hold back, but the
+        // last segment of a large body would wait for the client's ACK of the ones before it.
+        stream_.socket().set_option(tcp::no_delay(true), ec);
     }
 
     ~Session() {
