@@ -171,17 +171,16 @@ std::string format_endpoint(const tcp::endpoint& ep) {
     return ep.address().is_v6() ? fmt::format("[{}]:{}", addr, ep.port()) : fmt::format("{}:{}", addr, ep.port());
 }
 
-// Returns the values of every `field` line joined with ", " (RFC 9110 §5.3).
-std::string joined(const WireRequest& req, http::field field) {
-    std::string out;
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+// Sets `out` to the values of every `field` line joined with ", " (RFC 9110 §5.3).
+void join_fields(std::string& out, const WireRequest& req, http::field field) {
+    out.clear();
     for (auto [it, end] = req.equal_range(field); it != end; ++it) {
         if (!out.empty()) out += ", ";
         out.append(it->value().data(), it->value().size());
     }
-    return out;
 }
-
-std::string to_string(beast::string_view s) { return std::string(s.data(), s.size()); }
 
 // True when a read failed because the bytes are not HTTP, rather than because the connection ended.
 bool is_malformed(const beast::error_code& ec) {
@@ -285,10 +284,14 @@ public:
         std::lock_guard lock(limits_mutex_);
         return limits_;
     }
+    // Counts set_limits() calls: sessions compare it on each request and copy the limits only when it
+    // changed, rather than taking the lock every request.
+    std::uint64_t limits_version() const { return limits_version_.load(std::memory_order_acquire); }
     void set_limits(const ServerLimits& limits) {
         std::lock_guard lock(limits_mutex_);
         if (limits_.max_connections != limits.max_connections) apply_budget(limits.max_connections);
         limits_ = limits;
+        limits_version_.fetch_add(1, std::memory_order_release);
     }
 
     // Returns the handler's response; exceptions propagate to the session, which answers 500.
@@ -348,6 +351,7 @@ private:
 
     mutable std::mutex limits_mutex_;
     ServerLimits limits_;
+    std::atomic<std::uint64_t> limits_version_{0};
 
     std::atomic<bool> draining_{false};
     std::atomic<bool> stopped_{false};
@@ -368,14 +372,13 @@ private:
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<ServerCore> core, tcp::socket socket, bool admitted)
-        : core_(std::move(core)), stream_(std::move(socket)), request_timer_(stream_.get_executor()),
-          admitted_(admitted) {
+        : core_(std::move(core)), socket_(std::move(socket)), timer_(socket_.get_executor()), admitted_(admitted) {
         beast::error_code ec;
-        const auto peer = stream_.socket().remote_endpoint(ec);
+        const auto peer = socket_.remote_endpoint(ec);
         peer_ = ec ? "-" : format_endpoint(peer);
         // Each response is one gather write: nothing small is left for Nagle to hold back, but the
         // last segment of a large body would wait for the client's ACK of the ones before it.
-        stream_.socket().set_option(tcp::no_delay(true), ec);
+        socket_.set_option(tcp::no_delay(true), ec);
     }
 
     ~Session() {
@@ -393,15 +396,15 @@ public:
 
     // Serves requests until the connection ends.
     void start() {
-        net::dispatch(stream_.get_executor(),
+        net::dispatch(socket_.get_executor(),
                       [self = shared_from_this()] { self->guarded([&] { self->next_request(); }); });
     }
 
     // Answers 503 and closes: the connection cap is reached.
     void reject() {
-        net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+        net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
             self->guarded([&] {
-                self->limits_ = self->core_->limits();
+                self->update_limits();
                 self->started_ = Clock::now();
                 self->respond_error(503, "too many connections");
             });
@@ -411,17 +414,19 @@ public:
     // Closes the connection now if it is waiting for a request; a request in progress is answered
     // first, and next_request() then sees the drain and closes.
     void drain() {
-        net::post(stream_.get_executor(), [self = shared_from_this()] {
+        net::post(socket_.get_executor(), [self = shared_from_this()] {
             if (self->phase_ == Phase::waiting) self->shut();
         });
     }
 
     // Closes the connection whatever it is doing.
     void close() {
-        net::post(stream_.get_executor(), [self = shared_from_this()] { self->shut(); });
+        net::post(socket_.get_executor(), [self = shared_from_this()] { self->shut(); });
     }
 
 private:
+    // waiting: for the first byte of a request; reading: the rest of it; responding: the handler and
+    // the write; closing: the response is out, what the client still sends is read and dropped.
     enum class Phase { waiting, reading, responding, closing };
 
     template <class F>
@@ -437,52 +442,83 @@ private:
         }
     }
 
+    // Copies the server's limits when set_limits() changed them since this session last looked.
+    void update_limits() {
+        const auto version = core_->limits_version();
+        if (version == limits_version_) return;
+        limits_ = core_->limits();
+        limits_version_ = version;
+    }
+
     void next_request() {
         if (core_->draining()) return shut();
-        limits_ = core_->limits();
+        update_limits();
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(std::max(limits_.max_header_bytes, 1)));
         parser_->body_limit(body_limit);
-        if (buffer_.size() > 0) return read_request();  // pipelined: the next request is already here
+        if (buffer_.size() > 0) return begin_request();  // pipelined: the next request is already here
         // A new connection gets the header timeout for its first byte; a kept-alive one the idle timeout.
         // Expiry closes the socket silently: no request has begun.
         phase_ = Phase::waiting;
         const int wait_seconds = first_ ? limits_.header_timeout_seconds : limits_.idle_timeout_seconds;
-        stream_.expires_after(std::chrono::seconds(wait_seconds));
-        stream_.async_read_some(buffer_.prepare(read_chunk),
-                                [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
-                                    self->guarded([&] {
-                                        self->buffer_.commit(n);
-                                        if (ec) return self->shut();
-                                        self->read_request();
-                                    });
-                                });
+        set_deadline(Clock::now() + std::chrono::seconds(wait_seconds));
+        read_more();
     }
 
-    // Reads one request whose first bytes are in buffer_. The header timeout runs on our own timer
-    // rather than the stream's, whose expiry would close the socket before a 408 could be sent.
-    void read_request() {
+    // The first bytes of a request are in buffer_: from now on the header timeout runs.
+    void begin_request() {
         phase_ = Phase::reading;
         started_ = Clock::now();
         timed_out_ = false;
-        stream_.expires_never();
-        request_timer_.expires_after(std::chrono::seconds(limits_.header_timeout_seconds));
-        request_timer_.async_wait([self = shared_from_this(), seq = ++request_seq_](const beast::error_code& ec) {
-            self->guarded([&] {
-                // A stale expiry (the read finished first) must not cancel a later operation.
-                if (ec || seq != self->request_seq_ || self->phase_ != Phase::reading) return;
-                self->timed_out_ = true;
-                self->stream_.socket().cancel();
-            });
-        });
-        http::async_read(stream_, buffer_, *parser_,
-                         [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
-                             self->guarded([&] { self->on_read(ec); });
-                         });
+        deadline_set_ = false;
+        parse();
+    }
+
+    // Parses what buffer_ holds: answers a complete request at once, without another trip through the
+    // event loop, or reads more.
+    void parse() {
+        for (;;) {
+            beast::error_code ec;
+            const std::size_t used = parser_->put(buffer_.data(), ec);
+            buffer_.consume(used);
+            if (ec && ec != http::error::need_more) return on_read(ec);
+            if (parser_->is_done()) return on_read({});
+            // put() stops after the header; the body, if any, takes further calls.
+            if (ec || used == 0 || buffer_.size() == 0) break;
+        }
+        // The timer fired while the last read was completing: its cancel() came too late for that read.
+        if (timed_out_) return on_read(net::error::operation_aborted);
+        // The whole request gets header_timeout from its first byte. Most arrive in one read and never
+        // need the timer moved.
+        if (!deadline_set_) {
+            set_deadline(started_ + std::chrono::seconds(limits_.header_timeout_seconds));
+            deadline_set_ = true;
+        }
+        read_more();
+    }
+
+    void read_more() {
+        socket_.async_read_some(buffer_.prepare(read_chunk),
+                                [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
+                                    self->guarded([&] { self->on_bytes(ec, n); });
+                                });
+    }
+
+    void on_bytes(beast::error_code ec, std::size_t n) {
+        buffer_.commit(n);
+        if (phase_ == Phase::closing) return shut();
+        if (phase_ == Phase::waiting) return ec ? shut() : begin_request();
+        // As http::read does: the end of the stream ends a request only where the parser says it may.
+        if (ec == net::error::eof) {
+            ec = {};
+            parser_->put_eof(ec);
+            return on_read(ec);
+        }
+        if (ec) return on_read(ec);
+        parse();
     }
 
     void on_read(const beast::error_code& ec) {
-        request_timer_.cancel();
         // A transfer coding without chunked last leaves the body's length unknown (RFC 9112 §6.3):
         // Beast reads no body then, where a proxy in front may have framed one (request smuggling).
         if (!ec && parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked())
@@ -499,23 +535,24 @@ private:
         phase_ = Phase::responding;
         if (core_->stopped()) return shut();  // the handler may refer to what the server's owner destroyed
         const WireRequest& req = parser_->get();
-        Request request{to_string(req.method_string()), to_string(req.target()),
-                        joined(req, http::field::if_none_match), joined(req, http::field::if_modified_since),
-                        joined(req, http::field::accept_encoding)};
+        // Assigned, not constructed: the strings keep their buffers from one request to the next.
+        request_.method = view(req.method_string());
+        request_.target = view(req.target());
+        join_fields(request_.if_none_match, req, http::field::if_none_match);
+        join_fields(request_.if_modified_since, req, http::field::if_modified_since);
+        join_fields(request_.accept_encoding, req, http::field::accept_encoding);
         Response response;
         try {
-            response = core_->handle(request);
+            response = core_->handle(request_);
         } catch (const std::exception& e) {
-            spdlog::error("http: handler failed on {} {}: {}", request.method, request.target, e.what());
+            spdlog::error("http: handler failed on {} {}: {}", request_.method, request_.target, e.what());
             response = plain_response(500, "internal error");
         } catch (...) {
-            spdlog::error("http: handler failed on {} {}", request.method, request.target);
+            spdlog::error("http: handler failed on {} {}", request_.method, request_.target);
             response = plain_response(500, "internal error");
         }
         keep_alive_ = req.keep_alive() && !core_->draining();
         linger_ = false;
-        method_ = std::move(request.method);
-        target_ = std::move(request.target);
         write(std::move(response), req.version() == 10 ? 10 : 11);
     }
 
@@ -525,8 +562,8 @@ private:
         keep_alive_ = false;
         linger_ = true;  // the client may still be sending the request we refused
         const bool known = parser_ && parser_->is_header_done();
-        method_ = known ? to_string(parser_->get().method_string()) : "-";
-        target_ = known ? to_string(parser_->get().target()) : "-";
+        request_.method = known ? view(parser_->get().method_string()) : std::string_view("-");
+        request_.target = known ? view(parser_->get().target()) : std::string_view("-");
         auto response = plain_response(status, reason);
         if (status == 503) response.headers.emplace_back("Retry-After", "1");
         write(std::move(response), 11);
@@ -540,7 +577,7 @@ private:
         // there would have to be the 200's (RFC 9110 §8.6): none is sent.
         if (!format_head(head_, response, version, size, keep_alive_)) {
             spdlog::error("http: the response to {} {} has status {} or a header field that cannot be sent",
-                          method_, target_, response.status);
+                          request_.method, request_.target, response.status);
             return write(plain_response(500, "internal error"), version);
         }
         body_ = std::move(response.body);
@@ -552,8 +589,8 @@ private:
         status_ = response.status;
         route_ = response.route.empty() ? "other" : std::move(response.route);
         // A client that never reads must not pin the connection.
-        stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_seconds));
-        net::async_write(stream_, buffers_, transfer_all_at_once,
+        set_deadline(Clock::now() + std::chrono::seconds(limits_.idle_timeout_seconds));
+        net::async_write(socket_, buffers_, transfer_all_at_once,
                          [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                              self->guarded([&] { self->on_write(ec); });
                          });
@@ -562,8 +599,8 @@ private:
     void on_write(const beast::error_code& ec) {
         if (core_->access_log()) {
             const std::chrono::duration<double, std::milli> took = Clock::now() - started_;
-            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer_, method_, target_, status_, sent_bytes_, took.count(),
-                         ec ? " (not sent: " + ec.message() + ")" : std::string());
+            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer_, request_.method, request_.target, status_, sent_bytes_,
+                         took.count(), ec ? " (not sent: " + ec.message() + ")" : std::string());
         }
         body_.reset();
         if (ec) return shut();
@@ -578,46 +615,88 @@ private:
     void finish() {
         phase_ = Phase::closing;
         beast::error_code ec;
-        const bool unread = buffer_.size() > 0 || stream_.socket().available(ec) > 0;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        const bool unread = buffer_.size() > 0 || socket_.available(ec) > 0;
+        socket_.shutdown(tcp::socket::shutdown_send, ec);
         if (ec || !(linger_ || unread)) return shut();
-        stream_.expires_after(linger_time);
+        set_deadline(Clock::now() + linger_time);
         linger();
     }
 
     void linger() {
         buffer_.clear();
-        stream_.async_read_some(buffer_.prepare(read_chunk),
+        socket_.async_read_some(buffer_.prepare(read_chunk),
                                 [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                                     self->guarded([&] { ec ? self->shut() : self->linger(); });
                                 });
     }
 
+    // Sets the time by which the current phase must end. The timer is only ever moved earlier: when it
+    // fires before the deadline it waits again for the rest, so a kept-alive connection re-arms it about
+    // once an idle timeout rather than for every request.
+    void set_deadline(Clock::time_point deadline) {
+        deadline_ = deadline;
+        if (timer_armed_ && timer_expiry_ <= deadline) return;
+        arm_timer(deadline);
+    }
+
+    void arm_timer(Clock::time_point expiry) {
+        timer_expiry_ = expiry;
+        timer_armed_ = true;
+        timer_.expires_at(expiry);  // the wait it replaces completes with operation_aborted
+        timer_.async_wait([self = shared_from_this(), seq = ++timer_seq_](const beast::error_code& ec) {
+            self->guarded([&] { self->on_timer(ec, seq); });
+        });
+    }
+
+    void on_timer(const beast::error_code& ec, std::uint64_t seq) {
+        if (seq != timer_seq_) return;  // replaced by a later arm_timer()
+        timer_armed_ = false;
+        if (ec || !socket_.is_open()) return;
+        if (Clock::now() < deadline_) return arm_timer(deadline_);
+        switch (phase_) {
+            case Phase::reading:
+                // The read in progress ends with operation_aborted and on_read() answers 408.
+                timed_out_ = true;
+                socket_.cancel();
+                return;
+            case Phase::responding:
+                // Only the write is left to time out: the handler runs without giving the timer a turn.
+            case Phase::waiting:
+            case Phase::closing:
+                return shut();
+        }
+    }
+
     void shut() noexcept {
         phase_ = Phase::closing;
-        cancel_quietly(request_timer_);
+        cancel_quietly(timer_);
         beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-        stream_.socket().close(ec);
+        socket_.shutdown(tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
     }
 
     std::shared_ptr<ServerCore> core_;
-    beast::tcp_stream stream_;
-    net::steady_timer request_timer_;
+    tcp::socket socket_;
+    // One timer for every phase's deadline (deadline_); see set_deadline().
+    net::steady_timer timer_;
+    Clock::time_point deadline_;
+    Clock::time_point timer_expiry_;
+    std::uint64_t timer_seq_ = 0;
+    bool timer_armed_ = false;
+    bool deadline_set_ = false;  // the current request's header deadline is set
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<DiscardBody>> parser_;
+    Request request_;                          // reused, so its strings keep their buffers
     std::string head_;                         // the status line and header being written
     std::shared_ptr<const std::string> body_;  // kept alive until the write that borrows it completes
     std::vector<net::const_buffer> buffers_;   // head_, then the body unless none is sent
     ServerLimits limits_;                      // as they were when the current request began
+    std::uint64_t limits_version_ = std::numeric_limits<std::uint64_t>::max();
     std::string peer_;
-    std::string method_;
-    std::string target_;
     std::string route_;
     unsigned status_ = 0;
     std::size_t sent_bytes_ = 0;
     Clock::time_point started_;
-    std::uint64_t request_seq_ = 0;
     Phase phase_ = Phase::waiting;
     const bool admitted_;
     bool first_ = true;
