@@ -461,7 +461,7 @@ private:
         // Expiry closes the socket silently: no request has begun.
         phase_ = Phase::waiting;
         const int wait_seconds = first_ ? limits_.header_timeout_seconds : limits_.idle_timeout_seconds;
-        set_deadline(Clock::now() + std::chrono::seconds(wait_seconds));
+        set_deadline(std::chrono::seconds(wait_seconds));
         read_more();
     }
 
@@ -491,7 +491,7 @@ private:
         // The whole request gets header_timeout from its first byte. Most arrive in one read and never
         // need the timer moved.
         if (!deadline_set_) {
-            set_deadline(started_ + std::chrono::seconds(limits_.header_timeout_seconds));
+            set_deadline(std::chrono::seconds(limits_.header_timeout_seconds) - (Clock::now() - started_));
             deadline_set_ = true;
         }
         read_more();
@@ -589,7 +589,7 @@ private:
         status_ = response.status;
         route_ = response.route.empty() ? "other" : std::move(response.route);
         // A client that never reads must not pin the connection.
-        set_deadline(Clock::now() + std::chrono::seconds(limits_.idle_timeout_seconds));
+        set_deadline(std::chrono::seconds(limits_.idle_timeout_seconds));
         net::async_write(socket_, buffers_, transfer_all_at_once,
                          [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                              self->guarded([&] { self->on_write(ec); });
@@ -618,7 +618,7 @@ private:
         const bool unread = buffer_.size() > 0 || socket_.available(ec) > 0;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         if (ec || !(linger_ || unread)) return shut();
-        set_deadline(Clock::now() + linger_time);
+        set_deadline(linger_time);
         linger();
     }
 
@@ -630,13 +630,15 @@ private:
                                 });
     }
 
-    // Sets the time by which the current phase must end. The timer is only ever moved earlier: when it
-    // fires before the deadline it waits again for the rest, so a kept-alive connection re-arms it about
-    // once an idle timeout rather than for every request.
-    void set_deadline(Clock::time_point deadline) {
-        deadline_ = deadline;
-        if (timer_armed_ && timer_expiry_ <= deadline) return;
-        arm_timer(deadline);
+    // Sets how long the current phase may take. The timer is moved at once to an earlier deadline, but
+    // to a later one only when it would fire before half the time is up: a timer that fires early waits
+    // again for the rest. A busy kept-alive connection so re-arms it about twice an idle timeout rather
+    // than for every request, and an idle one is not woken before its time.
+    void set_deadline(Clock::duration timeout) {
+        const auto now = Clock::now();
+        deadline_ = now + timeout;
+        if (timer_armed_ && timer_expiry_ <= deadline_ && timer_expiry_ >= now + timeout / 2) return;
+        arm_timer(deadline_);
     }
 
     void arm_timer(Clock::time_point expiry) {
