@@ -100,7 +100,7 @@ public:
 
         // The main thread runs ioc_ (accepting too); each I/O thread runs the connections of its own context.
         std::vector<std::reference_wrapper<asio::io_context>> contexts;
-        for (unsigned i = 0; i < io_threads(); ++i) {
+        for (unsigned i = 0, n = io_threads(); i < n; ++i) {
             auto& context = *io_.emplace_back(std::make_unique<asio::io_context>(1));
             io_work_.push_back(asio::make_work_guard(context));
             contexts.emplace_back(context);
@@ -133,10 +133,10 @@ public:
         encode(current());
         notify("READY=1\nSTATUS=" + status_line(*current()));
 
-        std::vector<std::thread> io_threads;
-        for (auto& context : io_) io_threads.emplace_back([this, &context] { run_io(*context); });
+        std::vector<std::thread> threads;
+        for (auto& context : io_) threads.emplace_back([this, &context] { run_io(*context); });
         run_io(ioc_);
-        for (auto& thread : io_threads) thread.join();
+        for (auto& thread : threads) thread.join();
         stop_worker();
         worker_.join();
         encoder_.join();
