@@ -2,7 +2,9 @@
 """HTTP benchmark: wrk against `almanac serve` and against nginx serving the same bytes from disk
 (`almanac build` output; sendfile; gzip_static with the same level-9 .gz files), same wrk threads and
 connections, run alternately in one session, for: a ~200 KB .ics, a ~50 KB .atom, a 304 revalidation
-(If-None-Match with each server's own ETag) and a gzip response. Then 10,000 idle keep-alive
+(If-None-Match with each server's own ETag) and a gzip response, with the CPU time each server spent
+per request (its processes' user + system time over the run: steadier than requests/s on a busy
+machine, where the servers share the CPUs with wrk and whatever else runs). Then 10,000 idle keep-alive
 connections held by almanac: its CPU time and RSS idle with and without them. Loopback only; every
 step is bounded in time.
 
@@ -104,11 +106,13 @@ def wrk(url, args, headers):
         cmd += ["-H", h]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=args.duration + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return rps, float(p99.group(1)) * scale, (int(errors.group(1)) if errors else 0), (socket_errors.group(1) if socket_errors else "")
+    return (rps, float(p99.group(1)) * scale, (int(errors.group(1)) if errors else 0),
+            (socket_errors.group(1) if socket_errors else ""), requests)
 
 
 def response_headers(url, headers=()):
@@ -121,6 +125,29 @@ def response_headers(url, headers=()):
 def proc_cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    """The process ids whose parent is `pid` (nginx's workers)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        try:
+            total += proc_cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
 
 
 def proc_rss_mb(pid):
@@ -232,27 +259,38 @@ def main():
             print(f"{name}: {path} almanac {size} bytes ({headers.get('Content-Encoding', 'identity')}), "
                   f"nginx {nsize} bytes ({nheaders.get('Content-Encoding', 'identity')})", flush=True)
 
+        # The processes whose CPU time is counted: almanac's one, nginx's workers.
+        pids = {"almanac": lambda: [almanac_proc.pid], "nginx": lambda: children(nginx_proc.pid)}
+        load_before = open("/proc/loadavg").read().split()[:3]
         results = {}
         for r in range(args.rounds):
             for name, path, per_server in cases:
                 order = list(servers) if r % 2 == 0 else list(reversed(servers))
                 for server in order:
-                    rps, p99, non2xx, socket_errors = wrk(servers[server] + path, args, per_server[server])
-                    results.setdefault((name, server), []).append((rps, p99))
+                    counted = pids[server]()
+                    cpu_before = cpu_seconds(counted)
+                    rps, p99, non2xx, socket_errors, requests = wrk(servers[server] + path, args, per_server[server])
+                    cpu_us = (cpu_seconds(counted) - cpu_before) / max(requests, 1) * 1e6
+                    results.setdefault((name, server), []).append((rps, p99, cpu_us))
                     note = f" non-2xx/3xx {non2xx}" if non2xx and "304" not in name else ""
                     note += f" socket errors: {socket_errors}" if socket_errors else ""
-                    print(f"  round {r + 1} {name:18} {server:8} {rps:10.0f} req/s  p99 {p99:7.2f} ms{note}", flush=True)
+                    print(f"  round {r + 1} {name:18} {server:8} {rps:10.0f} req/s  p99 {p99:7.2f} ms  "
+                          f"CPU {cpu_us:6.1f} us/req{note}", flush=True)
 
         print()
         print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, median of {args.rounds} alternating rounds, "
-              f"{os.cpu_count()} CPUs")
-        print(f"{'case':18} | {'almanac req/s':>13} | {'nginx req/s':>11} | {'ratio':>5} | {'almanac p99':>11} | {'nginx p99':>9}")
+              f"{os.cpu_count()} CPUs, load average {' '.join(load_before)} before, "
+              f"{' '.join(open('/proc/loadavg').read().split()[:3])} after")
+        print(f"{'case':18} | {'almanac req/s':>13} | {'nginx req/s':>11} | {'ratio':>5} | {'almanac p99':>11} | "
+              f"{'nginx p99':>9} | {'almanac CPU/req':>15} | {'nginx CPU/req':>13}")
         for name, _, _ in cases:
             a = results[(name, "almanac")]
             n = results[(name, "nginx")]
-            ar, nr = statistics.median(x for x, _ in a), statistics.median(x for x, _ in n)
-            ap, np_ = statistics.median(y for _, y in a), statistics.median(y for _, y in n)
-            print(f"{name:18} | {ar:13.0f} | {nr:11.0f} | {ar / nr:5.2f} | {ap:8.2f} ms | {np_:6.2f} ms")
+            ar, nr = statistics.median(x[0] for x in a), statistics.median(x[0] for x in n)
+            ap, np_ = statistics.median(x[1] for x in a), statistics.median(x[1] for x in n)
+            ac, nc = statistics.median(x[2] for x in a), statistics.median(x[2] for x in n)
+            print(f"{name:18} | {ar:13.0f} | {nr:11.0f} | {ar / nr:5.2f} | {ap:8.2f} ms | {np_:6.2f} ms | "
+                  f"{ac:12.1f} us | {nc:10.1f} us")
 
         if args.idle > 0:
             print()

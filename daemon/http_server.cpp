@@ -1,16 +1,21 @@
-// HttpServer on Beast: one strand per acceptor and per connection, a sequential read → handle → write
-// loop per connection (so pipelined requests are answered in order), the limits of SPEC §5, and drain.
+// HttpServer on Beast: acceptors on the owner's io_context, connections spread over one io_context per
+// I/O thread (so a connection's handlers need no strand and wake no other thread), a sequential read → handle → write loop per connection (so
+// pipelined requests are answered in order), the limits of SPEC §5, and drain.
 // Response bodies are written straight from the handler's shared string, never copied.
 #include "daemon/http_server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <ctime>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -24,7 +29,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -75,46 +80,97 @@ struct DiscardBody {
     };
 };
 
-// A body of several pieces (a large document assembled from shared entries), written with one
-// gather write rather than copied into one buffer.
-struct PiecesBody {
-    using value_type = std::vector<net::const_buffer>;
-
-    static std::uint64_t size(const value_type& pieces) { return net::buffer_size(pieces); }
-
-    class writer {
-    public:
-        using const_buffers_type = std::vector<net::const_buffer>;
-        template <bool is_request, class Fields>
-        writer(const http::header<is_request, Fields>&, const value_type& pieces) : pieces_(pieces) {}
-        void init(beast::error_code& ec) { ec = {}; }
-        boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
-            ec = {};
-            if (done_) return boost::none;
-            done_ = true;
-            return std::make_pair(pieces_, false);
-        }
-
-    private:
-        const value_type& pieces_;
-        bool done_ = false;
-    };
-};
-
 using WireRequest = http::request<DiscardBody>;
-using WireResponse = http::response<http::span_body<const char>>;
-using WirePiecesResponse = http::response<PiecesBody>;
 
-// Returns the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7).
-std::string http_date() {
+// Returns the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7),
+// formatted once a second on each thread.
+std::string_view http_date() {
     static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct Formatted {
+        std::time_t second = -1;
+        char text[32] = {};
+        std::size_t size = 0;
+    };
+    thread_local Formatted cached;
     const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-                       tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (now != cached.second) {
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        const auto end = fmt::format_to_n(cached.text, sizeof cached.text, "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+                                          days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                                          tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached.size = std::min(end.size, sizeof cached.text);
+        cached.second = now;
+    }
+    return {cached.text, cached.size};
+}
+
+// A completion condition for net::async_write that, unlike net::transfer_all(), offers every unsent
+// byte to each send: transfer_all() hands the kernel at most 64 KB a call, four calls for a 200 KB feed.
+std::size_t transfer_all_at_once(const beast::error_code& ec, std::size_t) {
+    return ec ? 0 : std::numeric_limits<std::size_t>::max();
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+    char digits[20];
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    out.append(digits, end);
+}
+
+// True for a field name that is a token (RFC 9110 §5.6.2) and a value without CR, LF or NUL: such a
+// value would end the line early and let the rest pass for fields of its own.
+// One pass over each: find_first_of() would call memchr() for every byte of the value.
+bool valid_field(std::string_view name, std::string_view value) {
+    static constexpr auto token_chars = [] {
+        std::array<bool, 256> table{};
+        for (const unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) table[c] = true;
+        for (int c = '0'; c <= '9'; ++c) table[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
+        return table;
+    }();
+    if (name.empty()) return false;
+    for (const char c : name)
+        if (!token_chars[static_cast<unsigned char>(c)]) return false;
+    for (const char c : value)
+        if (c == '\r' || c == '\n' || c == '\0') return false;
+    return true;
+}
+
+// Writes the status line and header of `response` into `out`: the handler's fields in order, then
+// Date, Server, Content-Length (`body_size`; none for 204 and 304) and the Connection field that
+// `keep_alive` needs in HTTP/`version` 1.0 (10) or 1.1 (11). Returns false, leaving `out` unspecified,
+// for a status outside 100-999 or a field valid_field() refuses.
+bool format_head(std::string& out, const Response& response, unsigned version, std::size_t body_size,
+                 bool keep_alive) {
+    if (response.status < 100 || response.status > 999) return false;
+    out.clear();
+    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    append_number(out, response.status);
+    out += ' ';
+    const auto reason = http::obsolete_reason(http::int_to_status(response.status));
+    out.append(reason.data(), reason.size());
+    out += "\r\n";
+    for (const auto& [name, value] : response.headers) {
+        if (!valid_field(name, value)) return false;
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    out += "Date: ";
+    out += http_date();
+    out += "\r\nServer: almanac/" ALMANAC_VERSION "\r\n";
+    if (response.status != 304 && response.status != 204) {
+        out += "Content-Length: ";
+        append_number(out, body_size);
+        out += "\r\n";
+    }
+    if (version == 10 && keep_alive) out += "Connection: keep-alive\r\n";
+    if (version != 10 && !keep_alive) out += "Connection: close\r\n";
+    out += "\r\n";
+    return true;
 }
 
 // Returns "ADDR:PORT", with the IPv6 address in brackets.
@@ -123,17 +179,16 @@ std::string format_endpoint(const tcp::endpoint& ep) {
     return ep.address().is_v6() ? fmt::format("[{}]:{}", addr, ep.port()) : fmt::format("{}:{}", addr, ep.port());
 }
 
-// Returns the values of every `field` line joined with ", " (RFC 9110 §5.3).
-std::string joined(const WireRequest& req, http::field field) {
-    std::string out;
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+// Sets `out` to the values of every `field` line joined with ", " (RFC 9110 §5.3).
+void join_fields(std::string& out, const WireRequest& req, http::field field) {
+    out.clear();
     for (auto [it, end] = req.equal_range(field); it != end; ++it) {
         if (!out.empty()) out += ", ";
         out.append(it->value().data(), it->value().size());
     }
-    return out;
 }
-
-std::string to_string(beast::string_view s) { return std::string(s.data(), s.size()); }
 
 // True when a read failed because the bytes are not HTTP, rather than because the connection ended.
 bool is_malformed(const beast::error_code& ec) {
@@ -204,8 +259,7 @@ class Listener;
 
 // One drain() call: its deadline timer and the callback to post exactly once.
 struct DrainWaiter {
-    DrainWaiter(net::io_context& ioc, std::function<void()> callback)
-        : timer(net::make_strand(ioc)), done(std::move(callback)) {}
+    DrainWaiter(net::io_context& ioc, std::function<void()> callback) : timer(ioc), done(std::move(callback)) {}
     net::steady_timer timer;
     std::function<void()> done;
     std::atomic<bool> fired{false};
@@ -215,16 +269,21 @@ struct DrainWaiter {
 // state. Sessions and acceptors hold it by shared_ptr, so it outlives the HttpServer object if needed.
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
 public:
-    ServerCore(net::io_context& ioc, const ServerLimits& limits, HttpServer::Handler handler,
-               HttpServer::Observer observer, bool access_log)
-        : ioc_(ioc), handler_(std::move(handler)), observer_(std::move(observer)), access_log_(access_log),
-          limits_(limits) {
+    ServerCore(net::io_context& ioc, std::vector<std::reference_wrapper<net::io_context>> connection_contexts,
+               const ServerLimits& limits, HttpServer::Handler handler, HttpServer::Observer observer,
+               bool access_log)
+        : ioc_(ioc), contexts_(std::move(connection_contexts)), handler_(std::move(handler)),
+          observer_(std::move(observer)), access_log_(access_log), limits_(limits) {
+        if (contexts_.empty()) contexts_.emplace_back(ioc_);
         apply_budget(limits.max_connections);
     }
     ServerCore(const ServerCore&) = delete;
     ServerCore& operator=(const ServerCore&) = delete;
 
-    net::io_context& ioc() { return ioc_; }
+    // The context for the next connection: each in turn.
+    net::io_context& next_context() {
+        return contexts_[next_context_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+    }
     bool access_log() const { return access_log_; }
     bool draining() const { return draining_; }
     bool stopped() const { return stopped_; }
@@ -233,10 +292,14 @@ public:
         std::lock_guard lock(limits_mutex_);
         return limits_;
     }
+    // Counts set_limits() calls: sessions compare it on each request and copy the limits only when it
+    // changed, rather than taking the lock every request.
+    std::uint64_t limits_version() const { return limits_version_.load(std::memory_order_acquire); }
     void set_limits(const ServerLimits& limits) {
         std::lock_guard lock(limits_mutex_);
         if (limits_.max_connections != limits.max_connections) apply_budget(limits.max_connections);
         limits_ = limits;
+        limits_version_.fetch_add(1, std::memory_order_release);
     }
 
     // Returns the handler's response; exceptions propagate to the session, which answers 500.
@@ -288,12 +351,15 @@ private:
     void fire(const std::shared_ptr<DrainWaiter>& waiter);
 
     net::io_context& ioc_;
+    std::vector<std::reference_wrapper<net::io_context>> contexts_;  // for connections
+    std::atomic<std::size_t> next_context_{0};
     const HttpServer::Handler handler_;
     const HttpServer::Observer observer_;
     const bool access_log_;
 
     mutable std::mutex limits_mutex_;
     ServerLimits limits_;
+    std::atomic<std::uint64_t> limits_version_{0};
 
     std::atomic<bool> draining_{false};
     std::atomic<bool> stopped_{false};
@@ -309,15 +375,18 @@ private:
     std::vector<std::shared_ptr<DrainWaiter>> waiters_;
 };
 
-// One connection. Every member runs on the connection's strand; the public functions get there first.
+// One connection. Every member runs on the thread of the connection's context; the public functions
+// get there first.
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<ServerCore> core, tcp::socket socket, bool admitted)
-        : core_(std::move(core)), stream_(std::move(socket)), request_timer_(stream_.get_executor()),
-          admitted_(admitted) {
+        : core_(std::move(core)), socket_(std::move(socket)), timer_(socket_.get_executor()), admitted_(admitted) {
         beast::error_code ec;
-        const auto peer = stream_.socket().remote_endpoint(ec);
+        const auto peer = socket_.remote_endpoint(ec);
         peer_ = ec ? "-" : format_endpoint(peer);
+        // Each response is one gather write: nothing small is left for Nagle to hold back, but the
+        // last segment of a large body would wait for the client's ACK of the ones before it.
+        socket_.set_option(tcp::no_delay(true), ec);
     }
 
     ~Session() {
@@ -335,15 +404,15 @@ public:
 
     // Serves requests until the connection ends.
     void start() {
-        net::dispatch(stream_.get_executor(),
+        net::dispatch(socket_.get_executor(),
                       [self = shared_from_this()] { self->guarded([&] { self->next_request(); }); });
     }
 
     // Answers 503 and closes: the connection cap is reached.
     void reject() {
-        net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+        net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
             self->guarded([&] {
-                self->limits_ = self->core_->limits();
+                self->update_limits();
                 self->started_ = Clock::now();
                 self->respond_error(503, "too many connections");
             });
@@ -353,17 +422,19 @@ public:
     // Closes the connection now if it is waiting for a request; a request in progress is answered
     // first, and next_request() then sees the drain and closes.
     void drain() {
-        net::post(stream_.get_executor(), [self = shared_from_this()] {
+        net::post(socket_.get_executor(), [self = shared_from_this()] {
             if (self->phase_ == Phase::waiting) self->shut();
         });
     }
 
     // Closes the connection whatever it is doing.
     void close() {
-        net::post(stream_.get_executor(), [self = shared_from_this()] { self->shut(); });
+        net::post(socket_.get_executor(), [self = shared_from_this()] { self->shut(); });
     }
 
 private:
+    // waiting: for the first byte of a request; reading: the rest of it; responding: the handler and
+    // the write; closing: the response is out, what the client still sends is read and dropped.
     enum class Phase { waiting, reading, responding, closing };
 
     template <class F>
@@ -379,52 +450,83 @@ private:
         }
     }
 
+    // Copies the server's limits when set_limits() changed them since this session last looked.
+    void update_limits() {
+        const auto version = core_->limits_version();
+        if (version == limits_version_) return;
+        limits_ = core_->limits();
+        limits_version_ = version;
+    }
+
     void next_request() {
         if (core_->draining()) return shut();
-        limits_ = core_->limits();
+        update_limits();
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(std::max(limits_.max_header_bytes, 1)));
         parser_->body_limit(body_limit);
-        if (buffer_.size() > 0) return read_request();  // pipelined: the next request is already here
+        if (buffer_.size() > 0) return begin_request();  // pipelined: the next request is already here
         // A new connection gets the header timeout for its first byte; a kept-alive one the idle timeout.
         // Expiry closes the socket silently: no request has begun.
         phase_ = Phase::waiting;
         const int wait_seconds = first_ ? limits_.header_timeout_seconds : limits_.idle_timeout_seconds;
-        stream_.expires_after(std::chrono::seconds(wait_seconds));
-        stream_.async_read_some(buffer_.prepare(read_chunk),
-                                [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
-                                    self->guarded([&] {
-                                        self->buffer_.commit(n);
-                                        if (ec) return self->shut();
-                                        self->read_request();
-                                    });
-                                });
+        set_deadline(std::chrono::seconds(wait_seconds));
+        read_more();
     }
 
-    // Reads one request whose first bytes are in buffer_. The header timeout runs on our own timer
-    // rather than the stream's, whose expiry would close the socket before a 408 could be sent.
-    void read_request() {
+    // The first bytes of a request are in buffer_: from now on the header timeout runs.
+    void begin_request() {
         phase_ = Phase::reading;
         started_ = Clock::now();
         timed_out_ = false;
-        stream_.expires_never();
-        request_timer_.expires_after(std::chrono::seconds(limits_.header_timeout_seconds));
-        request_timer_.async_wait([self = shared_from_this(), seq = ++request_seq_](const beast::error_code& ec) {
-            self->guarded([&] {
-                // A stale expiry (the read finished first) must not cancel a later operation.
-                if (ec || seq != self->request_seq_ || self->phase_ != Phase::reading) return;
-                self->timed_out_ = true;
-                self->stream_.socket().cancel();
-            });
-        });
-        http::async_read(stream_, buffer_, *parser_,
-                         [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
-                             self->guarded([&] { self->on_read(ec); });
-                         });
+        deadline_set_ = false;
+        parse();
+    }
+
+    // Parses what buffer_ holds: answers a complete request at once, without another trip through the
+    // event loop, or reads more.
+    void parse() {
+        for (;;) {
+            beast::error_code ec;
+            const std::size_t used = parser_->put(buffer_.data(), ec);
+            buffer_.consume(used);
+            if (ec && ec != http::error::need_more) return on_read(ec);
+            if (parser_->is_done()) return on_read({});
+            // put() stops after the header; the body, if any, takes further calls.
+            if (ec || used == 0 || buffer_.size() == 0) break;
+        }
+        // The timer fired while the last read was completing: its cancel() came too late for that read.
+        if (timed_out_) return on_read(net::error::operation_aborted);
+        // The whole request gets header_timeout from its first byte. Most arrive in one read and never
+        // need the timer moved.
+        if (!deadline_set_) {
+            set_deadline(std::chrono::seconds(limits_.header_timeout_seconds) - (Clock::now() - started_));
+            deadline_set_ = true;
+        }
+        read_more();
+    }
+
+    void read_more() {
+        socket_.async_read_some(buffer_.prepare(read_chunk),
+                                [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
+                                    self->guarded([&] { self->on_bytes(ec, n); });
+                                });
+    }
+
+    void on_bytes(beast::error_code ec, std::size_t n) {
+        buffer_.commit(n);
+        if (phase_ == Phase::closing) return shut();
+        if (phase_ == Phase::waiting) return ec ? shut() : begin_request();
+        // As http::read does: the end of the stream ends a request only where the parser says it may.
+        if (ec == net::error::eof) {
+            ec = {};
+            parser_->put_eof(ec);
+            return on_read(ec);
+        }
+        if (ec) return on_read(ec);
+        parse();
     }
 
     void on_read(const beast::error_code& ec) {
-        request_timer_.cancel();
         // A transfer coding without chunked last leaves the body's length unknown (RFC 9112 §6.3):
         // Beast reads no body then, where a proxy in front may have framed one (request smuggling).
         if (!ec && parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked())
@@ -441,23 +543,24 @@ private:
         phase_ = Phase::responding;
         if (core_->stopped()) return shut();  // the handler may refer to what the server's owner destroyed
         const WireRequest& req = parser_->get();
-        Request request{to_string(req.method_string()), to_string(req.target()),
-                        joined(req, http::field::if_none_match), joined(req, http::field::if_modified_since),
-                        joined(req, http::field::accept_encoding)};
+        // Assigned, not constructed: the strings keep their buffers from one request to the next.
+        request_.method = view(req.method_string());
+        request_.target = view(req.target());
+        join_fields(request_.if_none_match, req, http::field::if_none_match);
+        join_fields(request_.if_modified_since, req, http::field::if_modified_since);
+        join_fields(request_.accept_encoding, req, http::field::accept_encoding);
         Response response;
         try {
-            response = core_->handle(request);
+            response = core_->handle(request_);
         } catch (const std::exception& e) {
-            spdlog::error("http: handler failed on {} {}: {}", request.method, request.target, e.what());
+            spdlog::error("http: handler failed on {} {}: {}", request_.method, request_.target, e.what());
             response = plain_response(500, "internal error");
         } catch (...) {
-            spdlog::error("http: handler failed on {} {}", request.method, request.target);
+            spdlog::error("http: handler failed on {} {}", request_.method, request_.target);
             response = plain_response(500, "internal error");
         }
         keep_alive_ = req.keep_alive() && !core_->draining();
         linger_ = false;
-        method_ = std::move(request.method);
-        target_ = std::move(request.target);
         write(std::move(response), req.version() == 10 ? 10 : 11);
     }
 
@@ -467,55 +570,48 @@ private:
         keep_alive_ = false;
         linger_ = true;  // the client may still be sending the request we refused
         const bool known = parser_ && parser_->is_header_done();
-        method_ = known ? to_string(parser_->get().method_string()) : "-";
-        target_ = known ? to_string(parser_->get().target()) : "-";
+        request_.method = known ? view(parser_->get().method_string()) : std::string_view("-");
+        request_.target = known ? view(parser_->get().target()) : std::string_view("-");
         auto response = plain_response(status, reason);
         if (status == 503) response.headers.emplace_back("Retry-After", "1");
         write(std::move(response), 11);
     }
 
+    // Writes the head and the body with one gather write; the head string is kept between responses
+    // so that its buffer is reused.
     void write(Response response, unsigned version) {
-        res_ = WireResponse{};
-        res_.version(version);
-        res_.result(response.status);
-        for (const auto& [name, value] : response.headers) res_.insert(name, value);
-        res_.set(http::field::date, http_date());
-        res_.set(http::field::server, "almanac/" ALMANAC_VERSION);
-        body_ = std::move(response.body);
-        const std::size_t size = body_.size();
+        const std::size_t size = response.body.size();
         // For HEAD too: the size of the body a GET would get. A 304 has no body, and a Content-Length
         // there would have to be the 200's (RFC 9110 §8.6): none is sent.
-        if (response.status != 304 && response.status != 204) res_.content_length(size);
-        res_.keep_alive(keep_alive_);
-        sent_bytes_ = response.head ? 0 : size;
-        std::vector<net::const_buffer> pieces;
-        if (sent_bytes_) body_.for_each_piece([&](std::string_view piece) { pieces.emplace_back(piece.data(), piece.size()); });
-        if (pieces.size() == 1)
-            res_.body() = WireResponse::body_type::value_type(static_cast<const char*>(pieces.front().data()), size);
-        else
-            res_.body() = WireResponse::body_type::value_type();
+        if (!format_head(head_, response, version, size, keep_alive_)) {
+            spdlog::error("http: the response to {} {} has status {} or a header field that cannot be sent",
+                          request_.method, request_.target, response.status);
+            return write(plain_response(500, "internal error"), version);
+        }
+        body_ = std::move(response.body);
+        const bool bodiless = response.head || response.status == 304 || response.status == 204;
+        sent_bytes_ = bodiless ? 0 : size;
+        buffers_.clear();
+        buffers_.push_back(net::buffer(head_));
+        if (sent_bytes_ > 0)
+            body_.for_each_piece([&](std::string_view piece) { buffers_.emplace_back(piece.data(), piece.size()); });
         status_ = response.status;
         route_ = response.route.empty() ? "other" : std::move(response.route);
         // A client that never reads must not pin the connection.
-        stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_seconds));
-        auto on_written = [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
-            self->guarded([&] { self->on_write(ec); });
-        };
-        if (pieces.size() <= 1) return http::async_write(stream_, res_, std::move(on_written));
-        pieces_res_.emplace(http::status::ok, version);
-        pieces_res_->base() = res_.base();
-        pieces_res_->body() = std::move(pieces);
-        http::async_write(stream_, *pieces_res_, std::move(on_written));
+        set_deadline(std::chrono::seconds(limits_.idle_timeout_seconds));
+        net::async_write(socket_, buffers_, transfer_all_at_once,
+                         [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                             self->guarded([&] { self->on_write(ec); });
+                         });
     }
 
     void on_write(const beast::error_code& ec) {
         if (core_->access_log()) {
             const std::chrono::duration<double, std::milli> took = Clock::now() - started_;
-            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer_, method_, target_, status_, sent_bytes_, took.count(),
-                         ec ? " (not sent: " + ec.message() + ")" : std::string());
+            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer_, request_.method, request_.target, status_, sent_bytes_,
+                         took.count(), ec ? " (not sent: " + ec.message() + ")" : std::string());
         }
         body_ = nullptr;
-        pieces_res_.reset();
         if (ec) return shut();
         core_->observe(route_, status_);
         if (!keep_alive_) return finish();
@@ -528,46 +624,90 @@ private:
     void finish() {
         phase_ = Phase::closing;
         beast::error_code ec;
-        const bool unread = buffer_.size() > 0 || stream_.socket().available(ec) > 0;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        const bool unread = buffer_.size() > 0 || socket_.available(ec) > 0;
+        socket_.shutdown(tcp::socket::shutdown_send, ec);
         if (ec || !(linger_ || unread)) return shut();
-        stream_.expires_after(linger_time);
+        set_deadline(linger_time);
         linger();
     }
 
     void linger() {
         buffer_.clear();
-        stream_.async_read_some(buffer_.prepare(read_chunk),
+        socket_.async_read_some(buffer_.prepare(read_chunk),
                                 [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                                     self->guarded([&] { ec ? self->shut() : self->linger(); });
                                 });
     }
 
+    // Sets how long the current phase may take. The timer is moved at once to an earlier deadline, but
+    // to a later one only when it would fire before half the time is up: a timer that fires early waits
+    // again for the rest. A busy kept-alive connection so re-arms it about twice an idle timeout rather
+    // than for every request, and an idle one is not woken before its time.
+    void set_deadline(Clock::duration timeout) {
+        const auto now = Clock::now();
+        deadline_ = now + timeout;
+        if (timer_armed_ && timer_expiry_ <= deadline_ && timer_expiry_ >= now + timeout / 2) return;
+        arm_timer(deadline_);
+    }
+
+    void arm_timer(Clock::time_point expiry) {
+        timer_expiry_ = expiry;
+        timer_armed_ = true;
+        timer_.expires_at(expiry);  // the wait it replaces completes with operation_aborted
+        timer_.async_wait([self = shared_from_this(), seq = ++timer_seq_](const beast::error_code& ec) {
+            self->guarded([&] { self->on_timer(ec, seq); });
+        });
+    }
+
+    void on_timer(const beast::error_code& ec, std::uint64_t seq) {
+        if (seq != timer_seq_) return;  // replaced by a later arm_timer()
+        timer_armed_ = false;
+        if (ec || !socket_.is_open()) return;
+        if (Clock::now() < deadline_) return arm_timer(deadline_);
+        switch (phase_) {
+            case Phase::reading:
+                // The read in progress ends with operation_aborted and on_read() answers 408.
+                timed_out_ = true;
+                socket_.cancel();
+                return;
+            case Phase::responding:
+                // Only the write is left to time out: the handler runs without giving the timer a turn.
+            case Phase::waiting:
+            case Phase::closing:
+                return shut();
+        }
+    }
+
     void shut() noexcept {
         phase_ = Phase::closing;
-        cancel_quietly(request_timer_);
+        cancel_quietly(timer_);
         beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-        stream_.socket().close(ec);
+        socket_.shutdown(tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
     }
 
     std::shared_ptr<ServerCore> core_;
-    beast::tcp_stream stream_;
-    net::steady_timer request_timer_;
+    tcp::socket socket_;
+    // One timer for every phase's deadline (deadline_); see set_deadline().
+    net::steady_timer timer_;
+    Clock::time_point deadline_;
+    Clock::time_point timer_expiry_;
+    std::uint64_t timer_seq_ = 0;
+    bool timer_armed_ = false;
+    bool deadline_set_ = false;  // the current request's header deadline is set
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<DiscardBody>> parser_;
-    WireResponse res_;
-    std::optional<WirePiecesResponse> pieces_res_;  // instead of res_ for a body of several pieces
-    Body body_;  // kept alive until the write that borrows it completes
+    Request request_;                          // reused, so its strings keep their buffers
+    std::string head_;                         // the status line and header being written
+    Body body_;                                // kept alive until the write that borrows it completes
+    std::vector<net::const_buffer> buffers_;   // head_, then the body's pieces unless none is sent
     ServerLimits limits_;                      // as they were when the current request began
+    std::uint64_t limits_version_ = std::numeric_limits<std::uint64_t>::max();
     std::string peer_;
-    std::string method_;
-    std::string target_;
     std::string route_;
     unsigned status_ = 0;
     std::size_t sent_bytes_ = 0;
     Clock::time_point started_;
-    std::uint64_t request_seq_ = 0;
     Phase phase_ = Phase::waiting;
     const bool admitted_;
     bool first_ = true;
@@ -576,7 +716,8 @@ private:
     bool timed_out_ = false;
 };
 
-// One listening socket, accepting on its own strand; each accepted connection gets a new strand.
+// One listening socket, accepting on the main context; accepted connections go to each connection
+// context in turn.
 class Listener : public std::enable_shared_from_this<Listener> {
 public:
     Listener(std::shared_ptr<ServerCore> core, tcp::acceptor acceptor)
@@ -601,7 +742,7 @@ public:
 private:
     void accept() {
         try {
-            acceptor_.async_accept(net::make_strand(core_->ioc()),
+            acceptor_.async_accept(core_->next_context(),
                                    beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
         } catch (const std::exception& e) {
             spdlog::error("http: cannot accept on {}: {}", name_, e.what());
@@ -640,7 +781,7 @@ private:
 };
 
 tcp::acceptor ServerCore::open_acceptor(const tcp::endpoint& ep, beast::error_code& ec) {
-    tcp::acceptor acceptor(net::make_strand(ioc_));
+    tcp::acceptor acceptor(ioc_);
     if (acceptor.open(ep.protocol(), ec) || acceptor.set_option(net::socket_base::reuse_address(true), ec))
         return acceptor;
     // An IPv6 address serves IPv6 only, so `--listen 0.0.0.0:P --listen [::]:P` can bind both.
@@ -722,7 +863,7 @@ std::string ServerCore::adopt(int fd) {
     if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &value_len) != 0) throw fail(os_error());
     if (value == 0) throw fail("not listening");
 
-    tcp::acceptor acceptor(net::make_strand(ioc_));
+    tcp::acceptor acceptor(ioc_);
     beast::error_code ec;
     acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) throw fail(ec.message());
@@ -792,7 +933,7 @@ void ServerCore::drain(std::chrono::milliseconds deadline, std::function<void()>
     }
     for (const auto& listener : listeners) listener->close();
     if (idle) return fire(waiter);
-    // Armed on the timer's strand, where fire() also cancels it, so the two cannot race.
+    // Armed on the timer's thread, where fire() also cancels it, so the two cannot race.
     net::dispatch(waiter->timer.get_executor(), [self = shared_from_this(), waiter, deadline] {
         if (waiter->fired) return;
         try {
@@ -868,12 +1009,14 @@ struct HttpServer::State : ServerCore {
     using ServerCore::ServerCore;
 };
 
-HttpServer::HttpServer(boost::asio::io_context& ioc, const ServerLimits& limits, Handler handler, Observer observer,
-                       bool access_log)
-    : state_(std::make_shared<State>(ioc, limits, std::move(handler), std::move(observer), access_log)) {}
+HttpServer::HttpServer(boost::asio::io_context& ioc,
+                       std::vector<std::reference_wrapper<boost::asio::io_context>> connection_contexts,
+                       const ServerLimits& limits, Handler handler, Observer observer, bool access_log)
+    : state_(std::make_shared<State>(ioc, std::move(connection_contexts), limits, std::move(handler),
+                                     std::move(observer), access_log)) {}
 
-// Closing is only posted to the strands: if the io_context is stopped, the posted work and the
-// sessions it holds are destroyed with the io_context.
+// Closing is only posted to the contexts: if one is stopped, the posted work and the sessions it holds
+// are destroyed with it.
 HttpServer::~HttpServer() {
     try {
         state_->stop();

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -18,14 +19,19 @@ namespace almanac {
 
 class HttpServer {
 public:
-    // Called on a session's strand for every request read in full; must be thread-safe and must not throw
-    // (an exception is logged and answered with 500).
+    // Called on the connection's I/O thread for every request read in full; must be thread-safe and
+    // must not throw (an exception is logged and answered with 500).
     using Handler = std::function<Response(const Request&)>;
     // Called once per response written, including the server's own 400/408/413/431/503 answers.
     using Observer = std::function<void(const std::string& route, unsigned status)>;
 
-    HttpServer(boost::asio::io_context& ioc, const ServerLimits& limits, Handler handler, Observer observer,
-               bool access_log);
+    // `ioc` runs the listening sockets and the drain deadline, and gets drain()'s `done`; connections are
+    // handed to `connection_contexts` in turn (to `ioc` if there are none), so a handler that takes long
+    // never delays accepting or the drain. Every context must be run by exactly one thread: a
+    // connection's handlers then never run at once, without a strand.
+    HttpServer(boost::asio::io_context& ioc,
+               std::vector<std::reference_wrapper<boost::asio::io_context>> connection_contexts,
+               const ServerLimits& limits, Handler handler, Observer observer, bool access_log);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -42,7 +48,7 @@ public:
     void set_limits(const ServerLimits& limits);
 
     // Stops accepting, finishes the response in progress on each connection, closes idle ones, and
-    // calls `done` (on the io_context) once every session has ended or `deadline` has passed.
+    // calls `done` (on `ioc`) once every session has ended or `deadline` has passed.
     void drain(std::chrono::milliseconds deadline, std::function<void()> done);
 
     std::size_t open_connections() const;

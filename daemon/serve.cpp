@@ -1,9 +1,16 @@
 #include "daemon/serve.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -38,6 +45,16 @@ constexpr milliseconds watch_max_delay{500};
 // The index page lists upcoming events: refresh it at least this often without any change.
 constexpr std::chrono::hours max_time_between_rebuilds{1};
 constexpr milliseconds drain_deadline{10'000};
+
+// The threads that serve HTTP connections, each with its own io_context: the CPUs this process may use,
+// at least two, so that a view rendered on demand holds up only the connections of its own thread, and
+// at most eight.
+unsigned io_threads() {
+    cpu_set_t set;
+    const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                                 : static_cast<int>(std::thread::hardware_concurrency());
+    return static_cast<unsigned>(std::clamp(cpus, 2, 8));
+}
 
 Instant now_seconds() { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
@@ -81,8 +98,15 @@ public:
         rebuild({Job(ChangeSet(), "start", false)});
         if (!current()) return 1;
 
+        // The main thread runs ioc_ (accepting too); each I/O thread runs the connections of its own context.
+        std::vector<std::reference_wrapper<asio::io_context>> contexts;
+        for (unsigned i = 0, n = io_threads(); i < n; ++i) {
+            auto& context = *io_.emplace_back(std::make_unique<asio::io_context>(1));
+            io_work_.push_back(asio::make_work_guard(context));
+            contexts.emplace_back(context);
+        }
         server_ = std::make_unique<HttpServer>(
-            ioc_, config_.server.limits,
+            ioc_, contexts, config_.server.limits,
             [this](const Request& request) { return handle_request(*current(), request, metrics_); },
             [this](const std::string& route, unsigned status) { metrics_.count_request(route, status); },
             config_.server.access_log);
@@ -109,10 +133,10 @@ public:
         encode(current());
         notify("READY=1\nSTATUS=" + status_line(*current()));
 
-        // A second thread keeps requests flowing while one renders a view on demand.
-        std::thread second([this] { run_io(); });
-        run_io();
-        second.join();
+        std::vector<std::thread> threads;
+        for (auto& context : io_) threads.emplace_back([this, &context] { run_io(*context); });
+        run_io(ioc_);
+        for (auto& thread : threads) thread.join();
         stop_worker();
         worker_.join();
         encoder_.join();
@@ -130,10 +154,10 @@ private:
             : changes(std::move(c)), reason(std::move(r)), reload(reload_config) {}
     };
 
-    void run_io() {
+    void run_io(asio::io_context& context) {
         for (;;) {
             try {
-                ioc_.run();
+                context.run();
                 return;
             } catch (const std::exception& e) {
                 spdlog::error("event loop: {}", e.what());
@@ -141,9 +165,13 @@ private:
         }
     }
 
-    std::shared_ptr<const Snapshot> current() const {
-        std::lock_guard lock(snapshot_mutex_);
-        return snapshot_;
+    // Every request takes it: an atomic load, no lock shared by the I/O threads.
+    std::shared_ptr<const Snapshot> current() const { return snapshot_.load(std::memory_order_acquire); }
+
+    // Stops every event loop.
+    void stop_io() {
+        ioc_.stop();
+        for (auto& context : io_) context->stop();
     }
 
     void notify(const std::string& state) { sd_notify(0, state.c_str()); }
@@ -245,10 +273,7 @@ private:
                           ms(started, read_done), ms(read_done, site_done), ms(site_done, render_done),
                           ms(render_done, std::chrono::steady_clock::now()));
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
-            {
-                std::lock_guard lock(snapshot_mutex_);
-                snapshot_ = snapshot;
-            }
+            snapshot_.store(snapshot, std::memory_order_release);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             metrics_.record_rebuild(reason, true, seconds);
             std::string what;
@@ -320,11 +345,8 @@ private:
     }
 
     // Serves `encoded` in place of `was` if `was` is still the live snapshot.
-    bool swap_encoded(const std::shared_ptr<const Snapshot>& was, std::shared_ptr<const Snapshot> encoded) {
-        std::lock_guard lock(snapshot_mutex_);
-        if (snapshot_ != was) return false;
-        snapshot_ = std::move(encoded);
-        return true;
+    bool swap_encoded(std::shared_ptr<const Snapshot> was, std::shared_ptr<const Snapshot> encoded) {
+        return snapshot_.compare_exchange_strong(was, std::move(encoded), std::memory_order_acq_rel);
     }
 
     // Sections detected from folder names (no content.sections in the config) follow the folders: a
@@ -420,7 +442,7 @@ private:
             }
             if (draining_) {
                 spdlog::warn("second signal: stopping now");
-                ioc_.stop();
+                stop_io();
                 return;
             }
             draining_ = true;
@@ -432,7 +454,7 @@ private:
             watchdog_timer_.cancel();
             server_->drain(drain_deadline, [this] {
                 signals_.cancel();
-                ioc_.stop();
+                stop_io();
             });
             wait_for_signal();
         });
@@ -458,8 +480,11 @@ private:
     ServeOptions options_;
     SiteConfig config_;  // the running config; written only by the worker (and before it starts)
     std::optional<Instant> source_date_epoch_;
-    asio::io_context ioc_;
-    // The daemon's own timers, signals and watcher swaps run here, one at a time, whichever I/O thread runs them.
+    // Run by the main thread: the daemon's strand, the watcher, the listening sockets.
+    asio::io_context ioc_{1};
+    std::vector<std::unique_ptr<asio::io_context>> io_;  // one per I/O thread: the connections
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> io_work_;  // keeps them running
+    // The daemon's own timers, signals and watcher swaps run here, one at a time.
     asio::strand<asio::io_context::executor_type> strand_;
     asio::steady_timer time_timer_;
     asio::steady_timer watchdog_timer_;
@@ -474,8 +499,7 @@ private:
     FragmentStore fragments_;                 // used only by the worker
     unsigned render_threads_ = render_threads();
 
-    mutable std::mutex snapshot_mutex_;
-    std::shared_ptr<const Snapshot> snapshot_;
+    std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
     std::uint64_t generation_ = 0;
 
     std::mutex queue_mutex_;

@@ -36,7 +36,7 @@ class Server {
 public:
     explicit Server(std::shared_ptr<const Rope> body) {
         server_ = std::make_unique<HttpServer>(
-            ioc_, ServerLimits{},
+            ioc_, std::vector<std::reference_wrapper<boost::asio::io_context>>{}, ServerLimits{},
             [body](const Request& request) {
                 Response r;
                 r.headers.emplace_back("Content-Type", "text/plain");

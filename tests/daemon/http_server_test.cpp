@@ -1,5 +1,6 @@
-// Tests for HttpServer: a real server on a loopback port, run by two threads, and a plain POSIX
-// client whose every wait is bounded by poll() with a deadline, so no test can hang.
+// Tests for HttpServer: a real server on a loopback port, accepting on one io_context and serving on two
+// more, each run by a thread of its own, and a plain POSIX client whose every wait is bounded by poll()
+// with a deadline, so no test can hang.
 #include "daemon/http_server.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -191,7 +194,8 @@ class HttpServerTest : public ::testing::Test {
 protected:
     void make_server(const ServerLimits& limits = {}, bool access_log = false) {
         server_ = std::make_unique<HttpServer>(
-            ioc_, limits, [this](const Request& r) { return handle(r); },
+            ioc_, std::vector<std::reference_wrapper<boost::asio::io_context>>{io_[0], io_[1]}, limits,
+            [this](const Request& r) { return handle(r); },
             [this](const std::string& route, unsigned status) {
                 std::lock_guard lock(mutex_);
                 ++observed_[{route, status}];
@@ -200,7 +204,8 @@ protected:
     }
 
     void run() {
-        for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+        threads_.emplace_back([this] { ioc_.run(); });
+        for (auto& context : io_) threads_.emplace_back([&context] { context.run(); });
     }
 
     // A server on 127.0.0.1 with a free port, running.
@@ -216,7 +221,9 @@ protected:
     void TearDown() override {
         release_ = true;
         work_.reset();
+        for (auto& work : io_work_) work.reset();
         ioc_.stop();
+        for (auto& context : io_) context.stop();
         for (auto& t : threads_) t.join();
         server_.reset();
     }
@@ -228,6 +235,18 @@ protected:
             eventually([this] { return release_.load(); }, 5s);
         }
         Response res;
+        if (r.target == "/thread") {
+            res.headers = {{"X-Thread", thread_name(std::this_thread::get_id())}};
+            return res;
+        }
+        if (r.target == "/bad-value") {
+            res.headers = {{"X-Fine", "yes"}, {"X-Value", "a\r\nX-Injected: yes"}};
+            return res;
+        }
+        if (r.target == "/bad-name") {
+            res.headers = {{"X-Injected: yes\r\nX-Name", "a"}};
+            return res;
+        }
         if (r.target == "/not-modified") {
             res.status = 304;
             res.headers = {{"ETag", "\"x\""}};
@@ -244,14 +263,23 @@ protected:
         return res;
     }
 
+    static std::string thread_name(std::thread::id id) {
+        std::ostringstream out;
+        out << id;
+        return out.str();
+    }
+
     int observed(const std::string& route, unsigned status) {
         std::lock_guard lock(mutex_);
         const auto it = observed_.find({route, status});
         return it == observed_.end() ? 0 : it->second;
     }
 
-    boost::asio::io_context ioc_;
+    boost::asio::io_context ioc_{1};
+    boost::asio::io_context io_[2]{boost::asio::io_context{1}, boost::asio::io_context{1}};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(ioc_);
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> io_work_[2]{
+        boost::asio::make_work_guard(io_[0]), boost::asio::make_work_guard(io_[1])};
     std::unique_ptr<HttpServer> server_;
     std::vector<std::thread> threads_;
     int port_ = 0;
@@ -544,6 +572,25 @@ TEST_F(HttpServerTest, HandlerExceptionGives500AndKeepsConnection) {
     EXPECT_TRUE(eventually([&] { return observed("other", 500) == 1 && observed("feed", 200) == 1; }));
 }
 
+TEST_F(HttpServerTest, HeaderFieldsThatWouldSplitTheHeaderGive500) {
+    start();
+    Client c(port_);
+    for (const std::string target : {"/bad-value", "/bad-name"}) {
+        ASSERT_TRUE(c.send(get(target)));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << target;
+        EXPECT_EQ(r->status, 500u) << target;
+        EXPECT_EQ(r->body, "internal error\n") << target;
+        EXPECT_FALSE(r->has("X-Injected")) << target;
+        EXPECT_FALSE(r->has("X-Fine")) << target;
+    }
+    ASSERT_TRUE(c.send(get("/after")));
+    const auto next = c.read_reply();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "target=/after");
+    EXPECT_TRUE(eventually([&] { return observed("other", 500) == 2; }));
+}
+
 TEST_F(HttpServerTest, ObserverCountsEveryResponse) {
     start();
     Client c(port_);
@@ -558,7 +605,7 @@ TEST_F(HttpServerTest, ObserverCountsEveryResponse) {
 TEST_F(HttpServerTest, ListenOnPortInUseThrowsNamingTheAddress) {
     start();
     const std::string address = "127.0.0.1:" + std::to_string(port_);
-    HttpServer other(ioc_, {}, [](const Request&) { return Response{}; }, nullptr, false);
+    HttpServer other(ioc_, {}, {}, [](const Request&) { return Response{}; }, nullptr, false);
     try {
         other.listen(address);
         FAIL() << "listen succeeded on a port in use";
@@ -632,6 +679,43 @@ TEST_F(HttpServerTest, DrainFinishesTheResponseInProgress) {
     EXPECT_TRUE(eventually([&] { return done == 1; }));
 }
 
+TEST_F(HttpServerTest, ConnectionsAreSpreadOverTheContextsAndAllDrain) {
+    start();
+    const std::set<std::string> io_threads{thread_name(threads_[1].get_id()), thread_name(threads_[2].get_id())};
+    std::vector<std::unique_ptr<Client>> clients;
+    std::set<std::string> served_by;
+    for (int i = 0; i < 4; ++i) {
+        clients.push_back(std::make_unique<Client>(port_));
+        ASSERT_TRUE(clients.back()->send(get("/thread")));
+        const auto r = clients.back()->read_reply();
+        ASSERT_TRUE(r);
+        served_by.insert(r->header("X-Thread"));
+    }
+    EXPECT_EQ(served_by, io_threads);
+    EXPECT_EQ(server_->open_connections(), 4u);
+    std::atomic<int> done{0};
+    server_->drain(10s, [&] { ++done; });
+    for (const auto& c : clients) EXPECT_TRUE(c->closed_within());
+    EXPECT_TRUE(eventually([&] { return done == 1; }));
+    EXPECT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
+}
+
+TEST_F(HttpServerTest, ASlowHandlerHoldsUpOnlyTheConnectionsOfItsOwnContext) {
+    start();
+    Client slow(port_);  // the first context
+    ASSERT_TRUE(slow.send(get("/slow")));
+    ASSERT_TRUE(eventually([&] { return slow_entered_ == 1; }));
+    Client other(port_);  // the second
+    ASSERT_TRUE(other.send(get("/other")));
+    const auto r = other.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "target=/other");
+    release_ = true;
+    const auto late = slow.read_reply();
+    ASSERT_TRUE(late);
+    EXPECT_EQ(late->body, "target=/slow");
+}
+
 TEST_F(HttpServerTest, DrainDeadlineClosesStuckConnections) {
     start();
     Client c(port_);
@@ -698,10 +782,11 @@ TEST_F(HttpServerTest, AdoptRefusesASocketThatIsNotListening) {
 [[noreturn]] void serve_with_few_descriptors(int port_fd, int done_fd) {
     const rlimit limit{128, 128};
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(2);
-    boost::asio::io_context ioc;
+    boost::asio::io_context ioc{1}, connections{1};
     auto work = boost::asio::make_work_guard(ioc);
+    auto connections_work = boost::asio::make_work_guard(connections);
     HttpServer server(
-        ioc, ServerLimits{},
+        ioc, {connections}, ServerLimits{},
         [](const Request&) {
             Response r;
             r.body = std::make_shared<const std::string>("ok");
@@ -711,7 +796,7 @@ TEST_F(HttpServerTest, AdoptRefusesASocketThatIsNotListening) {
     const auto bound = server.listen("127.0.0.1:0");
     const int port = std::stoi(bound.substr(bound.rfind(':') + 1));
     std::thread one([&] { ioc.run(); });
-    std::thread two([&] { ioc.run(); });
+    std::thread two([&] { connections.run(); });
     if (::write(port_fd, &port, sizeof port) != sizeof port) ::_exit(2);
     int failures = 0;
     for (const auto deadline = Clock::now() + 30s; Clock::now() < deadline;) {
