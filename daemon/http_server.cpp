@@ -23,6 +23,7 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -742,8 +743,7 @@ public:
 private:
     void accept() {
         try {
-            acceptor_.async_accept(core_->next_context(),
-                                   beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+            acceptor_.async_accept(beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
         } catch (const std::exception& e) {
             spdlog::error("http: cannot accept on {}: {}", name_, e.what());
         }
@@ -755,7 +755,7 @@ private:
             if (!ec) {
                 if (failing_) spdlog::info("http: accepting on {} again", name_);
                 failing_ = false;
-                core_->serve(std::move(socket));
+                core_->serve(rehome(std::move(socket)));
                 return accept();
             }
             // Typically EMFILE: retrying at once would spin while the condition lasts, and logging
@@ -771,6 +771,24 @@ private:
         retry_timer_.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
             if (!wait_ec) self->accept();
         });
+    }
+
+    // The accepted socket moved to the next connection context. It is accepted on the acceptor's own
+    // context and handed over afterwards: an accept still pending when the contexts are destroyed then
+    // refers to no other context, whatever order they go in.
+    tcp::socket rehome(tcp::socket accepted) {
+        beast::error_code ec;
+        const auto protocol = accepted.local_endpoint(ec).protocol();
+        if (ec) throw beast::system_error(ec);
+        tcp::socket socket(core_->next_context());
+        const auto fd = accepted.release(ec);
+        if (ec) throw beast::system_error(ec);
+        socket.assign(protocol, fd, ec);
+        if (ec) {
+            ::close(fd);
+            throw beast::system_error(ec);
+        }
+        return socket;
     }
 
     std::shared_ptr<ServerCore> core_;
