@@ -3,88 +3,24 @@
 import http.client
 import json
 import os
-import re
-import signal
-import subprocess
-import threading
+import sys
 import time
 
-HOST = "127.0.0.1"
-START_DEADLINE = 30.0  # seconds allowed for a server to build and listen
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_test  # noqa: E402  (the Server process wrapper)
+
+HOST = serve_test.HOST
 
 
-class Server:
-    """One `almanac serve` process in its own process group, its stderr collected by a thread.
-    `preexec` runs in the child before exec (to lower its open-file limit or drop privileges)."""
+class Server(serve_test.Server):
+    """serve_test's server process, started with the binary given and waited for until it listens and
+    watches; log waits default to 10 s (a flood may slow the log reader)."""
 
     def __init__(self, almanac, config, preexec=None, argv_prefix=()):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.port = None
-        self.proc = subprocess.Popen([*argv_prefix, almanac, "serve", "--config", config, "--listen", f"{HOST}:0"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True, preexec_fn=preexec)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        try:
-            match = self.wait_log(r"info: listening on http://127\.0\.0\.1:(\d+)/", START_DEADLINE)
-            self.port = int(match.group(1))
-            self.wait_log(r"info: watching ", START_DEADLINE)
-        except BaseException:
-            self.kill()
-            raise
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            with self.cond:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def log(self, since=0):
-        with self.cond:
-            return "\n".join(self.lines[since:])
-
-    def log_size(self):
-        with self.cond:
-            return len(self.lines)
+        super().__init__(config, almanac=almanac, preexec=preexec, argv_prefix=argv_prefix)
 
     def wait_log(self, pattern, timeout=10.0, since=0):
-        """The first match of `pattern` in a log line numbered `since` or later; fails at the deadline."""
-        regex = re.compile(pattern)
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines[since:]:
-                    match = regex.search(line)
-                    if match:
-                        return match
-                left = end - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
-                    raise AssertionError(f"no log line matching {pattern!r} within {timeout}s "
-                                         f"(exit status {self.proc.poll()}); log:\n" + "\n".join(self.lines[-40:]))
-                self.cond.wait(min(left, 0.1))
-
-    def rss_kib(self):
-        """The server's resident memory (VmRSS) in KiB."""
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(10)
-        finally:
-            self.reader.join(5)
-            self.proc.stderr.close()
+        return super().wait_log(pattern, timeout, since)
 
 
 class Reply:
@@ -131,15 +67,8 @@ def metric(text, name):
 
 
 def poll(fn, what, timeout=10.0, interval=0.02):
-    """Calls fn() until it returns a truthy value, which is returned; fails after `timeout` seconds."""
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """serve_test.poll with a longer deadline and interval."""
+    return serve_test.poll(fn, what, timeout, interval)
 
 
 def write_file(path, data):

@@ -114,15 +114,17 @@ FIXTURE_ITEMS = len(FIXTURE_FILES) + 1
 
 
 class Server:
-    """One `almanac serve` process in its own process group, its stderr collected by a thread."""
+    """One `almanac serve` process in its own process group, its stderr collected by a thread.
+    `almanac` defaults to the binary this suite was given; `preexec` runs in the child before exec
+    (to lower its open-file limit or drop privileges); `argv_prefix` wraps the command (strace)."""
 
-    def __init__(self, config, listen=f"{HOST}:0", wait=True):
+    def __init__(self, config, listen=f"{HOST}:0", wait=True, almanac=None, preexec=None, argv_prefix=()):
         self.lines = []
         self.cond = threading.Condition()
         self.port = None
-        self.proc = subprocess.Popen([ALMANAC, "serve", "--config", config, "--listen", listen],
+        self.proc = subprocess.Popen([*argv_prefix, almanac or ALMANAC, "serve", "--config", config, "--listen", listen],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=preexec)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         if wait:
@@ -148,9 +150,9 @@ class Server:
         with self.cond:
             self.cond.notify_all()
 
-    def log(self):
+    def log(self, since=0):
         with self.cond:
-            return "\n".join(self.lines)
+            return "\n".join(self.lines[since:])
 
     def log_size(self):
         with self.cond:
@@ -171,6 +173,14 @@ class Server:
                     raise AssertionError(f"no log line matching {pattern!r} within {timeout}s "
                                          f"(exit status {self.proc.poll()}); log:\n" + "\n".join(self.lines[-40:]))
                 self.cond.wait(min(left, 0.1))
+
+    def rss_kib(self):
+        """The server's resident memory (VmRSS) in KiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+    def alive(self):
+        return self.proc.poll() is None
 
     def signal(self, signum):
         os.kill(self.proc.pid, signum)
