@@ -190,6 +190,20 @@ std::string get(const std::string& target, const std::string& extra = "") {
     return "GET " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
 }
 
+// A body of 3,000 shared pieces of different sizes (more than one gather write takes), 3 MB in all:
+// a large document assembled from cached entries.
+std::shared_ptr<const Rope> many_pieces() {
+    static const auto rope = [] {
+        RopeBuilder b;
+        b.append("HEAD\n");
+        for (int i = 0; i < 3000; ++i)
+            b.share(std::make_shared<const std::string>("entry " + std::to_string(i) + " " + std::string(i % 2000, 'x') + "\n"));
+        b.append("TAIL\n");
+        return std::make_shared<const Rope>(std::move(b).finish());
+    }();
+    return rope;
+}
+
 class HttpServerTest : public ::testing::Test {
 protected:
     void make_server(const ServerLimits& limits = {}, bool access_log = false) {
@@ -245,6 +259,11 @@ protected:
         }
         if (r.target == "/bad-name") {
             res.headers = {{"X-Injected: yes\r\nX-Name", "a"}};
+            return res;
+        }
+        if (r.target == "/pieces") {
+            res.body = many_pieces();
+            res.head = r.method == "HEAD";
             return res;
         }
         if (r.target == "/not-modified") {
@@ -336,6 +355,32 @@ TEST_F(HttpServerTest, NotModifiedHasNoContentLengthAndKeepsTheConnection) {
     const auto next = c.read_reply();
     ASSERT_TRUE(next);
     EXPECT_EQ(next->body, "target=/after");
+}
+
+// The pieces go out as their concatenation, with the right Content-Length, on a kept-alive
+// connection, and not at all for HEAD.
+TEST_F(HttpServerTest, ABodyOfManyPiecesIsSentWholeAndInOrder) {
+    start();
+    const auto rope = many_pieces();
+    ASSERT_GT(rope->pieces().size(), 1000u);
+    const std::string expected = rope->str();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/pieces") + "HEAD /pieces HTTP/1.1\r\nHost: test\r\n\r\n" + get("/small") + get("/pieces")));
+    const auto first = c.read_reply();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->header("Content-Length"), std::to_string(expected.size()));
+    EXPECT_TRUE(first->body == expected) << "the body differs from the rope's bytes (" << first->body.size() << " bytes)";
+    const auto head = c.read_reply(true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200u);
+    EXPECT_EQ(head->header("Content-Length"), std::to_string(expected.size()));
+    const auto small = c.read_reply();  // no body bytes of HEAD came before it
+    ASSERT_TRUE(small);
+    EXPECT_EQ(small->body, "target=/small");
+    const auto again = c.read_reply();
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->body == expected);
+    EXPECT_TRUE(c.unread().empty()) << c.unread().size() << " bytes after the last response";
 }
 
 TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
