@@ -63,11 +63,6 @@ RopeBuilder& RopeBuilder::share(Piece piece) {
     return *this;
 }
 
-RopeBuilder& RopeBuilder::share(const Rope& rope) {
-    for (const auto& piece : rope.pieces()) share(piece);
-    return *this;
-}
-
 void RopeBuilder::flush() {
     if (pending_.empty()) return;
     rope_.size_ += pending_.size();

@@ -52,8 +52,6 @@ public:
     RopeBuilder& append(std::string_view text);
     // Shares `piece` (null or empty: nothing).
     RopeBuilder& share(Piece piece);
-    // Appends every piece of `rope`.
-    RopeBuilder& share(const Rope& rope);
     std::size_t size() const { return rope_.size_ + pending_.size(); }
     Rope finish() &&;
 
