@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
-#include <set>
+#include <map>
 
 #include "daemon/compression.hpp"
 #include "feeds/event_text.hpp"
@@ -179,11 +179,12 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     const auto fallback = site_updated(site, input.options);
     const auto views = prerendered_views(site.config);
 
-    std::set<std::string> render;  // feeds whose documents must be rendered
+    // The feeds whose documents must be rendered, with their selected items (publish_site needs them too).
+    std::map<std::string, std::vector<const Item*>> render;
     for (const auto& feed : site.config.feeds) {
         if (input.progress) input.progress(snap->feeds_rendered + snap->feeds_reused, site.config.feeds.size());
         FeedSignature signature;
-        const auto items = select_items(site, feed, FeedView{}, input.options.now);
+        auto items = select_items(site, feed, FeedView{}, input.options.now);
         signature.items.reserve(items.size());
         for (const auto* item : items)
             signature.items.emplace_back(item->path, item->index, input.version ? input.version(item->path) : 0);
@@ -207,7 +208,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
             snap->documents.insert(kept.begin(), kept.end());
             ++snap->feeds_reused;
         } else {
-            render.insert(feed.name);
+            render.emplace(feed.name, std::move(items));
             ++snap->feeds_rendered;
         }
         snap->signatures.emplace(feed.name, std::move(signature));
@@ -216,6 +217,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     // The changed feeds and the index page, as parallel as input.run makes them.
     PublishControl control;
     control.include_feed = [&](const FeedConfig& feed) { return render.contains(feed.name); };
+    control.selected = [&](const FeedConfig& feed) { return &render.at(feed.name); };
     control.fragments = input.fragments;
     control.run = input.run;
     std::mutex mutex;

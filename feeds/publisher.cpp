@@ -158,7 +158,8 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
     selections.reserve(feeds.size());
     for (std::size_t i = 0; i < feeds.size(); ++i) {
         if (control.progress) control.progress(i, feeds.size());
-        auto items = select_items(site, *feeds[i], FeedView{}, options.now);
+        const auto* known = control.selected ? control.selected(*feeds[i]) : nullptr;
+        auto items = known ? *known : select_items(site, *feeds[i], FeedView{}, options.now);
         const Instant updated = feed_updated(items, fallback);
         selections.push_back({feeds[i], std::move(items), updated});
     }

@@ -86,6 +86,9 @@ struct PublishControl {
     TaskRunner run;                                          // null: one task after another
     FragmentStore* fragments = nullptr;                      // null: entries are not kept
     std::function<bool(const FeedConfig&)> include_feed;     // null: every feed
+    // The feed's default-view select_items() at options.now, when the caller has it already
+    // (null: selected here).
+    std::function<const std::vector<const Item*>*(const FeedConfig&)> selected;
     bool index = true;                                       // also the index page
 };
 
