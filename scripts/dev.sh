@@ -24,12 +24,14 @@ test_packages=(
 # shellcheck source=scripts/lib.sh
 source "$here/scripts/lib.sh"
 
-build() { # [BUILD_DIR [CMAKE ARGS...]]
+# build [BUILD_DIR [CMAKE ARGS...]]: configures BUILD_DIR and builds $targets (default: everything).
+targets=()
+build() {
   local dir=${1:-$build_dir}
   [ $# -gt 0 ] && shift
   install_missing "${build_packages[@]}"
   cmake -S "$here" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${ALMANAC_CMAKE_ARGS:-} "$@" >/dev/null
-  timeout 3000 cmake --build "$dir" -j "$jobs"
+  timeout 3000 cmake --build "$dir" -j "$jobs" ${targets[@]:+--target "${targets[@]}"}
 }
 
 command_name=${1:-}
@@ -39,6 +41,7 @@ case "$command_name" in
     build
     ;;
   run)
+    targets=(almanac) # only what it runs: the test suite is built by `test`
     build
     cd "$here/examples"
     echo "== almanac serve on the example site (examples/almanac.yaml): open http://127.0.0.1:8080/"
