@@ -524,12 +524,9 @@ const Field<SiteInfo> site_fields[] = {
     {"title", [](const Value& v, SiteInfo& s) { assign(s.title, read_string(v)); }},
     {"base_url",
      [](const Value& v, SiteInfo& s) {
-         constexpr std::string_view what = "an absolute http:// or https:// URL";
-         auto url = v.scalar(what);
+         auto url = v.scalar("an absolute http:// or https:// URL");
          if (!url) return;
-         if (!is_http_url(*url) || has_space_or_control(*url)) return void(v.expected(what));
-         if (url->find_first_of("?#") != std::string::npos)
-             return v.error("expected a URL without query or fragment, got " + in_quotes(*url));
+         if (const auto problem = base_url_problem(*url)) return v.error(*problem);
          // Permalinks and feed URLs are appended to it.
          if (!url->ends_with('/')) *url += '/';
          s.base_url = std::move(*url);
@@ -798,6 +795,14 @@ std::string resolve_dir(const std::string& base_dir, const std::string& dir) {
 }
 
 }  // namespace
+
+std::optional<std::string> base_url_problem(std::string_view text) {
+    if (!is_http_url(text) || has_space_or_control(text))
+        return "expected an absolute http:// or https:// URL, got " + in_quotes(text);
+    if (text.find_first_of("?#") != std::string_view::npos)
+        return "expected a URL without query or fragment, got " + in_quotes(text);
+    return std::nullopt;
+}
 
 bool is_known_time_zone(std::string_view name) { return find_zone(name).has_value(); }
 

@@ -31,6 +31,10 @@ SiteConfig default_config(const std::string& base_dir);
 // 1–65535), or nullopt when it is one.
 std::optional<std::string> listen_address_problem(std::string_view text);
 
+// Why `text` is not a site base URL (an absolute http:// or https:// URL without spaces, query or
+// fragment), or nullopt when it is one. Callers append the final '/' when it is missing.
+std::optional<std::string> base_url_problem(std::string_view text);
+
 // Seconds in "3600", "30s", "5m", "1h30m", "1d", "1w" or ISO 8601 "PT1H", "P1DT12H"; nullopt when
 // malformed or above INT_MAX. Months and years (ambiguous lengths) are not accepted.
 std::optional<int> parse_duration_seconds(std::string_view text);

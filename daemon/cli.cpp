@@ -31,13 +31,15 @@ struct Command {
 };
 
 const Command commands[] = {
-    {"serve", "almanac serve [--config FILE] [--content DIR] [--listen ADDR:PORT]...",
+    {"serve", "almanac serve [--config FILE] [--content DIR] [--listen ADDR:PORT]... [--base-url URL]",
      "build, serve over HTTP, watch the content and rebuild on every change",
      "Builds the site once, then serves every feed (and every time-zone view and filter) over HTTP\n"
      "on each --listen address (default: server.listen from the config, else 127.0.0.1:8080; port 0\n"
      "picks a free port, and the address is logged). Watches the content directory with inotify and\n"
      "swaps in a new snapshot after each change; a file with errors keeps its last good version.\n"
-     "--content DIR replaces content.dir. Signals: SIGHUP reloads the config (an invalid one is\n"
+     "--content DIR replaces content.dir. --base-url URL is the address of the feeds and the index\n"
+     "page in every link instead of site.base_url, for a local preview (item links, UIDs and feed ids\n"
+     "keep site.base_url; in production, set site.base_url instead). Signals: SIGHUP reloads the config (an invalid one is\n"
      "rejected and the running one kept); SIGTERM or SIGINT finish open requests and exit 0.\n"
      "Under systemd: Type=notify, socket activation and the watchdog are supported.\n"
      "Routes: /, /{feed}.{ext}, /tz/Area/Location/{feed}.{ext}, ?tz=, ?tag=, ?kind=, /healthz, /metrics.\n"
@@ -52,7 +54,7 @@ const Command commands[] = {
      "  json    a JSON array of {path, line, column, severity, message}\n"
      "A summary goes to standard error. Exit status: 0 when there is no error (warnings allowed),\n"
      "1 when there is at least one error, 2 on a usage error.\n"},
-    {"build", "almanac build --out DIR [--config FILE]",
+    {"build", "almanac build --out DIR [--config FILE] [--base-url URL]",
      "write every feed, in every format and pre-rendered time zone, and the index page, under DIR",
      "Writes DIR/{feed}.{ics,rss,atom,json} for each feed and format in the config,\n"
      "DIR/tz/Area/Location/{feed}.{ext} for each zone in timezones.prerender, and DIR/index.html:\n"
@@ -61,7 +63,9 @@ const Command commands[] = {
      "printed to standard error as `check` prints them; files with errors are left out. Exit\n"
      "status: 0 written without content errors, 1 written but some content has errors (or the\n"
      "config is invalid, and nothing is written), 2 a usage error.\n"
-     "SOURCE_DATE_EPOCH, when set, dates documents that have no dated item.\n"},
+     "SOURCE_DATE_EPOCH, when set, dates documents that have no dated item. --base-url URL is the\n"
+     "address of the feeds and the index page in every link instead of site.base_url, for a preview\n"
+     "served from another address (item links, UIDs and feed ids keep site.base_url).\n"},
     {"help", "almanac help [COMMAND]", "show help for almanac or for one command", ""},
 };
 
@@ -183,12 +187,25 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return errors > 0 ? 1 : 0;
 }
 
+// --base-url URL into `overrides`; a usage error (its exit status) when URL is not a base URL.
+std::optional<int> read_base_url(const Command& cmd, const Options& opts, ConfigOverrides& overrides,
+                                 std::ostream& err) {
+    if (!opts.has("base-url")) return std::nullopt;
+    std::string url = opts.value("base-url");
+    if (const auto problem = base_url_problem(url)) return usage_error(err, cmd, "--base-url: " + *problem);
+    if (!url.ends_with('/')) url += '/';
+    overrides.base_url = std::move(url);
+    return std::nullopt;
+}
+
 int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     const Command& cmd = *find_command("build");
     Options opts;
-    if (const auto status = prepare(cmd, args, {"config", "out"}, opts, out, err)) return *status;
+    if (const auto status = prepare(cmd, args, {"config", "out", "base-url"}, opts, out, err)) return *status;
     if (!opts.has("out")) return usage_error(err, cmd, "--out DIR is required");
-    const auto loaded = load_config(opts.value("config"));
+    ConfigOverrides overrides;
+    if (const auto status = read_base_url(cmd, opts, overrides, err)) return *status;
+    const auto loaded = load_config(opts.value("config"), overrides);
     for (const auto& d : loaded.diagnostics) err << format_text(d) << "\n";
     if (!loaded.config) return 1;
     configure_logging(loaded.config->log);
@@ -233,9 +250,11 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
 int run_serve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     const Command& cmd = *find_command("serve");
     Options opts;
-    if (const auto status = prepare(cmd, args, {"config", "content", "listen"}, opts, out, err)) return *status;
+    if (const auto status = prepare(cmd, args, {"config", "content", "listen", "base-url"}, opts, out, err))
+        return *status;
     ServeOptions options;
     options.config_path = opts.value("config");
+    if (const auto status = read_base_url(cmd, opts, options.overrides, err)) return *status;
     if (opts.has("content")) options.overrides.content_dir = opts.value("content");
     if (opts.has("listen")) {
         for (const auto& address : opts.values.at("listen"))

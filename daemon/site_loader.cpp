@@ -170,6 +170,7 @@ LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrid
         config.content.dir = dir.string();
     }
     if (!overrides.listen.empty()) config.server.listen = overrides.listen;
+    if (overrides.base_url) config.site.documents_url = *overrides.base_url;
     std::error_code ec;
     if (!fs::is_directory(config.content.dir, ec)) {
         out.diagnostics.push_back({config.path.empty() ? "." : config.path, 0, 0, Severity::error,

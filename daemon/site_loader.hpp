@@ -18,9 +18,11 @@ struct LoadedConfig {
     Diagnostics diagnostics;
 };
 
-// Command-line settings that replace the config file's (`serve --content DIR --listen ADDR`).
+// Command-line settings that replace the config file's (`serve --content DIR --listen ADDR
+// --base-url URL`).
 struct ConfigOverrides {
     std::optional<std::string> content_dir;  // relative to the working directory
+    std::optional<std::string> base_url;     // becomes site.documents_url; checked, ends with '/'
     std::vector<std::string> listen;         // replaces server.listen when not empty
 };
 

@@ -94,7 +94,7 @@ Instant feed_updated(const std::vector<const Item*>& items, std::optional<Instan
 }
 
 std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone) {
-    std::string url = config.site.base_url;
+    std::string url = config.site.documents_url.empty() ? config.site.base_url : config.site.documents_url;
     if (zone) url += "tz/" + zone->name + "/";
     url += feed.name;
     url += '.';

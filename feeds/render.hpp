@@ -61,7 +61,7 @@ std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, 
 // 1970-01-01. Never the wall clock.
 Instant feed_updated(const std::vector<const Item*>& items, std::optional<Instant> fallback);
 
-// Absolute URL of a feed document: base_url + [tz/Area/Location/] + name + "." + extension.
+// Absolute URL of a feed document: documents_url (else base_url) + [tz/Area/Location/] + name + "." + extension.
 std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone);
 
 // Absolute URL of a view: feed_url plus its filters as a query ("?tag=a&tag=b&kind=c", values

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 machine (run as root, or with sudo available):
 #   scripts/dev.sh run    install what is missing, build, run almanac on the example site
+#                         (ALMANAC_LISTEN=ADDR:PORT to listen elsewhere than 127.0.0.1:8080)
 #   scripts/dev.sh test   install what is missing (with the test oracles), build, run every test
 #   scripts/dev.sh build  install the build dependencies and build only
 # Idempotent: packages already present are not reinstalled; the build dir is reused.
@@ -44,9 +45,11 @@ case "$command_name" in
     targets=(almanac) # only what it runs: the test suite is built by `test`
     build
     cd "$here/examples"
-    echo "== almanac serve on the example site (examples/almanac.yaml): open http://127.0.0.1:8080/"
+    # Links on the index page and in the feeds point at this server, not at the site's real address.
+    listen=${ALMANAC_LISTEN:-127.0.0.1:8080}
+    echo "== almanac serve on the example site (examples/almanac.yaml): open http://$listen/"
     echo "   edit any file under examples/content and it is served again at once; Ctrl-C stops."
-    exec "$build_dir/almanac" serve --config almanac.yaml "$@"
+    exec "$build_dir/almanac" serve --config almanac.yaml --listen "$listen" --base-url "http://$listen/" "$@"
     ;;
   test)
     install_missing "${test_packages[@]}"

@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${ALMANAC_FUZZ_BUILD_DIR:-$here/build-fuzz}
 jobs=${ALMANAC_JOBS:-2}
-corpus_src=${ALMANAC_FUZZ_CORPUS:-$here/../shared/corpus}
+site_src=${ALMANAC_FUZZ_SITE:-$here/examples}  # a site to seed from: almanac.yaml and content/
 all_targets=(fuzz_content fuzz_markdown fuzz_rrule fuzz_config fuzz_http)
 
 # The build dependencies (as in scripts/dev.sh) and the compiler with its libFuzzer runtime.
@@ -48,10 +48,10 @@ dicts_of() {
   esac
 }
 
-# Seeds from the shared corpus, rebuilt on every run into build-fuzz/seeds/<target>/ (the committed
+# Seeds from the example site (the TODO Group corpus) and tests/fixtures/seeds, rebuilt on every run into build-fuzz/seeds/<target>/ (the committed
 # hand-written and regression seeds stay in tests/fuzz/seeds/<target>/ and are read from there).
 make_seeds() {
-  local seeds=$build_dir/seeds content=$corpus_src/todogroup/content
+  local seeds=$build_dir/seeds content=$site_src/content
   rm -rf "$seeds"
   mkdir -p "$seeds"/{fuzz_content,fuzz_markdown,fuzz_rrule,fuzz_config,fuzz_http} "$build_dir/dicts"
   for t in "${all_targets[@]}"; do
@@ -60,7 +60,7 @@ make_seeds() {
   done
 
   local c=0 config
-  for config in "$corpus_src"/todogroup/almanac.yaml "$here"/examples/almanac.yaml "$here"/systemd/almanac.yaml \
+  for config in "$site_src"/almanac.yaml "$here"/systemd/almanac.yaml \
     "$here"/tests/fixtures/*/almanac.yaml "$here"/tests/conformance/*/site/almanac.yaml; do
     if [ -f "$config" ]; then cp "$config" "$seeds/fuzz_config/corpus-$((c += 1)).yaml"; fi
   done
@@ -100,11 +100,11 @@ make_seeds() {
     # The Markdown body: the file without its front matter.
     { printf '%s' "$flags"; awk 'NR == 1 && /^(---|\+\+\+)$/ { fm = $0; next } fm != "" && $0 == fm { fm = ""; next } fm == ""' "$file"; } \
       >"$seeds/fuzz_markdown/corpus-$n"
-  done < <(find "$content" "$corpus_src/seeds" -type f \( -name '*.md' -o -name '*.yaml' -o -name '*.yml' \) -print0 2>/dev/null | sort -z)
+  done < <(find "$content" "$here/tests/fixtures/seeds" -type f \( -name '*.md' -o -name '*.yaml' -o -name '*.yml' \) -print0 2>/dev/null | sort -z)
 
   # fuzz_rrule: start / zone / rrule / duration-or-end / "X:" exdates of every event in the corpus.
   local zone
-  zone=$(awk '/^[ \t]+timezone:/ { print $2; exit }' "$corpus_src/todogroup/almanac.yaml")
+  zone=$(awk '/^[ \t]+timezone:/ { print $2; exit }' "$site_src/almanac.yaml")
   find "$content" -type f \( -name '*.md' -o -name '*.yaml' \) -print0 | sort -z | xargs -0 awk -v out="$seeds/fuzz_rrule" -v zone="${zone:-UTC}" -v quote="'" '
     function flush(  f, i, k, parts) {
       if (start != "") {

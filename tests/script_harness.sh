@@ -1,7 +1,7 @@
-# Shared by the shell tests: arguments ALMANAC SOURCE_DIR SHARED_DIR, a temp dir removed on exit,
+# Shared by the shell tests: arguments ALMANAC SOURCE_DIR, a temp dir removed on exit,
 # processes killed on exit, ok/fail counters and the closing "N passed, M failed" line. Source it; call `finish` last.
 set -uo pipefail
-almanac=$(realpath "$1") src=$(realpath "$2") shared=$(realpath "$3")
+almanac=$(realpath "$1") src=$(realpath "$2")
 fails=0 passes=0
 tmp=$(mktemp -d)
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests of `almanac check`, `--version` and `help` with the real binary.
-# usage: check_test.sh ALMANAC SOURCE_DIR SHARED_DIR   (ALMANAC_UPDATE_GOLDEN=1 rewrites golden files)
+# usage: check_test.sh ALMANAC SOURCE_DIR   (ALMANAC_UPDATE_GOLDEN=1 rewrites golden files)
 source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
 expect_status() { # name expected actual
   if [ "$2" = "$3" ]; then ok "$1 (exit $3)"; else fail "$1: exit $3, expected $2"; fi
 }
 
-# The shared corpus: no error, and no warning for files the include glob leaves out.
-(cd "$shared/corpus/todogroup" && "$almanac" check >"$tmp/corpus.out" 2>"$tmp/corpus.err"); st=$?
+# The example site (the TODO Group corpus): no error, and no warning for files the include glob leaves out.
+(cd "$src/examples" && "$almanac" check >"$tmp/corpus.out" 2>"$tmp/corpus.err"); st=$?
 expect_status "corpus check" 0 $st
 if grep -q ': error: ' "$tmp/corpus.out"; then fail "corpus has errors"; cat "$tmp/corpus.out"; else ok "corpus has no error"; fi
 if grep -q -E 'README|newsletter-template|newsletter-guidelines' "$tmp/corpus.out"; then
@@ -15,8 +15,8 @@ if grep -q -E 'README|newsletter-template|newsletter-guidelines' "$tmp/corpus.ou
 grep -q '0 error(s)' "$tmp/corpus.err" && ok "corpus summary" || { fail "corpus summary"; cat "$tmp/corpus.err"; }
 echo "--- corpus check output:"; cat "$tmp/corpus.out" "$tmp/corpus.err"; echo "---"
 
-# The example site is the corpus too.
-(cd "$src/examples" && "$almanac" check --config almanac.yaml >/dev/null 2>&1); expect_status "examples check" 0 $?
+# The same with the config named, from another directory.
+(cd / && "$almanac" check --config "$src/examples/almanac.yaml" >/dev/null 2>&1); expect_status "examples check --config" 0 $?
 
 # The invalid fixture: exactly the expected diagnostics, exit 1.
 fixture="$src/tests/fixtures/invalid"
@@ -60,6 +60,23 @@ printf -- '---\ntitle: T\nstart: 2025-01-01\n---\n' >"$tmp/site/content/events/a
 printf '# Hello\n\nbody\n' >"$tmp/site/content/news/2025-02-03-hello.md"
 (cd "$tmp/site" && "$almanac" check >"$tmp/def.out" 2>"$tmp/def.err"); expect_status "defaults" 0 $?
 grep -q '2 item(s)' "$tmp/def.err" && ok "defaults load both sections" || { fail "defaults"; cat "$tmp/def.out" "$tmp/def.err"; }
+
+# build --base-url: the feeds and the index page are addressed there; item links and UIDs are not.
+"$almanac" build --config "$src/examples/almanac.yaml" --out "$tmp/plain" >/dev/null 2>&1
+"$almanac" build --config "$src/examples/almanac.yaml" --out "$tmp/preview" --base-url http://127.0.0.1:9999 >/dev/null 2>&1
+expect_status "build --base-url" 0 $?
+grep -q 'href="webcal://127.0.0.1:9999/events.ics"' "$tmp/preview/index.html" && ok "index links follow --base-url" \
+  || fail "index links do not follow --base-url"
+grep -q -E '(https|webcal)://todogroup\.org/[a-z]+\.(ics|rss|atom|json)' "$tmp/preview/index.html" \
+  && fail "the index page still links the feeds at site.base_url" || ok "no feed link left at site.base_url"
+grep -q '<atom:link href="http://127.0.0.1:9999/blog.rss" rel="self"' "$tmp/preview/blog.rss" && ok "self links follow --base-url" \
+  || fail "self links do not follow --base-url"
+diff <(grep -E '^(UID|DTSTART|SUMMARY)' "$tmp/plain/events.ics") <(grep -E '^(UID|DTSTART|SUMMARY)' "$tmp/preview/events.ics") >/dev/null \
+  && ok "UIDs do not depend on --base-url" || fail "UIDs change with --base-url"
+"$almanac" build --config "$src/examples/almanac.yaml" --out "$tmp/bad" --base-url ftp://x/ >/dev/null 2>"$tmp/baseurl.err"
+expect_status "bad --base-url" 2 $?
+grep -q -- '--base-url: expected an absolute http:// or https:// URL' "$tmp/baseurl.err" && ok "bad --base-url message" \
+  || { fail "bad --base-url message"; cat "$tmp/baseurl.err"; }
 
 # --version, help, usage errors.
 "$almanac" --version | grep -q -E '^almanac [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version" || fail "--version"

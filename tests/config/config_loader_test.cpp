@@ -43,7 +43,7 @@ std::string read_file(const std::string& path) {
 }
 
 TEST(ConfigLoader, ReferenceConfigLoadsWithItsValues) {
-    const std::string dir = std::string(ALMANAC_SHARED_DIR) + "/corpus/todogroup";
+    const std::string dir = std::string(ALMANAC_SOURCE_DIR) + "/examples";
     const std::string text = read_file(dir + "/almanac.yaml");
     ASSERT_FALSE(text.empty());
     const auto r = parse_config(text, "almanac.yaml", dir);
@@ -155,7 +155,7 @@ TEST(ConfigLoader, ContentDirResolvesAgainstTheConfigFolder) {
         {"/srv/site/", "content/", "/srv/site/content"},
         {"/srv/site/", "", "/srv/site/content"},  // no content.dir: the default, "content"
         {"/srv/site", "./a/./b/", "/srv/site/a/b"},
-        {"/srv/site", "../shared/content", "/srv/shared/content"},
+        {"/srv/site", "../common/content", "/srv/common/content"},
         {"/srv/site", ".", "/srv/site"},
         {"/srv/site", "/var/lib/almanac/content", "/var/lib/almanac/content"},
         {"/srv/site", "/var//lib/../content/", "/var/content"},
@@ -661,7 +661,7 @@ TEST(ConfigLoader, YamlEscapesGiveUtf8) {
 
 // Mutations of the reference config: never a crash, and a config exactly when there is no error.
 TEST(ConfigLoader, MutatedConfigsNeverCrash) {
-    const std::string original = read_file(std::string(ALMANAC_SHARED_DIR) + "/corpus/todogroup/almanac.yaml");
+    const std::string original = read_file(std::string(ALMANAC_SOURCE_DIR) + "/examples/almanac.yaml");
     ASSERT_FALSE(original.empty());
     const std::string alphabet = ":-[]{}&*!|>'\"#%@ \n\t,?0a\xff";
     std::uint32_t state = 12345;

@@ -2,7 +2,7 @@
 # `almanac build` end to end: the corpus and the tricky ICS fixture site are built, checked by the
 # third-party oracles (tests/conformance/ics/check_ics.sh, tests/conformance/feeds/check_feeds.sh),
 # compared with the golden files, and rebuilt under another TZ/locale to prove byte-identical output.
-# usage: build_test.sh ALMANAC SOURCE_DIR SHARED_DIR   (ALMANAC_UPDATE_GOLDEN=1 rewrites golden files)
+# usage: build_test.sh ALMANAC SOURCE_DIR   (ALMANAC_UPDATE_GOLDEN=1 rewrites golden files)
 source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
 
 export SOURCE_DATE_EPOCH=1700000000
@@ -11,7 +11,7 @@ build() { # config out [env...]
   env "$@" "$almanac" build --config "$config" --out "$out" 2>"$out.log"
 }
 
-build "$shared/corpus/todogroup/almanac.yaml" "$tmp/corpus" && ok "corpus build" || { fail "corpus build"; cat "$tmp/corpus.log"; }
+build "$src/examples/almanac.yaml" "$tmp/corpus" && ok "corpus build" || { fail "corpus build"; cat "$tmp/corpus.log"; }
 for f in events.ics events.rss events.atom events.json meetups.ics newsletter.rss blog.atom blog.json \
          tz/Asia/Tokyo/events.ics tz/Europe/Stockholm/meetups.ics tz/UTC/events.json; do
   [ -s "$tmp/corpus/$f" ] && ok "wrote $f" || fail "missing $f"
@@ -30,7 +30,7 @@ grep -q 'webcal://todogroup.org/events.ics' "$tmp/corpus/index.html" && grep -q 
   && ok "index.html links the feeds" || fail "index.html does not link the feeds"
 
 # Determinism: another zone, locale and working directory give the same bytes.
-(cd /tmp && build "$shared/corpus/todogroup/almanac.yaml" "$tmp/corpus2" TZ=Pacific/Auckland LC_ALL=C.UTF-8 LANG=de_DE.UTF-8)
+(cd /tmp && build "$src/examples/almanac.yaml" "$tmp/corpus2" TZ=Pacific/Auckland LC_ALL=C.UTF-8 LANG=de_DE.UTF-8)
 if diff -r -q "$tmp/corpus" "$tmp/corpus2" >/dev/null; then ok "byte-identical under another TZ and locale"; else fail "output depends on TZ/locale"; diff -r "$tmp/corpus" "$tmp/corpus2" | head -20; fi
 
 # Golden files: the default view of every corpus feed (not index.html: its upcoming events move with the day).

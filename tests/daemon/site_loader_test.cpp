@@ -33,7 +33,7 @@ std::size_t count_section(const Site& site, const std::string& section) {
 }
 
 TEST(CorpusSite, LoadsWithoutErrors) {
-    const auto loaded = load_config(ALMANAC_SHARED_DIR "/corpus/todogroup/almanac.yaml");
+    const auto loaded = load_config(ALMANAC_SOURCE_DIR "/examples/almanac.yaml");
     ASSERT_TRUE(loaded.config) << (loaded.diagnostics.empty() ? "" : format_text(loaded.diagnostics[0]));
     const Site site = load_site(*loaded.config);
     for (const auto& d : site.diagnostics) EXPECT_NE(d.severity, Severity::error) << format_text(d);

@@ -5,7 +5,7 @@
 # per encoding, revalidation of one replica's entries by the other; one replica killed (SIGKILL) in
 # the middle of a bounded load with zero failed requests seen by the client; stale entries served
 # when both are down.
-# usage: nginx_test.sh ALMANAC SOURCE_DIR SHARED_DIR
+# usage: nginx_test.sh ALMANAC SOURCE_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 max_age=6   # the replicas' server.cache_max_age, short so that entries expire during the test

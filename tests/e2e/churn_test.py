@@ -7,7 +7,7 @@
 # document whose ETag always names the same bytes, files nobody touches must never leave their feeds,
 # and once the churn stops the server must converge on exactly what `almanac build` and `almanac check`
 # make of the final content.
-# usage: churn_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]
+# usage: churn_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]
 # ALMANAC_CHURN_OPS (default 3000 operations) spread over ALMANAC_CHURN_SECONDS (default 60);
 # ALMANAC_CHURN_SEED replays the same operations (the seed is printed); ALMANAC_CHURN_CLIENTS load
 # threads (default 4); ALMANAC_CHURN_LOG=FILE keeps the daemon's log.
@@ -36,7 +36,7 @@ try:
 except ImportError:  # installed by `scripts/dev.sh test` (python3-icalendar)
     icalendar = None
 
-ALMANAC = SOURCE_DIR = SHARED_DIR = None
+ALMANAC = SOURCE_DIR = None
 
 OPS = int(os.environ.get("ALMANAC_CHURN_OPS", "3000"))
 SECONDS = float(os.environ.get("ALMANAC_CHURN_SECONDS", "60"))
@@ -264,7 +264,7 @@ def make_repo(root, rng):
     """The content dir as a git repository with three branches that differ substantially."""
     text = Text(rng)
     content = os.path.join(root, "content")
-    corpus = os.path.join(SHARED_DIR, "corpus", "todogroup", "content")
+    corpus = os.path.join(SOURCE_DIR, "examples", "content")
     for dirpath, _, filenames in os.walk(corpus):
         rel = os.path.relpath(dirpath, corpus)
         section = rel.split(os.sep)[0]
@@ -1085,8 +1085,8 @@ class ChurnTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4:
-        sys.exit("usage: churn_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]")
-    ALMANAC, SOURCE_DIR, SHARED_DIR = (os.path.abspath(a) for a in sys.argv[1:4])
-    serve_test.ALMANAC, serve_test.SOURCE_DIR, serve_test.SHARED_DIR = ALMANAC, SOURCE_DIR, SHARED_DIR
-    unittest.main(argv=[sys.argv[0]] + sys.argv[4:], verbosity=2)
+    if len(sys.argv) < 3:
+        sys.exit("usage: churn_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]")
+    ALMANAC, SOURCE_DIR = (os.path.abspath(a) for a in sys.argv[1:3])
+    serve_test.ALMANAC, serve_test.SOURCE_DIR = ALMANAC, SOURCE_DIR
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)

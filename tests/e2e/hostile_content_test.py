@@ -4,7 +4,7 @@
 # content, unreadable files and folders, non-UTF-8 text. For each: the rebuild finishes within a
 # deadline, memory stays bounded, /healthz (and `almanac check`) names the file, line and problem, and
 # the good items are still served.
-# usage: hostile_content_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]
+# usage: hostile_content_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]
 import json
 import os
 import re
@@ -19,7 +19,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostile_support import Server, event_md, get, healthz, ics_summaries, poll, timed_get, write_file  # noqa: E402
 
-ALMANAC = SOURCE_DIR = SHARED_DIR = None
+ALMANAC = SOURCE_DIR = None
 REBUILD_DEADLINE = 15.0  # seconds a rebuild may take after a hostile file lands
 RSS_LIMIT_KIB = 400 * 1024  # the fixture needs ~20 MB; a 1 MiB file may cost a few hundred while parsed
 
@@ -422,7 +422,7 @@ class UnreadableTest(ContentTestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4:
-        sys.exit("usage: hostile_content_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]")
-    ALMANAC, SOURCE_DIR, SHARED_DIR = (os.path.abspath(a) for a in sys.argv[1:4])
-    unittest.main(argv=[sys.argv[0]] + sys.argv[4:], verbosity=2)
+    if len(sys.argv) < 3:
+        sys.exit("usage: hostile_content_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]")
+    ALMANAC, SOURCE_DIR = (os.path.abspath(a) for a in sys.argv[1:3])
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)

@@ -4,7 +4,7 @@
 # path traversal, absurd ?tz= values and thousands of zone views. Each attack gets a 4xx or a closed
 # connection (the only 5xx is the documented 503 at the connection cap), nothing hangs, memory stays
 # bounded, and a normal client is served quickly during and after each attack.
-# usage: hostile_http_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]
+# usage: hostile_http_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]
 import datetime
 import os
 import re
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostile_support import (HOST, Server, event_md, get, healthz, ics_summaries, metric, poll,  # noqa: E402
                              timed_get, tz_database_files, write_file)
 
-ALMANAC = SOURCE_DIR = SHARED_DIR = None
+ALMANAC = SOURCE_DIR = None
 QUICK = 2.0  # seconds a normal request may take while the server is under attack
 RSS_LIMIT_KIB = 200 * 1024  # the fixture site needs about 20 MB; floods must not grow it far
 if "ASAN_OPTIONS" in os.environ:  # the sanitizer stage: shadow memory and the free quarantine add ~2x
@@ -520,7 +520,7 @@ class LowDescriptorLimitTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4:
-        sys.exit("usage: hostile_http_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]")
-    ALMANAC, SOURCE_DIR, SHARED_DIR = (os.path.abspath(a) for a in sys.argv[1:4])
-    unittest.main(argv=[sys.argv[0]] + sys.argv[4:], verbosity=2)
+    if len(sys.argv) < 3:
+        sys.exit("usage: hostile_http_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]")
+    ALMANAC, SOURCE_DIR = (os.path.abspath(a) for a in sys.argv[1:3])
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)

@@ -17,7 +17,7 @@
 # $ALMANAC_SCREENSHOT_DIR, else to a fresh directory under the system's temp dir that is kept; their
 # paths are printed. Everything else (server, browser, profile, fixture) is killed and removed.
 #
-# usage: index_page_browser_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR
+# usage: index_page_browser_test.py ALMANAC_BINARY SOURCE_DIR
 # The browser is $CHROMIUM, else `chromium` or `chromium-browser` on PATH; none is a failure.
 import base64
 import datetime
@@ -779,8 +779,8 @@ def run(c, almanac, tmp, shots):
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: index_page_browser_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR")
+    if len(sys.argv) != 3:
+        sys.exit("usage: index_page_browser_test.py ALMANAC_BINARY SOURCE_DIR")
     almanac = os.path.abspath(sys.argv[1])
 
     def on_alarm(signum, frame):

@@ -2,7 +2,7 @@
 # End-to-end tests of `almanac serve`: a real server on a free loopback port, real HTTP clients (http.client,
 # raw sockets) and real file edits in a temp dir. Covers routes and headers, conditional GET, compression,
 # keep-alive/pipelining, limits, inotify rebuilds, SIGHUP/SIGTERM/SIGINT, start-up failures, the example site.
-# usage: serve_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]
+# usage: serve_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]
 import datetime
 import email.utils
 import gzip
@@ -26,7 +26,7 @@ try:
 except ImportError:
     brotli = None
 
-ALMANAC = SOURCE_DIR = SHARED_DIR = None
+ALMANAC = SOURCE_DIR = None
 DEADLINE = 5.0  # seconds allowed for any change to be served
 START_DEADLINE = 30.0  # seconds allowed for a server to build and listen
 HOST = "127.0.0.1"
@@ -116,13 +116,15 @@ FIXTURE_ITEMS = len(FIXTURE_FILES) + 1
 class Server:
     """One `almanac serve` process in its own process group, its stderr collected by a thread.
     `almanac` defaults to the binary this suite was given; `preexec` runs in the child before exec
-    (to lower its open-file limit or drop privileges); `argv_prefix` wraps the command (strace)."""
+    (to lower its open-file limit or drop privileges); `argv_prefix` wraps the command (strace);
+    `args` are more options for `serve`."""
 
-    def __init__(self, config, listen=f"{HOST}:0", wait=True, almanac=None, preexec=None, argv_prefix=()):
+    def __init__(self, config, listen=f"{HOST}:0", wait=True, almanac=None, preexec=None, argv_prefix=(), args=()):
         self.lines = []
         self.cond = threading.Condition()
         self.port = None
-        self.proc = subprocess.Popen([*argv_prefix, almanac or ALMANAC, "serve", "--config", config, "--listen", listen],
+        self.proc = subprocess.Popen([*argv_prefix, almanac or ALMANAC, "serve", "--config", config, "--listen", listen,
+                                      *args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True, preexec_fn=preexec)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -1021,6 +1023,36 @@ class ExampleSiteTest(SiteTestCase):
         self.assertEqual((h["error_count"], h["errors"]), (0, []))
         self.assertGreater(h["items"], 100)
 
+    def test_with_base_url_every_link_to_a_document_is_served_here(self):
+        # `scripts/dev.sh run` serves the example with --base-url at its own address: every link of the
+        # index page to a feed or a view must then answer from this server, and the links to the site's
+        # own pages (item permalinks) must keep the site's address, where those pages are.
+        site = self.copy_examples()
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        base = f"http://{HOST}:{port}/"
+        server = self.start(os.path.join(site, "almanac.yaml"), listen=f"{HOST}:{port}", args=("--base-url", base))
+        page = get(server.port, "/").text()
+        links = set(re.findall(r'(?:href|src|action|content)="([^"]+)"', page))
+        here = {l for l in links if l.startswith((base, f"webcal://{HOST}:{port}/"))}
+        self.assertGreaterEqual(len(here), 12, sorted(links))
+        for link in sorted(here):
+            with self.subTest(link=link):
+                path = "/" + link.split(f"{HOST}:{port}/", 1)[1]
+                r = get(server.port, path.replace("&amp;", "&"))
+                self.assertEqual(r.status, 200, r)
+        # No link leads to the real site's copies of the feeds.
+        elsewhere = [l for l in links if re.match(r"(https?|webcal)://todogroup\.org/.*\.(ics|rss|atom|json)\b", l)]
+        self.assertEqual(elsewhere, [])
+        # Feeds name this server as their own address; items keep their permalinks and ids.
+        atom = get(server.port, "/blog.atom").text()
+        self.assertIn(f'rel="self" type="application/atom+xml" href="{base}blog.atom"', atom)
+        self.assertIn('<link rel="alternate" type="text/html" href="https://todogroup.org/blog/', atom)
+        ics = get(server.port, "/events.ics").text()
+        self.assertIn(f"URL:{base}events.ics", ics)
+        self.assertNotIn(f"@{HOST}", ics)
+
     def test_served_bytes_equal_almanac_build(self):
         # One snapshot builder: `serve` and `build` must give the same bytes for every document.
         site = self.copy_examples()
@@ -1062,7 +1094,7 @@ class ExampleSiteTest(SiteTestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4:
-        sys.exit("usage: serve_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]")
-    ALMANAC, SOURCE_DIR, SHARED_DIR = (os.path.abspath(a) for a in sys.argv[1:4])
-    unittest.main(argv=[sys.argv[0]] + sys.argv[4:], verbosity=2)
+    if len(sys.argv) < 3:
+        sys.exit("usage: serve_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]")
+    ALMANAC, SOURCE_DIR = (os.path.abspath(a) for a in sys.argv[1:3])
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)

@@ -29,9 +29,9 @@ struct ContentFile {
     int first_line = 1;  // file line of the body's first line
 };
 
-// Reads a corpus page and splits off its YAML front matter.
+// Reads a page of the repository (the example site, a fixture) and splits off its YAML front matter.
 ContentFile read_page(const std::string& relative) {
-    std::ifstream in(std::string(ALMANAC_SHARED_DIR) + "/" + relative, std::ios::binary);
+    std::ifstream in(std::string(ALMANAC_SOURCE_DIR) + "/" + relative, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
     ContentFile f;
@@ -228,7 +228,7 @@ TEST(MarkdownSummary, ShortTextIsNotCut) { EXPECT_EQ(render("Short one.").summar
 // Shortcodes
 
 TEST(Shortcodes, EventsPageComesOutClean) {
-    const ContentFile page = read_page("corpus/seeds/events-page.md");
+    const ContentFile page = read_page("tests/fixtures/seeds/events-page.md");
     ASSERT_FALSE(page.body.empty());
     const auto r = render(page.body);
     EXPECT_TRUE(contains(r.html, "<h2>OSPOCon</h2>")) << r.html;
@@ -246,7 +246,7 @@ TEST(Shortcodes, EventsPageComesOutClean) {
 }
 
 TEST(Shortcodes, UnknownOnesWarnAtTheirFileLine) {
-    const ContentFile page = read_page("corpus/todogroup/content/pages/meetings.md");
+    const ContentFile page = read_page("examples/content/pages/meetings.md");
     ASSERT_EQ(page.first_line, 5);
     const auto r = expand_shortcodes(page.body, "content/pages/meetings.md", page.first_line);
     const std::string wg = "unknown shortcode 'wg-card' removed (its arguments are not rendered)";

@@ -319,13 +319,13 @@ TEST(Syndication, DateFormats) {
 
 // ---- the corpus --------------------------------------------------------------------------------
 
-const fs::path corpus_dir = fs::path(ALMANAC_SHARED_DIR) / "corpus";
+const fs::path source_dir = fs::path(ALMANAC_SOURCE_DIR);
 
-// corpus/todogroup/almanac.yaml, as values (the config loader lives in another library).
+// examples/almanac.yaml (the TODO Group corpus), as values (the config loader lives in another library).
 SiteConfig todogroup_config() {
     SiteConfig c;
     c.site = {"TODO Group", "https://todogroup.org/", "America/Los_Angeles", "en", "TODO Group"};
-    c.content.dir = (corpus_dir / "todogroup" / "content").string();
+    c.content.dir = (source_dir / "examples" / "content").string();
     c.content.sections = {
         {"events", SectionType::event, {}, {}, "/community/events/:slug/"},
         {"meetups", SectionType::event, {}, {}, "/community/meetups/:slug/"},
@@ -377,7 +377,7 @@ TEST(Corpus, NewsletterTitledByHeadingAndDatedByFileName) {
 
 TEST(Corpus, EventsPageShortcodesComeOutClean) {
     SiteConfig config = small_config();
-    std::string text = read_file(corpus_dir / "seeds" / "events-page.md");
+    std::string text = read_file(source_dir / "tests" / "fixtures" / "seeds" / "events-page.md");
     text.insert(text.find('\n') + 1, "date: 2024-05-01\n");  // posts need a date; the page has none
     const Site site = make_site(config, {{"blog/events-page.md", text}});
     for (const FeedFormat format : {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}) {

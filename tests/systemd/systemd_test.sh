@@ -3,7 +3,7 @@
 # WATCHDOG, RELOADING, STOPPING) on a NOTIFY_SOCKET of our own, socket activation through
 # systemd-socket-activate, `systemd-analyze verify` and `security` on the units generated from
 # systemd/*.in, the journal log format, and an strace of the daemon checked against the unit's sandbox.
-# usage: systemd_test.sh ALMANAC SOURCE_DIR SHARED_DIR
+# usage: systemd_test.sh ALMANAC SOURCE_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 max_exposure=1.5
