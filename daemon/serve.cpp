@@ -66,9 +66,10 @@ std::string list_paths(const std::vector<std::string>& paths) {
     return out;
 }
 
+// The log level is the severity, so the line says it once: "warning: blog/a.md:3:1: message".
 void log_diagnostic(const Diagnostic& d) {
-    if (d.severity == Severity::error) spdlog::error("{}", format_text(d));
-    else spdlog::warn("{}", format_text(d));
+    if (d.severity == Severity::error) spdlog::error("{}: {}", format_place(d), d.message);
+    else spdlog::warn("{}: {}", format_place(d), d.message);
 }
 
 class Daemon {

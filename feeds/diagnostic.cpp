@@ -12,12 +12,17 @@ bool has_errors(const Diagnostics& ds) {
     return std::any_of(ds.begin(), ds.end(), [](const Diagnostic& d) { return d.severity == Severity::error; });
 }
 
-std::string format_text(const Diagnostic& d) {
+std::string format_place(const Diagnostic& d) {
     std::string out = d.path;
     if (d.line > 0) {
         out += ':' + std::to_string(d.line);
         if (d.column > 0) out += ':' + std::to_string(d.column);
     }
+    return out;
+}
+
+std::string format_text(const Diagnostic& d) {
+    std::string out = format_place(d);
     out += ": ";
     out += to_string(d.severity);
     out += ": ";

@@ -30,6 +30,10 @@ bool has_errors(const Diagnostics& ds);
 // "path:line:col: severity: message" (line/col omitted when 0).
 std::string format_text(const Diagnostic& d);
 
+// "path:line:col", "path:line" or "path": where a diagnostic is, for a log line whose level
+// already says its severity.
+std::string format_place(const Diagnostic& d);
+
 // GitHub Actions workflow command: "::error file=…,line=…,col=…::message".
 std::string format_github(const Diagnostic& d);
 

@@ -87,7 +87,9 @@ else ok "every line starts with <N>"; fi
 if grep -q -E '^<[0-7]>[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} (info|warning|error)' "$tmp/journal.log"
 then fail "timestamps in journal lines"; else ok "no timestamp (the journal adds its own)"; fi
 grep -q -E '^<6>listening on http' "$tmp/journal.log" && ok "info is <6>" || fail "info is not <6>"
-grep -q -E '^<4>content/.*: warning: ' "$tmp/journal.log" && ok "warning is <4>" || fail "warning is not <4>"
+grep -q -E '^<4>content/[^ ]*: ' "$tmp/journal.log" && ok "warning is <4>" || fail "warning is not <4>"
+grep -q -E '^<[34]>.*: (warning|error): ' "$tmp/journal.log" && fail "a diagnostic says its severity beside its level" \
+  || ok "the level alone says the severity"
 grep -q -E '^<3>config reload rejected' "$tmp/journal.log" && ok "error is <3>" || fail "error is not <3>"
 grep -q -E '^<6>stopped$' "$tmp/journal.log" && ok "the last line: <6>stopped" || fail "no <6>stopped"
 
