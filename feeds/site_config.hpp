@@ -56,12 +56,12 @@ struct ServerConfig {
 struct SiteInfo {
     std::string title = "almanac";
     std::string base_url = "http://127.0.0.1:8080/";  // always ends with '/'
-    // Where almanac's own documents (feeds, zone views, the index page) are served when that is not
-    // base_url: `--base-url` for a local preview. Item permalinks, UIDs and ids keep base_url.
-    std::string documents_url;  // empty, or ends with '/'
     std::string timezone = "UTC";
     std::string language = "en";
     std::string author;
+    // Where almanac's own documents (feeds, zone views, the index page) are served when that is not
+    // base_url: `--base-url` for a local preview. Item permalinks, UIDs and ids keep base_url.
+    std::string documents_url;  // empty, or ends with '/'
 };
 
 struct ContentConfig {
