@@ -134,9 +134,13 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
     const std::string& etag = encoding == "br" ? rep.etag_brotli : encoding == "gzip" ? rep.etag_gzip : rep.etag;
     const auto max_age = snapshot.site->config.server.cache_max_age_seconds;
     r.headers = {{"ETag", etag},
-                 {"Last-Modified", rep.last_modified_http},
                  {"Cache-Control", "public, max-age=" + std::to_string(max_age)},
                  {"Vary", "Accept-Encoding"}};
+    // A date still to come (a second version within one second, see build_snapshot) is not sent
+    // before it has passed: Last-Modified is never later than Date (RFC 9110 §8.8.2.1).
+    if (rep.last_modified <= snapshot.options.now ||
+        rep.last_modified <= std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()))
+        r.headers.emplace_back("Last-Modified", rep.last_modified_http);
     if (cors) {
         r.headers.emplace_back("Access-Control-Allow-Origin", "*");
         r.headers.emplace_back("Access-Control-Expose-Headers", "ETag, Last-Modified");
@@ -237,8 +241,9 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
         if (const auto it = snapshot.documents.find(path); it != snapshot.documents.end())
             return send(snapshot, request, *it->second, "feed", true);
     const std::string key = view_url(site.config, *feed, format->format, view);
+    // A view rendered on request is dated by its snapshot: any rebuild may have changed it.
     const auto rep = snapshot.views.find_or_render(
-        key, [&] { return render_document(site, *feed, format->format, view, snapshot.options); });
+        key, snapshot.options.now, [&] { return render_document(site, *feed, format->format, view, snapshot.options); });
     return send(snapshot, request, *rep, "feed", true);
 }
 
@@ -254,7 +259,7 @@ Response index_response(const Snapshot& snapshot, const Request& request, const 
     if (choice.error) return std::move(*choice.error);
     const std::string key = "index.html?tz=" + choice.zone->name;
     const auto rep = snapshot.views.find_or_render(
-        key, [&] { return render_index_document(*snapshot.site, choice.zone, snapshot.options); });
+        key, snapshot.options.now, [&] { return render_index_document(*snapshot.site, choice.zone, snapshot.options); });
     return send(snapshot, request, *rep, "index", false);
 }
 

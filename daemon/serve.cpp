@@ -260,6 +260,7 @@ private:
             input.generation = ++generation_;
             input.version = [this](const std::string& path) { return content_->version(path); };
             input.previous = previous;
+            input.live = current();
             ProgressLog rendering("rendering feeds");
             input.progress = rendering.callback();
             input.fragments = &fragments_;

@@ -54,7 +54,7 @@ void add_encodings(Representation& r, GzipChunks* chunks, bool defer_large_brotl
 
 }  // namespace
 
-std::shared_ptr<const Representation> make_representation(Document doc, bool encode) {
+std::shared_ptr<const Representation> make_representation(Document doc, Instant last_modified, bool encode) {
     auto r = std::make_shared<Representation>();
     if (doc.body.pieces().size() > 1 && doc.body.size() <= max_flattened_bytes) doc.body = Rope(doc.body.flat());
     r->identity = std::make_shared<const Rope>(std::move(doc.body));
@@ -62,8 +62,8 @@ std::shared_ptr<const Representation> make_representation(Document doc, bool enc
     r->etag_gzip = tag_variant(r->etag, ".gz");
     r->etag_brotli = tag_variant(r->etag, ".br");
     r->media_type = std::string(doc.media_type);
-    r->last_modified = doc.last_modified;
-    r->last_modified_http = format_rfc822(doc.last_modified);
+    r->last_modified = last_modified;
+    r->last_modified_http = format_rfc822(last_modified);
     if (encode) add_encodings(*r, nullptr, false);
     return r;
 }
@@ -151,10 +151,10 @@ void ViewCache::insert(const std::string& key, std::shared_ptr<const Representat
     }
 }
 
-std::shared_ptr<const Representation> ViewCache::find_or_render(const std::string& key,
+std::shared_ptr<const Representation> ViewCache::find_or_render(const std::string& key, Instant last_modified,
                                                                 const std::function<Document()>& render) {
     if (auto found = find(key)) return found;
-    auto rep = make_representation(render());
+    auto rep = make_representation(render(), last_modified);
     insert(key, rep);
     return rep;
 }
@@ -168,6 +168,21 @@ std::size_t ViewCache::bytes() const {
     std::lock_guard lock(mutex_);
     return bytes_;
 }
+
+namespace {
+
+// The Last-Modified of a document with `etag` at `path` (see SnapshotInput::live). Two versions
+// within one second: the second is dated a second later, which the handler holds back until then.
+Instant last_modified(const SnapshotInput& input, const std::string& path, const std::string& etag) {
+    const Snapshot* live = input.live ? input.live.get() : input.previous.get();
+    if (!live) return input.options.now;
+    const auto it = live->documents.find(path);
+    if (it == live->documents.end()) return input.options.now;
+    if (it->second->etag == etag) return it->second->last_modified;
+    return std::max(input.options.now, it->second->last_modified + std::chrono::seconds(1));
+}
+
+}  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     const auto started = std::chrono::steady_clock::now();
@@ -222,7 +237,8 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     control.run = input.run;
     std::mutex mutex;
     publish_site(site, input.options, [&](std::string path, Document doc) {
-        auto rep = make_representation(std::move(doc), false);
+        const Instant modified = last_modified(input, path, doc.etag);
+        auto rep = make_representation(std::move(doc), modified, false);
         const std::lock_guard lock(mutex);
         snap->documents.emplace(std::move(path), std::move(rep));
     }, control);

@@ -32,15 +32,17 @@ struct Representation {
     std::string etag_gzip;    // the identity tag with ".gz" inside the quotes
     std::string etag_brotli;  // … with ".br"
     std::string media_type;
+    // When these bytes went live here (build_snapshot): later than every earlier version's, so that
+    // If-Modified-Since alone never earns a 304 for bytes the client has not seen.
     Instant last_modified;
     std::string last_modified_http;  // IMF-fixdate
     bool encoded = false;            // gzip/brotli were tried (they stay null when they do not help)
     bool brotli_deferred = false;    // encoded, but a large document's brotli waits (see encode_snapshot)
 };
 
-// `doc` ready to send; with `encode`, also gzip- and brotli-compressed (bodies under 256 bytes stay
-// identity only).
-std::shared_ptr<const Representation> make_representation(Document doc, bool encode = true);
+// `doc` ready to send, last modified at `last_modified`; with `encode`, also gzip- and
+// brotli-compressed (bodies under 256 bytes stay identity only).
+std::shared_ptr<const Representation> make_representation(Document doc, Instant last_modified, bool encode = true);
 
 // `rep` with its encodings computed (rep itself when they already are). A large document's gzip
 // reuses the chunks `chunks` compressed before (see GzipChunks); null compresses every chunk.
@@ -59,8 +61,9 @@ public:
         : capacity_(capacity), max_bytes_(max_bytes) {}
     std::shared_ptr<const Representation> find(const std::string& key);
     void insert(const std::string& key, std::shared_ptr<const Representation> value);
-    // The cached view for `key`, else `render()`'s result, kept. Rendering happens outside the lock.
-    std::shared_ptr<const Representation> find_or_render(const std::string& key,
+    // The cached view for `key`, else `render()`'s result with `last_modified`, kept. Rendering
+    // happens outside the lock.
+    std::shared_ptr<const Representation> find_or_render(const std::string& key, Instant last_modified,
                                                          const std::function<Document()>& render);
     std::size_t size() const;
     std::size_t bytes() const;  // of the bodies kept
@@ -110,6 +113,10 @@ struct SnapshotInput {
     // Documents of feeds whose signature did not change are taken from here. Only valid with the
     // same configuration: pass null after a config reload.
     std::shared_ptr<const Snapshot> previous;
+    // The snapshot served until now, after a reload too (null at start): a document whose bytes it
+    // holds keeps its Last-Modified, any other is dated options.now, and never earlier than a second
+    // after the version it replaces.
+    std::shared_ptr<const Snapshot> live;
     std::function<void(std::size_t feeds_done, std::size_t feeds)> progress;
     // Entries rendered by earlier builds under the same configuration (null: none kept), and how
     // to run the rendering tasks (null: one after another). See feeds/publisher.hpp.

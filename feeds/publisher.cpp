@@ -78,7 +78,6 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     doc.body = f.render(request);
     doc.media_type = f.media_type;
     doc.etag = strong_etag(doc.body);
-    doc.last_modified = updated;
     return doc;
 }
 
@@ -115,7 +114,6 @@ Document render_index_document(const Site& site, const std::optional<Zone>& zone
     doc.body = Rope(render_index_page(site, index));
     doc.media_type = "text/html; charset=utf-8";
     doc.etag = strong_etag(doc.body);
-    doc.last_modified = site_updated(site, options).value_or(Instant{});
     return doc;
 }
 

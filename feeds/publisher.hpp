@@ -19,8 +19,7 @@ namespace almanac {
 struct Document {
     Rope body;
     std::string_view media_type;
-    std::string etag;       // strong: "\"<XXH3-64 of body, hex>-<length hex>\"", the same on every machine
-    Instant last_modified;  // the document's deterministic updated instant (whole seconds)
+    std::string etag;  // strong: "\"<XXH3-64 of body, hex>-<length hex>\"", the same on every machine
 };
 
 struct PublishOptions {

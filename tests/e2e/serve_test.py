@@ -856,6 +856,89 @@ class FileEventTest(SiteTestCase):
 # 7–8. Signals
 
 
+class LastModifiedTest(SiteTestCase):
+    """A client that revalidates with If-Modified-Since alone (no ETag) never gets a 304 for bytes it has not
+    seen: Last-Modified moves forward whenever a document's bytes change, never backward (restarts included),
+    and is never later than Date."""
+
+    def setUp(self):
+        self.root = self.make_root()
+        self.config = make_site(self.root)
+        self.server = self.start(self.config)
+
+    def fetch(self, path="/events.ics", since=None):
+        r = get(self.server.port, path, headers={"If-Modified-Since": since} if since else {})
+        lm, date = r.header("Last-Modified"), r.header("Date")
+        if lm:
+            self.assertLessEqual(email.utils.parsedate_to_datetime(lm), email.utils.parsedate_to_datetime(date))
+        return r
+
+    def wait_new(self, before, path="/events.ics"):
+        """Polls until `path` has other bytes than `before`; returns the new reply (with its Last-Modified)."""
+        def attempt():
+            r = self.fetch(path)
+            return r if r.body != before.body and r.header("Last-Modified") else None
+        return poll(attempt, f"a new version of {path}", timeout=DEADLINE + 2)
+
+    def edit(self, rel, text):
+        write_file(os.path.join(self.root, "content", rel), text)
+
+    def stale_304(self, seen, path="/events.ics"):
+        """Revalidates `seen` with its Last-Modified only: True when the server says 304 for other bytes."""
+        r = self.fetch(path, since=seen.header("Last-Modified"))
+        current = self.fetch(path)
+        return r.status == 304 and current.body != seen.body
+
+    def test_an_edit_that_changes_no_date(self):
+        first = self.fetch()
+        time.sleep(1.1)  # a new second, so that the new version's date can be told from the first's
+        self.edit("events/alpha.md", event_md("Alpha Summit", "2030-05-10T09:00", "duration: PT8H",
+                                              'location: "Hamburg"', "kind: conference", "tags: [summit, europe]"))
+        second = self.wait_new(first)
+        self.assertIn(b"Hamburg", second.body)
+        self.assertFalse(self.stale_304(first))
+        self.assertEqual(self.fetch(since=first.header("Last-Modified")).status, 200)
+        self.assertGreater(email.utils.parsedate_to_datetime(second.header("Last-Modified")),
+                           email.utils.parsedate_to_datetime(first.header("Last-Modified")))
+        self.assertEqual(self.fetch(since=second.header("Last-Modified")).status, 304)
+
+    def test_two_versions_within_one_second(self):
+        # The second version is dated a second after the first, and that date is only sent once it has come.
+        first = self.fetch()
+        seen = [first]
+        for n in range(3):
+            self.edit("events/gamma.md", event_md(f"Gamma {n}", "2030-07-01", "end: 2030-07-03"))
+            seen.append(self.wait_new(seen[-1]))
+        for older in seen[:-1]:
+            self.assertEqual(self.fetch(since=older.header("Last-Modified")).status, 200)
+        dates = [email.utils.parsedate_to_datetime(r.header("Last-Modified")) for r in seen]
+        self.assertEqual(dates, sorted(set(dates)), "each version is dated after the one before")
+
+    def test_deleting_the_newest_item(self):
+        first = self.fetch("/blog.atom")
+        time.sleep(1.1)
+        os.remove(os.path.join(self.root, "content", "blog", "second.md"))
+        second = self.wait_new(first, "/blog.atom")
+        self.assertNotIn(b"Second Post", second.body)
+        self.assertFalse(self.stale_304(first, "/blog.atom"))
+        self.assertGreater(email.utils.parsedate_to_datetime(second.header("Last-Modified")),
+                           email.utils.parsedate_to_datetime(first.header("Last-Modified")))
+
+    def test_a_restart_never_moves_it_back(self):
+        first = self.fetch()
+        self.server.kill()
+        time.sleep(1.1)
+        # Changed while the daemon was down: the new process must not date it before what clients saw.
+        self.edit("events/alpha.md", event_md("Alpha Summit", "2030-05-10T09:00", "duration: PT8H",
+                                              'location: "Leipzig"', "kind: conference", "tags: [summit, europe]"))
+        self.server = self.start(self.config)
+        second = self.fetch()
+        self.assertIn(b"Leipzig", second.body)
+        self.assertFalse(self.stale_304(first))
+        self.assertGreaterEqual(email.utils.parsedate_to_datetime(second.header("Last-Modified")),
+                                email.utils.parsedate_to_datetime(first.header("Last-Modified")))
+
+
 class DetectedSectionsTest(SiteTestCase):
     def test_a_new_top_level_folder_becomes_a_section_and_a_feed(self):
         # Without content.sections, sections follow the folders: no SIGHUP needed for a new one.
