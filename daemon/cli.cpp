@@ -219,7 +219,7 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     // Written as publish_site's tasks give them, on render_threads() threads: a big site's output
     // never has to fit in memory.
     const std::string dir = opts.value("out");
-    std::size_t written = 0;
+    std::size_t written = 0, unchanged = 0;
     std::string problem;
     std::mutex mutex;
     const auto write = [&](std::string path, Document doc) {
@@ -227,10 +227,11 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
             const std::lock_guard lock(mutex);
             if (!problem.empty()) return;
         }
-        auto result = write_document(dir, path, doc.body);
+        bool wrote = false;
+        auto result = write_document(dir, path, doc.body, &wrote);
         const std::lock_guard lock(mutex);
         if (problem.empty()) problem = std::move(result);
-        ++written;
+        ++(wrote ? written : unchanged);
     };
     ProgressLog writing("almanac build: feeds selected");
     PublishControl control;
@@ -242,8 +243,8 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
         err << "almanac build: " << problem << "\n";
         return 1;
     }
-    err << "almanac build: wrote " << written << " document(s) for " << site.config.feeds.size() << " feed(s) to "
-        << dir << "\n";
+    err << "almanac build: wrote " << written << " document(s), " << unchanged << " unchanged, for "
+        << site.config.feeds.size() << " feed(s) to " << dir << "\n";
     return has_errors(site.diagnostics) ? 1 : 0;
 }
 

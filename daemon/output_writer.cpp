@@ -8,7 +8,10 @@
 #include <system_error>
 #include <vector>
 
+#include <cstring>
+
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -47,11 +50,45 @@ int write_pieces(int fd, const Rope& body) {
     return 0;
 }
 
+// True when `target` is a regular file holding exactly `body` (compared as it is read, in blocks).
+bool holds(const fs::path& target, const Rope& body) {
+    const int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return false;
+    struct stat st {};
+    bool same = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::size_t>(st.st_size) == body.size();
+    std::vector<char> block(std::size_t{1} << 16);
+    const auto& pieces = body.pieces();
+    std::size_t piece = 0, offset = 0;  // where the next byte to compare is in body
+    while (same) {
+        const ssize_t n = ::read(fd, block.data(), block.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            same = n == 0;  // the sizes are equal: the end of the file is the end of body
+            break;
+        }
+        for (std::size_t at = 0; same && at < static_cast<std::size_t>(n);) {
+            while (piece < pieces.size() && offset == pieces[piece]->size()) ++piece, offset = 0;
+            if (piece == pieces.size()) {
+                same = false;  // the file grew while it was read
+                break;
+            }
+            const std::size_t len = std::min(static_cast<std::size_t>(n) - at, pieces[piece]->size() - offset);
+            same = std::memcmp(block.data() + at, pieces[piece]->data() + offset, len) == 0;
+            at += len;
+            offset += len;
+        }
+    }
+    ::close(fd);
+    return same;
+}
+
 }  // namespace
 
-std::string write_document(const std::string& dir, const std::string& path, const Rope& body) {
+std::string write_document(const std::string& dir, const std::string& path, const Rope& body, bool* written) {
     std::error_code ec;
     const fs::path target = fs::path(dir) / path;
+    if (written) *written = false;
+    if (holds(target, body)) return {};
     fs::create_directories(target.parent_path(), ec);
     if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
     const fs::path temp = target.string() + ".tmp";
@@ -63,6 +100,7 @@ std::string write_document(const std::string& dir, const std::string& path, cons
         return "cannot write " + temp.string() + ": " + std::generic_category().message(write_error ? write_error : close_error);
     fs::rename(temp, target, ec);
     if (ec) return "cannot rename " + temp.string() + " to " + target.string() + ": " + ec.message();
+    if (written) *written = true;
     return {};
 }
 

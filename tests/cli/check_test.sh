@@ -78,6 +78,25 @@ expect_status "bad --base-url" 2 $?
 grep -q -- '--base-url: expected an absolute http:// or https:// URL' "$tmp/baseurl.err" && ok "bad --base-url message" \
   || { fail "bad --base-url message"; cat "$tmp/baseurl.err"; }
 
+# build writes only what changed: the same build again rewrites nothing (same inode, same time),
+# and an edit to one event rewrites the documents that hold it, not the blog's.
+cp -r "$src/examples" "$tmp/site2"
+"$almanac" build --config "$tmp/site2/almanac.yaml" --out "$tmp/out2" 2>/dev/null
+(cd "$tmp/out2" && find . -type f -printf '%p %i %T@\n' | sort) >"$tmp/stamps1"
+sleep 0.05
+"$almanac" build --config "$tmp/site2/almanac.yaml" --out "$tmp/out2" 2>"$tmp/again.err"
+(cd "$tmp/out2" && find . -type f -printf '%p %i %T@\n' | sort) >"$tmp/stamps2"
+cmp -s "$tmp/stamps1" "$tmp/stamps2" && ok "a second build rewrites no file" || { fail "a second build rewrote files"; diff "$tmp/stamps1" "$tmp/stamps2" | head -5; }
+grep -q -E 'wrote 0 document\(s\), [0-9]+ unchanged' "$tmp/again.err" && ok "build says what it left unchanged" || { fail "build summary"; cat "$tmp/again.err"; }
+event=$(grep -l '^location:' "$tmp/site2"/content/events/*.md | head -1)
+sed -i 's/^location: .*/location: "Somewhere else entirely"/' "$event"
+"$almanac" build --config "$tmp/site2/almanac.yaml" --out "$tmp/out2" 2>/dev/null
+(cd "$tmp/out2" && find . -type f -printf '%p %i %T@\n' | sort) >"$tmp/stamps3"
+changed=$(diff "$tmp/stamps2" "$tmp/stamps3" | grep '^>' | awk '{print $2}')
+echo "$changed" | grep -q '^\./events\.ics$' && ok "the edited event's calendar is rewritten" || fail "events.ics was not rewritten"
+echo "$changed" | grep -q 'blog' && fail "blog documents were rewritten for an event edit" || ok "the blog's files are left alone"
+grep -q 'Somewhere else entirely' "$tmp/out2/events.ics" && ok "the new bytes are there" || fail "events.ics lacks the edit"
+
 # --version, help, usage errors.
 "$almanac" --version | grep -q -E '^almanac [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version" || fail "--version"
 "$almanac" help | grep -q 'almanac check' && ok "help" || fail "help"
