@@ -3,9 +3,12 @@
 # oversized and malformed requests, slowloris, connection floods (also under a low open-file limit),
 # path traversal, absurd ?tz= values and thousands of zone views. Each attack gets a 4xx or a closed
 # connection (the only 5xx is the documented 503 at the connection cap), nothing hangs, memory stays
-# bounded, and a normal client is served quickly during and after each attack.
+# bounded, and a normal client is served quickly during and after each attack. Also the protocol's
+# corners (Host, Expect, empty lines, versions, repeated lengths, targets) as RFC 9112 and 9110 want
+# them, and cross-origin requests: Chromium's preflight sent by curl, and Chromium itself.
 # usage: hostile_http_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]
 import datetime
+import http.server
 import os
 import re
 import resource
@@ -61,6 +64,28 @@ server:
 """
 
 GOOD_EVENTS = ["Alpha Summit", "Beta Meetup", "Gamma Workshop"]
+
+# A page on another origin that fetches FEED as a web calendar would, and writes what its script could
+# read into <pre id="out">.
+PAGE = """<!DOCTYPE html><html><body><pre id="out">pending</pre><script>
+(async () => {
+  const out = [];
+  try {
+    const first = await fetch("FEED");
+    const etag = first.headers.get("ETag");
+    out.push(`first ${first.status} etag=${etag} last-modified=${first.headers.get("Last-Modified")}`);
+    await first.text();
+    const again = await fetch("FEED", {headers: {"If-None-Match": etag}});
+    out.push(`again ${again.status}`);
+    const missing = await fetch("FEED".replace("events.ics", "nope.ics"), {headers: {"If-None-Match": etag}});
+    out.push(`missing ${missing.status} ${(await missing.text()).trim()}`);
+  } catch (e) {
+    out.push(`error ${e}`);
+  }
+  document.getElementById("out").textContent = out.join("\\n");
+})();
+</script></body></html>
+"""
 
 
 def make_site(root, max_connections=200):
@@ -394,6 +419,46 @@ class HostileHttpTest(unittest.TestCase):
         status, missing = curl("-H", "If-None-Match: " + first["etag"], target=url.replace("events.ics", "nope.ics"))
         self.assertEqual(status, 404)
         self.assertEqual(missing.get("access-control-allow-origin"), "*")
+
+    def test_cross_origin_revalidation_in_chromium(self):
+        # A page on another origin (another port) fetches a feed, reads its validators, revalidates with
+        # If-None-Match (which makes Chromium send a preflight first) and reads a 404's reason: what a web
+        # calendar does. Chromium decides by its own CORS rules whether the script may see each answer.
+        wanted = os.environ.get("CHROMIUM")
+        chromium = shutil.which(wanted) if wanted else shutil.which("chromium") or shutil.which("chromium-browser")
+        self.assertIsNotNone(chromium, "no chromium on PATH (or $CHROMIUM): `apt-get install chromium`")
+        page = PAGE.replace("FEED", f"http://{HOST}:{self.port}/events.ics").encode()
+
+        class PageHandler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the name http.server calls)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+
+        origin = http.server.ThreadingHTTPServer((HOST, 0), PageHandler)
+        threading.Thread(target=origin.serve_forever, daemon=True).start()
+        profile = tempfile.mkdtemp(prefix="almanac-chromium-")
+        try:
+            done = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                                   "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--no-first-run", "--disable-extensions",
+                                   "--disable-background-networking", "--disable-component-update",
+                                   "--virtual-time-budget=10000", "--dump-dom",
+                                   f"http://{HOST}:{origin.server_address[1]}/"],
+                                  capture_output=True, timeout=90)
+        finally:
+            origin.shutdown()
+            origin.server_close()
+            shutil.rmtree(profile, True)
+        m = re.search(rb'<pre id="out">(.*?)</pre>', done.stdout, re.S)
+        self.assertIsNotNone(m, done.stderr[-2000:])
+        lines = m.group(1).decode().split("\n")
+        self.assertRegex(lines[0], r'^first 200 etag="[^"]+" last-modified=\w{3}, ')
+        self.assertEqual(lines[1:], ["again 304", "missing 404 no feed named 'nope'"])
 
     # --- Slow clients --------------------------------------------------------------------------------
 
