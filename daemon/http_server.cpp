@@ -121,17 +121,20 @@ void append_number(std::string& out, std::uint64_t n) {
     out.append(digits, end);
 }
 
+// A table of the bytes that are ASCII letters, digits or one of `others`.
+constexpr std::array<bool, 256> alphanumerics_and(std::string_view others) {
+    std::array<bool, 256> table{};
+    for (const char c : others) table[static_cast<unsigned char>(c)] = true;
+    for (int c = '0'; c <= '9'; ++c) table[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
+    return table;
+}
+
 // True for a field name that is a token (RFC 9110 §5.6.2) and a value without CR, LF or NUL: such a
 // value would end the line early and let the rest pass for fields of its own.
 // One pass over each: find_first_of() would call memchr() for every byte of the value.
 bool valid_field(std::string_view name, std::string_view value) {
-    static constexpr auto token_chars = [] {
-        std::array<bool, 256> table{};
-        for (const unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) table[c] = true;
-        for (int c = '0'; c <= '9'; ++c) table[c] = true;
-        for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
-        return table;
-    }();
+    static constexpr auto token_chars = alphanumerics_and("!#$%&'*+-.^_`|~");
     if (name.empty()) return false;
     for (const char c : name)
         if (!token_chars[static_cast<unsigned char>(c)]) return false;
@@ -196,13 +199,7 @@ void join_fields(std::string& out, const WireRequest& req, http::field field) {
 // §3.2.3 define them (an IP-literal in brackets, or a reg-name or IPv4 address), or empty.
 bool valid_host(std::string_view host) {
     // unreserved, sub-delims and '%' (pct-encoded, its hex digits checked below)
-    static constexpr auto name_chars = [] {
-        std::array<bool, 256> table{};
-        for (const unsigned char c : std::string_view("-._~!$&'()*+,;=%")) table[c] = true;
-        for (int c = '0'; c <= '9'; ++c) table[c] = true;
-        for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
-        return table;
-    }();
+    static constexpr auto name_chars = alphanumerics_and("-._~!$&'()*+,;=%");
     const auto is_hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
     std::size_t i = 0;
     if (host.starts_with('[')) {
