@@ -536,8 +536,9 @@ private:
         const std::size_t size = buffer_.size();
         std::size_t n = 0;
         while (n + 1 < size && data[n] == '\r' && data[n + 1] == '\n') n += 2;
+        const bool request_left = size - n > 1 || (size - n == 1 && data[n] != '\r');
         buffer_.consume(n);
-        return size - n > 1 || (size - n == 1 && data[n] != '\r');
+        return request_left;
     }
 
     // The first bytes of a request are in buffer_: from now on the header timeout runs.
