@@ -3,9 +3,7 @@
 # oversized and malformed requests, slowloris, connection floods (also under a low open-file limit),
 # path traversal, absurd ?tz= values and thousands of zone views. Each attack gets a 4xx or a closed
 # connection (the only 5xx is the documented 503 at the connection cap), nothing hangs, memory stays
-# bounded, and a normal client is served quickly during and after each attack. Also the protocol's
-# corners (Host, Expect, empty lines, versions, repeated lengths, targets) as RFC 9112 and 9110 want
-# them, and cross-origin requests: Chromium's preflight sent by curl, and Chromium itself.
+# bounded, and a normal client is served quickly during and after each attack.
 # usage: hostile_http_test.py ALMANAC_BINARY SOURCE_DIR SHARED_DIR [unittest arguments]
 import datetime
 import http.server
@@ -293,7 +291,8 @@ class HostileHttpTest(unittest.TestCase):
                 self.assert_refused(data, what)
         self.assertEqual(healthz(self.port)["status"], "ok")
 
-    # --- Protocol corners (each was once answered wrongly): what RFC 9112 and 9110 prescribe ----------
+    # --- Protocol corners (each was once answered wrongly): what RFC 9112 and 9110 prescribe, and
+    # --- cross-origin requests (Chromium's preflight sent by curl, and Chromium itself) ---------------
 
     def exchange(self, data):
         """Sends `data` on a new connection; returns (the status of every response, the bytes, closed)."""
