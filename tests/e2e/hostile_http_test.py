@@ -291,8 +291,9 @@ class HostileHttpTest(unittest.TestCase):
                 self.assert_refused(data, what)
         self.assertEqual(healthz(self.port)["status"], "ok")
 
-    # --- Protocol corners (each was once answered wrongly): what RFC 9112 and 9110 prescribe, and
-    # --- cross-origin requests (Chromium's preflight sent by curl, and Chromium itself) ---------------
+    # --- Protocol corners and cross-origin requests ---------------------------------------------------
+    # Each corner was once answered wrongly; the answers are what RFC 9112 and RFC 9110 prescribe.
+    # Cross-origin: Chromium's preflight sent by curl, and Chromium itself.
 
     def exchange(self, data):
         """Sends `data` on a new connection; returns (the status of every response, the bytes, closed)."""
