@@ -445,8 +445,9 @@ class HostileHttpTest(unittest.TestCase):
         profile = tempfile.mkdtemp(prefix="almanac-chromium-")
         try:
             done = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-                                   "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--no-first-run", "--disable-extensions",
-                                   "--disable-background-networking", "--disable-component-update",
+                                   "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--no-first-run",
+                                   "--disable-extensions", "--disable-background-networking",
+                                   "--disable-component-update",
                                    "--virtual-time-budget=10000", "--dump-dom",
                                    f"http://{HOST}:{origin.server_address[1]}/"],
                                   capture_output=True, timeout=90)
