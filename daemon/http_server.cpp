@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -120,17 +121,20 @@ void append_number(std::string& out, std::uint64_t n) {
     out.append(digits, end);
 }
 
+// A table of the bytes that are ASCII letters, digits or one of `others`.
+constexpr std::array<bool, 256> alphanumerics_and(std::string_view others) {
+    std::array<bool, 256> table{};
+    for (const char c : others) table[static_cast<unsigned char>(c)] = true;
+    for (int c = '0'; c <= '9'; ++c) table[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
+    return table;
+}
+
 // True for a field name that is a token (RFC 9110 §5.6.2) and a value without CR, LF or NUL: such a
 // value would end the line early and let the rest pass for fields of its own.
 // One pass over each: find_first_of() would call memchr() for every byte of the value.
 bool valid_field(std::string_view name, std::string_view value) {
-    static constexpr auto token_chars = [] {
-        std::array<bool, 256> table{};
-        for (const unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) table[c] = true;
-        for (int c = '0'; c <= '9'; ++c) table[c] = true;
-        for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
-        return table;
-    }();
+    static constexpr auto token_chars = alphanumerics_and("!#$%&'*+-.^_`|~");
     if (name.empty()) return false;
     for (const char c : name)
         if (!token_chars[static_cast<unsigned char>(c)]) return false;
@@ -191,6 +195,48 @@ void join_fields(std::string& out, const WireRequest& req, http::field field) {
     }
 }
 
+// True for a Host field value that RFC 9110 §7.2 allows: uri-host [":" port] as RFC 3986 §3.2.2 and
+// §3.2.3 define them (an IP-literal in brackets, or a reg-name or IPv4 address), or empty.
+bool valid_host(std::string_view host) {
+    // unreserved, sub-delims and '%' (pct-encoded, its hex digits checked below)
+    static constexpr auto name_chars = alphanumerics_and("-._~!$&'()*+,;=%");
+    const auto is_hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    std::size_t i = 0;
+    if (host.starts_with('[')) {
+        // IPv6address or IPvFuture: hex digits, ':', '.', and for IPvFuture unreserved and sub-delims.
+        const auto close = host.find(']');
+        if (close == std::string_view::npos || close < 2) return false;
+        for (i = 1; i < close; ++i)
+            if (host[i] != ':' && (host[i] == '%' || !name_chars[static_cast<unsigned char>(host[i])])) return false;
+        ++i;
+    } else {
+        for (; i < host.size() && host[i] != ':'; ++i) {
+            if (!name_chars[static_cast<unsigned char>(host[i])]) return false;
+            if (host[i] == '%' && !(i + 2 < host.size() && is_hex(host[i + 1]) && is_hex(host[i + 2]))) return false;
+        }
+    }
+    if (i == host.size()) return true;
+    if (host[i] != ':') return false;
+    for (++i; i < host.size(); ++i)
+        if (host[i] < '0' || host[i] > '9') return false;
+    return true;
+}
+
+// Rewrites "HTTP/1.x" (x from 2 to 9) at the end of the request line that starts `data` to "HTTP/1.1",
+// which Beast's parser refuses and RFC 9110 §2.5 says to answer as the highest 1.x version we speak.
+// Returns false, changing nothing, when the line is not complete or ends otherwise.
+bool downgrade_minor_version(char* data, std::size_t size) {
+    const std::string_view text(data, size);
+    const auto eol = text.find("\r\n");
+    constexpr std::string_view prefix = " HTTP/1.";
+    if (eol == std::string_view::npos || eol < prefix.size() + 1) return false;
+    const std::size_t digit = eol - 1;
+    if (text.substr(digit - prefix.size(), prefix.size()) != prefix || data[digit] < '2' || data[digit] > '9')
+        return false;
+    data[digit] = '1';
+    return true;
+}
+
 // True when a read failed because the bytes are not HTTP, rather than because the connection ended.
 bool is_malformed(const beast::error_code& ec) {
     static const auto& http_category = http::make_error_code(http::error::bad_method).category();
@@ -246,10 +292,12 @@ bool log_overload_now(std::atomic<Clock::rep>& last) {
     return (seen == 0 || now - seen >= interval) && last.compare_exchange_strong(seen, now);
 }
 
+// The server's own answers may answer a feed request: browser code on another origin may read them.
 Response plain_response(unsigned status, const std::string& reason) {
     Response res;
     res.status = status;
     res.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    res.headers.emplace_back("Access-Control-Allow-Origin", "*");
     res.body = std::make_shared<const std::string>(reason + "\n");
     res.route = "other";
     return res;
@@ -462,16 +510,35 @@ private:
     void next_request() {
         if (core_->draining()) return shut();
         update_limits();
-        parser_.emplace();
-        parser_->header_limit(static_cast<std::uint32_t>(std::max(limits_.max_header_bytes, 1)));
-        parser_->body_limit(body_limit);
-        if (buffer_.size() > 0) return begin_request();  // pipelined: the next request is already here
+        new_parser();
+        // Pipelined: the next request is already here.
+        if (buffer_.size() > 0 && skip_empty_lines()) return begin_request();
         // A new connection gets the header timeout for its first byte; a kept-alive one the idle timeout.
         // Expiry closes the socket silently: no request has begun.
         phase_ = Phase::waiting;
         const int wait_seconds = first_ ? limits_.header_timeout_seconds : limits_.idle_timeout_seconds;
         set_deadline(std::chrono::seconds(wait_seconds));
         read_more();
+    }
+
+    void new_parser() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(std::max(limits_.max_header_bytes, 1)));
+        parser_->body_limit(body_limit);
+        header_checked_ = false;
+    }
+
+    // Drops the empty lines (CRLF) that may come before a request line, which RFC 9112 §2.2 asks a
+    // server to ignore (some clients send one after a body). Returns true when a request's first byte is
+    // left in buffer_; false when nothing is, or only a CR that may begin one more empty line.
+    bool skip_empty_lines() {
+        const auto* data = static_cast<const char*>(buffer_.data().data());
+        const std::size_t size = buffer_.size();
+        std::size_t n = 0;
+        while (n + 1 < size && data[n] == '\r' && data[n + 1] == '\n') n += 2;
+        const bool request_left = size - n > 1 || (size - n == 1 && data[n] != '\r');
+        buffer_.consume(n);
+        return request_left;
     }
 
     // The first bytes of a request are in buffer_: from now on the header timeout runs.
@@ -490,13 +557,25 @@ private:
             beast::error_code ec;
             const std::size_t used = parser_->put(buffer_.data(), ec);
             buffer_.consume(used);
+            if (ec == http::error::bad_version && used == 0 &&
+                downgrade_minor_version(static_cast<char*>(buffer_.data().data()), buffer_.size())) {
+                new_parser();  // a parser that failed takes no more input
+                continue;
+            }
             if (ec && ec != http::error::need_more) return on_read(ec);
+            if (!header_checked_ && parser_->is_header_done()) {
+                header_checked_ = true;
+                if (const char* problem = header_problem()) return respond_error(400, problem);
+            }
             if (parser_->is_done()) return on_read({});
             // put() stops after the header; the body, if any, takes further calls.
             if (ec || used == 0 || buffer_.size() == 0) break;
         }
         // The timer fired while the last read was completing: its cancel() came too late for that read.
         if (timed_out_) return on_read(net::error::operation_aborted);
+        // The body has yet to come, and the client may be waiting for a 100 (Continue) to send it: the
+        // final answer goes at once, and the connection is closed since the body may follow it or not.
+        if (parser_->is_header_done() && expects_continue()) return respond(true);
         // The whole request gets header_timeout from its first byte. Most arrive in one read and never
         // need the timer moved.
         if (!deadline_set_) {
@@ -516,7 +595,7 @@ private:
     void on_bytes(beast::error_code ec, std::size_t n) {
         buffer_.commit(n);
         if (phase_ == Phase::closing) return shut();
-        if (phase_ == Phase::waiting) return ec ? shut() : begin_request();
+        if (phase_ == Phase::waiting) return ec ? shut() : skip_empty_lines() ? begin_request() : read_more();
         // As http::read does: the end of the stream ends a request only where the parser says it may.
         if (ec == net::error::eof) {
             ec = {};
@@ -527,20 +606,53 @@ private:
         parse();
     }
 
+    // Why the header just parsed is refused with 400, or null. Checked before any of the body is read.
+    const char* header_problem() const {
+        const WireRequest& req = parser_->get();
+        if (req.count(http::field::transfer_encoding) > 0) {
+            // A transfer coding without chunked last leaves the body's length unknown (RFC 9112 §6.3):
+            // Beast reads no body then, where a proxy in front may have framed one (request smuggling).
+            if (!parser_->chunked()) return "malformed request";
+            // HTTP/1.0 has no transfer codings: a proxy in front may have framed the body otherwise, and
+            // RFC 9112 §6.1 says to treat the framing as faulty.
+            if (req.version() < 11) return "malformed request";
+        }
+        // RFC 9112 §3.2: one Host field, with a valid value; HTTP/1.0 may go without.
+        const auto [host, end] = req.equal_range(http::field::host);
+        if (host == end) return req.version() < 11 ? nullptr : "missing Host header";
+        if (std::next(host) != end) return "more than one Host header";
+        if (!valid_host(view(host->value()))) return "invalid Host header";
+        return nullptr;
+    }
+
+    // True for an HTTP/1.1 request with "Expect: 100-continue" (RFC 9110 §10.1.1; HTTP/1.0 ones ignore it).
+    bool expects_continue() const {
+        const WireRequest& req = parser_->get();
+        const auto expect = req.find(http::field::expect);
+        return req.version() >= 11 && expect != req.end() && beast::iequals(expect->value(), "100-continue");
+    }
+
+    // True when the request line ends within max_header_bytes: only the fields after it are too large.
+    bool request_line_fits() const {
+        if (!parser_->get().target().empty()) return true;  // the parser has read it
+        const std::string_view buffered(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+        return buffered.substr(0, static_cast<std::size_t>(limits_.max_header_bytes)).find("\r\n") !=
+               std::string_view::npos;
+    }
+
     void on_read(const beast::error_code& ec) {
-        // A transfer coding without chunked last leaves the body's length unknown (RFC 9112 §6.3):
-        // Beast reads no body then, where a proxy in front may have framed one (request smuggling).
-        if (!ec && parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked())
-            return respond_error(400, "malformed request");
         if (!ec) return respond();
         if (timed_out_) return respond_error(408, "request not received in time");
-        if (ec == http::error::header_limit) return respond_error(431, "request header fields too large");
+        if (ec == http::error::header_limit)
+            return request_line_fits() ? respond_error(431, "request header fields too large")
+                                       : respond_error(414, "request target too long");
         if (ec == http::error::body_limit) return respond_error(413, "request body too large");
         if (is_malformed(ec)) return respond_error(400, "malformed request");
         shut();  // the client went away or the connection was closed under us
     }
 
-    void respond() {
+    // Answers the request whose header parser_ holds; `early`, before its body has come, and then closes.
+    void respond(bool early = false) {
         phase_ = Phase::responding;
         if (core_->stopped()) return shut();  // the handler may refer to what the server's owner destroyed
         const WireRequest& req = parser_->get();
@@ -550,6 +662,10 @@ private:
         join_fields(request_.if_none_match, req, http::field::if_none_match);
         join_fields(request_.if_modified_since, req, http::field::if_modified_since);
         join_fields(request_.accept_encoding, req, http::field::accept_encoding);
+        if (req.method() == http::verb::options)
+            join_fields(request_.access_control_request_method, req, http::field::access_control_request_method);
+        else
+            request_.access_control_request_method.clear();
         Response response;
         try {
             response = core_->handle(request_);
@@ -560,8 +676,8 @@ private:
             spdlog::error("http: handler failed on {} {}", request_.method, request_.target);
             response = plain_response(500, "internal error");
         }
-        keep_alive_ = req.keep_alive() && !core_->draining();
-        linger_ = false;
+        keep_alive_ = req.keep_alive() && !core_->draining() && !early;
+        linger_ = early;
         write(std::move(response), req.version() == 10 ? 10 : 11);
     }
 
@@ -696,6 +812,7 @@ private:
     std::uint64_t timer_seq_ = 0;
     bool timer_armed_ = false;
     bool deadline_set_ = false;  // the current request's header deadline is set
+    bool header_checked_ = false;  // header_problem() and the expectation were looked at
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<DiscardBody>> parser_;
     Request request_;                          // reused, so its strings keep their buffers

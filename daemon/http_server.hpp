@@ -22,7 +22,7 @@ public:
     // Called on the connection's I/O thread for every request read in full; must be thread-safe and
     // must not throw (an exception is logged and answered with 500).
     using Handler = std::function<Response(const Request&)>;
-    // Called once per response written, including the server's own 400/408/413/431/503 answers.
+    // Called once per response written, including the server's own 400/408/413/414/431/503 answers.
     using Observer = std::function<void(const std::string& route, unsigned status)>;
 
     // `ioc` runs the listening sockets and the drain deadline, and gets drain()'s `done`; connections are

@@ -14,10 +14,12 @@ namespace almanac {
 
 struct Request {
     std::string method;  // "GET", "HEAD", … as sent
-    std::string target;  // origin-form as sent: "/tz/Europe/Berlin/events.ics?tag=x"
+    std::string target;  // as sent: origin-form "/tz/Europe/Berlin/events.ics?tag=x" or absolute-form
     std::string if_none_match;
     std::string if_modified_since;
     std::string accept_encoding;
+    // Filled for OPTIONS only: an OPTIONS request with it is a CORS preflight.
+    std::string access_control_request_method;
 };
 
 // A response body: bytes shared with the snapshot, never copied, either one string or a rope of

@@ -30,7 +30,11 @@ Response plain(unsigned status, std::string reason, std::string route = "other")
     Response r;
     r.status = status;
     r.route = std::move(route);
-    r.headers = {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}};
+    // Browser code that asked for a feed may read why it failed (a 404 for a misspelt feed, a 400 for a
+    // zone): without this header it would see only a network error.
+    r.headers = {{"Content-Type", "text/plain; charset=utf-8"},
+                 {"Cache-Control", "no-store"},
+                 {"Access-Control-Allow-Origin", "*"}};
     r.body = std::make_shared<const std::string>(std::move(reason) + "\n");
     return r;
 }
@@ -42,8 +46,9 @@ int hex_value(char c) {
     return -1;
 }
 
-// Percent-decodes `text` (and '+' as space in a query); nullopt for a bad escape, NUL or invalid UTF-8.
-std::optional<std::string> percent_decode(std::string_view text, bool query) {
+// Percent-decodes `text` (and '+' as a space when `plus_is_space`); nullopt for a bad escape, NUL,
+// a control character or invalid UTF-8.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -55,7 +60,7 @@ std::optional<std::string> percent_decode(std::string_view text, bool query) {
             if (hi < 0 || lo < 0) return std::nullopt;
             out += static_cast<char>(hi * 16 + lo);
             i += 2;
-        } else if (c == '+' && query) {
+        } else if (c == '+' && plus_is_space) {
             out += ' ';
         } else {
             out += c;
@@ -66,41 +71,52 @@ std::optional<std::string> percent_decode(std::string_view text, bool query) {
     return out;
 }
 
+// The decoded path and the values of the parameters this server knows, each split at commas and
+// trimmed, empty ones dropped. Other parameters are ignored undecoded, whatever they hold.
 struct Target {
     std::string path;
-    std::vector<std::pair<std::string, std::string>> query;
+    std::vector<std::string> tz, tags, kinds;
 };
 
-std::optional<Target> parse_target(std::string_view target) {
-    // Absolute-form ("http://host/path") is allowed by RFC 9112 §3.2.2; only its path matters here.
-    if (const auto scheme = target.find("://"); scheme != std::string_view::npos && !target.starts_with("/")) {
-        const auto slash = target.find('/', scheme + 3);
-        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-    if (!target.starts_with("/")) return std::nullopt;
-    Target out;
-    const auto question = target.find('?');
-    auto path = percent_decode(target.substr(0, question), false);
-    if (!path) return std::nullopt;
-    out.path = std::move(*path);
-    if (question == std::string_view::npos) return out;
-    for (const auto& part : split(target.substr(question + 1), '&')) {
-        if (part.empty()) continue;
-        const auto eq = part.find('=');
-        auto key = percent_decode(std::string_view(part).substr(0, eq), true);
-        auto value = percent_decode(eq == std::string::npos ? std::string_view() : std::string_view(part).substr(eq + 1), true);
-        if (!key || !value) return std::nullopt;
-        out.query.emplace_back(std::move(*key), std::move(*value));
-    }
-    return out;
+void add_values(std::vector<std::string>& out, std::string_view value) {
+    for (const auto& piece : split(value, ','))
+        if (const auto v = trim(piece); !v.empty()) out.emplace_back(v);
 }
 
-std::vector<std::string> query_values(const Target& t, std::string_view key) {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : t.query)
-        if (k == key)
-            for (auto& piece : split(v, ','))
-                if (auto value = std::string(trim(piece)); !value.empty()) out.push_back(std::move(value));
+// Nullopt for a target that is neither origin-form nor absolute-form, or whose path or known
+// parameters are not cleanly percent-encoded.
+std::optional<Target> parse_target(std::string_view target) {
+    const auto question = target.find('?');
+    std::string_view path = target.substr(0, question);
+    const std::string_view query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+    // Absolute-form ("http://host/path?query") is allowed by RFC 9112 §3.2.2; the authority is dropped
+    // and an empty path is "/".
+    if (const auto scheme = path.find("://"); scheme != std::string_view::npos && !path.starts_with("/")) {
+        const auto slash = path.find('/', scheme + 3);
+        path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
+    }
+    if (!path.starts_with("/")) return std::nullopt;
+    Target out;
+    auto decoded = percent_decode(path, false);
+    if (!decoded) return std::nullopt;
+    out.path = std::move(*decoded);
+    if (query.empty()) return out;
+    for (const auto& part : split(query, '&')) {
+        const auto eq = part.find('=');
+        const auto name = percent_decode(part.substr(0, eq), false);
+        std::vector<std::string>* values = !name                ? nullptr
+                                           : *name == "tz"      ? &out.tz
+                                           : *name == "tag"     ? &out.tags
+                                           : *name == "kind"    ? &out.kinds
+                                                                : nullptr;
+        if (!values) continue;
+        // A zone name never has a space, but may have a '+' ("Etc/GMT+5"); in tags and kinds '+' is a
+        // space, as HTML forms send it.
+        const auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1),
+                                          values != &out.tz);
+        if (!value) return std::nullopt;
+        add_values(*values, *value);
+    }
     return out;
 }
 
@@ -215,7 +231,7 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
         return plain(404, "feed '" + name + "' is not published as ." + echoed(extension));
 
     FeedView view;
-    const auto tz = query_values(target, "tz");
+    const auto& tz = target.tz;
     if (!zone_name.empty() && !tz.empty() && tz.front() != zone_name)
         return plain(400, "two different time zones asked for: /tz/" + echoed(zone_name) + "/ and ?tz=" + echoed(tz.front()));
     if (tz.size() > 1) return plain(400, "more than one ?tz= value");
@@ -225,8 +241,8 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
         if (choice.error) return std::move(*choice.error);
         view.zone = std::move(choice.zone);
     }
-    view.tags = query_values(target, "tag");
-    view.kinds = query_values(target, "kind");
+    view.tags = target.tags;
+    view.kinds = target.kinds;
     if (view.tags.size() + view.kinds.size() > max_filter_values)
         return plain(400, "too many tag/kind values (at most " + std::to_string(max_filter_values) + ")");
     for (const auto* values : {&view.tags, &view.kinds})
@@ -248,7 +264,7 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
 }
 
 Response index_response(const Snapshot& snapshot, const Request& request, const Target& target) {
-    const auto tz = query_values(target, "tz");
+    const auto& tz = target.tz;
     if (tz.size() > 1) return plain(400, "more than one ?tz= value");
     if (tz.empty()) {
         const auto it = snapshot.documents.find(index_document_path);
@@ -263,7 +279,23 @@ Response index_response(const Snapshot& snapshot, const Request& request, const 
     return send(snapshot, request, *rep, "index", false);
 }
 
+// The answer to a CORS preflight (an OPTIONS request with Access-Control-Request-Method: the Fetch
+// standard's CORS protocol): browser code on any origin may GET and HEAD with the validators and
+// cache directives it needs to revalidate, and may keep this answer a day (Chromium keeps it two
+// hours at most). The same on every path: the request that follows gets its own answer.
+Response preflight() {
+    Response r;
+    r.status = 204;
+    r.route = "other";
+    r.headers = {{"Access-Control-Allow-Origin", "*"},
+                 {"Access-Control-Allow-Methods", "GET, HEAD"},
+                 {"Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since, Cache-Control, Pragma"},
+                 {"Access-Control-Max-Age", "86400"}};
+    return r;
+}
+
 Response route(const Snapshot& snapshot, const Request& request, const Metrics& metrics) {
+    if (request.method == "OPTIONS" && !request.access_control_request_method.empty()) return preflight();
     if (request.method != "GET" && request.method != "HEAD") {
         auto r = plain(405, "method " + echoed(request.method) + " not allowed: use GET or HEAD");
         r.headers.emplace_back("Allow", "GET, HEAD");

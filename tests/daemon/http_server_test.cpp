@@ -275,7 +275,8 @@ protected:
                        {"X-Method", r.method},
                        {"X-If-None-Match", r.if_none_match},
                        {"X-If-Modified-Since", r.if_modified_since},
-                       {"X-Accept-Encoding", r.accept_encoding}};
+                       {"X-Accept-Encoding", r.accept_encoding},
+                       {"X-Request-Method", r.access_control_request_method}};
         res.body = std::make_shared<const std::string>("target=" + r.target);
         res.head = r.method == "HEAD";
         res.route = "feed";
@@ -523,6 +524,232 @@ TEST_F(HttpServerTest, TransferCodingOtherThanChunkedLastGets400AndClose) {
     const auto ok = chunked.read_reply();
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200u);
+}
+
+// RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host field with a valid value; HTTP/1.0 may go
+// without, but not have two.
+TEST_F(HttpServerTest, HostIsRequiredOnceAndValid) {
+    start();
+    const std::string refused[] = {
+        "GET /x HTTP/1.1\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a/b\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: user@a\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a:80x\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a:80:80\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: [::1\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: [a b]\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a%zz\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: \"a\"\r\n\r\n",
+    };
+    for (const auto& request : refused) {
+        Client c(port_);
+        ASSERT_TRUE(c.send(request));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << request;
+        EXPECT_EQ(r->status, 400u) << request;
+        EXPECT_NE(r->body.find("Host"), std::string::npos) << r->body;
+        EXPECT_TRUE(c.closed_within()) << request;
+    }
+    const std::string hosts[] = {"example.org", "example.org:8080", "127.0.0.1:80", "[::1]:8080", "[v1.x]", "",
+                                 "xn--caf-dma.example", "a%41b", "a:"};
+    Client c(port_);
+    for (const auto& host : hosts) {
+        ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: " + host + "\r\n\r\n")) << host;
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << host;
+        EXPECT_EQ(r->status, 200u) << host;
+    }
+    ASSERT_TRUE(c.send("GET /old HTTP/1.0\r\n\r\n"));
+    const auto old = c.read_reply();
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->status, 200u);
+}
+
+// RFC 9112 §6.1: HTTP/1.0 has no transfer codings, so a proxy in front may have framed the body
+// otherwise. The request is refused without waiting for a body, and the connection closed.
+TEST_F(HttpServerTest, Http10WithTransferEncodingGets400AndClose) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3\r\nabc\r\n0\r\n\r\nGET /y HTTP/1.0\r\n\r\n"));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400u);
+    EXPECT_TRUE(c.closed_within());
+    EXPECT_EQ(c.unread(), "");  // /y was not answered
+
+    Client open(port_);  // a chunk never finished: the answer does not wait for it
+    ASSERT_TRUE(open.send("GET /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"));
+    const auto early = open.read_reply();
+    ASSERT_TRUE(early);
+    EXPECT_EQ(early->status, 400u);
+}
+
+// A client that sends "Expect: 100-continue" waits for a 100 before its body: it gets the final answer
+// at once instead, and the connection is closed, since its body may follow or not (RFC 9110 §10.1.1).
+TEST_F(HttpServerTest, ExpectContinueIsAnsweredAtOnceAndCloses) {
+    ServerLimits limits;
+    limits.header_timeout_seconds = 30;  // far beyond read_reply()'s 3 s
+    start(limits);
+    Client c(port_);
+    ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n"));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);  // this handler answers every method
+    EXPECT_EQ(r->header("X-Method"), "POST");
+    EXPECT_EQ(lower(r->header("Connection")), "close");
+    ASSERT_TRUE(c.send("0123456789"));  // a client that sends its body anyway does not get a reset
+    EXPECT_TRUE(c.closed_within());
+    EXPECT_EQ(c.unread(), "");
+
+    Client sent(port_);  // the body is already here: an ordinary request, kept alive
+    ASSERT_TRUE(sent.send("POST /x HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc" +
+                          get("/y")));
+    const auto x = sent.read_reply();
+    const auto y = sent.read_reply();
+    ASSERT_TRUE(x && y);
+    EXPECT_EQ(x->status, 200u);
+    EXPECT_EQ(y->body, "target=/y");
+}
+
+// RFC 9112 §3: a request line longer than the server accepts gets 414; 431 is for the fields.
+TEST_F(HttpServerTest, OverlongRequestLineGets414) {
+    ServerLimits limits;
+    limits.max_header_bytes = 1024;
+    start(limits);
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/" + std::string(4000, 'a'))));
+    const auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 414u);
+    EXPECT_TRUE(c.closed_within());
+    EXPECT_TRUE(eventually([&] { return observed("other", 414) == 1; }));
+
+    // The request line arrives before the rest, which is too large: the fields are at fault.
+    Client split(port_);
+    ASSERT_TRUE(split.send("GET /x HTT"));
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(split.send("P/1.1\r\nHost: test\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n"));
+    const auto fields = split.read_reply();
+    ASSERT_TRUE(fields);
+    EXPECT_EQ(fields->status, 431u);
+}
+
+// RFC 9112 §2.2: empty lines before a request line are ignored, on a new connection, between kept-alive
+// requests, pipelined, and split between reads.
+TEST_F(HttpServerTest, EmptyLinesBeforeARequestAreIgnored) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send("\r\n\r\n" + get("/a")));
+    const auto a = c.read_reply();
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->body, "target=/a");
+    ASSERT_TRUE(c.send("\r\n" + get("/b") + "\r\n" + get("/c")));
+    const auto b = c.read_reply();
+    const auto cc = c.read_reply();
+    ASSERT_TRUE(b && cc);
+    EXPECT_EQ(b->body, "target=/b");
+    EXPECT_EQ(cc->body, "target=/c");
+    ASSERT_TRUE(c.send("\r"));
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(c.send("\n\r"));
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(c.send("\n" + get("/d")));
+    const auto d = c.read_reply();
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->body, "target=/d");
+
+    Client garbage(port_);  // a CR that begins no empty line is still malformed
+    ASSERT_TRUE(garbage.send("\rGET /x HTTP/1.1\r\nHost: test\r\n\r\n"));
+    const auto bad = garbage.read_reply();
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400u);
+}
+
+// Empty lines alone do not begin a request: the connection is closed silently when its wait ends, as
+// if nothing had come, rather than with a 408 after the header timeout.
+TEST_F(HttpServerTest, EmptyLinesAloneAreNotARequest) {
+    ServerLimits limits;
+    limits.header_timeout_seconds = 1;
+    start(limits);
+    Client c(port_);
+    ASSERT_TRUE(c.send("\r\n\r\n"));
+    EXPECT_TRUE(c.closed_within(4s));
+    EXPECT_EQ(c.unread(), "");
+}
+
+// RFC 9110 §2.5: a later HTTP/1.x minor version is answered as 1.1; another major version is refused.
+TEST_F(HttpServerTest, LaterMinorVersionsAreAnsweredAs11) {
+    start();
+    Client c(port_);
+    for (const std::string version : {"1.2", "1.9"}) {
+        ASSERT_TRUE(c.send("GET /v HTTP/" + version + "\r\nHost: test\r\n\r\n"));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << version;
+        EXPECT_EQ(r->status, 200u) << version;
+        EXPECT_EQ(r->body, "target=/v");
+        EXPECT_FALSE(r->has("Connection")) << "kept alive as 1.1";
+    }
+    for (const std::string bad : {"GET /v HTTP/2.0\r\nHost: test\r\n\r\n", "GET /v HTTP/1.10\r\nHost: test\r\n\r\n",
+                                  "GET /v HTTP/0.9\r\n\r\n", "GET /v HTTP/1.2 \r\nHost: test\r\n\r\n"}) {
+        Client refused(port_);
+        ASSERT_TRUE(refused.send(bad));
+        const auto r = refused.read_reply();
+        ASSERT_TRUE(r) << bad;
+        EXPECT_EQ(r->status, 400u) << bad;
+    }
+}
+
+// RFC 9112 §6.3: Content-Length repeated with the same value, in one field or several, is that value;
+// different values are an error.
+TEST_F(HttpServerTest, RepeatedIdenticalContentLengthIsThatLength) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/x", "Content-Length: 3\r\nContent-Length: 3\r\n") + "abc" +
+                       get("/y", "Content-Length: 2, 2\r\n") + "de" + get("/z")));
+    for (const char* target : {"/x", "/y", "/z"}) {
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << target;
+        EXPECT_EQ(r->body, std::string("target=") + target);
+    }
+    for (const std::string lengths : {"Content-Length: 3\r\nContent-Length: 2\r\n", "Content-Length: 3, 2\r\n"}) {
+        Client refused(port_);
+        ASSERT_TRUE(refused.send(get("/x", lengths) + "abc"));
+        const auto r = refused.read_reply();
+        ASSERT_TRUE(r) << lengths;
+        EXPECT_EQ(r->status, 400u) << lengths;
+    }
+}
+
+// Browser code may read the server's own refusals: they may answer a request for a feed.
+TEST_F(HttpServerTest, TheServersOwnAnswersAllowAnyOrigin) {
+    ServerLimits limits;
+    limits.max_header_bytes = 1024;
+    start(limits);
+    for (const auto& request : {std::string("GET /x HTTP/1.1\r\n\r\n"), get("/" + std::string(2000, 'a'))}) {
+        Client c(port_);
+        ASSERT_TRUE(c.send(request));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r);
+        EXPECT_GE(r->status, 400u);
+        EXPECT_EQ(r->header("Access-Control-Allow-Origin"), "*");
+    }
+}
+
+// The handler sees Access-Control-Request-Method on OPTIONS (a CORS preflight), and only there.
+TEST_F(HttpServerTest, PreflightFieldReachesTheHandlerForOptionsOnly) {
+    start();
+    Client c(port_);
+    ASSERT_TRUE(c.send("OPTIONS /x HTTP/1.1\r\nHost: test\r\nAccess-Control-Request-Method: GET\r\n\r\n" +
+                       get("/y", "Access-Control-Request-Method: GET\r\n")));
+    const auto options = c.read_reply();
+    const auto plain_get = c.read_reply();
+    ASSERT_TRUE(options && plain_get);
+    EXPECT_EQ(options->header("X-Request-Method"), "GET");
+    EXPECT_EQ(plain_get->header("X-Request-Method"), "");
 }
 
 TEST_F(HttpServerTest, LargeBodyGets413) {

@@ -47,8 +47,11 @@ struct HandlerTest : ::testing::Test {
 
     Response get(const std::string& target, std::vector<std::pair<std::string, std::string>> headers = {},
                  const std::string& method = "GET") {
-        Request r{method, target, "", "", ""};
+        Request r;
+        r.method = method;
+        r.target = target;
         for (auto& [k, v] : headers) {
+            if (k == "Access-Control-Request-Method") r.access_control_request_method = v;
             if (k == "If-None-Match") r.if_none_match = v;
             if (k == "If-Modified-Since") r.if_modified_since = v;
             if (k == "Accept-Encoding") r.accept_encoding = v;
@@ -226,7 +229,7 @@ TEST_F(HandlerTest, BeforeCompressionIdentityIsServedWithTheSameTags) {
     const auto plain_snapshot = build_snapshot(input);
     EXPECT_FALSE(is_encoded(*plain_snapshot));
     EXPECT_TRUE(is_encoded(*snapshot));
-    const auto r = handle_request(*plain_snapshot, Request{"GET", "/events.ics", "", "", "gzip, br"}, metrics);
+    const auto r = handle_request(*plain_snapshot, Request{"GET", "/events.ics", "", "", "gzip, br", ""}, metrics);
     EXPECT_EQ(header(r, "Content-Encoding"), "");
     EXPECT_EQ(header(r, "ETag"), snapshot->documents.at("events.ics")->etag);
     EXPECT_EQ(body(r), snapshot->documents.at("events.ics")->identity->str());
@@ -251,6 +254,79 @@ TEST_F(HandlerTest, FiltersAreASetAndCached) {
     for (int i = 0; i < 20; ++i) many += "&tag=t" + std::to_string(i);
     EXPECT_EQ(get(many).status, 400u);
     EXPECT_EQ(get("/events.ics?utm_source=x").status, 200u);  // unknown parameters are ignored
+}
+
+// Absolute-form keeps its query; '+' in a zone is a '+' (no zone name has a space), in a tag a space;
+// only the parameters the server knows must be cleanly encoded.
+TEST_F(HandlerTest, QueryParameters) {
+    const auto tokyo = get("http://example.org?tz=Asia/Tokyo");
+    ASSERT_EQ(tokyo.status, 200u) << body(tokyo);
+    EXPECT_EQ(body(tokyo), body(get("/?tz=Asia/Tokyo")));
+    EXPECT_NE(body(get("http://example.org/events.ics?tz=Asia/Tokyo")).find("X-WR-TIMEZONE:Asia/Tokyo"),
+              std::string::npos);
+    EXPECT_EQ(body(get("HTTP://example.org:8080/events.ics?tag=z")), body(get("/events.ics?tag=z")));
+
+    for (const char* zone : {"Etc/GMT+5", "Etc/GMT%2B5"}) {
+        const auto r = get(std::string("/events.ics?tz=") + zone);
+        EXPECT_EQ(r.status, 200u) << zone << ": " << body(r);
+        EXPECT_NE(body(r).find("X-WR-TIMEZONE:Etc/GMT+5"), std::string::npos) << zone;
+    }
+    EXPECT_EQ(get("/events.ics?tz=Etc/GMT+5").status, 200u);
+    EXPECT_EQ(body(get("/tz/Etc/GMT+5/events.ics")), body(get("/events.ics?tz=Etc/GMT+5")));
+    EXPECT_NE(body(get("/?tz=Etc/GMT+5")).find("Etc/GMT+5"), std::string::npos);
+
+    EXPECT_EQ(body(get("/events.rss?tag=z+q")), body(get("/events.rss?tag=z%20q"))) << "'+' is a space in a tag";
+    EXPECT_EQ(get("/events.rss?tag=z+q").status, 200u);
+
+    for (const char* ignored : {"/events.ics?utm=%zz", "/events.ics?x=%00&y=%ff%fe", "/?ref=%", "/events.ics?%zz=1"}) {
+        const auto r = get(ignored);
+        EXPECT_EQ(r.status, 200u) << ignored << ": " << body(r);
+        EXPECT_EQ(body(r), body(get(std::string(ignored).substr(0, std::string(ignored).find('?')))));
+    }
+    for (const char* malformed : {"/events.ics?tz=%zz", "/events.ics?tag=%", "/events.ics?kind=%00", "/?tz=%C3",
+                                  "/events.ics?t%61g=%zz"}) {
+        const auto r = get(malformed);
+        EXPECT_EQ(r.status, 400u) << malformed;
+        EXPECT_EQ(body(r), "malformed request target\n") << malformed;
+    }
+}
+
+// CORS: feeds carry Access-Control-Allow-Origin and expose their validators, 304s and errors too; a
+// preflight allows GET and HEAD with the conditional and cache headers.
+TEST_F(HandlerTest, CrossOriginFeeds) {
+    const auto ok = get("/events.ics");
+    const auto not_modified = get("/events.ics", {{"If-None-Match", header(ok, "ETag")}});
+    ASSERT_EQ(not_modified.status, 304u);
+    for (const auto* r : {&ok, &not_modified}) {
+        EXPECT_EQ(header(*r, "Access-Control-Allow-Origin"), "*");
+        EXPECT_EQ(header(*r, "Access-Control-Expose-Headers"), "ETag, Last-Modified");
+    }
+    for (const char* target : {"/nope.ics", "/events.atom", "/tz/Mars/Olympus/events.ics", "/events.ics?tz=%zz",
+                               "/events.ics?tag=a&tz=A&tz=B", "/nowhere/x"}) {
+        const auto r = get(target);
+        EXPECT_GE(r.status, 400u) << target;
+        EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*") << target;
+    }
+    const auto post = get("/events.ics", {}, "POST");
+    EXPECT_EQ(post.status, 405u);
+    EXPECT_EQ(header(post, "Access-Control-Allow-Origin"), "*");
+    EXPECT_EQ(header(get("/"), "Access-Control-Allow-Origin"), "");
+    EXPECT_EQ(header(get("/healthz"), "Access-Control-Allow-Origin"), "");
+
+    for (const char* target : {"/events.ics", "/tz/Asia/Tokyo/events.rss?tag=x", "/nope.ics"}) {
+        const auto r = get(target, {{"Access-Control-Request-Method", "GET"}}, "OPTIONS");
+        EXPECT_EQ(r.status, 204u) << target;
+        EXPECT_FALSE(r.body) << target;
+        EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*");
+        EXPECT_EQ(header(r, "Access-Control-Allow-Methods"), "GET, HEAD");
+        const auto allowed = ascii_lower(header(r, "Access-Control-Allow-Headers"));
+        for (const char* name : {"if-none-match", "if-modified-since", "cache-control"})
+            EXPECT_NE(allowed.find(name), std::string::npos) << name;
+        EXPECT_EQ(header(r, "Access-Control-Max-Age"), "86400");
+    }
+    const auto options = get("/events.ics", {}, "OPTIONS");  // no preflight: OPTIONS is not served
+    EXPECT_EQ(options.status, 405u);
+    EXPECT_EQ(header(options, "Allow"), "GET, HEAD");
 }
 
 TEST_F(HandlerTest, HealthzListsErrors) {
@@ -316,7 +392,7 @@ TEST(Handler, ThousandsOfZonesKeepTheViewCacheBounded) {
     Metrics metrics;
     std::size_t served = 0;
     for (const auto& zone : date::get_tzdb().zones) {
-        const auto r = handle_request(*snapshot, Request{"GET", "/events.rss?tz=" + zone.name(), "", "", ""}, metrics);
+        const auto r = handle_request(*snapshot, Request{"GET", "/events.rss?tz=" + zone.name(), "", "", "", ""}, metrics);
         if (r.status == 200) ++served;
     }
     EXPECT_GT(served, 400u);
@@ -326,10 +402,10 @@ TEST(Handler, ThousandsOfZonesKeepTheViewCacheBounded) {
 TEST(Handler, ZonesOnlyFromThePrerenderListWhenAllowAnyIsOff) {
     const auto snapshot = make_snapshot(false);
     Metrics metrics;
-    const auto r = handle_request(*snapshot, Request{"GET", "/tz/Europe/Paris/events.ics", "", "", ""}, metrics);
+    const auto r = handle_request(*snapshot, Request{"GET", "/tz/Europe/Paris/events.ics", "", "", "", ""}, metrics);
     EXPECT_EQ(r.status, 404u);
     EXPECT_NE(body(r).find("not offered"), std::string::npos);
-    EXPECT_EQ(handle_request(*snapshot, Request{"GET", "/tz/Asia/Tokyo/events.ics", "", "", ""}, metrics).status, 200u);
+    EXPECT_EQ(handle_request(*snapshot, Request{"GET", "/tz/Asia/Tokyo/events.ics", "", "", "", ""}, metrics).status, 200u);
 }
 
 TEST(Handler, ViewCacheIsBounded) {

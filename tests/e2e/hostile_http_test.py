@@ -6,12 +6,14 @@
 # bounded, and a normal client is served quickly during and after each attack.
 # usage: hostile_http_test.py ALMANAC_BINARY SOURCE_DIR [unittest arguments]
 import datetime
+import http.server
 import os
 import re
 import resource
 import selectors
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -60,6 +62,28 @@ server:
 """
 
 GOOD_EVENTS = ["Alpha Summit", "Beta Meetup", "Gamma Workshop"]
+
+# A page on another origin that fetches FEED as a web calendar would, and writes what its script could
+# read into <pre id="out">.
+PAGE = """<!DOCTYPE html><html><body><pre id="out">pending</pre><script>
+(async () => {
+  const out = [];
+  try {
+    const first = await fetch("FEED");
+    const etag = first.headers.get("ETag");
+    out.push(`first ${first.status} etag=${etag} last-modified=${first.headers.get("Last-Modified")}`);
+    await first.text();
+    const again = await fetch("FEED", {headers: {"If-None-Match": etag}});
+    out.push(`again ${again.status}`);
+    const missing = await fetch("FEED".replace("events.ics", "nope.ics"), {headers: {"If-None-Match": etag}});
+    out.push(`missing ${missing.status} ${(await missing.text()).trim()}`);
+  } catch (e) {
+    out.push(`error ${e}`);
+  }
+  document.getElementById("out").textContent = out.join("\\n");
+})();
+</script></body></html>
+"""
 
 
 def make_site(root, max_connections=200):
@@ -208,16 +232,17 @@ class HostileHttpTest(unittest.TestCase):
 
     def test_oversized_request_line_and_headers(self):
         cases = {
-            "100 KB request line": b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-            "20 KB header": b"GET /events.ics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20_000 + b"\r\n\r\n",
-            "10,000 headers": b"GET /events.ics HTTP/1.1\r\nHost: x\r\n" + b"X-N: 1\r\n" * 10_000 + b"\r\n",
-            "1 MB of header without end": b"GET /events.ics HTTP/1.1\r\nX: " + b"c" * 1_000_000,
+            "100 KB request line": (414, b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+            "20 KB request line": (414, b"GET /events.ics?tag=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+            "20 KB header": (431, b"GET /events.ics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20_000 + b"\r\n\r\n"),
+            "10,000 headers": (431, b"GET /events.ics HTTP/1.1\r\nHost: x\r\n" + b"X-N: 1\r\n" * 10_000 + b"\r\n"),
+            "1 MB of header without end": (431, b"GET /events.ics HTTP/1.1\r\nX: " + b"c" * 1_000_000),
         }
-        for what, data in cases.items():
+        for what, (expected, data) in cases.items():
             with self.subTest(what):
                 status, _ = self.assert_refused(data, what)
                 if status is not None:
-                    self.assertEqual(status, 431, what)
+                    self.assertEqual(status, expected, what)
 
     def test_malformed_requests(self):
         cases = {
@@ -228,7 +253,8 @@ class HostileHttpTest(unittest.TestCase):
             "HTTP/0.9": b"GET /events.ics\r\n",
             "HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             "HTTP/2.0 request": b"GET /events.ics HTTP/2.0\r\nHost: x\r\n\r\n",
-            "HTTP/1.9": b"GET /events.ics HTTP/1.9\r\nHost: x\r\n\r\n",
+            "HTTP/1.10": b"GET /events.ics HTTP/1.10\r\nHost: x\r\n\r\n",
+            "HTTP/3.0": b"GET /events.ics HTTP/3.0\r\nHost: x\r\n\r\n",
             "bad method": b"G@T /events.ics HTTP/1.1\r\nHost: x\r\n\r\n",
             "unknown method": b"BREW /events.ics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             "POST": b"POST /events.ics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
@@ -253,11 +279,187 @@ class HostileHttpTest(unittest.TestCase):
             "two spaces": b"GET  /events.ics HTTP/1.1\r\nHost: x\r\n\r\n",
             "invalid UTF-8 target": b"GET /\xff\xfe.ics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             "asterisk target": b"GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "no Host": b"GET /events.ics HTTP/1.1\r\n\r\n",
+            "two Hosts": b"GET /events.ics HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\n",
+            "Host with a path": b"GET /events.ics HTTP/1.1\r\nHost: x/events.ics\r\n\r\n",
+            "Host with user info": b"GET /events.ics HTTP/1.1\r\nHost: me@x\r\n\r\n",
+            "HTTP/1.0 chunked": (b"GET /events.ics HTTP/1.0\r\nConnection: keep-alive\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /events.ics HTTP/1.0\r\n\r\n"),
         }
         for what, data in cases.items():
             with self.subTest(what):
                 self.assert_refused(data, what)
         self.assertEqual(healthz(self.port)["status"], "ok")
+
+    # --- Protocol corners and cross-origin requests ---------------------------------------------------
+    # Each corner was once answered wrongly; the answers are what RFC 9112 and RFC 9110 prescribe.
+    # Cross-origin: Chromium's preflight sent by curl, and Chromium itself.
+
+    def exchange(self, data):
+        """Sends `data` on a new connection; returns (the status of every response, the bytes, closed)."""
+        _, out, _, closed = raw(self.port, data)
+        return [int(m) for m in re.findall(rb"(?:^|\n)HTTP/1\.[01] (\d{3}) ", out)], out, closed
+
+    def test_one_valid_host(self):
+        # RFC 9112 §3.2: one Host, valid; each refusal closes the connection.
+        for host in (b"", b"Host: x\r\nHost: x\r\n", b"Host: a b\r\n", b"Host: x/y\r\n", b"Host: [::1\r\n"):
+            with self.subTest(host=host):
+                statuses, out, closed = self.exchange(b"GET /events.ics HTTP/1.1\r\n" + host + b"\r\n"
+                                                      b"GET /events.ics HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(statuses, [400], out[:300])
+                self.assertTrue(closed)
+        for host in (b"cal.example.org", b"cal.example.org:443", b"127.0.0.1:8080", b"[::1]:8080", b""):
+            with self.subTest(host=host):
+                statuses, out, _ = self.exchange(b"GET /events.ics HTTP/1.1\r\nHost: " + host +
+                                                 b"\r\nConnection: close\r\n\r\n")
+                self.assertEqual(statuses, [200], out[:300])
+
+    def test_transfer_encoding_in_http10(self):
+        # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing: 400, and the request after it is
+        # not answered.
+        statuses, out, closed = self.exchange(b"GET /events.ics HTTP/1.0\r\nConnection: keep-alive\r\n"
+                                              b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                                              b"GET /events.ics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        self.assertEqual(statuses, [400], out[:300])
+        self.assertTrue(closed)
+
+    def test_expect_continue(self):
+        # Expect: 100-continue: the final answer at once (405 for POST), not a 408 once the header timeout
+        # has passed waiting for a body the client holds back.
+        statuses, out, closed = self.exchange(b"POST /events.ics HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                                              b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        self.assertEqual(statuses, [405], out[:300])
+        self.assertIn(b"\r\nAllow: GET, HEAD\r\n", out)
+        self.assertTrue(closed)
+        # curl waits for the 100 (up to a second) before it sends the body: it gets the 405 and stops.
+        curl = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                               "-H", "Expect: 100-continue", "--data-binary", "@-",
+                               f"http://{HOST}:{self.port}/events.ics"],
+                              input=b"x" * 10_000, capture_output=True, timeout=10)
+        self.assertEqual(curl.stdout, b"405", curl.stderr)
+
+    def test_empty_lines_before_a_request(self):
+        # RFC 9112 §2.2: empty lines before a request line are ignored, first on a connection or between
+        # kept-alive requests.
+        statuses, out, _ = self.exchange(b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\r\n"
+                                         b"GET /events.ics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(statuses, [200, 200], out[:300])
+
+    def test_later_minor_version(self):
+        # RFC 9110 §2.5: HTTP/1.2 is answered as 1.1.
+        statuses, out, _ = self.exchange(b"GET /events.ics HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(statuses, [200], out[:300])
+        self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out[:100])
+
+    def test_repeated_content_length(self):
+        # RFC 9112 §6.3: the same Content-Length twice is that length; two different ones are an error.
+        statuses, out, _ = self.exchange(b"GET /events.ics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                                         b"Content-Length: 3\r\n\r\nabc"
+                                         b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\n"
+                                         b"Connection: close\r\n\r\nde")
+        self.assertEqual(statuses, [200, 200], out[:300])
+        statuses, out, _ = self.exchange(b"GET /events.ics HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\nabcd")
+        self.assertEqual(statuses, [400], out[:300])
+
+    def test_query_parameters(self):
+        # Absolute-form keeps its query; '+' in a zone is a '+'; an unknown parameter, however encoded,
+        # is ignored.
+        for target, expected in ((b"http://cal.example.org?tz=Asia/Tokyo", b"Asia/Tokyo"),
+                                 (b"http://cal.example.org/events.ics?tz=Asia/Tokyo", b"X-WR-TIMEZONE:Asia/Tokyo"),
+                                 (b"/events.ics?tz=Etc/GMT+5", b"X-WR-TIMEZONE:Etc/GMT+5"),
+                                 (b"/events.ics?utm_source=%zz&tz=Etc/GMT-3", b"X-WR-TIMEZONE:Etc/GMT-3")):
+            with self.subTest(target=target):
+                statuses, out, _ = self.exchange(b"GET " + target +
+                                                 b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                self.assertEqual(statuses, [200], out[:300])
+                self.assertIn(expected, out)
+
+    def test_cross_origin_requests_as_chromium_sends_them(self):
+        # The preflight Chromium sends before a fetch() with If-None-Match from another origin, header
+        # for header (services/network/cors/preflight_controller.cc: lower-case, comma-joined names), then
+        # the request itself. The preflight's answer must let it through by the Fetch standard's rules.
+        origin = "http://localhost:3000"
+        url = f"http://{HOST}:{self.port}/events.ics"
+        chrome = ["-H", "Connection: keep-alive", "-H", "Accept: */*", "-H", "Origin: " + origin,
+                  "-H", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/120.0.0.0 Safari/537.36",
+                  "-H", "Sec-Fetch-Mode: cors", "-H", "Sec-Fetch-Site: cross-site", "-H", "Sec-Fetch-Dest: empty",
+                  "-H", "Referer: " + origin + "/", "-H", "Accept-Encoding: gzip, deflate, br",
+                  "-H", "Accept-Language: en-US,en;q=0.9"]
+
+        def curl(*args, target=url):
+            done = subprocess.run(["curl", "-sS", "--http1.1", "-D", "-", "-o", "/dev/null", "--max-time", "5",
+                                   *chrome, *args, target], capture_output=True, timeout=10)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            lines = done.stdout.decode().split("\r\n")
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    name, value = line.split(":", 1)
+                    headers[name.strip().lower()] = value.strip()
+            return int(lines[0].split()[1]), headers
+
+        status, pre = curl("-X", "OPTIONS", "-H", "Access-Control-Request-Method: GET",
+                           "-H", "Access-Control-Request-Headers: cache-control,if-modified-since,if-none-match")
+        self.assertTrue(200 <= status <= 299, (status, pre))
+        self.assertIn(pre.get("access-control-allow-origin"), ("*", origin))
+        self.assertIn("GET", [m.strip() for m in pre.get("access-control-allow-methods", "").split(",")])
+        allowed = {h.strip().lower() for h in pre.get("access-control-allow-headers", "").split(",")}
+        self.assertLessEqual({"cache-control", "if-modified-since", "if-none-match"}, allowed)
+        self.assertGreater(int(pre.get("access-control-max-age", "0")), 0)
+
+        status, first = curl()
+        self.assertEqual(status, 200)
+        self.assertEqual(first.get("access-control-allow-origin"), "*")
+        exposed = {h.strip().lower() for h in first.get("access-control-expose-headers", "").split(",")}
+        self.assertLessEqual({"etag", "last-modified"}, exposed)
+        status, again = curl("-H", "If-None-Match: " + first["etag"], "-H", "Cache-Control: max-age=0")
+        self.assertEqual(status, 304)
+        self.assertEqual(again.get("access-control-allow-origin"), "*")
+        status, missing = curl("-H", "If-None-Match: " + first["etag"], target=url.replace("events.ics", "nope.ics"))
+        self.assertEqual(status, 404)
+        self.assertEqual(missing.get("access-control-allow-origin"), "*")
+
+    def test_cross_origin_revalidation_in_chromium(self):
+        # A page on another origin (another port) fetches a feed, reads its validators, revalidates with
+        # If-None-Match (which makes Chromium send a preflight first) and reads a 404's reason: what a web
+        # calendar does. Chromium decides by its own CORS rules whether the script may see each answer.
+        wanted = os.environ.get("CHROMIUM")
+        chromium = shutil.which(wanted) if wanted else shutil.which("chromium") or shutil.which("chromium-browser")
+        self.assertIsNotNone(chromium, "no chromium on PATH (or $CHROMIUM): `apt-get install chromium`")
+        page = PAGE.replace("FEED", f"http://{HOST}:{self.port}/events.ics").encode()
+
+        class PageHandler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the name http.server calls)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+
+        origin = http.server.ThreadingHTTPServer((HOST, 0), PageHandler)
+        threading.Thread(target=origin.serve_forever, daemon=True).start()
+        profile = tempfile.mkdtemp(prefix="almanac-chromium-")
+        try:
+            done = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                                   "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--no-first-run",
+                                   "--disable-extensions", "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--virtual-time-budget=10000", "--dump-dom",
+                                   f"http://{HOST}:{origin.server_address[1]}/"],
+                                  capture_output=True, timeout=90)
+        finally:
+            origin.shutdown()
+            origin.server_close()
+            shutil.rmtree(profile, True)
+        m = re.search(rb'<pre id="out">(.*?)</pre>', done.stdout, re.S)
+        self.assertIsNotNone(m, done.stderr[-2000:])
+        lines = m.group(1).decode().split("\n")
+        self.assertRegex(lines[0], r'^first 200 etag="[^"]+" last-modified=\w{3}, ')
+        self.assertEqual(lines[1:], ["again 304", "missing 404 no feed named 'nope'"])
 
     # --- Slow clients --------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 // content negotiation.
 //
 // Input: a request in HTTP/1.1 text form, "METHOD TARGET" on the first line and "Name: value"
-// header lines after it; If-None-Match, If-Modified-Since and Accept-Encoding reach the handler,
+// header lines after it; If-None-Match, If-Modified-Since, Accept-Encoding and (for OPTIONS)
+// Access-Control-Request-Method reach the handler,
 // "X-Fuzz-Strict:" picks a snapshot whose config has timezones.allow_any: false.
 #include <algorithm>
 #include <map>
@@ -101,6 +102,7 @@ Request decode(std::string_view text, bool& strict) {
         if (name == "if-none-match") r.if_none_match = value;
         else if (name == "if-modified-since") r.if_modified_since = value;
         else if (name == "accept-encoding") r.accept_encoding = value;
+        else if (name == "access-control-request-method" && r.method == "OPTIONS") r.access_control_request_method = value;
         else if (name == "x-fuzz-strict") strict = true;
     }
     return r;
@@ -120,7 +122,7 @@ bool accepts(std::string_view accept_encoding, std::string_view coding) {
 // `on_the_wire`: the request is one the HTTP server could have parsed, so what the handler echoes
 // of it (the method in a 405) must be clean; any other request must still be handled without harm.
 void check_response(const Request& request, const Response& r, bool on_the_wire) {
-    static const unsigned statuses[] = {200, 304, 400, 404, 405, 503};
+    static const unsigned statuses[] = {200, 204, 304, 400, 404, 405, 503};
     check(std::find(std::begin(statuses), std::end(statuses), r.status) != std::end(statuses), "unexpected status",
           std::to_string(r.status) + " for " + request.target);
     static const char* routes[] = {"feed", "index", "healthz", "metrics", "other"};
@@ -132,7 +134,17 @@ void check_response(const Request& request, const Response& r, bool on_the_wire)
         for (const char c : value)
             check(static_cast<unsigned char>(c) >= 0x20 || c == '\t', "control character in a header value", value);
     }
+    // Browser code on any origin may read a feed, its 304 and every error.
+    if (r.route == "feed" || r.status >= 400)
+        check(header(r, "Access-Control-Allow-Origin") == "*", "no Access-Control-Allow-Origin", request.target);
     const std::string body = r.body.str();
+    if (r.status == 204) {
+        check(!r.body, "204 with a body", body.substr(0, 200));
+        check(request.method == "OPTIONS" && !request.access_control_request_method.empty(),
+              "204 for a request that is no CORS preflight", request.method);
+        check(header(r, "Access-Control-Allow-Methods") == "GET, HEAD", "preflight without the methods");
+        return;
+    }
     if (r.status == 304) {
         check(body.empty(), "304 with a body", body.substr(0, 200));
         check(!header(r, "ETag").empty(), "304 without ETag");
