@@ -29,6 +29,17 @@ bool is_visible(const Item& item, Instant now) {
     return true;
 }
 
+std::vector<std::string> item_categories(const Item& item) {
+    std::vector<std::string> categories;
+    const auto add = [&](const std::string& term) {
+        if (!term.empty() && std::find(categories.begin(), categories.end(), term) == categories.end())
+            categories.push_back(term);
+    };
+    add(item.kind);
+    for (const auto& tag : item.tags) add(tag);
+    return categories;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Which files are content
 
