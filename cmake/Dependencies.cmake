@@ -13,4 +13,5 @@ pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)                # zlib1g-de
 pkg_check_modules(BROTLI REQUIRED IMPORTED_TARGET libbrotlienc)      # libbrotli-dev
 pkg_check_modules(BROTLIDEC REQUIRED IMPORTED_TARGET libbrotlidec)  # libbrotli-dev (tests decode what we encode)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)       # libxxhash-dev
+pkg_check_modules(LIBIDN2 REQUIRED IMPORTED_TARGET libidn2)         # libidn2-dev (punycode hosts in URLs)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)       # libsystemd-dev

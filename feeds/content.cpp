@@ -13,6 +13,7 @@
 #include "feeds/front_matter.hpp"
 #include "feeds/markdown.hpp"
 #include "feeds/text.hpp"
+#include "feeds/uri.hpp"
 
 namespace almanac {
 
@@ -27,6 +28,17 @@ bool is_visible(const Item& item, Instant now) {
     if (item.publish_date && now < *item.publish_date) return false;
     if (item.expiry_date && *item.expiry_date < now) return false;
     return true;
+}
+
+std::vector<std::string> item_categories(const Item& item) {
+    std::vector<std::string> categories;
+    const auto add = [&](const std::string& term) {
+        if (!term.empty() && std::find(categories.begin(), categories.end(), term) == categories.end())
+            categories.push_back(term);
+    };
+    add(item.kind);
+    for (const auto& tag : item.tags) add(tag);
+    return categories;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,7 +643,13 @@ void parse_event_fields(Reader& r, const FmNode& fm, Item& item, const Context& 
             failed = true;
             continue;
         }
-        (std::string_view(key) == "url" ? ev.url : ev.online) = resolved;
+        const auto ascii = to_ascii_uri(resolved);
+        if (!ascii) {
+            r.error(*fm.find(key), key, ascii.error());
+            failed = true;
+            continue;
+        }
+        (std::string_view(key) == "url" ? ev.url : ev.online) = *ascii;
     }
     if (const FmNode* o = fm.find("organizer"); o && o->kind != FmNode::Kind::null) {
         Organizer org;
@@ -772,6 +790,12 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
         } else {
             item.permalink = expand_permalink(section.permalink.empty() ? "/:section/:slug/" : section.permalink,
                                               config.site.base_url, section.name, item.slug, name, day);
+        }
+        if (const auto ascii = to_ascii_uri(item.permalink)) {
+            item.permalink = *ascii;
+        } else if (!page_url_text.empty() && page_url_ok) {
+            r.error(*fm.find("url"), "url", ascii.error());
+            failed = true;
         }
 
         MarkdownOptions md;

@@ -11,14 +11,7 @@
 
 #include <libical/ical.h>
 
-// date/ptz.h (3.0.1) names `hh_mm_ss` after `using namespace date; using namespace std::chrono;`,
-// which is ambiguous in C++20. Unqualified lookup reaches namespace Posix before the names those
-// using-directives bring in, so this alias settles it without touching the header.
-namespace Posix {
-template <class Duration>
-using hh_mm_ss = date::hh_mm_ss<Duration>;
-}  // namespace Posix
-#include <date/ptz.h>
+#include "feeds/posix_tz.hpp"
 
 namespace almanac {
 namespace {
@@ -222,26 +215,20 @@ bool open_ended(const date::sys_info& info) {
 
 // The POSIX TZ string that ends a version 2+ TZif file (RFC 8536 §3.3): the rule for every time
 // after the file's last transition.
-std::optional<Posix::time_zone> read_footer_rule(const std::string& zone_name) {
+std::optional<PosixTz> read_footer_rule(const std::string& zone_name) {
     // The directory date/tz.h reads with USE_OS_TZDB on Debian; a link name opens its target.
     std::ifstream in("/usr/share/zoneinfo/" + zone_name, std::ios::binary);
     const std::string data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     if (data.size() < 6 || data.compare(0, 4, "TZif") != 0 || data[4] < '2' || data.back() != '\n') return std::nullopt;
     const auto start = data.rfind('\n', data.size() - 2);
     if (start == std::string::npos || start + 2 == data.size()) return std::nullopt;
-    try {
-        return Posix::time_zone{data.substr(start + 1, data.size() - start - 2)};
-    } catch (const std::exception&) {
-        // date/ptz.h reads POSIX TZ strings, not RFC 8536's extensions (negative transition times,
-        // as in Greenland's "M3.5.0/-1"); those zones keep the library's answer.
-        return std::nullopt;
-    }
+    return parse_posix_tz(std::string_view(data).substr(start + 1, data.size() - start - 2));
 }
 
 // The footer rule of `tz`, read once per zone; nullptr when the zone has none we can use.
-const Posix::time_zone* footer_rule(const date::time_zone& tz) {
+const PosixTz* footer_rule(const date::time_zone& tz) {
     static std::mutex mutex;
-    static std::map<std::string, std::optional<Posix::time_zone>> cache;
+    static std::map<std::string, std::optional<PosixTz>> cache;
     const std::lock_guard lock(mutex);
     auto it = cache.find(tz.name());
     if (it == cache.end()) it = cache.emplace(tz.name(), read_footer_rule(tz.name())).first;
@@ -506,7 +493,7 @@ date::sys_info zone_info_at(const Zone& zone, Instant t) {
     if (!open_ended(info)) return info;
     const auto* rule = footer_rule(*zone.tz);
     if (!rule) return info;
-    auto from_rule = rule->get_info(t);
+    auto from_rule = rule->info_at(t);
     from_rule.begin = std::max(from_rule.begin, info.begin);  // the rule starts at the last transition
     return from_rule;
 }
@@ -524,7 +511,7 @@ date::local_info zone_local_info(const Zone& zone, date::local_seconds t) {
     if (!open_ended(info.first)) return info;
     const auto* rule = footer_rule(*zone.tz);
     if (!rule) return info;
-    auto from_rule = rule->get_info(t);
+    auto from_rule = rule->local_info(t);
     from_rule.first.begin = std::max(from_rule.first.begin, info.first.begin);
     return from_rule;
 }

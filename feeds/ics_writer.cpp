@@ -351,10 +351,7 @@ icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated) {
     }
     // One CATEGORIES per value: libical holds one TEXT value per property, which lets append_escaped_text
     // keep a comma inside a tag from splitting it.
-    std::vector<std::string> categories;
-    if (!item.kind.empty()) categories.push_back(item.kind);
-    categories.insert(categories.end(), item.tags.begin(), item.tags.end());
-    for (const auto& category : categories) icalcomponent_add_property(c, icalproperty_new_categories(category.c_str()));
+    for (const auto& category : item_categories(item)) icalcomponent_add_property(c, icalproperty_new_categories(category.c_str()));
     if (updated) icalcomponent_add_property(c, icalproperty_new_lastmodified(ical_utc_time(*updated)));
     return c;
 }

@@ -81,4 +81,7 @@ std::optional<Instant> item_updated(const Item& item);
 // True when the item is published at `now`: not a draft, publish_date ≤ now, and now ≤ expiry_date.
 bool is_visible(const Item& item, Instant now);
 
+// The item's categories in every format: its kind, then its tags, each once.
+std::vector<std::string> item_categories(const Item& item);
+
 }  // namespace almanac

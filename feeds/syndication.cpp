@@ -77,18 +77,6 @@ Instant entry_updated(const Item& item, const RenderRequest& request) {
     return std::max(item_updated(item).value_or(request.updated), entry_published(item, request));
 }
 
-// The item's kind, then its tags, each once.
-std::vector<std::string> entry_categories(const Item& item) {
-    std::vector<std::string> categories;
-    const auto add = [&](const std::string& term) {
-        if (!term.empty() && std::find(categories.begin(), categories.end(), term) == categories.end())
-            categories.push_back(term);
-    };
-    add(item.kind);
-    for (const auto& tag : item.tags) add(tag);
-    return categories;
-}
-
 std::string html_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -161,7 +149,7 @@ void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& reque
     if (!text.summary_html.empty()) xml.text_element("description", text.summary_html);
     xml.text_element("content:encoded", text.content_html);
     for (const auto& author : item.authors) xml.text_element("dc:creator", author);
-    for (const auto& category : entry_categories(item)) xml.text_element("category", category);
+    for (const auto& category : item_categories(item)) xml.text_element("category", category);
     xml.text_element("guid", entry_id(item), {{"isPermaLink", "false"}});
     xml.text_element("pubDate", format_rfc822(entry_published(item, request)));
     xml.close();
@@ -182,7 +170,7 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
     xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", item.permalink}});
     if (item.event && !item.event->url.empty())
         xml.empty_element("link", {{"rel", "related"}, {"type", "text/html"}, {"href", item.event->url}});
-    for (const auto& category : entry_categories(item)) xml.empty_element("category", {{"term", category}});
+    for (const auto& category : item_categories(item)) xml.empty_element("category", {{"term", category}});
     if (!text.summary_text.empty()) xml.text_element("summary", text.summary_text, {{"type", "text"}});
     xml.text_element("content", text.content_html, {{"type", "html"}});
     xml.close();
@@ -310,7 +298,7 @@ Rope render_json_feed(const RenderRequest& request) {
         if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
         entry["date_published"] = format_rfc3339(entry_published(item, request));
         entry["date_modified"] = format_rfc3339(entry_updated(item, request));
-        if (const auto categories = entry_categories(item); !categories.empty()) entry["tags"] = categories;
+        if (const auto categories = item_categories(item); !categories.empty()) entry["tags"] = categories;
         if (!item.authors.empty()) entry["authors"] = authors(item.authors);
         // feed > items > entry: four spaces deeper than dump() puts a top-level value. JSON
         // strings hold no raw line breaks, so every "\n" is a line of the layout.

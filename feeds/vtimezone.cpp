@@ -24,14 +24,23 @@ struct Transition {
     seconds from{0};
     seconds to{0};
     std::string abbrev;
+    bool from_dst = false;  // the tz database's is-DST flags of the periods before and after
+    bool to_dst = false;
     bool daylight = false;
 
     date::local_seconds local() const { return date::local_seconds{at.time_since_epoch() + from}; }
     date::year_month_day local_date() const { return date::year_month_day{date::floor<date::days>(local())}; }
 };
 
+// date/tz.h reports the TZif files' is-DST flag as a `save` of one minute.
+bool is_dst(const date::sys_info& info) { return info.save != std::chrono::minutes{0}; }
+
 bool same_period_kind(const date::sys_info& a, const date::sys_info& b) {
     return a.offset == b.offset && a.abbrev == b.abbrev;
+}
+
+Transition transition(Instant at, const date::sys_info& before, const date::sys_info& after) {
+    return {at, before.offset, after.offset, after.abbrev, is_dst(before), is_dst(after)};
 }
 
 // The first period after `info` with another offset or abbreviation (tz data splits periods where
@@ -46,8 +55,45 @@ std::optional<date::sys_info> next_distinct_period(const Zone& zone, date::sys_i
     return std::nullopt;
 }
 
+// The onset of the last standard-time period that began before `t`, if the zone had one.
+std::optional<Transition> last_standard_onset(const Zone& zone, Instant t) {
+    auto info = zone_info_at(zone, t);
+    for (int i = 0; i < 256 && info.begin > earliest_onset; ++i) {
+        const auto before = zone_info_at(zone, info.begin - seconds{1});
+        if (!is_dst(info) && !same_period_kind(before, info)) return transition(info.begin, before, info);
+        info = before;
+    }
+    return std::nullopt;
+}
+
+// Whether each period is written as DAYLIGHT: the tz database's is-DST flag, except that a negative
+// DST (Europe/Dublin's GMT winter, Morocco's Ramadan hour, Namibia's winter 1994-2017) is read as
+// the tz project's "rearguard" data writes it: the period with the larger offset is the daylight one,
+// as in every client's and Windows' model of those zones.
+void mark_daylight(std::vector<Transition>& out, const std::optional<date::sys_info>& after_last) {
+    // A DST period below the standard time it follows.
+    const auto negative = [](bool dst, seconds offset, bool before_dst, seconds before) {
+        return dst && !before_dst && before > offset;
+    };
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        auto& t = out[k];
+        if (t.to_dst) {
+            t.daylight = !negative(true, t.to, t.from_dst, t.from);
+            continue;
+        }
+        // Standard time between two negative DSTs (Dublin's summer), not a standard time that a
+        // negative DST only ends or only begins (Namibia's +02 before 1994 and after 2017).
+        const bool after_negative = t.from_dst && t.from < t.to;
+        if (k + 1 < out.size())
+            t.daylight = after_negative && negative(out[k + 1].to_dst, out[k + 1].to, false, t.to);
+        else if (after_last)
+            t.daylight = after_negative && negative(is_dst(*after_last), after_last->offset, false, t.to);
+    }
+}
+
 // Every change of offset or abbreviation in (begin, end], preceded by the onset of the period in
-// effect at `begin` when it has one.
+// effect at `begin`: the real one, or one at `begin` itself when that period has been in effect
+// since before 1800 (Etc/GMT+5, or EET until 1977).
 std::vector<Transition> collect_transitions(const Zone& zone, Instant begin, Instant end) {
     std::vector<Transition> out;
     const auto first = zone_info_at(zone, begin);
@@ -55,26 +101,20 @@ std::vector<Transition> collect_transitions(const Zone& zone, Instant begin, Ins
     for (int i = 0; i < 64 && onset > earliest_onset; ++i) {
         const auto before = zone_info_at(zone, onset - seconds{1});
         if (!same_period_kind(before, first)) {
-            out.push_back({onset, before.offset, first.offset, first.abbrev});
+            out.push_back(transition(onset, before, first));
             break;
         }
         onset = before.begin;
     }
+    if (out.empty()) out.push_back(transition(begin, first, first));
     auto current = first;
     while (current.end <= end && current.end < latest_onset) {
         const auto next = zone_info_at(zone, current.end);
         if (next.end <= current.end) break;
-        if (!same_period_kind(next, current)) out.push_back({current.end, current.offset, next.offset, next.abbrev});
+        if (!same_period_kind(next, current)) out.push_back(transition(current.end, current, next));
         current = next;
     }
-    // DAYLIGHT is the period whose offset is above both neighbours'. The tz database's own DST flag
-    // cannot be used: Europe/Dublin's summer time is its standard time, with a negative save in winter.
-    const auto after_last = next_distinct_period(zone, current);
-    for (std::size_t k = 0; k < out.size(); ++k) {
-        const auto after = k + 1 < out.size() ? std::optional(out[k + 1].to)
-                                              : (after_last ? std::optional(after_last->offset) : std::nullopt);
-        out[k].daylight = out[k].to > out[k].from && after && out[k].to > *after;
-    }
+    mark_daylight(out, next_distinct_period(zone, current));
     return out;
 }
 
@@ -171,7 +211,7 @@ VTimezone make_vtimezone(const Zone& zone, Instant first, Instant last) {
     const Instant collect_end = date::sys_days{(lookahead_year + date::years{1}) / date::January / 1} + date::days{1};
 
     const auto transitions = collect_transitions(zone, begin, collect_end);
-    if (transitions.empty()) {
+    if (transitions.size() == 1 && transitions.front().from == transitions.front().to) {
         const auto info = zone_info_at(zone, begin);
         Observance o;
         const auto start_year = std::min(first_year - date::years{1}, date::year{1970});
@@ -232,6 +272,17 @@ VTimezone make_vtimezone(const Zone& zone, Instant first, Instant last) {
     std::sort(out.observances.begin(), out.observances.end(), [](const Observance& a, const Observance& b) {
         return std::tie(a.start, a.daylight) < std::tie(b.start, b.daylight);
     });
+    // Outlook needs a STANDARD (MS-OXCICAL): when the whole span is daylight time (Chile kept it
+    // through 2015, Cuba through 2004-2006), the standard period before it comes first.
+    if (std::none_of(out.observances.begin(), out.observances.end(), [](const Observance& o) { return !o.daylight; })) {
+        const auto& first_onset = out.observances.front();
+        if (auto standard = last_standard_onset(zone, Instant{first_onset.start.time_since_epoch() - first_onset.offset_from})) {
+            standard->daylight = false;
+            out.observances.insert(out.observances.begin(), observance_of(*standard));
+        } else {
+            out.observances.front().daylight = false;
+        }
+    }
     return out;
 }
 

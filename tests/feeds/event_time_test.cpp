@@ -189,6 +189,16 @@ TEST(ToInstant, GapsOverlapsAndOddOffsets) {
         {"Australia/Sydney", "2040-01-15T12:00", K::unique, "2040-01-15T01:00:00Z"},
         {"Australia/Lord_Howe", "2040-10-07T02:15", K::nonexistent, "2040-10-06T15:45:00Z"},
         {"Asia/Kolkata", "2040-01-01T05:30", K::unique, "2040-01-01T00:00:00Z"},
+        // Footer rules with transition times outside 0-24 h (RFC 8536 §3.3.1): Greenland changes at
+        // -1:00 and 0:00 ("M3.5.0/-1,M10.5.0/0"), Gaza on Saturday 02:00 written as Thursday 50:00.
+        {"America/Nuuk", "2039-06-01T10:00", K::unique, "2039-06-01T11:00:00Z"},
+        {"America/Nuuk", "2039-12-01T10:00", K::unique, "2039-12-01T12:00:00Z"},
+        {"America/Nuuk", "2039-03-26T23:30", K::nonexistent, "2039-03-27T01:30:00Z"},
+        {"America/Nuuk", "2039-10-29T23:30", K::ambiguous, "2039-10-30T00:30:00Z"},
+        {"America/Scoresbysund", "2039-06-01T10:00", K::unique, "2039-06-01T11:00:00Z"},
+        {"Asia/Gaza", "2090-03-25T02:30", K::nonexistent, "2090-03-25T00:30:00Z"},
+        {"Asia/Gaza", "2090-10-28T01:30", K::ambiguous, "2090-10-27T22:30:00Z"},
+        {"Asia/Gaza", "2090-10-28T00:30", K::unique, "2090-10-27T21:30:00Z"},
     };
     for (const auto& c : cases) {
         const auto z = zone(c.zone);
@@ -234,6 +244,12 @@ TEST(ZoneInfoAt, CorrectAfter2037) {
         {"Asia/Kathmandu", "2040-07-01T12:00Z", 5h + 45min, "+0545"},
         {"Asia/Kolkata", "2040-07-01T12:00Z", 5h + 30min, "IST"},
         {"UTC", "2040-07-01T12:00Z", 0h, "UTC"},
+        {"America/Nuuk", "2039-07-01T12:00Z", -1h, "-01"},
+        {"America/Nuuk", "2039-12-01T12:00Z", -2h, "-02"},
+        {"America/Nuuk", "2039-03-27T00:59:59Z", -2h, "-02"},
+        {"America/Nuuk", "2039-03-27T01:00:00Z", -1h, "-01"},
+        {"Asia/Gaza", "2090-07-01T12:00Z", 3h, "EEST"},
+        {"Asia/Gaza", "2090-10-27T23:00:00Z", 2h, "EET"},
     };
     for (const auto& c : cases) {
         const auto info = zone_info_at(zone(c.zone), utc(c.instant));

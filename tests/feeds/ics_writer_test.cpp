@@ -190,6 +190,15 @@ TEST(IcsWriter, TextEscaping) {
     EXPECT_EQ(count_prefix(ev, "X-ALT-DESC;FMTTYPE=text/html:<p>First\\, line."), 1u) << dump(ev);
 }
 
+TEST(IcsWriter, CategoriesEachOnce) {
+    // kind: bof with tags: [bof] showed "bof, bof" in calendar clients.
+    const auto site = make_site({{"a.md", event("title: T\nstart: 2025-03-29T10:00\nkind: bof\ntags: [bof, x, x]\n")}});
+    const auto ev = vevent(render(site), "events/a@example.org");
+    EXPECT_EQ(count_prefix(ev, "CATEGORIES:bof"), 1u) << dump(ev);
+    EXPECT_EQ(count_prefix(ev, "CATEGORIES:x"), 1u) << dump(ev);
+    EXPECT_EQ(count_prefix(ev, "CATEGORIES:"), 2u) << dump(ev);
+}
+
 TEST(IcsWriter, AllDayHasExclusiveEnd) {
     const auto site = make_site({{"a.md", event("title: Fest\nstart: 2025-04-16\nend: 2025-04-18\n")}});
     const auto ics = render(site);

@@ -204,5 +204,77 @@ TEST(VTimezone, LibicalAgreesWithTheTzDatabase) {
     }
 }
 
+// MS-OXCICAL: Outlook needs a STANDARD. Every zone of the tz database, every year 1970-2100.
+TEST(VTimezone, EveryZoneAndYearHasAStandard) {
+    for (const auto& tzdb_zone : date::get_tzdb().zones) {
+        const auto z = find_zone(tzdb_zone.name());
+        if (!z) continue;  // 'Factory'
+        for (int y = 1970; y <= 2100; ++y) {
+            const auto tz = make_vtimezone(*z, date::sys_days{date::year{y} / 3 / 1}, date::sys_days{date::year{y} / 9 / 1});
+            ASSERT_TRUE(find(tz, false)) << tzdb_zone.name() << " " << y << "\n" << serialized(tz);
+        }
+    }
+}
+
+TEST(VTimezone, StandardTimeAboveThePreviousOffsetIsStandard) {
+    // The tz database flags these periods as standard time (Moscow's "permanent summer time" was
+    // legally standard time); an offset above the previous one does not make them DAYLIGHT.
+    struct Case {
+        const char* zone;
+        const char* from;
+        const char* to;
+        std::chrono::seconds offset;
+    };
+    const Case cases[] = {
+        {"Europe/Moscow", "2012-03-01T00:00:00Z", "2012-09-01T00:00:00Z", hours{4}},
+        {"Europe/Kaliningrad", "2012-03-01T00:00:00Z", "2012-09-01T00:00:00Z", hours{3}},
+        {"Europe/Volgograd", "2019-03-01T00:00:00Z", "2019-09-01T00:00:00Z", hours{4}},
+    };
+    for (const auto& c : cases) {
+        const auto tz = make_vtimezone(zone(c.zone), utc(c.from), utc(c.to));
+        ASSERT_EQ(tz.observances.size(), 1u) << serialized(tz);
+        EXPECT_FALSE(tz.observances.front().daylight) << serialized(tz);
+        EXPECT_EQ(tz.observances.front().offset_to, c.offset) << c.zone;
+    }
+}
+
+TEST(VTimezone, DaylightAllYearKeepsTheStandardBefore) {
+    // Chile stayed on daylight time (-03, DST in the tz database) from September 2014 to May 2016.
+    const auto tz = make_vtimezone(zone("America/Santiago"), utc("2015-03-01T00:00:00Z"), utc("2015-09-01T00:00:00Z"));
+    ASSERT_EQ(tz.observances.size(), 2u) << serialized(tz);
+    EXPECT_FALSE(tz.observances[0].daylight);
+    EXPECT_EQ(tz.observances[0].offset_to, hours{-4});
+    EXPECT_EQ(tz.observances[0].start, local("2014-04-27T00:00"));
+    EXPECT_TRUE(tz.observances[1].daylight);
+    EXPECT_EQ(tz.observances[1].offset_to, hours{-3});
+    const LibicalZone libical(tz);
+    EXPECT_EQ(libical.offset_at(utc("2015-07-01T12:00:00Z")), hours{-3});
+}
+
+TEST(VTimezone, NuukAfter2037FollowsTheFooterRule) {
+    // "<-02>2<-01>,M3.5.0/-1,M10.5.0/0": at -1:00 on the last Sunday of March (Saturday 23:00) and
+    // at 0:00 on the last Sunday of October, in the time before the change.
+    const auto tz = make_vtimezone(zone("America/Nuuk"), utc("2039-01-01T00:00:00Z"), utc("2041-12-31T00:00:00Z"));
+    const auto* daylight = find(tz, true);
+    const auto* standard = find(tz, false);
+    ASSERT_TRUE(daylight && standard) << serialized(tz);
+    EXPECT_EQ(tz.observances.size(), 2u) << serialized(tz);
+    EXPECT_EQ(daylight->start, local("2039-03-26T23:00"));
+    // The Saturday before the last Sunday, which is not always the last Saturday (31 March 2040).
+    EXPECT_EQ(daylight->rrule, "FREQ=YEARLY;BYMONTH=3;BYDAY=SA;BYMONTHDAY=24,25,26,27,28,29,30");
+    EXPECT_EQ(daylight->offset_to, hours{-1});
+    EXPECT_EQ(standard->start, local("2038-10-31T00:00"));
+    EXPECT_EQ(standard->rrule, "FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU");
+    EXPECT_EQ(standard->offset_to, hours{-2});
+}
+
+TEST(VTimezone, PeriodWithoutOnsetCoversTheSpanStart) {
+    // EET has no transition before 1977: the span from 1975 still needs its +02:00.
+    const auto tz = make_vtimezone(zone("EET"), utc("1975-01-01T00:00:00Z"), utc("1978-12-31T00:00:00Z"));
+    ASSERT_FALSE(tz.observances.empty());
+    EXPECT_LE(tz.observances.front().start, local("1975-01-01T00:00")) << serialized(tz);
+    EXPECT_EQ(tz.observances.front().offset_to, hours{2});
+}
+
 }  // namespace
 }  // namespace almanac
