@@ -16,11 +16,17 @@ source "$here/scripts/lib.sh"
 # dpkg-buildflags and dpkg-shlibdeps (Depends:), lintian.
 install_missing dpkg-dev lintian
 
-# CMake reads CXXFLAGS and LDFLAGS when it first configures a build dir (and ignores CPPFLAGS).
+# Every hardening feature dpkg-buildflags knows (+all adds bind-now to the defaults), handed to
+# CMake in an initial cache file at each configure, so that the flags stay current.
 cd "$here"
-CXXFLAGS="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CXXFLAGS)" \
-LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" \
-ALMANAC_BUILD_DIR=$build_dir ALMANAC_CMAKE_ARGS="-DALMANAC_BUILD_TESTS=OFF ${ALMANAC_CMAKE_ARGS:-}" \
+export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+flags=$(mktemp --suffix=.cmake)
+trap 'rm -f "$flags"' EXIT
+cat >"$flags" <<EOF
+set(CMAKE_CXX_FLAGS "$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CXXFLAGS)" CACHE STRING "dpkg-buildflags" FORCE)
+set(CMAKE_EXE_LINKER_FLAGS "$(dpkg-buildflags --get LDFLAGS)" CACHE STRING "dpkg-buildflags" FORCE)
+EOF
+ALMANAC_BUILD_DIR=$build_dir ALMANAC_CMAKE_ARGS="-C $flags -DALMANAC_BUILD_TESTS=OFF ${ALMANAC_CMAKE_ARGS:-}" \
   "$here/scripts/dev.sh" build
 
 rm -f "$build_dir"/package/almanac_*.deb
