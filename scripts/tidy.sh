@@ -29,10 +29,13 @@ fi
 fix=
 [ "$mode" = fix ] && fix=-fix
 report=$build_dir/clang-tidy.txt
-# One clang-tidy per file, $jobs at a time; each file's output is kept whole.
+parts=$(mktemp -d)
+trap 'rm -rf "$parts"' EXIT
+# One clang-tidy per file, $jobs at a time, each into a file of its own so that outputs do not mix.
 printf '%s\n' "${files[@]}" |
-  xargs -P "$jobs" -I{} sh -c 'clang-tidy -p "$1" --quiet $2 "$3" 2>/dev/null' _ "$build_dir" "$fix" {} \
-  >"$report" || true
+  xargs -P "$jobs" -I{} sh -c 'clang-tidy -p "$1" --quiet $2 "$3" >"$4/$(echo "$3" | tr / _).txt" 2>/dev/null' \
+    _ "$build_dir" "$fix" {} "$parts" || true
+cat "$parts"/*.txt >"$report"
 
 # A finding is a "file:line:col: warning|error: message [check]" line; a header's findings repeat
 # once per file including it, so each is counted once.
