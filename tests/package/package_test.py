@@ -177,7 +177,7 @@ class Extracted(unittest.TestCase):
             self.assertRegex(f.read(), rf"(?m)^## \[{re.escape(VERSION)}\] - \d{{4}}-\d{{2}}-\d{{2}}$",
                              "CHANGELOG.md has a section for the version in CMakeLists.txt")
 
-    def test_server_header_is_this_version(self):
+    def test_server_header_and_metrics_are_this_version(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -201,6 +201,11 @@ class Extracted(unittest.TestCase):
                     time.sleep(0.1)
             self.assertEqual(response.status, 200)
             self.assertEqual(response.getheader("Server"), f"almanac/{VERSION}")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/metrics")
+            metrics = conn.getresponse().read().decode()
+            conn.close()
+            self.assertIn(f'almanac_build_info{{version="{VERSION}"}} 1\n', metrics)
         finally:
             server.terminate()
             server.wait(timeout=30)
