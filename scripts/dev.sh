@@ -20,6 +20,7 @@ build_packages=(
 test_packages=(
   python3 python3-icalendar python3-vobject python3-feedparser python3-dateutil libxml2-utils
   jing ruby python3-brotli curl nginx strace systemd chromium fonts-dejavu-core
+  dpkg-dev lintian
 )
 
 # shellcheck source=scripts/lib.sh
