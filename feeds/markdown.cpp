@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "feeds/html_sanitizer.hpp"
+
 namespace almanac {
 
 namespace {
@@ -607,7 +609,8 @@ ParserPtr make_parser() {
     (void)registered;
     // VALIDATE_UTF8 replaces invalid sequences with U+FFFD, so every output is valid UTF-8.
     ParserPtr parser{cmark_parser_new(CMARK_OPT_VALIDATE_UTF8)};
-    for (const char* name : {"table", "autolink", "strikethrough", "tagfilter"})
+    // No "tagfilter": raw HTML goes through the sanitizer, which removes what tagfilter escapes.
+    for (const char* name : {"table", "autolink", "strikethrough"})
         if (cmark_syntax_extension* ext = cmark_find_syntax_extension(name))
             cmark_parser_attach_syntax_extension(parser.get(), ext);
     return parser;
@@ -651,29 +654,6 @@ std::string inline_text(cmark_node* node, bool with_images) {
     return out;
 }
 
-// Browsers ignore tabs and line breaks inside a scheme and compare it case-insensitively.
-std::string normalized_scheme_prefix(std::string_view url) {
-    std::string out;
-    for (char c : url) {
-        if (static_cast<unsigned char>(c) <= ' ') continue;
-        out += to_lower(c);
-        if (c == ':' || out.size() > 32) break;
-    }
-    return out;
-}
-
-bool is_dangerous_url(std::string_view url, bool image) {
-    const std::string s = normalized_scheme_prefix(url.substr(0, 128));
-    if (s == "javascript:" || s == "vbscript:" || s == "file:") return true;
-    if (s != "data:") return false;
-    if (!image) return true;
-    std::string rest;
-    for (char c : url.substr(5, 16)) rest += to_lower(c);
-    for (std::string_view ok : {"image/png", "image/gif", "image/jpeg", "image/webp"})
-        if (rest.starts_with(ok)) return false;
-    return true;
-}
-
 // Replaces a link or image by its content: the text stays, the URL goes.
 void unwrap(cmark_node* node) {
     while (cmark_node* child = cmark_node_first_child(node))
@@ -681,11 +661,11 @@ void unwrap(cmark_node* node) {
     remove_node(node);
 }
 
-// Makes URLs absolute and, unless raw HTML is allowed, removes raw HTML and dangerous links. The
-// tree is only changed after the walk: cmark iterators do not survive edits around them.
-void sanitize(cmark_node* root, const MarkdownOptions& options) {
+// Makes link and image URLs absolute and, unless raw HTML is trusted, unwraps those whose scheme
+// the HTML sanitizer would remove, so that the plain text does not show them either. The tree is
+// only changed after the walk: cmark iterators do not survive edits around them.
+void resolve_links(cmark_node* root, const HtmlPolicy& policy) {
     std::vector<cmark_node*> links;
-    std::vector<cmark_node*> html;
     {
         IterPtr it{cmark_iter_new(root)};
         cmark_event_type ev;
@@ -694,24 +674,14 @@ void sanitize(cmark_node* root, const MarkdownOptions& options) {
             cmark_node* n = cmark_iter_get_node(it.get());
             const cmark_node_type type = cmark_node_get_type(n);
             if (type == CMARK_NODE_LINK || type == CMARK_NODE_IMAGE) links.push_back(n);
-            if (type == CMARK_NODE_HTML_BLOCK || type == CMARK_NODE_HTML_INLINE) html.push_back(n);
         }
     }
     for (cmark_node* n : links) {
-        const std::string url(url_of(n));
-        if (!options.unsafe_html && is_dangerous_url(url, cmark_node_get_type(n) == CMARK_NODE_IMAGE)) {
+        if (const auto url = safe_url(url_of(n), policy)) {
+            cmark_node_set_url(n, url->c_str());
+        } else {
             unwrap(n);
-        } else if (!options.page_url.empty()) {
-            cmark_node_set_url(n, resolve_url(options.page_url, url).c_str());
         }
-    }
-    if (options.unsafe_html) return;
-    for (cmark_node* n : html) {
-        cmark_node* parent = cmark_node_parent(n);
-        remove_node(n);
-        // A paragraph that held only raw HTML would render as an empty <p></p>.
-        if (parent && cmark_node_get_type(parent) == CMARK_NODE_PARAGRAPH && !cmark_node_first_child(parent))
-            remove_node(parent);
     }
 }
 
@@ -838,15 +808,8 @@ bool in_tight_item(cmark_node* n) {
     return list && cmark_node_get_list_tight(list);
 }
 
-// The link's URL is shown after its label unless the label already says it (autolinks).
-bool label_shows_url(std::string_view label, std::string_view url) {
-    for (std::string_view scheme : {"", "mailto:", "http://", "https://"})
-        if (url.size() == scheme.size() + label.size() && url.starts_with(scheme) && url.ends_with(label)) return true;
-    return false;
-}
-
 // Walks the tree with cmark's iterator (not recursion: nesting depth is up to the author).
-std::string render_text(cmark_node* root) {
+std::string render_text(cmark_node* root, const HtmlPolicy& policy) {
     TextWriter w;
     struct ListState {
         bool ordered;
@@ -855,6 +818,7 @@ std::string render_text(cmark_node* root) {
     };
     std::vector<ListState> lists;
     std::vector<std::string> link_suffixes;
+    std::vector<std::string> html_links;  // the URLs of raw <a> tags whose </a> is still to come
     IterPtr it{cmark_iter_new(root)};
     cmark_event_type ev;
     while ((ev = cmark_iter_next(it.get())) != CMARK_EVENT_DONE) {
@@ -911,16 +875,29 @@ std::string render_text(cmark_node* root) {
             case CMARK_NODE_CODE: w.write(literal_of(n)); break;
             case CMARK_NODE_SOFTBREAK:
             case CMARK_NODE_LINEBREAK: w.newline(); break;
+            case CMARK_NODE_HTML_BLOCK:
+                separate();
+                w.write(html_text(literal_of(n), policy));
+                break;
+            case CMARK_NODE_HTML_INLINE: {
+                InlineHtmlText t = inline_html_text(literal_of(n), policy);
+                switch (t.kind) {
+                    case InlineHtmlText::Kind::text: w.write(t.value); break;
+                    case InlineHtmlText::Kind::line_break: w.newline(); break;
+                    case InlineHtmlText::Kind::link_start: html_links.push_back(std::move(t.value)); break;
+                    case InlineHtmlText::Kind::link_end:
+                        if (html_links.empty()) break;
+                        if (!html_links.back().empty()) w.write(" (" + html_links.back() + ")");
+                        html_links.pop_back();
+                        break;
+                }
+                break;
+            }
             case CMARK_NODE_LINK:
                 if (enter) {
                     const std::string_view url = url_of(n);
-                    const std::string label = collapse_whitespace(inline_text(n, true));
                     std::string suffix;
-                    if (label.empty()) {
-                        suffix = url;
-                    } else if (!url.empty() && !label_shows_url(label, url)) {
-                        suffix = " (" + std::string(url) + ")";
-                    }
+                    if (!url.empty()) suffix = link_text_suffix(collapse_whitespace(inline_text(n, true)), url);
                     link_suffixes.push_back(std::move(suffix));
                 } else if (!link_suffixes.empty()) {
                     w.write(link_suffixes.back());
@@ -1105,12 +1082,14 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
             remove_node(heading);
         }
     }
-    sanitize(doc.get(), options);
+    const HtmlPolicy policy{options.unsafe_html, options.page_url};
+    resolve_links(doc.get(), policy);
 
-    const int render_options = options.unsafe_html ? CMARK_OPT_UNSAFE : CMARK_OPT_DEFAULT;
-    BufferPtr html{cmark_render_html(doc.get(), render_options, cmark_parser_get_syntax_extensions(parser.get()))};
-    if (html) result.html = html.get();
-    result.text = render_text(doc.get());
+    // cmark writes raw HTML as it is; the sanitizer then rebuilds the whole document from an HTML5
+    // parse, so raw HTML that opens in one block and closes in another still comes out well-formed.
+    BufferPtr html{cmark_render_html(doc.get(), CMARK_OPT_UNSAFE, cmark_parser_get_syntax_extensions(parser.get()))};
+    if (html) result.html = sanitize_html(html.get(), policy);
+    result.text = render_text(doc.get(), policy);
 
     if (cmark_node* paragraph = first_node(doc.get(), [](cmark_node* n) {
             return cmark_node_get_type(n) == CMARK_NODE_PARAGRAPH && !collapse_whitespace(inline_text(n, false)).empty();
