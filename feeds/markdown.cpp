@@ -873,7 +873,8 @@ std::string render_text(cmark_node* root, const HtmlPolicy& policy) {
                 break;
             case CMARK_NODE_TEXT:
             case CMARK_NODE_CODE: w.write(literal_of(n)); break;
-            case CMARK_NODE_SOFTBREAK:
+            // A soft break is where the author's editor wrapped the line: a space in the text.
+            case CMARK_NODE_SOFTBREAK: w.write(" "); break;
             case CMARK_NODE_LINEBREAK: w.newline(); break;
             case CMARK_NODE_HTML_BLOCK:
                 separate();

@@ -152,13 +152,13 @@ TEST_P(TextTest, Renders) {
 INSTANTIATE_TEST_SUITE_P(
     Markdown, TextTest,
     ::testing::Values(
-        TextCase{"paragraphs", "one\ntwo\n\n\n\nthree  ", "one\ntwo\n\nthree"},
+        TextCase{"paragraphs", "one\ntwo\n\n\n\nthree  ", "one two\n\nthree"},
         TextCase{"emphasis_and_escapes", "**bold** _it_ \\*not\\* ~~del~~ `co*de`", "bold it *not* del co*de"},
         TextCase{"headings", "# Title\n\n## Sub #\n\nText", "Title\n\nSub\n\nText"},
         TextCase{"setext_heading", "Title\n=====\ntext", "Title\n\ntext"},
         TextCase{"bullet_list", "* a\n* b\n\nafter", "- a\n- b\n\nafter"},
         TextCase{"ordered_list", "3. x\n4. y", "3. x\n4. y"},
-        TextCase{"nested_list", "- a\n  - b\n    more\n- c", "- a\n  - b\n    more\n- c"},
+        TextCase{"nested_list", "- a\n  - b\n    more\n- c", "- a\n  - b more\n- c"},
         TextCase{"loose_list", "- a\n\n- b", "- a\n\n- b"},
         TextCase{"list_in_list_item_first", "- - x", "- - x"},
         TextCase{"link_label_and_url", "see [the site](https://x.org/)", "see the site (https://x.org/)"},
@@ -167,7 +167,7 @@ INSTANTIATE_TEST_SUITE_P(
         TextCase{"email_once", "<a@b.org>", "a@b.org"},
         TextCase{"image_alt", "![a *cat*](cat.png)", "a cat"},
         TextCase{"code_block", "```c\nint x;\n\nint y;\n```\nafter", "int x;\n\nint y;\n\nafter"},
-        TextCase{"block_quote", "> quoted\n> more\n>\n> second", "> quoted\n> more\n>\n> second"},
+        TextCase{"block_quote", "> quoted\n> more\n>\n> second", "> quoted more\n>\n> second"},
         TextCase{"nested_quote_and_list", "> q:\n> - a\n> - b\n>\n> > inner", "> q:\n>\n> - a\n> - b\n>\n> > inner"},
         TextCase{"loose_item_paragraphs", "1. a\n\n   more\n2. b", "1. a\n\n   more\n\n2. b"},
         TextCase{"empty_item_keeps_marker", "-\n- x", "-\n- x"},
@@ -177,6 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
         TextCase{"thematic_break", "a\n\n***\n\nb", "a\n\n---\n\nb"},
         TextCase{"raw_html_as_text", "x <b>y</b>\n\n<div>\nz\n</div>", "x y\n\nz"},
         TextCase{"hard_break", "a  \nb", "a\nb"},
+        TextCase{"soft_break_is_a_space", "No meetup in August or\nDecember.", "No meetup in August or December."},
         TextCase{"raw_image_alt_and_link",
                  "Join <a href=\"/rsvp\" style=\"x\">us</a>:\n\n<img src=\"a.png\" alt=\"the team\"/><br/>after",
                  "Join us (https://example.org/rsvp):\n\nthe team\nafter"},
@@ -377,7 +378,7 @@ TEST(Shortcodes, RenderedThroughMarkdown) {
               "<p><strong>Why?</strong></p>\n<p>Because.</p>\n"
               "<p><img src=\"https://example.org/blog/post/img/a.png\" alt=\"A pic\" /><br />\nThe <em>caption</em></p>\n");
     EXPECT_EQ(r.text,
-              "Intro\nhttps://www.youtube.com/watch?v=abc\n\nint *p = 0; // <b>\n\nWhy?\n\nBecause.\n\nA pic\nThe caption");
+              "Intro https://www.youtube.com/watch?v=abc\n\nint *p = 0; // <b>\n\nWhy?\n\nBecause.\n\nA pic\nThe caption");
 }
 
 // ---------------------------------------------------------------------------------------------
