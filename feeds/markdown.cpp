@@ -138,11 +138,6 @@ std::string remove_dot_segments(std::string_view input) {
 // ---------------------------------------------------------------------------------------------
 // Shortcodes
 
-struct ShortcodeArg {
-    std::string key;  // empty for a positional argument
-    std::string value;
-};
-
 enum class TagKind { open, close, self_closing, escaped };
 
 struct ShortcodeTag {
@@ -150,7 +145,7 @@ struct ShortcodeTag {
     std::size_t end = 0;    // offset just after "}}"
     TagKind kind = TagKind::open;
     std::string name;
-    std::vector<ShortcodeArg> args;
+    std::vector<ShortcodeArgument> args;
     std::string literal;  // the escaped form's text
     std::optional<std::size_t> partner;  // index of the matching open/close tag
 };
@@ -224,7 +219,7 @@ public:
                 tag.end = p_ + 1 + close_.size();
                 return Result::tag;
             }
-            ShortcodeArg arg;
+            ShortcodeArgument arg;
             if (!read_token(arg.value, false)) return Result::unclosed;
             if (p_ < s_.size() && s_[p_] == '=') {
                 ++p_;
@@ -366,10 +361,17 @@ struct Replacement {
     std::optional<std::string> warning;
 };
 
+// A site's shortcodes nest (a card holding a button): each level's inner text is expanded on its own,
+// down to this depth; and .Inner written twice at each level must not multiply a file's size.
+constexpr int max_template_depth = 8;
+constexpr std::size_t min_template_budget = 4 * 1024 * 1024;
+
 class ShortcodeExpander {
 public:
-    ShortcodeExpander(std::string_view body, const std::string& path, int first_line)
-        : body_(body), path_(path), first_line_(first_line), fence_(code_fence(body)) {}
+    ShortcodeExpander(std::string_view body, const std::string& path, int first_line, const ShortcodeDefinitions& defs,
+                      int depth, std::size_t& budget)
+        : body_(body), path_(path), first_line_(first_line), fence_(code_fence(body)), defs_(defs), depth_(depth),
+          budget_(budget) {}
 
     ExpandedShortcodes run() {
         const std::optional<std::size_t> unclosed_at = scan();
@@ -379,6 +381,10 @@ public:
         std::size_t cursor = 0;
         for (std::size_t i = 0; i < tags_.size(); ++i) {
             const ShortcodeTag& tag = tags_[i];
+            if (const ShortcodeDefinition* def = definition(tag)) {
+                i = expand_template(result, lines, cursor, i, *def);
+                continue;
+            }
             Replacement rep = replacement(i);
             if (rep.warning) warn(result.diagnostics, lines, tag.begin, *rep.warning);
             place(result.markdown, cursor, tag, rep);
@@ -392,6 +398,51 @@ public:
     }
 
 private:
+    // The site's definition of an opening or self-closing tag's name, if it declares one.
+    const ShortcodeDefinition* definition(const ShortcodeTag& tag) const {
+        if (tag.kind != TagKind::open && tag.kind != TagKind::self_closing) return nullptr;
+        for (const ShortcodeDefinition& d : defs_)
+            if (d.name == tag.name && d.parsed) return &d;
+        return nullptr;
+    }
+
+    // Replaces tag `index` (with its content and closing tag when paired) by the template's output;
+    // returns the index of the last tag used.
+    std::size_t expand_template(ExpandedShortcodes& result, LineCounter& lines, std::size_t& cursor, std::size_t index,
+                                const ShortcodeDefinition& def) {
+        const ShortcodeTag& tag = tags_[index];
+        const std::size_t last = tag.partner.value_or(index);
+        std::string inner;
+        if (tag.partner) {
+            const std::string_view inside = body_.substr(tag.end, tags_[last].begin - tag.end);
+            if (depth_ >= max_template_depth) {
+                warn(result.diagnostics, lines, tag.begin,
+                     "shortcode '" + tag.name + "' nested deeper than " + std::to_string(max_template_depth) +
+                         " levels: its content is kept without it");
+                inner = std::string(inside);
+            } else {
+                const int inner_line = lines.at(tag.end).first;
+                ExpandedShortcodes nested =
+                    ShortcodeExpander(inside, path_, inner_line, defs_, depth_ + 1, budget_).run();
+                result.diagnostics.insert(result.diagnostics.end(), nested.diagnostics.begin(), nested.diagnostics.end());
+                inner = std::move(nested.markdown);
+            }
+        }
+        Replacement rep;
+        rep.text = render_shortcode(*def.parsed, tag.args, inner);
+        if (rep.text.size() > budget_) {
+            rep.warning = "shortcode '" + tag.name + "' removed: the site's shortcodes made this file too large";
+            rep.text.clear();
+        } else {
+            budget_ -= rep.text.size();
+        }
+        // Markdown blocks in the output (a heading, a list, an HTML block) need lines of their own.
+        rep.own_lines = rep.text.find('\n') != std::string::npos;
+        if (rep.warning) warn(result.diagnostics, lines, tag.begin, *rep.warning);
+        place(result.markdown, cursor, tag.begin, tags_[last].end, tag.kind == TagKind::escaped, rep);
+        return last;
+    }
+
     // Collects the tags in order; returns where an unclosed one starts. Scanning stops there: every
     // later "{{<" would scan to the end again, and Hugo itself rejects such a page.
     std::optional<std::size_t> scan() {
@@ -546,20 +597,26 @@ private:
     // so that "{{< card >}}" before "## Title" leaves an empty line and the heading stays a heading;
     // the tag's own line breaks are kept so that later lines keep their numbers.
     void place(std::string& out, std::size_t& cursor, const ShortcodeTag& tag, const Replacement& rep) const {
-        std::size_t line_begin = tag.begin;
+        place(out, cursor, tag.begin, tag.end, tag.kind == TagKind::escaped, rep);
+    }
+
+    // The same for the text from `tag_begin` to `tag_end` (a paired tag with its content).
+    void place(std::string& out, std::size_t& cursor, std::size_t tag_begin, std::size_t tag_end, bool escaped,
+               const Replacement& rep) const {
+        std::size_t line_begin = tag_begin;
         while (line_begin > cursor && (body_[line_begin - 1] == ' ' || body_[line_begin - 1] == '\t')) --line_begin;
-        std::size_t line_end = tag.end;
+        std::size_t line_end = tag_end;
         while (line_end < body_.size() && (body_[line_end] == ' ' || body_[line_end] == '\t' || body_[line_end] == '\r'))
             ++line_end;
         const bool alone = (line_begin == 0 || body_[line_begin - 1] == '\n') &&
-                           (line_end == body_.size() || body_[line_end] == '\n') && tag.kind != TagKind::escaped;
+                           (line_end == body_.size() || body_[line_end] == '\n') && !escaped;
         std::string text = rep.text;
         if (rep.own_lines && !alone) text = "\n" + text + "\n";
-        const std::size_t begin = alone ? line_begin : tag.begin;
-        const std::size_t end = alone ? line_end : tag.end;
+        const std::size_t begin = alone ? line_begin : tag_begin;
+        const std::size_t end = alone ? line_end : tag_end;
         out.append(body_.substr(cursor, begin - cursor));
         out += text;
-        const std::size_t had = count_newlines(body_.substr(tag.begin, tag.end - tag.begin));
+        const std::size_t had = count_newlines(body_.substr(tag_begin, tag_end - tag_begin));
         const std::size_t has = count_newlines(text);
         if (had > has) out.append(had - has, '\n');
         cursor = end;
@@ -574,6 +631,9 @@ private:
     const std::string& path_;
     int first_line_;
     std::string fence_;
+    const ShortcodeDefinitions& defs_;
+    int depth_;
+    std::size_t& budget_;  // bytes the site's templates may still write, shared by every level
     std::vector<ShortcodeTag> tags_;
 };
 
@@ -1047,14 +1107,16 @@ int too_deep_at(cmark_node* root) {
 
 }  // namespace
 
-ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& path, int first_line) {
-    return ShortcodeExpander(body, path, first_line).run();
+ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& path, int first_line,
+                                     const ShortcodeDefinitions& shortcodes) {
+    std::size_t budget = std::max(min_template_budget, 4 * body.size());
+    return ShortcodeExpander(body, path, first_line, shortcodes, 0, budget).run();
 }
 
 RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& options, const std::string& path,
                                  int first_line) {
     RenderedMarkdown result;
-    ExpandedShortcodes expanded = expand_shortcodes(body, path, first_line);
+    ExpandedShortcodes expanded = expand_shortcodes(body, path, first_line, options.shortcodes);
     result.diagnostics = std::move(expanded.diagnostics);
 
     // cmark-gfm keeps global state that its parsers change (the inline parser's table of special

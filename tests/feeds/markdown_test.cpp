@@ -288,6 +288,77 @@ TEST(Shortcodes, UnknownOnesWarnAtTheirFileLine) {
               std::count(page.body.begin(), page.body.end(), '\n'));
 }
 
+ShortcodeDefinitions site_shortcodes(std::initializer_list<std::pair<const char*, const char*>> templates) {
+    ShortcodeDefinitions defs;
+    for (const auto& [name, source] : templates) {
+        auto parsed = parse_shortcode_template(source);
+        EXPECT_TRUE(parsed) << name << ": " << parsed.error();
+        if (parsed) defs.push_back({name, source, std::move(parsed).value()});
+    }
+    return defs;
+}
+
+RenderedMarkdown render_with(std::string_view md, ShortcodeDefinitions defs) {
+    MarkdownOptions options;
+    options.page_url = page_url;
+    options.shortcodes = std::move(defs);
+    return render_markdown(md, options, "content/test.md", 1);
+}
+
+TEST(SiteShortcodes, RenderTheirTemplateThroughTheSanitizer) {
+    const auto defs = site_shortcodes({
+        {"button", "<a href=\"{{ .Get \"link\" }}\" class=\"btn\" onclick=\"x()\">{{ .Get \"text\" }}</a>"},
+        {"img", "<img src=\"{{ .Get \"src\" }}\"{{ with .Get \"alt\" }} alt=\"{{ . }}\"{{ end }} />"},
+    });
+    const auto r = render_with("Intro\n\n{{< button link=\"/join\" text=\"Join us\" >}}\n\n{{< img src=\"/i.png\" >}}\n", defs);
+    EXPECT_EQ(r.html, "<p>Intro</p>\n<p><a href=\"https://example.org/join\">Join us</a></p>\n"
+                      "<img src=\"https://example.org/i.png\" />\n");
+    EXPECT_EQ(r.text, "Intro\n\nJoin us (https://example.org/join)");
+    EXPECT_TRUE(r.diagnostics.empty()) << format_text(r.diagnostics.front());
+}
+
+TEST(SiteShortcodes, InnerHoldsTheContentWithItsShortcodesExpanded) {
+    const auto defs = site_shortcodes({
+        {"card", "<div class=\"card\">\n\n{{ .Inner }}\n\n</div>"},
+        {"button", "[{{ .Get 0 }}]({{ .Get 1 }})"},
+        {"hidden", "nothing"},
+    });
+    const auto r = render_with("{{< card >}}\n## Title\n{{< button \"Go\" \"/go\" >}}\n{{< /card >}}\n\n"
+                               "{{< hidden >}}secret {{< mystery >}}{{< /hidden >}}\n",
+                               defs);
+    EXPECT_EQ(r.html, "<div>\n<h2>Title</h2>\n<p><a href=\"https://example.org/go\">Go</a></p>\n</div>\n<p>nothing</p>\n");
+    // The unused content is gone; its unknown shortcode still warns, at its line.
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_EQ(r.diagnostics[0].line, 6);
+}
+
+TEST(SiteShortcodes, OverrideBuiltInOnesAndLeaveUnknownOnesWarning) {
+    const auto defs = site_shortcodes({{"youtube", "[{{ .Get 0 }}](https://v.example/{{ .Get 0 }})"}});
+    const auto r = render_with("{{< youtube abc >}} {{< unknown x >}}\n{{< later >}}", defs);
+    EXPECT_EQ(r.html, "<p><a href=\"https://v.example/abc\">abc</a></p>\n");
+    ASSERT_EQ(r.diagnostics.size(), 2u);
+    EXPECT_EQ(r.diagnostics[0].message, "unknown shortcode 'unknown' removed (its arguments are not rendered)");
+    EXPECT_EQ(r.diagnostics[1].line, 2);
+}
+
+TEST(SiteShortcodes, LaterLinesKeepTheirNumbers) {
+    const auto defs = site_shortcodes({{"one", "x"}});
+    const auto r = expand_shortcodes("{{< one\n a=1\n b=2 >}}\n{{< two >}}", "f.md", 10, defs);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
+    EXPECT_EQ(r.diagnostics[0].line, 13);
+}
+
+TEST(SiteShortcodes, InnerWrittenTwiceCannotExplode) {
+    const auto defs = site_shortcodes({{"twice", "{{ .Inner }}{{ .Inner }}"}});
+    std::string body;
+    for (int i = 0; i < 40; ++i) body += "{{< twice >}}";
+    body += std::string(1000, 'x');
+    for (int i = 0; i < 40; ++i) body += "{{< /twice >}}";
+    const auto r = expand_shortcodes(body, "f.md", 1, defs);
+    EXPECT_LT(r.markdown.size(), 16'000'000u);
+    EXPECT_FALSE(r.diagnostics.empty());
+}
+
 TEST(Shortcodes, KeepLinesInPlace) {
     const std::string body = "a\n{{< x\n  k=\"v\"\n>}}\n## H\n{{< y />}}\nb\n";
     const auto r = expand_shortcodes(body, "f.md", 1);
