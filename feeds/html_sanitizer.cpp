@@ -518,10 +518,10 @@ private:
         stack_.push_back(Frame{&e.children, 0, std::move(end_tag), raw, drop_if_empty, start_at, out_.size()});
     }
 
-    // The untrusted element's attributes; false when a required URL (a link's href, an image's src)
-    // is missing or unsafe.
+    // The untrusted element's attributes; false when a required URL (a link's href, an image's src,
+    // a source's srcset) is missing or unsafe.
     bool safe_attributes(const GumboElement& e) {
-        bool has_target = e.tag != GUMBO_TAG_A && e.tag != GUMBO_TAG_IMG;
+        bool has_target = e.tag != GUMBO_TAG_A && e.tag != GUMBO_TAG_IMG && e.tag != GUMBO_TAG_SOURCE;
         for (unsigned i = 0; i < e.attributes.length; ++i) {
             const auto* a = static_cast<const GumboAttribute*>(e.attributes.data[i]);
             if (a->attr_namespace != GUMBO_ATTR_NAMESPACE_NONE) continue;
@@ -547,6 +547,7 @@ private:
                         out_ += " srcset=\"";
                         out_ += set;
                         out_ += '"';
+                        has_target = true;
                     }
                     break;
             }

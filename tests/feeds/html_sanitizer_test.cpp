@@ -43,6 +43,8 @@ INSTANTIATE_TEST_SUITE_P(
              "type=\"image/webp\" /><img src=\"https://example.org/news/issue/a.png\" /></picture><figcaption>C</figcaption>"
              "</figure><details open=\"\"><summary>S</summary>D</details>"},
         Case{"source_outside_picture_removed", "<source srcset=\"a.png\">x", "x"},
+        Case{"source_without_safe_srcset_removed", "<picture><source srcset=\"javascript:x 1x\"><img src=\"a.png\"></picture>",
+             "<picture><img src=\"https://example.org/news/issue/a.png\" /></picture>"},
         Case{"iframe_becomes_link", "<iframe src=\"https://docs.example/embed?a=1&b=2\" width=\"480\"></iframe>",
              "<a href=\"https://docs.example/embed?a=1&amp;b=2\">https://docs.example/embed?a=1&amp;b=2</a>"},
         Case{"iframe_title_is_the_label", "<iframe src=\"/v\" title=\"Talk\"></iframe>",
