@@ -453,9 +453,15 @@ private:
             }
             case GUMBO_NODE_ELEMENT:
             case GUMBO_NODE_TEMPLATE: element(n); break;
-            case GUMBO_NODE_COMMENT:
+            case GUMBO_NODE_COMMENT: removed(); break;
             case GUMBO_NODE_DOCUMENT: break;
         }
+    }
+
+    // Something removed that stood on lines of its own (a comment, a script block) leaves no blank
+    // line: the line break cmark wrote after it goes too.
+    void removed() {
+        if (out_.empty() || out_.back() == '\n') eat_newline_ = true;
     }
 
     Treatment treatment(const GumboNode* n) const {
@@ -479,7 +485,7 @@ private:
         Treatment t = treatment(n);
         if (t == Treatment::keep && depth_ >= max_depth && !is_void(e.tag)) t = Treatment::unwrap;
         switch (t) {
-            case Treatment::drop: return;
+            case Treatment::drop: removed(); return;
             case Treatment::frame_link: frame_link(e); return;
             case Treatment::unwrap: push_children(e, {}, false, false); return;
             case Treatment::keep: break;
