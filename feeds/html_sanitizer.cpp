@@ -544,7 +544,7 @@ private:
                     break;
                 case AttrKind::url:
                     if (const auto url = safe_url(value, policy_)) {
-                        write_url_attribute(name, *url);
+                        write_attribute(name, *url, true);
                         if (name == "href" || name == "src") has_target = true;
                     }
                     break;
@@ -570,7 +570,7 @@ private:
             if (name == "srcset" || name == "imagesrcset") {
                 out_ += ' ' + name + "=\"" + escaped_srcset(a->value, policy_) + '"';
             } else if (is_url_attribute(name)) {
-                write_url_attribute(name, *safe_url(a->value, policy_));
+                write_attribute(name, *safe_url(a->value, policy_), true);
             } else {
                 write_attribute(name, a->value);
             }
@@ -590,19 +590,15 @@ private:
         out_ += "</a>";
     }
 
-    void write_attribute(std::string_view name, std::string_view value) {
+    void write_attribute(std::string_view name, std::string_view value, bool url = false) {
         out_ += ' ';
         out_ += name;
         out_ += "=\"";
-        append_escaped_text(out_, value);
-        out_ += '"';
-    }
-
-    void write_url_attribute(std::string_view name, std::string_view url) {
-        out_ += ' ';
-        out_ += name;
-        out_ += "=\"";
-        append_escaped_url(out_, url);
+        if (url) {
+            append_escaped_url(out_, value);
+        } else {
+            append_escaped_text(out_, value);
+        }
         out_ += '"';
     }
 
