@@ -1,6 +1,7 @@
-// Markdown rendering: Hugo shortcodes are expanded by a small scanner, then cmark-gfm parses the
-// result; the AST is sanitized and its URLs made absolute before it is rendered as HTML, and a walker
-// of our own turns the same AST into plain text, a summary and a title.
+// Markdown rendering: Hugo shortcodes are expanded by a small scanner (a site's own through their
+// templates), then cmark-gfm parses the result; link URLs are made absolute in the AST, cmark's HTML
+// goes through the HTML sanitizer, and a walker of our own turns the same AST into plain text, a
+// summary and a title.
 #include "feeds/markdown.hpp"
 
 #include <cmark-gfm-core-extensions.h>
@@ -1113,12 +1114,12 @@ ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& p
     return ShortcodeExpander(body, path, first_line, shortcodes, 0, budget).run();
 }
 
-RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& options, const std::string& path,
-                                 int first_line) {
-    RenderedMarkdown result;
-    ExpandedShortcodes expanded = expand_shortcodes(body, path, first_line, options.shortcodes);
-    result.diagnostics = std::move(expanded.diagnostics);
+namespace {
 
+// Everything cmark does for render_markdown: parse, check depth, take the title, resolve links, write
+// the plain text and summary into `result`; returns cmark's HTML, raw HTML included, for the sanitizer.
+std::string render_with_cmark(const std::string& markdown, const MarkdownOptions& options, const HtmlPolicy& policy,
+                              const std::string& path, int first_line, RenderedMarkdown& result) {
     // cmark-gfm keeps global state that its parsers change (the inline parser's table of special
     // characters, which attaching the autolink extension edits): two documents parsed at once on
     // two threads could lose autolinks. The shell parses files on several threads, so cmark runs
@@ -1126,7 +1127,7 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
     static std::mutex cmark_mutex;
     const std::lock_guard lock(cmark_mutex);
     ParserPtr parser = make_parser();
-    cmark_parser_feed(parser.get(), expanded.markdown.data(), expanded.markdown.size());
+    cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
     NodePtr doc{cmark_parser_finish(parser.get())};
     // Thousands of nested block quotes, lists or emphasis make HTML forty times the size of the text
     // (a 1 MiB file of '>' gave 40 MB feeds); no page nests that deep. Nothing is rendered then.
@@ -1134,7 +1135,7 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
         result.diagnostics.push_back({path, first_line + line - 1, 1, Severity::error,
                                       "Markdown nested deeper than " + std::to_string(max_markdown_depth) +
                                           " levels (block quotes, lists or emphasis)"});
-        return result;
+        return {};
     }
 
     if (options.take_title) {
@@ -1145,19 +1146,29 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
             remove_node(heading);
         }
     }
-    const HtmlPolicy policy{options.unsafe_html, options.page_url};
     resolve_links(doc.get(), policy);
-
-    // cmark writes raw HTML as it is; the sanitizer then rebuilds the whole document from an HTML5
-    // parse, so raw HTML that opens in one block and closes in another still comes out well-formed.
-    BufferPtr html{cmark_render_html(doc.get(), CMARK_OPT_UNSAFE, cmark_parser_get_syntax_extensions(parser.get()))};
-    if (html) result.html = sanitize_html(html.get(), policy);
     result.text = render_text(doc.get(), policy);
-
     if (cmark_node* paragraph = first_node(doc.get(), [](cmark_node* n) {
             return cmark_node_get_type(n) == CMARK_NODE_PARAGRAPH && !collapse_whitespace(inline_text(n, false)).empty();
         }))
         result.summary = cut_summary(collapse_whitespace(inline_text(paragraph, false)));
+    BufferPtr html{cmark_render_html(doc.get(), CMARK_OPT_UNSAFE, cmark_parser_get_syntax_extensions(parser.get()))};
+    return html ? std::string(html.get()) : std::string();
+}
+
+}  // namespace
+
+RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& options, const std::string& path,
+                                 int first_line) {
+    RenderedMarkdown result;
+    ExpandedShortcodes expanded = expand_shortcodes(body, path, first_line, options.shortcodes);
+    result.diagnostics = std::move(expanded.diagnostics);
+    const HtmlPolicy policy{options.unsafe_html, options.page_url};
+    // cmark writes raw HTML as it is; the sanitizer then rebuilds the whole document from an HTML5
+    // parse (outside cmark's lock), so raw HTML that opens in one block and closes in another still
+    // comes out well-formed.
+    const std::string html = render_with_cmark(expanded.markdown, options, policy, path, first_line, result);
+    if (!html.empty()) result.html = sanitize_html(html, policy);
     return result;
 }
 

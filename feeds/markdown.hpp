@@ -1,5 +1,6 @@
 // Markdown to HTML and to plain text with cmark-gfm (GFM tables, autolinks, strikethrough), after
-// Hugo shortcodes are expanded (SPEC §2.1, §2.4). Pure: text in, text and diagnostics out.
+// Hugo shortcodes are expanded (SPEC §2.1, §2.4), raw HTML through feeds/html_sanitizer. Pure: text
+// in, text and diagnostics out.
 #pragma once
 
 #include <string>
@@ -14,7 +15,7 @@ namespace almanac {
 using ShortcodeDefinitions = std::vector<ShortcodeDefinition>;
 
 struct MarkdownOptions {
-    bool unsafe_html = false;   // keep raw HTML and javascript:/vbscript:/data: links
+    bool unsafe_html = false;   // trust raw HTML: keep all of it and any link scheme (URLs still made absolute)
     std::string page_url;       // absolute URL of the item's page; relative links resolve against it
     bool take_title = false;    // remove the first level-1 heading and return its text as `title`
     ShortcodeDefinitions shortcodes;  // the site's own (content.shortcodes); they override the built-in ones
