@@ -271,7 +271,8 @@ private:
 // Line and column of byte offsets, for offsets visited in increasing order.
 class LineCounter {
 public:
-    LineCounter(std::string_view s, int first_line) : s_(s), line_(first_line) {}
+    LineCounter(std::string_view s, int first_line, int first_column = 1)
+        : s_(s), line_(first_line), column_(first_column) {}
 
     std::pair<int, int> at(std::size_t pos) {
         for (; pos_ < pos && pos_ < s_.size(); ++pos_) {
@@ -289,7 +290,7 @@ private:
     std::string_view s_;
     std::size_t pos_ = 0;
     int line_;
-    int column_ = 1;  // counted in code points
+    int column_;  // counted in code points
 };
 
 // A URL for a Markdown destination: inside <…>, where spaces are allowed and only <, > and \ need
@@ -369,16 +370,18 @@ constexpr std::size_t min_template_budget = 4 * 1024 * 1024;
 
 class ShortcodeExpander {
 public:
-    ShortcodeExpander(std::string_view body, const std::string& path, int first_line, const ShortcodeDefinitions& defs,
-                      int depth, std::size_t& budget)
-        : body_(body), path_(path), first_line_(first_line), fence_(code_fence(body)), defs_(defs), depth_(depth),
-          budget_(budget) {}
+    // `first_line` and `first_column` place the body's first character in the file (a nested
+    // shortcode's content starts after its opening tag).
+    ShortcodeExpander(std::string_view body, const std::string& path, int first_line, int first_column,
+                      const ShortcodeDefinitions& defs, int depth, std::size_t& budget)
+        : body_(body), path_(path), first_line_(first_line), first_column_(first_column), fence_(code_fence(body)),
+          defs_(defs), depth_(depth), budget_(budget) {}
 
     ExpandedShortcodes run() {
         const std::optional<std::size_t> unclosed_at = scan();
         pair_tags();
         ExpandedShortcodes result;
-        LineCounter lines(body_, first_line_);
+        LineCounter lines(body_, first_line_, first_column_);
         std::size_t cursor = 0;
         for (std::size_t i = 0; i < tags_.size(); ++i) {
             const ShortcodeTag& tag = tags_[i];
@@ -422,9 +425,9 @@ private:
                          " levels: its content is kept without it");
                 inner = std::string(inside);
             } else {
-                const int inner_line = lines.at(tag.end).first;
+                const auto [inner_line, inner_column] = lines.at(tag.end);
                 ExpandedShortcodes nested =
-                    ShortcodeExpander(inside, path_, inner_line, defs_, depth_ + 1, budget_).run();
+                    ShortcodeExpander(inside, path_, inner_line, inner_column, defs_, depth_ + 1, budget_).run();
                 result.diagnostics.insert(result.diagnostics.end(), nested.diagnostics.begin(), nested.diagnostics.end());
                 inner = std::move(nested.markdown);
             }
@@ -631,6 +634,7 @@ private:
     std::string_view body_;
     const std::string& path_;
     int first_line_;
+    int first_column_;
     std::string fence_;
     const ShortcodeDefinitions& defs_;
     int depth_;
@@ -1111,7 +1115,7 @@ int too_deep_at(cmark_node* root) {
 ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& path, int first_line,
                                      const ShortcodeDefinitions& shortcodes) {
     std::size_t budget = std::max(min_template_budget, 4 * body.size());
-    return ShortcodeExpander(body, path, first_line, shortcodes, 0, budget).run();
+    return ShortcodeExpander(body, path, first_line, 1, shortcodes, 0, budget).run();
 }
 
 namespace {

@@ -327,9 +327,10 @@ TEST(SiteShortcodes, InnerHoldsTheContentWithItsShortcodesExpanded) {
                                "{{< hidden >}}secret {{< mystery >}}{{< /hidden >}}\n",
                                defs);
     EXPECT_EQ(r.html, "<div>\n<h2>Title</h2>\n<p><a href=\"https://example.org/go\">Go</a></p>\n</div>\n<p>nothing</p>\n");
-    // The unused content is gone; its unknown shortcode still warns, at its line.
+    // The unused content is gone; its unknown shortcode still warns, at its line and column.
     ASSERT_EQ(r.diagnostics.size(), 1u);
     EXPECT_EQ(r.diagnostics[0].line, 6);
+    EXPECT_EQ(r.diagnostics[0].column, 22);
 }
 
 TEST(SiteShortcodes, OverrideBuiltInOnesAndLeaveUnknownOnesWarning) {
