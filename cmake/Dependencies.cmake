@@ -8,6 +8,7 @@ find_package(nlohmann_json CONFIG REQUIRED)  # nlohmann-json3-dev
 find_package(Boost 1.74 REQUIRED)            # libboost-dev (Asio, Beast: header-only)
 pkg_check_modules(LIBICAL REQUIRED IMPORTED_TARGET libical)          # libical-dev
 pkg_check_modules(CMARK REQUIRED IMPORTED_TARGET libcmark-gfm)       # libcmark-gfm(-extensions)-dev
+pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)                # libgumbo-dev (the HTML sanitizer's parser)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)      # libtomlplusplus-dev
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)                # zlib1g-dev
 pkg_check_modules(BROTLI REQUIRED IMPORTED_TARGET libbrotlienc)      # libbrotli-dev

@@ -555,9 +555,34 @@ const Field<SectionConfig> section_fields[] = {
      }},
 };
 
+// A shortcode name as Hugo's tag scanner reads it: letters, digits and _ - . /
+std::optional<std::string> shortcode_name_problem(std::string_view name) {
+    const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return is_ascii_alpha(c) || is_ascii_digit(c) || c == '_' || c == '-' || c == '.' || c == '/';
+    });
+    if (ok) return std::nullopt;
+    return "invalid shortcode name " + in_quotes(name) + " (letters, digits, '_', '-', '.', '/')";
+}
+
+// content.shortcodes: name → template. Each template is parsed here, so a broken one is reported
+// at its line by `almanac check` and never reaches the content.
+void read_shortcodes(const Value& v, ContentConfig& c) {
+    for_each_entry(v, [&](const Value& member, const YAML::Node& key) {
+        const std::string name = scalar_of(key);
+        if (auto problem = shortcode_name_problem(name))
+            return member.walker().report(key.Mark(), Severity::error, member.key_path(), *problem);
+        const auto source = member.scalar("a template (a string)");
+        if (!source) return;
+        auto parsed = parse_shortcode_template(*source);
+        if (!parsed) return member.error("invalid template: " + parsed.error());
+        c.shortcodes.push_back({name, *source, std::move(parsed).value()});
+    });
+}
+
 const Field<ContentConfig> content_fields[] = {
     {"dir", [](const Value& v, ContentConfig& c) { assign(c.dir, read_non_empty_string(v)); }},
     {"unsafe_html", [](const Value& v, ContentConfig& c) { assign(c.unsafe_html, read_bool(v)); }},
+    {"shortcodes", read_shortcodes},
     {"sections",
      [](const Value& v, ContentConfig& c) {
          c.sections_given = true;

@@ -802,6 +802,7 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
         md.unsafe_html = config.content.unsafe_html;
         md.page_url = item.permalink;
         md.take_title = item.title.empty() && section.type == SectionType::post;
+        md.shortcodes = config.content.shortcodes;
         std::string_view source = body;
         int source_line = body_line;
         const auto description = section.type == SectionType::event ? r.string(fm, "description") : std::nullopt;
@@ -866,7 +867,9 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
         // A section page: its front matter and Markdown are checked, but it is not an item.
         Reader r(dpath, "", diags);
         (void)r.string(doc.front_matter, "title");
-        auto rendered = render_markdown(doc.body, MarkdownOptions{}, dpath, doc.body_first_line);
+        MarkdownOptions md;
+        md.shortcodes = config.content.shortcodes;
+        auto rendered = render_markdown(doc.body, md, dpath, doc.body_first_line);
         diags.insert(diags.end(), rendered.diagnostics.begin(), rendered.diagnostics.end());
         return out;
     }

@@ -1,6 +1,7 @@
-// Markdown rendering: Hugo shortcodes are expanded by a small scanner, then cmark-gfm parses the
-// result; the AST is sanitized and its URLs made absolute before it is rendered as HTML, and a walker
-// of our own turns the same AST into plain text, a summary and a title.
+// Markdown rendering: Hugo shortcodes are expanded by a small scanner (a site's own through their
+// templates), then cmark-gfm parses the result; link URLs are made absolute in the AST, cmark's HTML
+// goes through the HTML sanitizer, and a walker of our own turns the same AST into plain text, a
+// summary and a title.
 #include "feeds/markdown.hpp"
 
 #include <cmark-gfm-core-extensions.h>
@@ -13,6 +14,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "feeds/html_sanitizer.hpp"
 
 namespace almanac {
 
@@ -136,11 +139,6 @@ std::string remove_dot_segments(std::string_view input) {
 // ---------------------------------------------------------------------------------------------
 // Shortcodes
 
-struct ShortcodeArg {
-    std::string key;  // empty for a positional argument
-    std::string value;
-};
-
 enum class TagKind { open, close, self_closing, escaped };
 
 struct ShortcodeTag {
@@ -148,7 +146,7 @@ struct ShortcodeTag {
     std::size_t end = 0;    // offset just after "}}"
     TagKind kind = TagKind::open;
     std::string name;
-    std::vector<ShortcodeArg> args;
+    std::vector<ShortcodeArgument> args;
     std::string literal;  // the escaped form's text
     std::optional<std::size_t> partner;  // index of the matching open/close tag
 };
@@ -222,7 +220,7 @@ public:
                 tag.end = p_ + 1 + close_.size();
                 return Result::tag;
             }
-            ShortcodeArg arg;
+            ShortcodeArgument arg;
             if (!read_token(arg.value, false)) return Result::unclosed;
             if (p_ < s_.size() && s_[p_] == '=') {
                 ++p_;
@@ -273,7 +271,8 @@ private:
 // Line and column of byte offsets, for offsets visited in increasing order.
 class LineCounter {
 public:
-    LineCounter(std::string_view s, int first_line) : s_(s), line_(first_line) {}
+    LineCounter(std::string_view s, int first_line, int first_column = 1)
+        : s_(s), line_(first_line), column_(first_column) {}
 
     std::pair<int, int> at(std::size_t pos) {
         for (; pos_ < pos && pos_ < s_.size(); ++pos_) {
@@ -291,7 +290,7 @@ private:
     std::string_view s_;
     std::size_t pos_ = 0;
     int line_;
-    int column_ = 1;  // counted in code points
+    int column_;  // counted in code points
 };
 
 // A URL for a Markdown destination: inside <…>, where spaces are allowed and only <, > and \ need
@@ -364,19 +363,32 @@ struct Replacement {
     std::optional<std::string> warning;
 };
 
+// A site's shortcodes nest (a card holding a button): each level's inner text is expanded on its own,
+// down to this depth; and .Inner written twice at each level must not multiply a file's size.
+constexpr int max_template_depth = 8;
+constexpr std::size_t min_template_budget = 4 * 1024 * 1024;
+
 class ShortcodeExpander {
 public:
-    ShortcodeExpander(std::string_view body, const std::string& path, int first_line)
-        : body_(body), path_(path), first_line_(first_line), fence_(code_fence(body)) {}
+    // `first_line` and `first_column` place the body's first character in the file (a nested
+    // shortcode's content starts after its opening tag).
+    ShortcodeExpander(std::string_view body, const std::string& path, int first_line, int first_column,
+                      const ShortcodeDefinitions& defs, int depth, std::size_t& budget)
+        : body_(body), path_(path), first_line_(first_line), first_column_(first_column), fence_(code_fence(body)),
+          defs_(defs), depth_(depth), budget_(budget) {}
 
     ExpandedShortcodes run() {
         const std::optional<std::size_t> unclosed_at = scan();
         pair_tags();
         ExpandedShortcodes result;
-        LineCounter lines(body_, first_line_);
+        LineCounter lines(body_, first_line_, first_column_);
         std::size_t cursor = 0;
         for (std::size_t i = 0; i < tags_.size(); ++i) {
             const ShortcodeTag& tag = tags_[i];
+            if (const ShortcodeDefinition* def = definition(tag)) {
+                i = expand_template(result, lines, cursor, i, *def);
+                continue;
+            }
             Replacement rep = replacement(i);
             if (rep.warning) warn(result.diagnostics, lines, tag.begin, *rep.warning);
             place(result.markdown, cursor, tag, rep);
@@ -390,6 +402,51 @@ public:
     }
 
 private:
+    // The site's definition of an opening or self-closing tag's name, if it declares one.
+    const ShortcodeDefinition* definition(const ShortcodeTag& tag) const {
+        if (tag.kind != TagKind::open && tag.kind != TagKind::self_closing) return nullptr;
+        for (const ShortcodeDefinition& d : defs_)
+            if (d.name == tag.name && d.parsed) return &d;
+        return nullptr;
+    }
+
+    // Replaces tag `index` (with its content and closing tag when paired) by the template's output;
+    // returns the index of the last tag used.
+    std::size_t expand_template(ExpandedShortcodes& result, LineCounter& lines, std::size_t& cursor, std::size_t index,
+                                const ShortcodeDefinition& def) {
+        const ShortcodeTag& tag = tags_[index];
+        const std::size_t last = tag.partner.value_or(index);
+        std::string inner;
+        if (tag.partner) {
+            const std::string_view inside = body_.substr(tag.end, tags_[last].begin - tag.end);
+            if (depth_ >= max_template_depth) {
+                warn(result.diagnostics, lines, tag.begin,
+                     "shortcode '" + tag.name + "' nested deeper than " + std::to_string(max_template_depth) +
+                         " levels: its content is kept without it");
+                inner = std::string(inside);
+            } else {
+                const auto [inner_line, inner_column] = lines.at(tag.end);
+                ExpandedShortcodes nested =
+                    ShortcodeExpander(inside, path_, inner_line, inner_column, defs_, depth_ + 1, budget_).run();
+                result.diagnostics.insert(result.diagnostics.end(), nested.diagnostics.begin(), nested.diagnostics.end());
+                inner = std::move(nested.markdown);
+            }
+        }
+        Replacement rep;
+        rep.text = render_shortcode(*def.parsed, tag.args, inner);
+        if (rep.text.size() > budget_) {
+            rep.warning = "shortcode '" + tag.name + "' removed: the site's shortcodes made this file too large";
+            rep.text.clear();
+        } else {
+            budget_ -= rep.text.size();
+        }
+        // Markdown blocks in the output (a heading, a list, an HTML block) need lines of their own.
+        rep.own_lines = rep.text.find('\n') != std::string::npos;
+        if (rep.warning) warn(result.diagnostics, lines, tag.begin, *rep.warning);
+        place(result.markdown, cursor, tag.begin, tags_[last].end, tag.kind == TagKind::escaped, rep);
+        return last;
+    }
+
     // Collects the tags in order; returns where an unclosed one starts. Scanning stops there: every
     // later "{{<" would scan to the end again, and Hugo itself rejects such a page.
     std::optional<std::size_t> scan() {
@@ -544,20 +601,26 @@ private:
     // so that "{{< card >}}" before "## Title" leaves an empty line and the heading stays a heading;
     // the tag's own line breaks are kept so that later lines keep their numbers.
     void place(std::string& out, std::size_t& cursor, const ShortcodeTag& tag, const Replacement& rep) const {
-        std::size_t line_begin = tag.begin;
+        place(out, cursor, tag.begin, tag.end, tag.kind == TagKind::escaped, rep);
+    }
+
+    // The same for the text from `tag_begin` to `tag_end` (a paired tag with its content).
+    void place(std::string& out, std::size_t& cursor, std::size_t tag_begin, std::size_t tag_end, bool escaped,
+               const Replacement& rep) const {
+        std::size_t line_begin = tag_begin;
         while (line_begin > cursor && (body_[line_begin - 1] == ' ' || body_[line_begin - 1] == '\t')) --line_begin;
-        std::size_t line_end = tag.end;
+        std::size_t line_end = tag_end;
         while (line_end < body_.size() && (body_[line_end] == ' ' || body_[line_end] == '\t' || body_[line_end] == '\r'))
             ++line_end;
         const bool alone = (line_begin == 0 || body_[line_begin - 1] == '\n') &&
-                           (line_end == body_.size() || body_[line_end] == '\n') && tag.kind != TagKind::escaped;
+                           (line_end == body_.size() || body_[line_end] == '\n') && !escaped;
         std::string text = rep.text;
         if (rep.own_lines && !alone) text = "\n" + text + "\n";
-        const std::size_t begin = alone ? line_begin : tag.begin;
-        const std::size_t end = alone ? line_end : tag.end;
+        const std::size_t begin = alone ? line_begin : tag_begin;
+        const std::size_t end = alone ? line_end : tag_end;
         out.append(body_.substr(cursor, begin - cursor));
         out += text;
-        const std::size_t had = count_newlines(body_.substr(tag.begin, tag.end - tag.begin));
+        const std::size_t had = count_newlines(body_.substr(tag_begin, tag_end - tag_begin));
         const std::size_t has = count_newlines(text);
         if (had > has) out.append(had - has, '\n');
         cursor = end;
@@ -571,7 +634,11 @@ private:
     std::string_view body_;
     const std::string& path_;
     int first_line_;
+    int first_column_;
     std::string fence_;
+    const ShortcodeDefinitions& defs_;
+    int depth_;
+    std::size_t& budget_;  // bytes the site's templates may still write, shared by every level
     std::vector<ShortcodeTag> tags_;
 };
 
@@ -607,7 +674,8 @@ ParserPtr make_parser() {
     (void)registered;
     // VALIDATE_UTF8 replaces invalid sequences with U+FFFD, so every output is valid UTF-8.
     ParserPtr parser{cmark_parser_new(CMARK_OPT_VALIDATE_UTF8)};
-    for (const char* name : {"table", "autolink", "strikethrough", "tagfilter"})
+    // No "tagfilter": raw HTML goes through the sanitizer, which removes what tagfilter escapes.
+    for (const char* name : {"table", "autolink", "strikethrough"})
         if (cmark_syntax_extension* ext = cmark_find_syntax_extension(name))
             cmark_parser_attach_syntax_extension(parser.get(), ext);
     return parser;
@@ -651,29 +719,6 @@ std::string inline_text(cmark_node* node, bool with_images) {
     return out;
 }
 
-// Browsers ignore tabs and line breaks inside a scheme and compare it case-insensitively.
-std::string normalized_scheme_prefix(std::string_view url) {
-    std::string out;
-    for (char c : url) {
-        if (static_cast<unsigned char>(c) <= ' ') continue;
-        out += to_lower(c);
-        if (c == ':' || out.size() > 32) break;
-    }
-    return out;
-}
-
-bool is_dangerous_url(std::string_view url, bool image) {
-    const std::string s = normalized_scheme_prefix(url.substr(0, 128));
-    if (s == "javascript:" || s == "vbscript:" || s == "file:") return true;
-    if (s != "data:") return false;
-    if (!image) return true;
-    std::string rest;
-    for (char c : url.substr(5, 16)) rest += to_lower(c);
-    for (std::string_view ok : {"image/png", "image/gif", "image/jpeg", "image/webp"})
-        if (rest.starts_with(ok)) return false;
-    return true;
-}
-
 // Replaces a link or image by its content: the text stays, the URL goes.
 void unwrap(cmark_node* node) {
     while (cmark_node* child = cmark_node_first_child(node))
@@ -681,11 +726,11 @@ void unwrap(cmark_node* node) {
     remove_node(node);
 }
 
-// Makes URLs absolute and, unless raw HTML is allowed, removes raw HTML and dangerous links. The
-// tree is only changed after the walk: cmark iterators do not survive edits around them.
-void sanitize(cmark_node* root, const MarkdownOptions& options) {
+// Makes link and image URLs absolute and, unless raw HTML is trusted, unwraps those whose scheme
+// the HTML sanitizer would remove, so that the plain text does not show them either. The tree is
+// only changed after the walk: cmark iterators do not survive edits around them.
+void resolve_links(cmark_node* root, const HtmlPolicy& policy) {
     std::vector<cmark_node*> links;
-    std::vector<cmark_node*> html;
     {
         IterPtr it{cmark_iter_new(root)};
         cmark_event_type ev;
@@ -694,24 +739,14 @@ void sanitize(cmark_node* root, const MarkdownOptions& options) {
             cmark_node* n = cmark_iter_get_node(it.get());
             const cmark_node_type type = cmark_node_get_type(n);
             if (type == CMARK_NODE_LINK || type == CMARK_NODE_IMAGE) links.push_back(n);
-            if (type == CMARK_NODE_HTML_BLOCK || type == CMARK_NODE_HTML_INLINE) html.push_back(n);
         }
     }
     for (cmark_node* n : links) {
-        const std::string url(url_of(n));
-        if (!options.unsafe_html && is_dangerous_url(url, cmark_node_get_type(n) == CMARK_NODE_IMAGE)) {
+        if (const auto url = safe_url(url_of(n), policy)) {
+            cmark_node_set_url(n, url->c_str());
+        } else {
             unwrap(n);
-        } else if (!options.page_url.empty()) {
-            cmark_node_set_url(n, resolve_url(options.page_url, url).c_str());
         }
-    }
-    if (options.unsafe_html) return;
-    for (cmark_node* n : html) {
-        cmark_node* parent = cmark_node_parent(n);
-        remove_node(n);
-        // A paragraph that held only raw HTML would render as an empty <p></p>.
-        if (parent && cmark_node_get_type(parent) == CMARK_NODE_PARAGRAPH && !cmark_node_first_child(parent))
-            remove_node(parent);
     }
 }
 
@@ -838,15 +873,8 @@ bool in_tight_item(cmark_node* n) {
     return list && cmark_node_get_list_tight(list);
 }
 
-// The link's URL is shown after its label unless the label already says it (autolinks).
-bool label_shows_url(std::string_view label, std::string_view url) {
-    for (std::string_view scheme : {"", "mailto:", "http://", "https://"})
-        if (url.size() == scheme.size() + label.size() && url.starts_with(scheme) && url.ends_with(label)) return true;
-    return false;
-}
-
 // Walks the tree with cmark's iterator (not recursion: nesting depth is up to the author).
-std::string render_text(cmark_node* root) {
+std::string render_text(cmark_node* root, const HtmlPolicy& policy) {
     TextWriter w;
     struct ListState {
         bool ordered;
@@ -855,6 +883,7 @@ std::string render_text(cmark_node* root) {
     };
     std::vector<ListState> lists;
     std::vector<std::string> link_suffixes;
+    std::vector<std::string> html_links;  // the URLs of raw <a> tags whose </a> is still to come
     IterPtr it{cmark_iter_new(root)};
     cmark_event_type ev;
     while ((ev = cmark_iter_next(it.get())) != CMARK_EVENT_DONE) {
@@ -909,18 +938,32 @@ std::string render_text(cmark_node* root) {
                 break;
             case CMARK_NODE_TEXT:
             case CMARK_NODE_CODE: w.write(literal_of(n)); break;
-            case CMARK_NODE_SOFTBREAK:
+            // A soft break is where the author's editor wrapped the line: a space in the text.
+            case CMARK_NODE_SOFTBREAK: w.write(" "); break;
             case CMARK_NODE_LINEBREAK: w.newline(); break;
+            case CMARK_NODE_HTML_BLOCK:
+                separate();
+                w.write(html_text(literal_of(n), policy));
+                break;
+            case CMARK_NODE_HTML_INLINE: {
+                InlineHtmlText t = inline_html_text(literal_of(n), policy);
+                switch (t.kind) {
+                    case InlineHtmlText::Kind::text: w.write(t.value); break;
+                    case InlineHtmlText::Kind::line_break: w.newline(); break;
+                    case InlineHtmlText::Kind::link_start: html_links.push_back(std::move(t.value)); break;
+                    case InlineHtmlText::Kind::link_end:
+                        if (html_links.empty()) break;
+                        if (!html_links.back().empty()) w.write(" (" + html_links.back() + ")");
+                        html_links.pop_back();
+                        break;
+                }
+                break;
+            }
             case CMARK_NODE_LINK:
                 if (enter) {
                     const std::string_view url = url_of(n);
-                    const std::string label = collapse_whitespace(inline_text(n, true));
                     std::string suffix;
-                    if (label.empty()) {
-                        suffix = url;
-                    } else if (!url.empty() && !label_shows_url(label, url)) {
-                        suffix = " (" + std::string(url) + ")";
-                    }
+                    if (!url.empty()) suffix = link_text_suffix(collapse_whitespace(inline_text(n, true)), url);
                     link_suffixes.push_back(std::move(suffix));
                 } else if (!link_suffixes.empty()) {
                     w.write(link_suffixes.back());
@@ -1069,16 +1112,18 @@ int too_deep_at(cmark_node* root) {
 
 }  // namespace
 
-ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& path, int first_line) {
-    return ShortcodeExpander(body, path, first_line).run();
+ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& path, int first_line,
+                                     const ShortcodeDefinitions& shortcodes) {
+    std::size_t budget = std::max(min_template_budget, 4 * body.size());
+    return ShortcodeExpander(body, path, first_line, 1, shortcodes, 0, budget).run();
 }
 
-RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& options, const std::string& path,
-                                 int first_line) {
-    RenderedMarkdown result;
-    ExpandedShortcodes expanded = expand_shortcodes(body, path, first_line);
-    result.diagnostics = std::move(expanded.diagnostics);
+namespace {
 
+// Everything cmark does for render_markdown: parse, check depth, take the title, resolve links, write
+// the plain text and summary into `result`; returns cmark's HTML, raw HTML included, for the sanitizer.
+std::string render_with_cmark(const std::string& markdown, const MarkdownOptions& options, const HtmlPolicy& policy,
+                              const std::string& path, int first_line, RenderedMarkdown& result) {
     // cmark-gfm keeps global state that its parsers change (the inline parser's table of special
     // characters, which attaching the autolink extension edits): two documents parsed at once on
     // two threads could lose autolinks. The shell parses files on several threads, so cmark runs
@@ -1086,7 +1131,7 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
     static std::mutex cmark_mutex;
     const std::lock_guard lock(cmark_mutex);
     ParserPtr parser = make_parser();
-    cmark_parser_feed(parser.get(), expanded.markdown.data(), expanded.markdown.size());
+    cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
     NodePtr doc{cmark_parser_finish(parser.get())};
     // Thousands of nested block quotes, lists or emphasis make HTML forty times the size of the text
     // (a 1 MiB file of '>' gave 40 MB feeds); no page nests that deep. Nothing is rendered then.
@@ -1094,7 +1139,7 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
         result.diagnostics.push_back({path, first_line + line - 1, 1, Severity::error,
                                       "Markdown nested deeper than " + std::to_string(max_markdown_depth) +
                                           " levels (block quotes, lists or emphasis)"});
-        return result;
+        return {};
     }
 
     if (options.take_title) {
@@ -1105,17 +1150,29 @@ RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& o
             remove_node(heading);
         }
     }
-    sanitize(doc.get(), options);
-
-    const int render_options = options.unsafe_html ? CMARK_OPT_UNSAFE : CMARK_OPT_DEFAULT;
-    BufferPtr html{cmark_render_html(doc.get(), render_options, cmark_parser_get_syntax_extensions(parser.get()))};
-    if (html) result.html = html.get();
-    result.text = render_text(doc.get());
-
+    resolve_links(doc.get(), policy);
+    result.text = render_text(doc.get(), policy);
     if (cmark_node* paragraph = first_node(doc.get(), [](cmark_node* n) {
             return cmark_node_get_type(n) == CMARK_NODE_PARAGRAPH && !collapse_whitespace(inline_text(n, false)).empty();
         }))
         result.summary = cut_summary(collapse_whitespace(inline_text(paragraph, false)));
+    BufferPtr html{cmark_render_html(doc.get(), CMARK_OPT_UNSAFE, cmark_parser_get_syntax_extensions(parser.get()))};
+    return html ? std::string(html.get()) : std::string();
+}
+
+}  // namespace
+
+RenderedMarkdown render_markdown(std::string_view body, const MarkdownOptions& options, const std::string& path,
+                                 int first_line) {
+    RenderedMarkdown result;
+    ExpandedShortcodes expanded = expand_shortcodes(body, path, first_line, options.shortcodes);
+    result.diagnostics = std::move(expanded.diagnostics);
+    const HtmlPolicy policy{options.unsafe_html, options.page_url};
+    // cmark writes raw HTML as it is; the sanitizer then rebuilds the whole document from an HTML5
+    // parse (outside cmark's lock), so raw HTML that opens in one block and closes in another still
+    // comes out well-formed.
+    const std::string html = render_with_cmark(expanded.markdown, options, policy, path, first_line, result);
+    if (!html.empty()) result.html = sanitize_html(html, policy);
     return result;
 }
 

@@ -1,18 +1,24 @@
 // Markdown to HTML and to plain text with cmark-gfm (GFM tables, autolinks, strikethrough), after
-// Hugo shortcodes are expanded (SPEC §2.1, §2.4). Pure: text in, text and diagnostics out.
+// Hugo shortcodes are expanded (SPEC §2.1, §2.4), raw HTML through feeds/html_sanitizer. Pure: text
+// in, text and diagnostics out.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "feeds/diagnostic.hpp"
+#include "feeds/shortcode_template.hpp"
 
 namespace almanac {
 
+using ShortcodeDefinitions = std::vector<ShortcodeDefinition>;
+
 struct MarkdownOptions {
-    bool unsafe_html = false;   // keep raw HTML and javascript:/vbscript:/data: links
+    bool unsafe_html = false;   // trust raw HTML: keep all of it and any link scheme (URLs still made absolute)
     std::string page_url;       // absolute URL of the item's page; relative links resolve against it
     bool take_title = false;    // remove the first level-1 heading and return its text as `title`
+    ShortcodeDefinitions shortcodes;  // the site's own (content.shortcodes); they override the built-in ones
 };
 
 struct RenderedMarkdown {
@@ -34,13 +40,16 @@ struct ExpandedShortcodes {
     Diagnostics diagnostics;
 };
 
-// Replaces Hugo shortcodes: a paired {{< name >}}…{{< /name >}} or {{% name %}}…{{% /name %}}
-// keeps its inner Markdown; a self-closing layout one (spacer) is dropped; known content ones
+// Replaces Hugo shortcodes: one the site declares becomes its template's output (a paired one's
+// content, its own shortcodes expanded, is the template's .Inner); any other paired
+// {{< name >}}…{{< /name >}} or {{% name %}}…{{% /name %}} keeps its inner Markdown; a self-closing
+// layout one (spacer) is dropped; known content ones
 // (figure, youtube, vimeo, gist, x/tweet, highlight, details, ref/relref, param, qr) become the
 // equivalent Markdown; any other self-closing one is dropped with a warning naming it and its line.
 // {{</* … */>}} is Hugo's escape and comes out literally as {{< … >}}. Lines stay in place so that
 // Markdown line numbers match the file.
-ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& path, int first_line);
+ExpandedShortcodes expand_shortcodes(std::string_view body, const std::string& path, int first_line,
+                                     const ShortcodeDefinitions& shortcodes = {});
 
 // `reference` resolved against the absolute `base` (RFC 3986 §5.2). Absolute references, fragments
 // ("#x") and scheme-relative ones ("//host/x") are handled; mailto:/tel: are left as they are.

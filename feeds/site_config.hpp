@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "feeds/shortcode_template.hpp"
+
 namespace almanac {
 
 enum class SectionType { event, post, page };
@@ -69,6 +71,7 @@ struct ContentConfig {
     std::vector<SectionConfig> sections;
     bool sections_given = false;  // false: sections are detected from the folders (SPEC §1)
     bool unsafe_html = false;
+    std::vector<ShortcodeDefinition> shortcodes;  // the site's own shortcodes, in the config's order
 };
 
 struct TimezonesConfig {

@@ -14,12 +14,12 @@ jobs=${ALMANAC_JOBS:-$(nproc 2>/dev/null || echo 2)}
 build_packages=(
   build-essential cmake pkg-config ccache
   libboost-dev libhowardhinnant-date-dev tzdata libical-dev libyaml-cpp-dev libspdlog-dev
-  libcmark-gfm-dev libcmark-gfm-extensions-dev libtomlplusplus-dev nlohmann-json3-dev
+  libcmark-gfm-dev libcmark-gfm-extensions-dev libgumbo-dev libtomlplusplus-dev nlohmann-json3-dev
   zlib1g-dev libbrotli-dev libxxhash-dev libsystemd-dev libgtest-dev libidn2-dev
 )
 test_packages=(
   python3 python3-icalendar python3-vobject python3-feedparser python3-dateutil libxml2-utils
-  jing ruby python3-brotli curl nginx strace systemd chromium fonts-dejavu-core
+  jing ruby python3-brotli python3-html5lib curl nginx strace systemd chromium fonts-dejavu-core
   dpkg-dev lintian
 )
 

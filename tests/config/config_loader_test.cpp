@@ -235,6 +235,14 @@ TEST(ConfigLoader, ErrorsNameTheKeyPathLineAndColumn) {
          "content.sections.blog.permalink: needs :slug or :filename"},
         {"content:\n  sections:\n    blog: {permalink: \"/blog/:year/ :slug\"}\n", 3, 23,
          "content.sections.blog.permalink: must not contain spaces"},
+        {"content:\n  shortcodes:\n    button: \"<a>{{ .Params.link }}</a>\"\n", 3, 13,
+         "content.shortcodes.button: invalid template: line 1, column 4: unsupported action '.Params.link'"},
+        {"content:\n  shortcodes:\n    card: |\n      <div>\n      {{ with .Get \"x\" }}\n      </div>\n", 3, 11,
+         "content.shortcodes.card: invalid template: line 2, column 1: '{{ with }}' without its '{{ end }}'"},
+        {"content:\n  shortcodes:\n    \"a b\": x\n", 3, 5,
+         "content.shortcodes.a b: invalid shortcode name 'a b' (letters, digits, '_', '-', '.', '/')"},
+        {"content:\n  shortcodes:\n    btn: [x]\n", 3, 10, "content.shortcodes.btn: expected a template (a string), got a list"},
+        {"content:\n  shortcodes: [btn]\n", 2, 15, "content.shortcodes: expected a map, got a list"},
         // feeds
         {"feeds: {name: blog}\n", 1, 8, "feeds: expected a list of feeds, got a map"},
         {"feeds:\n  - events\n", 2, 5, "feeds[0]: expected a feed (a map with name, sections, …), got 'events'"},
@@ -354,6 +362,23 @@ TEST(ConfigLoader, ReportsEveryErrorInLineOrder) {
         EXPECT_EQ(r.diagnostics[i].line, expected[i].first);
         EXPECT_TRUE(r.diagnostics[i].message.starts_with(expected[i].second)) << r.diagnostics[i].message;
     }
+}
+
+TEST(ConfigLoader, Shortcodes) {
+    const SiteConfig c = load_clean(
+        "content:\n"
+        "  shortcodes:\n"
+        "    button: '<a href=\"{{ .Get \"link\" }}\">{{ .Get \"text\" }}</a>'\n"
+        "    wg-card: |\n"
+        "      ### {{ .Get \"title\" }}\n"
+        "      {{ with .Get \"url\" }}[site]({{ . }}){{ end }}\n");
+    ASSERT_EQ(c.content.shortcodes.size(), 2u);
+    EXPECT_EQ(c.content.shortcodes[0].name, "button");
+    EXPECT_EQ(c.content.shortcodes[1].name, "wg-card");
+    EXPECT_EQ(c.content.shortcodes[1].source, "### {{ .Get \"title\" }}\n{{ with .Get \"url\" }}[site]({{ . }}){{ end }}\n");
+    ASSERT_TRUE(c.content.shortcodes[0].parsed);
+    EXPECT_EQ(render_shortcode(*c.content.shortcodes[0].parsed, {{"link", "/x"}, {"text", "X"}}, ""),
+              "<a href=\"/x\">X</a>");
 }
 
 TEST(ConfigLoader, ValuesAndNormalization) {

@@ -179,7 +179,7 @@ TEST(IcsWriter, TextEscaping) {
     }
     const auto site = make_site({{"a.md", event("title: T\nstart: 2025-03-29T10:00\nkind: talk\ntags: [x, \"a,b\", \"c;d\"]\n"
                                                 "location: \"Room 1, 2nd floor; East\"\n",
-                                                "First, line.\nSecond; line \\ here.\n")}});
+                                                "First, line.\\\nSecond; line \\ here.\n")}});
     const auto ev = vevent(render(site), "events/a@example.org");
     EXPECT_TRUE(has(ev, "CATEGORIES:talk")) << dump(ev);
     EXPECT_TRUE(has(ev, "CATEGORIES:x"));
