@@ -11,20 +11,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${ALMANAC_BUILD_DIR:-$here/build}
 jobs=${ALMANAC_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
-build_packages=(
-  build-essential cmake pkg-config ccache
-  libboost-dev libhowardhinnant-date-dev tzdata libical-dev libyaml-cpp-dev libspdlog-dev
-  libcmark-gfm-dev libcmark-gfm-extensions-dev libgumbo-dev libtomlplusplus-dev nlohmann-json3-dev
-  zlib1g-dev libbrotli-dev libxxhash-dev libsystemd-dev libgtest-dev libidn2-dev
-)
+# shellcheck source=scripts/lib.sh
+source "$here/scripts/lib.sh"  # build_packages, install_missing, as_root
+
 test_packages=(
   python3 python3-icalendar python3-vobject python3-feedparser python3-dateutil libxml2-utils
   jing ruby python3-brotli python3-html5lib curl nginx strace systemd chromium fonts-dejavu-core
   dpkg-dev lintian
 )
 
-# shellcheck source=scripts/lib.sh
-source "$here/scripts/lib.sh"
 
 # build [BUILD_DIR [CMAKE ARGS...]]: configures BUILD_DIR and builds $targets (default: everything).
 targets=()

@@ -19,16 +19,11 @@ jobs=${ALMANAC_JOBS:-2}
 site_src=${ALMANAC_FUZZ_SITE:-$here/examples}  # a site to seed from: almanac.yaml and content/
 all_targets=(fuzz_content fuzz_markdown fuzz_rrule fuzz_config fuzz_http)
 
-# The build dependencies (as in scripts/dev.sh) and the compiler with its libFuzzer runtime.
-packages=(
-  build-essential cmake pkg-config ccache clang libclang-rt-14-dev
-  libboost-dev libhowardhinnant-date-dev tzdata libical-dev libyaml-cpp-dev libspdlog-dev
-  libcmark-gfm-dev libcmark-gfm-extensions-dev libtomlplusplus-dev nlohmann-json3-dev
-  zlib1g-dev libbrotli-dev libsystemd-dev
-)
-
 # shellcheck source=scripts/lib.sh
 source "$here/scripts/lib.sh"
+
+# The build dependencies and the compiler with its libFuzzer runtime.
+packages=("${build_packages[@]}" clang libclang-rt-14-dev)
 
 build() {
   install_missing "${packages[@]}"

@@ -1,5 +1,13 @@
 # Shell helpers shared by scripts/dev.sh, scripts/fuzz.sh and bench/run_all.sh (sourced, not run).
 
+# The Debian packages almanac is built from (scripts/dev.sh, scripts/fuzz.sh, scripts/package.sh).
+build_packages=(
+  build-essential cmake pkg-config ccache
+  libboost-dev libhowardhinnant-date-dev tzdata libical-dev libyaml-cpp-dev libspdlog-dev
+  libcmark-gfm-dev libcmark-gfm-extensions-dev libgumbo-dev libtomlplusplus-dev nlohmann-json3-dev
+  zlib1g-dev libbrotli-dev libxxhash-dev libsystemd-dev libgtest-dev libidn2-dev
+)
+
 # Runs a command as root: directly when we are root, else through sudo.
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -55,7 +55,9 @@ TEST(GzipChunks, AnyGzipReaderReadsTheJoinedChunks) {
         const auto back = gunzip(gz->str());
         ASSERT_TRUE(back) << n << " entries: zlib refused the stream";
         EXPECT_TRUE(*back == body.str()) << n;
-        if (n > 2) EXPECT_LT(gz->size(), body.size() / 3) << n;
+        if (n > 2) {
+            EXPECT_LT(gz->size(), body.size() / 3) << n;
+        }
     }
     EXPECT_GT(chunks.size(), 5u);  // 3,000 entries (~1 MB) make several chunks
     // Not much worse than compressing the whole document at once.

@@ -80,7 +80,9 @@ TEST(SnapshotLastModified, ADateStillToComeIsNotSentButStillValidates) {
     const auto second = build(site("Hamburg"), "2999-01-01T00:00:00Z", first);
     ASSERT_EQ(modified(*second, "events.ics"), at("2999-01-01T00:00:01Z"));
     Metrics metrics;
-    Request request{"GET", "/events.ics", "", "", ""};
+    Request request;
+    request.method = "GET";
+    request.target = "/events.ics";
     const auto header = [](const Response& r, const std::string& name) {
         for (const auto& [n, v] : r.headers)
             if (n == name) return v;

@@ -324,7 +324,7 @@ const fs::path source_dir = fs::path(ALMANAC_SOURCE_DIR);
 // examples/almanac.yaml (the TODO Group corpus), as values (the config loader lives in another library).
 SiteConfig todogroup_config() {
     SiteConfig c;
-    c.site = {"TODO Group", "https://todogroup.org/", "America/Los_Angeles", "en", "TODO Group"};
+    c.site = {"TODO Group", "https://todogroup.org/", "America/Los_Angeles", "en", "TODO Group", ""};
     c.content.dir = (source_dir / "examples" / "content").string();
     c.content.sections = {
         {"events", SectionType::event, {}, {}, "/community/events/:slug/"},
