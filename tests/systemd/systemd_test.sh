@@ -70,6 +70,8 @@ grep -q -F 'dir: /srv/almanac/content' "$src/systemd/almanac.yaml" && grep -q -F
 
 # --- (e) journal log format: JOURNAL_STREAM set ⇒ "<N>message", no timestamp, levels as priorities.
 { cat "$tmp/site/almanac.yaml"; printf '\nlog:\n  level: info\n'; } >"$tmp/site/journal.yaml"
+# A content warning to log (a timed event with neither end nor duration lasts an hour).
+printf -- '---\ntitle: One hour\nstart: 2030-01-01T10:00\n---\n' >"$tmp/site/content/events/journal-warning.md"
 # As systemd does: JOURNAL_STREAM names the device and inode of standard error.
 : >"$tmp/journal.log"
 JOURNAL_STREAM=$(stat -c '%d:%i' "$tmp/journal.log") \
