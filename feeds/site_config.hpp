@@ -55,6 +55,10 @@ struct ServerConfig {
     ServerLimits limits;
 };
 
+// What names a feed entry (RSS guid, Atom id, JSON Feed id): a tag: URI made from the site's host,
+// site.id_date and the item's uid, or the item's permalink, for sites whose permalinks never move.
+enum class EntryIds { tag, permalink };
+
 struct SiteInfo {
     std::string title = "almanac";
     std::string base_url = "http://127.0.0.1:8080/";  // always ends with '/'
@@ -64,6 +68,10 @@ struct SiteInfo {
     // Where almanac's own documents (feeds, zone views, the index page) are served when that is not
     // base_url: `--base-url` for a local preview. Item permalinks, UIDs and ids keep base_url.
     std::string documents_url;  // empty, or ends with '/'
+    // The date in tag: URIs (RFC 4151): "YYYY", "YYYY-MM" or "YYYY-MM-DD", a day the site's host was
+    // the site's. It is part of every entry id, so it must never change once the site is live.
+    std::string id_date = "2026";
+    EntryIds ids = EntryIds::tag;
 };
 
 struct ContentConfig {

@@ -35,19 +35,35 @@ std::string feed_author(const RenderRequest& request) {
     return site.author.empty() ? site.title : site.author;
 }
 
-// The entry id of every format: a URN of the item's uid (RFC 8141). The uid is stable across
-// rebuilds, views and machines, and unique in a site (assemble_site drops repeats); a permalink is
-// neither (a slug change moves it, and two items may share one).
-std::string entry_id(const Item& item) {
+// The tagging entity of the site's tag: URIs: its host, lower case, without port or user. A host
+// that is not a DNS name (an IPv6 address) is named by the reserved almanac.invalid.
+std::string tag_authority(const SiteInfo& site) {
+    std::string_view rest = site.base_url;
+    if (const auto p = rest.find("://"); p != std::string_view::npos) rest.remove_prefix(p + 3);
+    rest = rest.substr(0, rest.find('/'));
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+    rest = rest.substr(0, rest.find(':'));
+    std::string host;
+    for (const char c : rest) {
+        const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        if (!((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') || lower == '-' || lower == '.'))
+            return "almanac.invalid";
+        host += lower;
+    }
+    return host.empty() ? "almanac.invalid" : host;
+}
+
+// "tag:" authority "," date ":" specific (RFC 4151), with specific's characters outside pchar, '/'
+// and '?' percent-encoded.
+std::string tag_uri(const SiteInfo& site, std::string_view specific) {
     static constexpr std::string_view hex = "0123456789ABCDEF";
-    static constexpr std::string_view kept = "-._~!$&'()*+,;=:@/";
-    std::string id = "urn:almanac:";
-    for (std::size_t i = 0; i < item.uid.size(); ++i) {
-        const auto c = static_cast<unsigned char>(item.uid[i]);
+    static constexpr std::string_view kept = "-._~!$&'()*+,;=:@/?";
+    std::string id = "tag:" + tag_authority(site) + "," + site.id_date + ":";
+    for (const char ch : specific) {
+        const auto c = static_cast<unsigned char>(ch);
         const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        // A URN's specific string may not start with '/'.
-        if (alnum || (kept.find(static_cast<char>(c)) != std::string_view::npos && !(i == 0 && c == '/'))) {
-            id += static_cast<char>(c);
+        if (alnum || kept.find(ch) != std::string_view::npos) {
+            id += ch;
         } else {
             id += '%';
             id += hex[c >> 4];
@@ -55,6 +71,26 @@ std::string entry_id(const Item& item) {
         }
     }
     return id;
+}
+
+// The entry id of every format (docs/feeds.md#ids): a tag: URI of the item's uid, which is stable
+// across rebuilds, views and machines and unique in a site (assemble_site drops repeats), so the id
+// never changes with a title, a date, a body or a permalink; or, where the site says its permalinks
+// never move (site.ids: permalink), the permalink.
+std::string entry_id(const Item& item, const SiteInfo& site) {
+    if (site.ids == EntryIds::permalink && !item.permalink.empty()) return item.permalink;
+    return tag_uri(site, item.uid);
+}
+
+// The id of a feed document: its path and query on the site, named like the entries. Each zone view
+// and filter is a feed of its own; the id does not follow --base-url (site.documents_url).
+std::string feed_id(const RenderRequest& request) {
+    const SiteInfo& site = request.site->config.site;
+    const std::string& base = site.documents_url.empty() ? site.base_url : site.documents_url;
+    const std::string_view relative = std::string_view(request.self_url).substr(
+        request.self_url.starts_with(base) ? base.size() : 0);
+    if (site.ids == EntryIds::permalink) return site.base_url + std::string(relative);
+    return tag_uri(site, relative);
 }
 
 // A cancelled event stays in the feed (so readers see the news), marked where everyone looks.
@@ -150,7 +186,9 @@ void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& reque
     xml.text_element("content:encoded", text.content_html);
     for (const auto& author : item.authors) xml.text_element("dc:creator", author);
     for (const auto& category : item_categories(item)) xml.text_element("category", category);
-    xml.text_element("guid", entry_id(item), {{"isPermaLink", "false"}});
+    const SiteInfo& site = request.site->config.site;
+    const std::string id = entry_id(item, site);
+    xml.text_element("guid", id, {{"isPermaLink", id == item.permalink ? "true" : "false"}});
     xml.text_element("pubDate", format_rfc822(entry_published(item, request)));
     xml.close();
 }
@@ -158,7 +196,7 @@ void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& reque
 void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone) {
     const EntryText text = entry_text(item, zone);
     xml.open("entry");
-    xml.text_element("id", entry_id(item));
+    xml.text_element("id", entry_id(item, request.site->config.site));
     xml.text_element("title", entry_title(item), {{"type", "text"}});
     xml.text_element("updated", format_rfc3339(entry_updated(item, request)));
     xml.text_element("published", format_rfc3339(entry_published(item, request)));
@@ -239,8 +277,7 @@ Rope render_atom(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     XmlWriter xml;
     xml.open("feed", {{"xmlns", "http://www.w3.org/2005/Atom"}, {"xml:lang", site.language}});
-    // The document's own URL identifies it: each zone view and filter is a feed of its own.
-    xml.text_element("id", request.self_url);
+    xml.text_element("id", feed_id(request));
     xml.text_element("title", feed_title(request), {{"type", "text"}});
     if (!request.feed->description.empty()) xml.text_element("subtitle", request.feed->description, {{"type", "text"}});
     xml.text_element("updated", format_rfc3339(request.updated));
@@ -290,7 +327,7 @@ Rope render_json_feed(const RenderRequest& request) {
     const auto items = entries(request, zone, [&](const Item& item) {
         const EntryText text = entry_text(item, zone);
         ordered_json entry;
-        entry["id"] = entry_id(item);
+        entry["id"] = entry_id(item, site);
         entry["url"] = item.permalink;
         if (item.event && !item.event->url.empty()) entry["external_url"] = item.event->url;
         entry["title"] = entry_title(item);

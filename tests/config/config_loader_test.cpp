@@ -58,6 +58,8 @@ TEST(ConfigLoader, ReferenceConfigLoadsWithItsValues) {
     EXPECT_EQ(c.site.timezone, "America/Los_Angeles");
     EXPECT_EQ(c.site.language, "en");
     EXPECT_EQ(c.site.author, "TODO Group");
+    EXPECT_EQ(c.site.id_date, "2026");  // the default: ids are tag:todogroup.org,2026:…
+    EXPECT_EQ(c.site.ids, EntryIds::tag);
 
     EXPECT_EQ(c.content.dir, dir + "/content");
     EXPECT_TRUE(c.content.sections_given);
@@ -136,6 +138,13 @@ TEST(ConfigLoader, EmptyDocumentsGiveDefaults) {
     }
 }
 
+TEST(ConfigLoader, EntryIds) {
+    const SiteConfig c = load_clean("site:\n  id_date: 2019-04\n  ids: permalink\n");
+    EXPECT_EQ(c.site.id_date, "2019-04");
+    EXPECT_EQ(c.site.ids, EntryIds::permalink);
+    EXPECT_EQ(load_clean("site:\n  id_date: 2024-02-29\n").site.id_date, "2024-02-29");
+}
+
 TEST(ConfigLoader, DefaultConfig) {
     const SiteConfig c = default_config("/srv/site/");
     EXPECT_EQ(c.base_dir, "/srv/site/");
@@ -200,6 +209,10 @@ TEST(ConfigLoader, ErrorsNameTheKeyPathLineAndColumn) {
         {"site:\n  base_url: https:///path\n", 2, 13, "site.base_url: expected an absolute http:// or https://"},
         {"site:\n  base_url: https://example.org/?x=1\n", 2, 13,
          "site.base_url: expected a URL without query or fragment"},
+        {"site:\n  id_date: 2026-02-30\n", 2, 12, "site.id_date: expected a date 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD', got '2026-02-30'"},
+        {"site:\n  id_date: 26\n", 2, 12, "site.id_date: expected a date 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD'"},
+        {"site:\n  id_date: 2026-1\n", 2, 12, "site.id_date: expected a date"},
+        {"site:\n  ids: uid\n", 2, 8, "site.ids: expected tag or permalink"},
         {"site:\n  timezone: Europe/Pariss\n", 2, 13, "site.timezone: unknown time zone 'Europe/Pariss'"},
         {"site:\n  timezone: localtime\n", 2, 13, "site.timezone: unknown time zone 'localtime'"},
         {"site:\n  language: en_US\n", 2, 13,

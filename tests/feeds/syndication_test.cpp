@@ -126,7 +126,7 @@ TEST(Rss, ChannelAndPostItem) {
         << item;
     EXPECT_NE(item.find("<dc:creator>Ann Example</dc:creator>\n      <dc:creator>Bob Example</dc:creator>"), std::string::npos);
     EXPECT_NE(item.find("<category>news</category>\n      <category>meta</category>"), std::string::npos);
-    EXPECT_NE(item.find("<guid isPermaLink=\"false\">urn:almanac:blog/hello@example.org</guid>"), std::string::npos) << item;
+    EXPECT_NE(item.find("<guid isPermaLink=\"false\">tag:example.org,2026:blog/hello@example.org</guid>"), std::string::npos) << item;
     EXPECT_NE(item.find("<pubDate>Thu, 02 May 2024 10:00:00 GMT</pubDate>"), std::string::npos) << item;
     // Newest first, as given.
     EXPECT_LT(rss.find("<title>Hello"), rss.find("<title>Older</title>"));
@@ -149,7 +149,7 @@ TEST(Atom, FeedHeadAndPostEntry) {
     const Site& site = small_site();
     const std::string atom = render_atom(request_for(site, feed_named(site, "blog"), FeedFormat::atom)).str();
     EXPECT_NE(atom.find("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">\n"
-                        "  <id>https://example.org/blog.atom</id>\n"
+                        "  <id>tag:example.org,2026:blog.atom</id>\n"
                         "  <title type=\"text\">Example blog</title>\n"
                         "  <subtitle type=\"text\">Posts from the example site</subtitle>\n"
                         "  <updated>2025-06-30T12:00:00Z</updated>\n"
@@ -159,7 +159,7 @@ TEST(Atom, FeedHeadAndPostEntry) {
               std::string::npos)
         << atom;
     const std::string entry = between(atom, "<entry>", "</entry>");
-    EXPECT_NE(entry.find("<id>urn:almanac:blog/hello@example.org</id>"), std::string::npos) << entry;
+    EXPECT_NE(entry.find("<id>tag:example.org,2026:blog/hello@example.org</id>"), std::string::npos) << entry;
     EXPECT_NE(entry.find("<updated>2024-05-03T08:00:00Z</updated>\n    <published>2024-05-02T10:00:00Z</published>"), std::string::npos);
     EXPECT_NE(entry.find("<author>\n      <name>Ann Example</name>\n    </author>"), std::string::npos);
     EXPECT_NE(entry.find(R"(<link rel="alternate" type="text/html" href="https://example.org/blog/hello/"/>)"), std::string::npos);
@@ -180,7 +180,7 @@ TEST(Atom, FeedAuthorFallsBackToSiteTitle) {
 TEST(Atom, EventEntryInZoneView) {
     const Site& site = small_site();
     const std::string atom = render_atom(request_for(site, feed_named(site, "events"), FeedFormat::atom, zone("Asia/Tokyo"))).str();
-    EXPECT_NE(atom.find("<id>https://example.org/tz/Asia/Tokyo/events.atom</id>"), std::string::npos);
+    EXPECT_NE(atom.find("<id>tag:example.org,2026:tz/Asia/Tokyo/events.atom</id>"), std::string::npos);
     const std::string entry = between(atom, "<entry>", "</entry>");
     EXPECT_NE(entry.find("<title type=\"text\">Cancelled: OSPOlogyLive LATAM 2025</title>"), std::string::npos) << entry;
     EXPECT_NE(entry.find("<updated>2025-05-20T15:00:00Z</updated>\n    <published>2025-05-20T15:00:00Z</published>"), std::string::npos);
@@ -226,7 +226,7 @@ TEST(JsonFeed, Structure) {
     EXPECT_EQ(doc["authors"][0]["name"], "Example Editors");
     ASSERT_EQ(doc["items"].size(), 2u);
     const auto& event = doc["items"][0];
-    EXPECT_EQ(event["id"], "urn:almanac:events/latam@example.org");
+    EXPECT_EQ(event["id"], "tag:example.org,2026:events/latam@example.org");
     EXPECT_EQ(event["url"], "https://example.org/events/latam/");
     EXPECT_EQ(event["external_url"], "https://events.example.com/latam/");
     EXPECT_EQ(event["title"], "Cancelled: OSPOlogyLive LATAM 2025");
@@ -315,6 +315,63 @@ TEST(Syndication, DateFormats) {
                 EXPECT_TRUE(std::regex_match(between(atom, open, "<", p), rfc3339)) << between(atom, open, "<", p);
         }
     }
+}
+
+// ---- ids ---------------------------------------------------------------------------------------
+
+// Every id of every format for the blog post, as the feeds carry them.
+std::vector<std::string> hello_ids(const SiteConfig& config, const std::string& source) {
+    const Site site = make_site(config, {{"blog/hello.md", source}});
+    const FeedConfig& blog = feed_named(site, "blog");
+    const std::string rss = render_rss(request_for(site, blog, FeedFormat::rss)).str();
+    const std::string atom = render_atom(request_for(site, blog, FeedFormat::atom)).str();
+    const auto json = nlohmann::json::parse(render_json_feed(request_for(site, blog, FeedFormat::json)).str());
+    return {between(rss, "<guid", "</guid>"), between(between(atom, "<entry>", "</entry>"), "<id>", "</id>"),
+            json["items"][0]["id"].get<std::string>()};
+}
+
+TEST(Ids, TagUrisThatNoEditMoves) {
+    const std::string source = small_sources().at("blog/hello.md");
+    const auto ids = hello_ids(small_config(), source);
+    EXPECT_EQ(ids, (std::vector<std::string>{" isPermaLink=\"false\">tag:example.org,2026:blog/hello@example.org",
+                                             "tag:example.org,2026:blog/hello@example.org",
+                                             "tag:example.org,2026:blog/hello@example.org"}));
+    // A new title, date, lastmod, body and permalink (slug): the same ids.
+    std::string edited = source;
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"Hello & <welcome>", "Hello again"}, {"2024-05-02T10:00:00Z", "2024-06-01T09:00:00Z"},
+             {"lastmod: 2024-05-03T08:00:00Z", "lastmod: 2024-06-02T08:00:00Z\nslug: renamed"},
+             {"Some *text*", "Other words"}})
+        edited.replace(edited.find(from), from.size(), to);
+    const Site renamed = make_site(small_config(), {{"blog/hello.md", edited}});
+    ASSERT_EQ(renamed.items.front().permalink, "https://example.org/blog/renamed/");
+    EXPECT_EQ(hello_ids(small_config(), edited), ids);
+    // --base-url (site.documents_url) moves the links, not the ids; id_date is part of them.
+    SiteConfig preview = small_config();
+    preview.site.documents_url = "http://127.0.0.1:8080/";
+    EXPECT_EQ(hello_ids(preview, source), ids);
+    const Site site = make_site(preview, {{"blog/hello.md", source}});
+    const std::string atom = render_atom(request_for(site, feed_named(site, "blog"), FeedFormat::atom)).str();
+    EXPECT_NE(atom.find("<id>tag:example.org,2026:blog.atom</id>"), std::string::npos) << atom.substr(0, 400);
+    SiteConfig dated = small_config();
+    dated.site.id_date = "2019-04";
+    EXPECT_EQ(hello_ids(dated, source)[1], "tag:example.org,2019-04:blog/hello@example.org");
+}
+
+TEST(Ids, TheTaggingEntityIsTheHostAlone) {
+    SiteConfig c = small_config();
+    c.site.base_url = "https://user@Cal.Example.ORG:8443/sub/";
+    EXPECT_EQ(hello_ids(c, small_sources().at("blog/hello.md"))[1], "tag:cal.example.org,2026:blog/hello@Cal.Example.ORG:8443");
+    c.site.base_url = "http://[::1]:8080/";
+    EXPECT_TRUE(hello_ids(c, small_sources().at("blog/hello.md"))[1].starts_with("tag:almanac.invalid,2026:"));
+}
+
+TEST(Ids, PermalinksWhereTheSiteSaysTheyAreStable) {
+    SiteConfig c = small_config();
+    c.site.ids = EntryIds::permalink;
+    const auto ids = hello_ids(c, small_sources().at("blog/hello.md"));
+    EXPECT_EQ(ids, (std::vector<std::string>{" isPermaLink=\"true\">https://example.org/blog/hello/", "https://example.org/blog/hello/",
+                                             "https://example.org/blog/hello/"}));
 }
 
 // ---- the corpus --------------------------------------------------------------------------------

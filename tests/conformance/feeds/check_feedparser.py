@@ -34,6 +34,18 @@ def absolute(url):
     return isinstance(url, str) and re.match(r"^https?://[^/\s]+", url) is not None
 
 
+# An id must be a valid URI that the W3C Feed Validator accepts: an http(s) URL, or a tag: URI by
+# RFC 4151's grammar (a URN of an unregistered namespace, or with '/', is what it rejects).
+_DNSCOMP = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})"
+TAG_URI = re.compile(rf"^tag:{_DNSCOMP}(?:\.{_DNSCOMP})*,\d{{4}}(?:-\d{{2}}(?:-\d{{2}})?)?:{_PCHAR}*(?:#{_PCHAR}*)?$")
+
+
+def valid_id(value):
+    return isinstance(value, str) and (TAG_URI.match(value) is not None or
+                                       re.match(r"^https?://[!-~]+$", value) is not None)
+
+
 class Document:
     def __init__(self, path):
         self.path = path
@@ -50,6 +62,10 @@ def check_entry(doc, kind, index, entry, expected, feed_has_author):
     for field in ("title", "link", "id", "summary", "published_parsed"):
         doc.check(entry.get(field), f"{where}: no {field}")
     doc.check(absolute(entry.get("link")), f"{where}: link not absolute: {entry.get('link')!r}")
+    doc.check(valid_id(entry.get("id")), f"{where}: id is neither a tag: URI (RFC 4151) nor a URL: {entry.get('id')!r}")
+    if kind == "rss":
+        # isPermaLink="true" (the default) promises a URL a browser can open.
+        doc.check(not entry.get("guidislink") or absolute(entry.get("id")), f"{where}: a permalink guid that is not a URL")
     for link in entry.get("links", []):
         doc.check(absolute(link.get("href")), f"{where}: link href not absolute: {link.get('href')!r}")
     content = entry.get("content") or []
@@ -101,7 +117,7 @@ def check_document(path, kind, twin):
     selves = [l.get("href") for l in feed.get("links", []) if l.get("rel") == "self"]
     doc.check(len(selves) == 1 and absolute(selves[0]), f"feed: self links {selves}")
     if kind == "atom":
-        doc.check(feed.get("id"), "feed: no id")
+        doc.check(valid_id(feed.get("id")), f"feed: id is neither a tag: URI (RFC 4151) nor a URL: {feed.get('id')!r}")
     feed_has_author = bool(feed.get("authors") and feed.authors[0].get("name"))
     if twin is not None:
         doc.check(feed.get("title") == twin["title"], f"feed: title {feed.get('title')!r} != {twin['title']!r}")
