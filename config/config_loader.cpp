@@ -605,6 +605,7 @@ void read_shortcodes(const Value& v, ContentConfig& c) {
 const Field<ContentConfig> content_fields[] = {
     {"dir", [](const Value& v, ContentConfig& c) { assign(c.dir, read_non_empty_string(v)); }},
     {"unsafe_html", [](const Value& v, ContentConfig& c) { assign(c.unsafe_html, read_bool(v)); }},
+    {"build_future", [](const Value& v, ContentConfig& c) { assign(c.build_future, read_bool(v)); }},
     {"shortcodes", read_shortcodes},
     {"sections",
      [](const Value& v, ContentConfig& c) {

@@ -191,7 +191,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     snap->generation = input.generation;
     snap->site = input.site;
     snap->options = input.options;
-    const auto fallback = site_updated(site, input.options);
+    const Instant fallback = undated_feed_date(site.config, input.options.source_date_epoch);
     const auto views = prerendered_views(site.config);
 
     // The feeds whose documents must be rendered, with their selected items (publish_site needs them too).
@@ -202,8 +202,9 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
         auto items = select_items(site, feed, FeedView{}, input.options.now);
         signature.items.reserve(items.size());
         for (const auto* item : items)
-            signature.items.emplace_back(item->path, item->index, input.version ? input.version(item->path) : 0);
-        signature.updated = feed_updated(items, fallback);
+            signature.items.emplace_back(item->path, item->index, input.version ? input.version(item->path) : 0,
+                                         item_updated(*item, input.options.now));
+        signature.updated = feed_updated(items, fallback, input.options.now);
 
         // Same items at the same versions with the same date: the previous bytes are this feed's bytes.
         std::vector<std::pair<std::string, std::shared_ptr<const Representation>>> kept;

@@ -84,9 +84,10 @@ private:
 };
 
 // What a feed's default-view documents were rendered from: its selected items (path, index in
-// file, content version) and its "updated" instant. Equal signatures give equal bytes.
+// file, content version, and what its dates say at the build's instant: a lastmod that has just come
+// changes the entry) and its "updated" instant. Equal signatures give equal bytes.
 struct FeedSignature {
-    std::vector<std::tuple<std::string, int, std::uint64_t>> items;
+    std::vector<std::tuple<std::string, int, std::uint64_t, std::optional<Instant>>> items;
     Instant updated;
     friend bool operator==(const FeedSignature&, const FeedSignature&) = default;
 };

@@ -17,10 +17,11 @@
 
 namespace almanac {
 
-std::optional<Instant> item_updated(const Item& item) {
-    if (item.lastmod) return item.lastmod;
-    if (item.date) return item.date;
-    return item.publish_date;
+std::optional<Instant> item_updated(const Item& item, Instant now) {
+    std::optional<Instant> newest;
+    for (const auto& t : {item.lastmod, item.date, item.publish_date})
+        if (t && *t <= now && (!newest || *newest < *t)) newest = t;
+    return newest;
 }
 
 bool is_visible(const Item& item, Instant now) {
@@ -750,6 +751,10 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
                 failed = true;
             } else {
                 day = local_day(*item.date, zone);
+                // A post dated in the future is scheduled for that moment, as publishDate schedules
+                // it (content.build_future: true publishes it at once, with its date as written).
+                if (!ctx.config.content.build_future && (!item.publish_date || *item.publish_date < *item.date))
+                    item.publish_date = item.date;
             }
         } else if (item.event) {
             day = local_day(to_instant(item.event->start, zone), zone);

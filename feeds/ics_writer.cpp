@@ -312,10 +312,10 @@ icalproperty_status ical_status(EventStatus s) {
     return ICAL_STATUS_CONFIRMED;
 }
 
-icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated) {
+icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated, Instant now) {
     const auto& item = *p.item;
     const auto& event = *item.event;
-    const auto updated = item_updated(item);
+    const auto updated = item_updated(item, now);
     auto* c = icalcomponent_new_vevent();
     icalcomponent_add_property(c, icalproperty_new_uid(p.uid.c_str()));
     icalcomponent_add_property(c, icalproperty_new_dtstamp(ical_utc_time(updated.value_or(fallback_updated))));
@@ -368,14 +368,14 @@ void cover(std::vector<IcsZoneUse>& zones, const WrittenTime& t, Instant until) 
 }
 
 // An item's VEVENTs in `view` and the zones they use.
-Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant updated) {
+Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant updated, Instant now) {
     Fragment f;
     for (const auto& p : plan(item, view)) {
         cover(f.zones, p.start, std::max(p.start.instant, p.covered_until));
         cover(f.zones, p.end, p.end.instant);
         for (const auto& t : p.rdates) cover(f.zones, t, t.instant);
         for (const auto& t : p.exdates) cover(f.zones, t, t.instant);
-        const IcalComponent component{vevent(p, updated)};
+        const IcalComponent component{vevent(p, updated, now)};
         std::string text;
         write_component(component.get(), text);
         f.events.push_back({p.start.instant, p.uid, std::make_shared<const std::string>(std::move(text))});
@@ -396,7 +396,7 @@ Rope render_ics(const RenderRequest& request) {
     const auto& view = request.view.zone;
 
     // Each item's VEVENTs, from the cache when they were rendered before from the same item, zone
-    // and fallback date.
+    // and dates (entry_date_key).
     std::vector<Fragment> rendered;  // without a cache
     std::vector<const Fragment*> fragments;
     fragments.reserve(request.items.size());
@@ -404,10 +404,12 @@ Rope render_ics(const RenderRequest& request) {
         if (!item->event) continue;
         const std::string zone = view_independent(*item) ? std::string() : view ? view->name : std::string("-");
         if (request.fragments && request.fragments->keeps(zone)) {
-            const Fragment* f = request.fragments->find(*item, zone, request.updated);
-            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, request.updated, render_item(*item, view, request.updated)));
+            const Instant dates = entry_date_key(*item, request);
+            const Fragment* f = request.fragments->find(*item, zone, dates);
+            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates,
+                                                                  render_item(*item, view, request.updated, request.now)));
         } else {
-            rendered.push_back(render_item(*item, view, request.updated));
+            rendered.push_back(render_item(*item, view, request.updated, request.now));
         }
     }
     for (const auto& f : rendered) fragments.push_back(&f);

@@ -74,9 +74,11 @@ struct Item {
     std::optional<Event> event;  // set exactly when type == event
 };
 
-// The instant an item counts as "last changed" for DTSTAMP / feed updated: lastmod, else date,
-// else publish_date, else nothing.
-std::optional<Instant> item_updated(const Item& item);
+// The instant an item counts as "last changed" for DTSTAMP, LAST-MODIFIED and the feeds' updated:
+// the newest of its lastmod, date and publish_date that has come by `now` (a lastmod older than the
+// date does not take the item back), else nothing. A date still to come is left out until it comes
+// (next_visibility_change rebuilds then): no document states a change from the future.
+std::optional<Instant> item_updated(const Item& item, Instant now = Instant::max());
 
 // True when the item is published at `now`: not a draft, publish_date ≤ now, and now ≤ expiry_date.
 bool is_visible(const Item& item, Instant now);

@@ -51,20 +51,13 @@ std::vector<std::optional<Zone>> prerendered_views(const SiteConfig& config) {
     return views;
 }
 
-// Events rarely carry lastmod: the site's newest date is deterministic and moves with the content.
-std::optional<Instant> site_updated(const Site& site, const PublishOptions& options) {
-    std::vector<const Item*> all;
-    all.reserve(site.items.size());
-    for (const auto& item : site.items)
-        if (item.type != SectionType::page && is_visible(item, options.now)) all.push_back(&item);
-    return feed_updated(all, options.source_date_epoch);
-}
 
 namespace {
 
 // Renders already selected items; the selection and the dates do not depend on format or zone.
 Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
-                         const std::vector<const Item*>& items, Instant updated, FragmentCache* fragments = nullptr) {
+                         const std::vector<const Item*>& items, Instant updated, Instant now,
+                         FragmentCache* fragments = nullptr) {
     RenderRequest request;
     request.fragments = fragments;
     request.site = &site;
@@ -73,6 +66,7 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     request.view = view;
     request.self_url = view_url(site.config, feed, format, view);
     request.updated = updated;
+    request.now = now;
     const OutputFormat& f = output_format(format);
     Document doc;
     doc.body = f.render(request);
@@ -86,7 +80,8 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
 Document render_document(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
                          const PublishOptions& options) {
     const auto items = select_items(site, feed, view, options.now);
-    return render_selected(site, feed, format, view, items, feed_updated(items, site_updated(site, options)));
+    const Instant updated = feed_updated(items, undated_feed_date(site.config, options.source_date_epoch), options.now);
+    return render_selected(site, feed, format, view, items, updated, options.now);
 }
 
 namespace {
@@ -144,7 +139,7 @@ namespace {
 // publish_site for `feeds` (control.include_feed is publish_site's business).
 void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, const PublishOptions& options,
              const DocumentSink& sink, const PublishControl& control) {
-    const auto fallback = site_updated(site, options);
+    const Instant fallback = undated_feed_date(site.config, options.source_date_epoch);
     const auto views = prerendered_views(site.config);
 
     struct Selection {
@@ -158,7 +153,7 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         if (control.progress) control.progress(i, feeds.size());
         const auto* known = control.selected ? control.selected(*feeds[i]) : nullptr;
         auto items = known ? *known : select_items(site, *feeds[i], FeedView{}, options.now);
-        const Instant updated = feed_updated(items, fallback);
+        const Instant updated = feed_updated(items, fallback, options.now);
         selections.push_back({feeds[i], std::move(items), updated});
     }
 
@@ -169,10 +164,10 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
     for (const auto& s : selections)
         for (const auto format : s.feed->formats) {
             FragmentCache* cache = &store.cache(s.feed->name, format);  // looked up here, not in the tasks
-            tasks.emplace_back([&site, &sink, &views, &s, format, cache] {
+            tasks.emplace_back([&site, &sink, &views, &s, &options, format, cache] {
                 for (const auto& zone : views)
                     sink(document_path(*s.feed, format, zone),
-                         render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, cache));
+                         render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache));
             });
         }
     if (control.index)

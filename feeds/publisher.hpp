@@ -37,9 +37,6 @@ Document render_document(const Site& site, const FeedConfig& feed, FeedFormat fo
 // The views every feed is published in: the default (nullopt), then each timezones.prerender zone.
 std::vector<std::optional<Zone>> prerendered_views(const SiteConfig& config);
 
-// The "updated" a feed falls back to when none of its items is dated: the newest dated visible item
-// of the whole site, else options.source_date_epoch.
-std::optional<Instant> site_updated(const Site& site, const PublishOptions& options);
 
 // Every document of one feed: each of its formats × (default view + timezones.prerender), handed to
 // `sink` one at a time with its document_path, so a caller that writes them never holds them all.

@@ -76,21 +76,61 @@ std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, 
     });
     out.reserve(keyed.size());
     for (const auto& [start, item] : keyed) out.push_back(item);
-    if (feed.limit && out.size() > static_cast<std::size_t>(*feed.limit)) {
-        // Capping an event feed keeps its latest events, not its oldest.
-        const auto n = static_cast<std::ptrdiff_t>(*feed.limit);
-        if (only_events) out.erase(out.begin(), out.end() - n);
-        else out.resize(static_cast<std::size_t>(n));
+    const auto n = static_cast<std::size_t>(feed.limit.value_or(0));
+    if (feed.limit && out.size() > n) {
+        if (!only_events) {
+            out.resize(n);  // the newest posts
+        } else {
+            // The next events to come, as a subscriber expects: those not over at `now` (a series
+            // still running counts), earliest first; when fewer than `limit` are left, the latest
+            // past ones fill the feed. Start order is kept.
+            std::vector<bool> ahead(out.size());
+            std::size_t coming = 0;
+            for (std::size_t i = 0; i < out.size(); ++i) coming += ahead[i] = occurs_between(*out[i]->event, now, latest);
+            std::size_t past_kept = n > coming ? n - coming : 0;
+            std::size_t coming_kept = n - past_kept;
+            std::size_t past_seen = out.size() - coming;
+            std::vector<const Item*> kept;
+            kept.reserve(n);
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                if (ahead[i]) {
+                    if (coming_kept > 0) kept.push_back(out[i]), --coming_kept;
+                } else if (past_seen-- <= past_kept) {
+                    kept.push_back(out[i]);  // among the last past_kept past ones
+                }
+            }
+            out = std::move(kept);
+        }
     }
     return out;
 }
 
-Instant feed_updated(const std::vector<const Item*>& items, std::optional<Instant> fallback) {
+Instant feed_updated(const std::vector<const Item*>& items, Instant fallback, Instant now) {
     std::optional<Instant> newest;
     for (const auto* item : items)
-        if (const auto u = item_updated(*item); u && (!newest || *newest < *u)) newest = u;
-    if (newest) return *newest;
-    return fallback.value_or(Instant{});
+        if (const auto u = item_updated(*item, now); u && (!newest || *newest < *u)) newest = u;
+    return newest.value_or(fallback);
+}
+
+Instant undated_feed_date(const SiteConfig& config, std::optional<Instant> source_date_epoch) {
+    if (source_date_epoch) return *source_date_epoch;
+    const std::string& d = config.site.id_date;  // "YYYY", "YYYY-MM" or "YYYY-MM-DD", checked by the config loader
+    const auto number = [&](std::size_t at, std::size_t n, int otherwise) {
+        int v = 0;
+        if (d.size() < at + n) return otherwise;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (d[i] < '0' || d[i] > '9') return otherwise;
+            v = v * 10 + (d[i] - '0');
+        }
+        return v;
+    };
+    const date::year_month_day day{date::year{number(0, 4, 2026)}, date::month{static_cast<unsigned>(number(5, 2, 1))},
+                                   date::day{static_cast<unsigned>(number(8, 2, 1))}};
+    return day.ok() ? Instant{date::sys_days{day}} : Instant{date::sys_days{date::year{2026} / 1 / 1}};
+}
+
+Instant entry_date_key(const Item& item, const RenderRequest& request) {
+    return item_updated(item, request.now).value_or(request.updated);
 }
 
 std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone) {
@@ -144,8 +184,24 @@ std::optional<Instant> next_visibility_change(const Site& site, Instant now) {
     for (const auto& item : site.items) {
         if (item.draft) continue;
         if (item.publish_date) consider(*item.publish_date);
+        // A lastmod (or a post's date, with content.build_future) still to come is stated once it comes.
+        if (item.lastmod) consider(*item.lastmod);
+        if (item.date) consider(*item.date);
         // Visible while now ≤ expiryDate: it disappears one second later.
         if (item.expiry_date) consider(*item.expiry_date + std::chrono::seconds(1));
+    }
+    for (const auto& feed : site.config.feeds) {
+        // A capped feed keeps the events not over yet: the end of each one's current or next
+        // occurrence may change which (a later occurrence that keeps it costs a rebuild that changes nothing).
+        if (!feed.limit) continue;
+        for (const auto& item : site.items) {
+            if (!item.event || std::find(feed.sections.begin(), feed.sections.end(), item.section) == feed.sections.end())
+                continue;
+            const Event& e = *item.event;
+            const auto length = to_instant(e.end, e.zone) - to_instant(e.start, e.zone);
+            for (const auto& o : occurrences(e, now - length - std::chrono::seconds(1), now + date::days{3660}, 1))
+                consider(o.end_instant);
+        }
     }
     for (const auto& feed : site.config.feeds) {
         const auto& w = feed.window;

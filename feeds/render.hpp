@@ -31,6 +31,7 @@ struct RenderRequest {
     FeedView view;
     std::string self_url;
     Instant updated;  // the document's "last changed": see feed_updated
+    Instant now = Instant::max();  // the publishing instant: item dates after it are not stated (item_updated)
     // Entries rendered before, for this feed and format (feeds/fragments.hpp); null renders all.
     FragmentCache* fragments = nullptr;
 };
@@ -56,10 +57,18 @@ const OutputFormat& output_format(FeedFormat f);
 // change the selection, only its tag/kind filters do.
 std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now);
 
-// The document's deterministic "updated" instant: the newest lastmod/date/publishDate of `items`;
-// else `fallback` (the publisher passes the site's newest, then SOURCE_DATE_EPOCH); else
-// 1970-01-01. Never the wall clock.
-Instant feed_updated(const std::vector<const Item*>& items, std::optional<Instant> fallback);
+// The document's deterministic "updated" instant: the newest item_updated of `items` at `now`, so
+// never older than any of its entries; else `fallback` (undated_feed_date). Never the wall clock.
+Instant feed_updated(const std::vector<const Item*>& items, Instant fallback, Instant now = Instant::max());
+
+// The date of a feed none of whose items has a date of its own (events without lastmod): the
+// SOURCE_DATE_EPOCH the options carry, else site.id_date (a day the site existed, fixed in the
+// config) at 00:00 UTC. It comes from the config alone, never from another feed's items.
+Instant undated_feed_date(const SiteConfig& config, std::optional<Instant> source_date_epoch);
+
+// The date an item's entry is keyed by in a fragment cache: what its dates say at `now`, else the
+// document's `updated` (the only two things its entry's dates depend on).
+Instant entry_date_key(const Item& item, const RenderRequest& request);
 
 // Absolute URL of a feed document: documents_url (else base_url) + [tz/Area/Location/] + name + "." + extension.
 std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone);

@@ -79,6 +79,7 @@ struct ContentConfig {
     std::vector<SectionConfig> sections;
     bool sections_given = false;  // false: sections are detected from the folders (SPEC §1)
     bool unsafe_html = false;
+    bool build_future = false;  // publish posts dated in the future at once (Hugo's buildFuture)
     std::vector<ShortcodeDefinition> shortcodes;  // the site's own shortcodes, in the config's order
 };
 

@@ -100,17 +100,17 @@ std::string entry_title(const Item& item) {
 }
 
 // Posts are published at their date. Events have no date of their own: their publishDate, else
-// their lastmod, else the document's updated instant — never the wall clock (SPEC §4.3).
+// their lastmod once it has come, else the document's updated instant — never the wall clock (SPEC §4.3).
 Instant entry_published(const Item& item, const RenderRequest& request) {
     if (item.type == SectionType::post && item.date) return *item.date;
     if (item.publish_date) return *item.publish_date;
-    if (item.lastmod) return *item.lastmod;
+    if (item.lastmod && *item.lastmod <= request.now) return *item.lastmod;
     return request.updated;
 }
 
-// Never before the publication, which a lastmod older than the date would otherwise make it.
+// Never before the publication (item_updated is the newest of the item's dates).
 Instant entry_updated(const Item& item, const RenderRequest& request) {
-    return std::max(item_updated(item).value_or(request.updated), entry_published(item, request));
+    return std::max(item_updated(item, request.now).value_or(request.updated), entry_published(item, request));
 }
 
 std::string html_escape(std::string_view text) {
@@ -215,15 +215,16 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
 }
 
 // The bytes of `item`'s entry: from the request's fragment cache when it was rendered before from
-// the same item, zone (events only: a post says nothing zoned) and fallback date; else render().
+// the same item, zone (events only: a post says nothing zoned) and dates (entry_date_key); else render().
 template <class Render>
 Piece entry_bytes(const RenderRequest& request, const Item& item, const Zone& zone, const Render& render) {
     std::string key = item.event ? zone.name : std::string();
     if (!request.fragments || !request.fragments->keeps(key)) return std::make_shared<const std::string>(render());
-    if (const Fragment* f = request.fragments->find(item, key, request.updated)) return f->text;
+    const Instant dates = entry_date_key(item, request);
+    if (const Fragment* f = request.fragments->find(item, key, dates)) return f->text;
     Fragment f;
     f.text = std::make_shared<const std::string>(render());
-    return request.fragments->insert(item, std::move(key), request.updated, std::move(f)).text;
+    return request.fragments->insert(item, std::move(key), dates, std::move(f)).text;
 }
 
 // Every entry's bytes, in order.

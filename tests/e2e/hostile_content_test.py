@@ -58,7 +58,7 @@ def make_site(root):
     write_file(os.path.join(content, "events/beta.md"),
                event_md("Beta Weekly", "2024-01-09T18:00", "duration: PT2H", 'rrule: "FREQ=WEEKLY"'))
     write_file(os.path.join(content, "events/gamma.md"), event_md("Gamma Workshop", "2030-07-01", "end: 2030-07-03"))
-    write_file(os.path.join(content, "blog/2030-01-01-hello.md"), '---\ntitle: "Hello World"\ndate: 2030-01-01\n---\nHi.\n')
+    write_file(os.path.join(content, "blog/2025-01-01-hello.md"), '---\ntitle: "Hello World"\ndate: 2025-01-01\n---\nHi.\n')
     return os.path.join(root, "almanac.yaml")
 
 
@@ -136,7 +136,7 @@ class ContentTestCase(unittest.TestCase):
 
     def nudge(self):
         """Rewrites a good file, so that a rebuild runs (a new symlink or FIFO alone is no file change)."""
-        path = self.path("blog/2030-01-01-hello.md")
+        path = self.path("blog/2025-01-01-hello.md")
         with open(path, encoding="utf-8") as f:
             text = f.read()
         return self.rebuilt(lambda: write_file(path, text + "\n"), "a nudge")
@@ -156,7 +156,7 @@ class ContentTestCase(unittest.TestCase):
 class HugeAndComplexFilesTest(ContentTestCase):
     def test_a_huge_file_is_too_large(self):
         base = self.server.rss_kib()
-        took = self.drop("blog/huge.md", "---\ntitle: Huge\ndate: 2030-01-01\n---\n" + "All work and no play.\n" * 3_000_000)
+        took = self.drop("blog/huge.md", "---\ntitle: Huge\ndate: 2025-01-01\n---\n" + "All work and no play.\n" * 3_000_000)
         self.assertLess(took, 5.0)
         size = os.path.getsize(self.path("blog/huge.md"))
         self.assertGreater(size, 60 * 1024 * 1024)
@@ -171,11 +171,11 @@ class HugeAndComplexFilesTest(ContentTestCase):
     def test_a_file_at_the_limit_is_read_in_bounded_time(self):
         paragraph = "Lorem *ipsum* dolor sit amet, [consectetur](https://example.org/) adipiscing elit.\n\n"
         body = paragraph * ((1024 * 1024 - 100) // len(paragraph))
-        took = self.drop("blog/2030-02-02-long.md", "---\ntitle: Long Read\ndate: 2030-02-02\n---\n" + body)
+        took = self.drop("blog/2025-02-02-long.md", "---\ntitle: Long Read\ndate: 2025-02-02\n---\n" + body)
         self.assertLess(took, REBUILD_DEADLINE)
         posts = [item["title"] for item in json.loads(get(self.port, "/blog.json").body)["items"]]
         self.assertIn("Long Read", posts)
-        self.remove("blog/2030-02-02-long.md")
+        self.remove("blog/2025-02-02-long.md")
 
     def test_deeply_nested_yaml(self):
         self.drop("events/deep-list.md", "---\ntitle: Deep\nstart: 2030-01-01\nx: " + nested("[", "]", 100_000) + "\n---\n")

@@ -95,7 +95,7 @@ def make_site(root, max_connections=200):
                event_md("Beta Meetup", "2025-01-08T18:00", "duration: PT2H", "timezone: America/Los_Angeles",
                         'rrule: "FREQ=MONTHLY;BYDAY=2WE"', "tags: [local]"))
     write_file(os.path.join(content, "events/gamma.md"), event_md("Gamma Workshop", "2030-07-01", "end: 2030-07-03"))
-    write_file(os.path.join(content, "blog/2030-01-01-hello.md"), '---\ntitle: "Hello"\ndate: 2030-01-01\n---\nHi.\n')
+    write_file(os.path.join(content, "blog/2025-01-01-hello.md"), '---\ntitle: "Hello"\ndate: 2025-01-01\n---\nHi.\n')
     return os.path.join(root, "almanac.yaml")
 
 

@@ -86,8 +86,8 @@ FIXTURE_FILES = {
                                'rrule: "FREQ=MONTHLY;BYDAY=2WE;COUNT=12"', "kind: meetup", "tags: [local]"),
     "events/gamma.md": event_md("Gamma Workshop", "2030-07-01", "end: 2030-07-03", "kind: workshop",
                                 "tags: [summit]"),
-    "blog/2030-01-01-hello.md": '---\ntitle: "Hello World"\ndate: 2030-01-01\ntags: [news]\n---\nFirst post.\n',
-    "blog/second.md": '---\ntitle: "Second Post"\ndate: 2030-02-01T10:00\ntags: [updates]\n---\nMore.\n',
+    "blog/2025-01-01-hello.md": '---\ntitle: "Hello World"\ndate: 2025-01-01\ntags: [news]\n---\nFirst post.\n',
+    "blog/second.md": '---\ntitle: "Second Post"\ndate: 2025-02-01T10:00\ntags: [updates]\n---\nMore.\n',
 }
 
 
@@ -948,7 +948,7 @@ class DetectedSectionsTest(SiteTestCase):
         server = self.start(os.path.join(root, "almanac.yaml"))
         self.assertEqual(get(server.port, "/events.ics").status, 200)
         self.assertEqual(get(server.port, "/talks.rss").status, 404)
-        write_file(os.path.join(root, "content", "talks", "first.md"), "---\ntitle: First Talk\ndate: 2030-01-01\n---\nHi.\n")
+        write_file(os.path.join(root, "content", "talks", "first.md"), "---\ntitle: First Talk\ndate: 2025-01-01\n---\nHi.\n")
         poll(lambda: (lambda r: r.status == 200 and b"First Talk" in r.body)(get(server.port, "/talks.rss")),
              "the new folder's feed /talks.rss")
         self.assertIn(b"Detected Event", get(server.port, "/events.ics").body)

@@ -73,8 +73,25 @@ TEST(SelectItems, FiltersAndLimit) {
     EXPECT_EQ(f.titles(events, FeedView{std::nullopt, {"y", "x"}, {}}, "2024-06-15T00:00Z"), (Titles{"B", "A"}));
     FeedConfig blog{"blog", "B", "", {"blog"}, {FeedFormat::rss}, {}, {}, 2, {}};
     EXPECT_EQ(f.titles(blog, {}, "2024-06-15T00:00Z"), (Titles{"New", "Mid"}));
-    FeedConfig latest{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, 2, {}};
-    EXPECT_EQ(f.titles(latest, {}, "2024-06-15T00:00Z"), (Titles{"D", "A"}));
+}
+
+TEST(SelectItems, ACappedEventFeedKeepsTheNextEventsToCome) {
+    Fixture f;
+    FeedConfig next{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, 2, {}};
+    // Before anything: the two earliest (W's series has begun, B comes next).
+    EXPECT_EQ(f.titles(next, {}, "2023-01-01T00:00Z"), (Titles{"W", "B"}));
+    // 2024-03-15: B is over; W still runs, A comes next.
+    EXPECT_EQ(f.titles(next, {}, "2024-03-15T00:00Z"), (Titles{"W", "A"}));
+    // 2024-06-15: only W is still to come; the latest past one (A, then D is newer: D starts 04-01,
+    // A 05-01) fills the other place, in start order.
+    EXPECT_EQ(f.titles(next, {}, "2024-06-15T00:00Z"), (Titles{"W", "A"}));
+    // 2026: all over (D has expired): the latest two.
+    EXPECT_EQ(f.titles(next, {}, "2026-01-01T00:00Z"), (Titles{"B", "A"}));
+    // The end of B is a moment the selection changes: a rebuild is due then.
+    f.site.config.feeds = {next};
+    const auto next_change = next_visibility_change(f.site, at("2024-03-01T09:30Z"));
+    ASSERT_TRUE(next_change);
+    EXPECT_LE(*next_change, at("2024-03-01T10:00Z"));  // B: 10:00-11:00 Berlin = 09:00-10:00Z
 }
 
 TEST(SelectItems, WindowUsesOccurrences) {
@@ -89,9 +106,89 @@ TEST(FeedUpdated, NewestDatedItemElseFallback) {
     Fixture f;
     FeedConfig blog{"blog", "B", "", {"blog"}, {FeedFormat::rss}, {}, {}, {}, {}};
     const auto items = select_items(f.site, blog, {}, at("2024-06-15T00:00Z"));
-    EXPECT_EQ(feed_updated(items, std::nullopt), at("2024-02-03T04:05:06Z"));
+    EXPECT_EQ(feed_updated(items, Instant{}), at("2024-02-03T04:05:06Z"));
     EXPECT_EQ(feed_updated({}, at("2001-01-01T00:00Z")), at("2001-01-01T00:00Z"));
-    EXPECT_EQ(feed_updated({}, std::nullopt), Instant{});
+    // A date still to come is not stated: before New's lastmod, its date is its newest.
+    EXPECT_EQ(feed_updated(items, Instant{}, at("2024-01-15T00:00Z")), at("2024-01-01T00:00Z") - std::chrono::hours(1));
+}
+
+TEST(SelectItems, APostDatedInTheFutureIsScheduledForItsDate) {
+    for (const bool build_future : {false, true}) {
+        SCOPED_TRACE(build_future);
+        SiteConfig c;
+        c.site.base_url = "https://example.org/";
+        c.content.build_future = build_future;
+        c.content.sections = {{"blog", SectionType::post, {}, {}, "/blog/:slug/"}};
+        std::map<std::string, ParsedSource> files;
+        for (const auto& [path, text] : std::map<std::string, std::string>{
+                 {"blog/now.md", "---\ntitle: Now\ndate: 2026-01-01T00:00:00Z\n---\n"},
+                 {"blog/soon.md", "---\ntitle: Soon\ndate: 2030-01-01T14:00:00Z\n---\n"}})
+            files[path] = parse_source(SourceFile{path, path, text}, c.content.sections[0], c);
+        const Site site = assemble_site(c, files, {});
+        const FeedConfig blog{"blog", "B", "", {"blog"}, {FeedFormat::rss}, {}, {}, {}, {}};
+        const Instant before = at("2027-01-01T00:00Z");
+        const auto items = select_items(site, blog, {}, before);
+        if (build_future) {
+            // Published at once, as the site asked; its date is stated once it has come.
+            ASSERT_EQ(items.size(), 2u);
+            EXPECT_EQ(feed_updated(items, Instant{}, before), at("2026-01-01T00:00Z"));
+        } else {
+            // Not in any feed until its date, which is a moment the daemon rebuilds at; nothing dates
+            // the feed from the future meanwhile.
+            ASSERT_EQ(items.size(), 1u);
+            EXPECT_EQ(items[0]->title, "Now");
+            EXPECT_EQ(feed_updated(items, Instant{}, before), at("2026-01-01T00:00Z"));
+            EXPECT_EQ(next_visibility_change(site, before), at("2030-01-01T14:00Z"));
+            EXPECT_EQ(select_items(site, blog, {}, at("2030-01-01T14:00Z")).size(), 2u);
+        }
+    }
+}
+
+TEST(Publisher, NoDateFromTheFutureInAnyFormat) {
+    // An event whose lastmod is still to come: until then no DTSTAMP, LAST-MODIFIED, updated,
+    // pubDate, lastBuildDate or date_modified states it; from then on, they do.
+    SiteConfig c;
+    c.site.base_url = "https://example.org/";
+    c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"}};
+    c.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
+    std::map<std::string, ParsedSource> files;
+    files["events/e.md"] = parse_source(
+        SourceFile{"events/e.md", "events/e.md", "---\ntitle: E\nstart: 2031-05-01T10:00Z\nduration: PT1H\nlastmod: 2030-02-03T04:05:06Z\n---\n"},
+        c.content.sections[0], c);
+    const Site site = assemble_site(c, files, {});
+    for (const auto format : c.feeds[0].formats) {
+        const auto text = [&](const char* now) {
+            return render_document(site, site.config.feeds[0], format, {}, PublishOptions{at(now), std::nullopt}).body.str();
+        };
+        const std::string before = text("2029-01-01T00:00Z"), after = text("2030-02-03T04:05:06Z");
+        for (const char* stamp : {"20300203T040506Z", "2030-02-03T04:05:06Z", "Sun, 03 Feb 2030 04:05:06"}) {
+            EXPECT_EQ(before.find(stamp), std::string::npos) << stamp << "\n" << before;
+        }
+        EXPECT_TRUE(after.find("20300203T040506Z") != std::string::npos || after.find("2030-02-03T04:05:06Z") != std::string::npos ||
+                    after.find("Sun, 03 Feb 2030 04:05:06") != std::string::npos)
+            << after;
+    }
+}
+
+TEST(FeedUpdated, NeverOlderThanAnEntryAndNeverFromAnotherFeed) {
+    SiteConfig c;
+    c.site.base_url = "https://example.org/";
+    c.site.id_date = "2019-06";
+    c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"}, {"blog", SectionType::post, {}, {}, "/blog/:slug/"}};
+    std::map<std::string, ParsedSource> files;
+    const auto add = [&](const std::string& path, const std::string& text) {
+        files[path] = parse_source(SourceFile{path, path, text}, *find_section(c, path.substr(0, path.find('/'))), c);
+    };
+    // lastmod before date: the entry is updated at its date, and so is the feed.
+    add("blog/a.md", "---\ntitle: A\ndate: 2025-01-02T00:00:00Z\nlastmod: 2024-12-01T00:00:00Z\n---\n");
+    add("events/e.md", "---\ntitle: E\nstart: 2025-03-01T10:00Z\nduration: PT1H\n---\n");
+    const Site site = assemble_site(c, files, {});
+    const auto posts = select_items(site, FeedConfig{"blog", "B", "", {"blog"}, {}, {}, {}, {}, {}}, {}, at("2026-01-01T00:00Z"));
+    EXPECT_EQ(feed_updated(posts, Instant{}), at("2025-01-02T00:00Z"));
+    // An events feed without any dated event is dated by site.id_date, not by the blog.
+    const auto events = select_items(site, FeedConfig{"events", "E", "", {"events"}, {}, {}, {}, {}, {}}, {}, at("2026-01-01T00:00Z"));
+    EXPECT_EQ(feed_updated(events, undated_feed_date(c, std::nullopt)), at("2019-06-01T00:00Z"));
+    EXPECT_EQ(undated_feed_date(c, at("2023-03-03T00:00Z")), at("2023-03-03T00:00Z"));  // SOURCE_DATE_EPOCH first
 }
 
 TEST(OutputFormats, TableAndUrls) {
@@ -125,15 +222,17 @@ TEST(Publisher, EveryViewDeterministic) {
     EXPECT_NE(a.at("events.ics").etag, a.at("tz/Asia/Tokyo/events.ics").etag);
     const std::string atom = a.at("blog.atom").body.str();
     EXPECT_EQ(atom.substr(atom.find("<updated>"), 39), "<updated>2024-02-03T04:05:06Z</updated>");  // the feed's own
-    // A feed without any dated item is as new as the site's newest visible dated item (D's publishDate).
+    // A feed without any dated item is dated by site.id_date (default 2026), whatever the other
+    // sections' dates (the blog's 2024-02-03 here) or a publishDate elsewhere in the site; the
+    // SOURCE_DATE_EPOCH comes first.
     const FeedConfig meetups{"m", "M", "", {"events"}, {FeedFormat::ics}, {}, {"meetup"}, {}, {}};
     const auto dtstamp = [&](const PublishOptions& o) {
         const std::string ics = render_document(f.site, meetups, FeedFormat::ics, {}, o).body.str();
         return ics.substr(ics.find("DTSTAMP:"), 24);
     };
-    EXPECT_EQ(dtstamp(options), "DTSTAMP:20240531T220000Z");
-    const PublishOptions before_d{at("2024-05-01T00:00Z"), std::nullopt};
-    EXPECT_EQ(dtstamp(before_d), "DTSTAMP:20240203T040506Z");
+    EXPECT_EQ(dtstamp(options), "DTSTAMP:20260101T000000Z");
+    EXPECT_EQ(dtstamp(PublishOptions{at("2024-05-01T00:00Z"), std::nullopt}), "DTSTAMP:20260101T000000Z");
+    EXPECT_EQ(dtstamp(PublishOptions{options.now, at("2023-01-02T03:04:05Z")}), "DTSTAMP:20230102T030405Z");
     EXPECT_EQ(strong_etag("abc"), "\"78af5f94892f3950-3\"");  // XXH3-64("abc")
     EXPECT_EQ(a.at("index.html").media_type, "text/html; charset=utf-8");
 }
@@ -236,10 +335,19 @@ TEST(Render, NextVisibilityChange) {
     const auto next = next_visibility_change(f.site, now);
     ASSERT_TRUE(next);
     EXPECT_LT(now, *next);
-    // Nothing before it changes what is visible; at it, something does (a publishDate or expiryDate here).
+    // Nothing before it changes what the feed says; at it, something does: here New's lastmod comes,
+    // which moves the feed's date (then D's publishDate changes the selection).
     const FeedConfig all{"all", "A", "", {"events", "blog"}, {FeedFormat::json}, {}, {}, {}, {}};
-    EXPECT_EQ(select_items(f.site, all, {}, now).size(), select_items(f.site, all, {}, *next - std::chrono::seconds(1)).size());
-    EXPECT_NE(select_items(f.site, all, {}, now).size(), select_items(f.site, all, {}, *next).size());
+    const auto says = [&](Instant t) {
+        const auto items = select_items(f.site, all, {}, t);
+        return std::make_pair(items.size(), feed_updated(items, Instant{}, t));
+    };
+    EXPECT_EQ(*next, at("2024-02-03T04:05:06Z"));
+    EXPECT_EQ(says(now), says(*next - std::chrono::seconds(1)));
+    EXPECT_NE(says(now), says(*next));
+    const auto then = next_visibility_change(f.site, *next);
+    ASSERT_TRUE(then);
+    EXPECT_NE(says(*next).first, says(*then).first);  // D appears (and dates the feed)
 }
 
 TEST(Render, NextVisibilityChangeAtAWindowEdge) {

@@ -60,7 +60,7 @@ else fail "systemd-analyze security: exposure '${score}' > $max_exposure"; grep 
 # --- the example config for /etc/almanac is valid (its content dir replaced by a small site).
 mkdir -p "$tmp/etc-site/content/events" "$tmp/etc-site/content/blog"
 printf -- '---\ntitle: Launch\nstart: 2030-01-01T10:00\nduration: PT1H\n---\n' >"$tmp/etc-site/content/events/launch.md"
-printf -- '---\ntitle: Hello\ndate: 2030-01-01\n---\nFirst post.\n' >"$tmp/etc-site/content/blog/hello.md"
+printf -- '---\ntitle: Hello\ndate: 2025-01-01\n---\nFirst post.\n' >"$tmp/etc-site/content/blog/hello.md"
 sed "s|/srv/almanac/content|$tmp/etc-site/content|" "$src/systemd/almanac.yaml" >"$tmp/etc-site/almanac.yaml"
 if "$almanac" check --config "$tmp/etc-site/almanac.yaml" >"$tmp/etc-check.out" 2>&1 \
    && grep -q '0 error(s), 0 warning(s); 2 item(s)' "$tmp/etc-check.out"; then ok "systemd/almanac.yaml: check clean"
