@@ -272,11 +272,11 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
 // snapshot's cache of event documents: a rebuild renders none of them.
 Response event_response(const Snapshot& snapshot, const Request& request, const Target& target, std::string_view zone_name,
                         std::string_view feed_name, std::string_view file) {
+    if (!file.ends_with(".ics") || file.size() == 4) return plain(404, "not found: " + echoed(target.path) + " (expected /{feed}/{event}.ics)");
     const Site& site = *snapshot.site;
     const auto feed = std::find_if(site.config.feeds.begin(), site.config.feeds.end(),
                                    [&](const FeedConfig& f) { return f.name == feed_name; });
     if (feed == site.config.feeds.end()) return plain(404, "no feed named '" + echoed(feed_name) + "'");
-    if (!file.ends_with(".ics") || file.size() == 4) return plain(404, "not found: " + echoed(target.path) + " (expected /{feed}/{event}.ics)");
     const auto slug = file.substr(0, file.size() - 4);
     auto zone = request_zone(site.config, target, zone_name);
     if (zone.error) return std::move(*zone.error);
