@@ -34,7 +34,7 @@ constexpr std::string_view page_style =
     ".subscribe{display:flex;flex-wrap:wrap;gap:.25rem 1rem}.add{display:block;font-size:.9rem}"
     ".copy{display:flex;flex-wrap:wrap;gap:.25rem .5rem;align-items:center}"
     ".copy input{flex:1 1 16rem;min-width:0;font:inherit;font-size:.9rem;padding:.3rem}"
-    "details{margin:.25rem 0}summary{cursor:pointer}";
+    ".filters{margin-left:1rem}.filter{font-size:.9rem}";
 
 // The zone the page reads times in: the chosen one, else the site's (validated with the config).
 Zone view_zone(const Site& site, const IndexOptions& options) {
@@ -200,17 +200,18 @@ void write_filters(std::string& out, const SiteConfig& config, const FeedConfig&
         if (!item->kind.empty()) kinds.insert(item->kind);
     }
     if (tags.empty() && kinds.empty()) return;
-    out += "<div class=\"filters\">\n<p>Follow one series:</p>\n";
+    // Plain lists, no <details>: the page stays HTML that every parser knows, and nothing is hidden
+    // from a reader without CSS.
+    out += "<p>Follow one series:</p>\n<ul class=\"filters\">\n";
     const auto write = [&](std::string_view label, const std::string& value, FeedView view) {
         view.zone = options.zone;
-        out += "<details class=\"filter\"><summary>" + std::string(label) + " <strong>" + xml_escape(value) +
-               "</strong></summary>\n";
+        out += "<li class=\"filter\">" + std::string(label) + " <strong>" + xml_escape(value) + "</strong>\n";
         write_subscribe(out, view_url(config, feed, FeedFormat::ics, view), name + " (" + value + ")");
-        out += "</details>\n";
+        out += "</li>\n";
     };
     for (const auto& kind : kinds) write("Kind", kind, FeedView{std::nullopt, {}, {kind}});
     for (const auto& tag : tags) write("Tag", tag, FeedView{std::nullopt, {tag}, {}});
-    out += "</div>\n";
+    out += "</ul>\n";
 }
 
 void write_feeds(std::string& out, const Site& site, const IndexOptions& options,

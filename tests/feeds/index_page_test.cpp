@@ -307,15 +307,15 @@ TEST(IndexPage, TagsAndKindsAsFilteredCalendars) {
     Fixture f(Files{{"events/series.md", "---\ntitle: Series\nstart: 2024-06-12T10:00\nkind: meetup\n"
                                          "tags: [rust lang, \"a&b\"]\n---\n"}});
     const auto page = f.page("Asia/Tokyo");
-    expect_in_order(page, {"<summary>Kind <strong>meetup</strong></summary>",
+    expect_in_order(page, {"<li class=\"filter\">Kind <strong>meetup</strong>",
                            "href=\"webcal://example.org/tz/Asia/Tokyo/events.ics?kind=meetup\"",
-                           "<summary>Tag <strong>a&amp;b</strong></summary>",
+                           "<li class=\"filter\">Tag <strong>a&amp;b</strong>",
                            "href=\"webcal://example.org/tz/Asia/Tokyo/events.ics?tag=a%26b\"",
-                           "<summary>Tag <strong>rust lang</strong></summary>",
+                           "<li class=\"filter\">Tag <strong>rust lang</strong>",
                            "cid=webcal%3A%2F%2Fexample.org%2Ftz%2FAsia%2FTokyo%2Fevents.ics%3Ftag%3Drust%2520lang\"",
                            "value=\"https://example.org/tz/Asia/Tokyo/events.ics?tag=rust%20lang\""});
     // No tags or kinds: no filters.
-    EXPECT_EQ(Fixture().page().find("<details"), std::string::npos);
+    EXPECT_EQ(Fixture().page().find("class=\"filter"), std::string::npos);
 }
 
 TEST(IndexPage, EachEventLinksItsOwnDocumentAndGoogle) {
@@ -422,7 +422,8 @@ std::pair<int, std::string> run_xmllint(const std::string& args, const std::stri
 
 TEST(IndexPage, ParsesAsHtmlAndAsXml) {
     if (std::system("xmllint --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "xmllint is not installed";
-    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n---\n"}});
+    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
+                                      "kind: talk\ntags: [x]\n---\n"}});
     const auto path = ::testing::TempDir() + "almanac_index_page_test.html";
     std::ofstream(path, std::ios::binary) << f.page("Asia/Tokyo");
     for (const char* args : {"--html --noout", "--noout"}) {
