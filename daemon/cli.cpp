@@ -236,6 +236,7 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     ProgressLog writing("almanac build: feeds selected");
     PublishControl control;
     control.progress = writing.callback();
+    control.events = true;
     const unsigned threads = render_threads();
     control.run = [threads](std::vector<std::function<void()>>& tasks) { run_parallel(tasks, threads); };
     publish_site(site, options, write, control);

@@ -135,6 +135,18 @@ ZoneChoice choose_zone(const SiteConfig& config, const std::string& name) {
     return {std::move(*zone), std::nullopt};
 }
 
+// The view a document request asks for: /tz/{zone}/ in the path (`zone_name`) or ?tz=, not both
+// differing; none is the default view.
+ZoneChoice request_zone(const SiteConfig& config, const Target& target, std::string_view zone_name) {
+    const auto& tz = target.tz;
+    if (!zone_name.empty() && !tz.empty() && tz.front() != zone_name)
+        return {std::nullopt, plain(400, "two different time zones asked for: /tz/" + echoed(zone_name) + "/ and ?tz=" + echoed(tz.front()))};
+    if (tz.size() > 1) return {std::nullopt, plain(400, "more than one ?tz= value")};
+    const std::string wanted = !zone_name.empty() ? std::string(zone_name) : tz.empty() ? std::string() : tz.front();
+    if (wanted.empty()) return {};
+    return choose_zone(config, wanted);
+}
+
 void sort_unique(std::vector<std::string>& v) {
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -231,16 +243,9 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
         return plain(404, "feed '" + name + "' is not published as ." + echoed(extension));
 
     FeedView view;
-    const auto& tz = target.tz;
-    if (!zone_name.empty() && !tz.empty() && tz.front() != zone_name)
-        return plain(400, "two different time zones asked for: /tz/" + echoed(zone_name) + "/ and ?tz=" + echoed(tz.front()));
-    if (tz.size() > 1) return plain(400, "more than one ?tz= value");
-    const std::string wanted_zone = !zone_name.empty() ? std::string(zone_name) : tz.empty() ? std::string() : tz.front();
-    if (!wanted_zone.empty()) {
-        auto choice = choose_zone(site.config, wanted_zone);
-        if (choice.error) return std::move(*choice.error);
-        view.zone = std::move(choice.zone);
-    }
+    auto zone = request_zone(site.config, target, zone_name);
+    if (zone.error) return std::move(*zone.error);
+    view.zone = std::move(zone.zone);
     view.tags = target.tags;
     view.kinds = target.kinds;
     if (view.tags.size() + view.kinds.size() > max_filter_values)
@@ -261,6 +266,30 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
     const auto rep = snapshot.views.find_or_render(
         key, snapshot.options.now, [&] { return render_document(site, *feed, format->format, view, snapshot.options); });
     return send(snapshot, request, *rep, "feed", true);
+}
+
+// One event's document (SPEC §5 `GET /{feed}/{event}.ics`), rendered on its first request into the
+// snapshot's cache of event documents: a rebuild renders none of them.
+Response event_response(const Snapshot& snapshot, const Request& request, const Target& target, std::string_view zone_name,
+                        std::string_view feed_name, std::string_view file) {
+    if (!file.ends_with(".ics") || file.size() == 4) return plain(404, "not found: " + echoed(target.path) + " (expected /{feed}/{event}.ics)");
+    const Site& site = *snapshot.site;
+    const auto feed = std::find_if(site.config.feeds.begin(), site.config.feeds.end(),
+                                   [&](const FeedConfig& f) { return f.name == feed_name; });
+    if (feed == site.config.feeds.end()) return plain(404, "no feed named '" + echoed(feed_name) + "'");
+    const auto slug = file.substr(0, file.size() - 4);
+    auto zone = request_zone(site.config, target, zone_name);
+    if (zone.error) return std::move(*zone.error);
+    const std::string key = event_url(site.config, *feed, slug, zone.zone);
+    auto rep = snapshot.event_documents.find(key);
+    if (!rep) {
+        auto doc = render_event_document(site, *feed, slug, zone.zone, snapshot.options);
+        if (!doc) return plain(404, "feed '" + feed->name + "' has no event '" + echoed(slug) + "'");
+        // Dated by its snapshot, as every view rendered on request.
+        rep = make_representation(std::move(*doc), snapshot.options.now);
+        snapshot.event_documents.insert(key, rep);
+    }
+    return send(snapshot, request, *rep, "event", true);
 }
 
 Response index_response(const Snapshot& snapshot, const Request& request, const Target& target) {
@@ -313,13 +342,22 @@ Response route(const Snapshot& snapshot, const Request& request, const Metrics& 
         r.body = std::make_shared<const std::string>(metrics.render(snapshot));
         return r;
     }
+    const std::string_view p = path;
     if (path.starts_with("/tz/")) {
         const auto last = path.rfind('/');
         if (last <= 4) return plain(404, "not found: " + echoed(path) + " (expected /tz/Area/Location/{feed}.{ext})");
-        return feed_response(snapshot, request, *target, std::string_view(path).substr(4, last - 4),
-                             std::string_view(path).substr(last + 1));
+        // "/tz/{zone}/{feed}/{event}.ics" when what precedes the file is not a zone but what precedes
+        // its folder is.
+        if (const auto folder = path.rfind('/', last - 1); folder > 4 && !find_zone(path.substr(4, last - 4)) &&
+                                                            find_zone(path.substr(4, folder - 4)))
+            return event_response(snapshot, request, *target, p.substr(4, folder - 4), p.substr(folder + 1, last - folder - 1),
+                                  p.substr(last + 1));
+        return feed_response(snapshot, request, *target, p.substr(4, last - 4), p.substr(last + 1));
     }
-    if (path.find('/', 1) == std::string::npos) return feed_response(snapshot, request, *target, {}, path.substr(1));
+    const auto slash = path.find('/', 1);
+    if (slash == std::string::npos) return feed_response(snapshot, request, *target, {}, path.substr(1));
+    if (path.find('/', slash + 1) == std::string::npos)
+        return event_response(snapshot, request, *target, {}, p.substr(1, slash - 1), p.substr(slash + 1));
     return plain(404, "not found: " + echoed(path));
 }
 

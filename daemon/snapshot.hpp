@@ -104,6 +104,9 @@ struct Snapshot {
     std::size_t feeds_reused = 0;    // …and taken unchanged from the previous one
     std::chrono::steady_clock::duration build_duration{};
     mutable ViewCache views;
+    // Events' own documents rendered on request (many and small): kept apart, so that a crawler
+    // walking them does not evict the zone views, which cost far more to render again.
+    mutable ViewCache event_documents{4096, std::size_t{64} * 1024 * 1024};
 };
 
 struct SnapshotInput {

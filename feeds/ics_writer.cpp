@@ -389,9 +389,8 @@ bool view_independent(const Item& item) {
     return item.event->rrule || std::holds_alternative<CivilDate>(item.event->start);
 }
 
-}  // namespace
-
-Rope render_ics(const RenderRequest& request) {
+// The feed (`whole_calendar`) or one event's document.
+Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
     init_libical();
     const auto& view = request.view.zone;
 
@@ -437,19 +436,23 @@ Rope render_ics(const RenderRequest& request) {
     icalcomponent_add_property(cal, icalproperty_new_method(ICAL_METHOD_PUBLISH));
     const auto& site = request.site->config;
     const auto& title = request.feed->title.empty() ? site.site.title : request.feed->title;
-    icalcomponent_add_property(cal, icalproperty_new_name(title.c_str()));
-    icalcomponent_add_property(cal, x_property("X-WR-CALNAME", title));
-    if (!request.feed->description.empty()) {
-        icalcomponent_add_property(cal, icalproperty_new_description(request.feed->description.c_str()));
-        icalcomponent_add_property(cal, x_property("X-WR-CALDESC", request.feed->description));
+    if (whole_calendar) {
+        icalcomponent_add_property(cal, icalproperty_new_name(title.c_str()));
+        icalcomponent_add_property(cal, x_property("X-WR-CALNAME", title));
+        if (!request.feed->description.empty()) {
+            icalcomponent_add_property(cal, icalproperty_new_description(request.feed->description.c_str()));
+            icalcomponent_add_property(cal, x_property("X-WR-CALDESC", request.feed->description));
+        }
     }
     if (!request.self_url.empty()) icalcomponent_add_property(cal, icalproperty_new_url(request.self_url.c_str()));
-    const auto refresh = icaldurationtype_from_int(site.server.refresh_interval_seconds);
-    auto* refresh_interval = icalproperty_new_refreshinterval(refresh);
-    icalproperty_add_parameter(refresh_interval, icalparameter_new_value(ICAL_VALUE_DURATION));
-    icalcomponent_add_property(cal, refresh_interval);
-    const OwnedString ttl{icaldurationtype_as_ical_string_r(refresh)};
-    icalcomponent_add_property(cal, x_property("X-PUBLISHED-TTL", ttl.get()));
+    if (whole_calendar) {
+        const auto refresh = icaldurationtype_from_int(site.server.refresh_interval_seconds);
+        auto* refresh_interval = icalproperty_new_refreshinterval(refresh);
+        icalproperty_add_parameter(refresh_interval, icalparameter_new_value(ICAL_VALUE_DURATION));
+        icalcomponent_add_property(cal, refresh_interval);
+        const OwnedString ttl{icaldurationtype_as_ical_string_r(refresh)};
+        icalcomponent_add_property(cal, x_property("X-PUBLISHED-TTL", ttl.get()));
+    }
     if (view) icalcomponent_add_property(cal, x_property("X-WR-TIMEZONE", view->name));
 
     // The calendar's own properties, then its VTIMEZONEs and VEVENTs, then its END line.
@@ -465,5 +468,11 @@ Rope render_ics(const RenderRequest& request) {
     rope.append(end);
     return std::move(rope).finish();
 }
+
+}  // namespace
+
+Rope render_ics(const RenderRequest& request) { return render_calendar(request, true); }
+
+Rope render_event_ics(const RenderRequest& request) { return render_calendar(request, false); }
 
 }  // namespace almanac

@@ -13,4 +13,10 @@ namespace almanac {
 // recurring events keep their own TZID so that every instant is the same as in the default view.
 Rope render_ics(const RenderRequest& request);
 
+// One event's own document (SPEC §5 `GET /{feed}/{event}.ics`, for "add to calendar"): the VEVENTs
+// of request.items (one item; a recurring event's whole series) with the VTIMEZONEs they use, in the
+// same view forms and bytes as in the feed, under a VCALENDAR without the feed's name, description
+// and refresh interval, which would make a client create or poll a calendar instead of adding an event.
+Rope render_event_ics(const RenderRequest& request);
+
 }  // namespace almanac

@@ -4,9 +4,14 @@
 #include "feeds/index_page.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
 #include <string_view>
 #include <tuple>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "feeds/event_text.hpp"
 #include "feeds/recurrence.hpp"
@@ -25,7 +30,11 @@ constexpr std::string_view page_style =
     "@media (max-width:30rem){.format{display:block}}"
     "#zone form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}#zone select{flex:1 1 12rem}"
     ".status{color:#b00020;font-size:.8rem;font-weight:700;text-transform:uppercase;margin-right:.25rem}"
-    "select,button{font:inherit;max-width:100%;padding:.4rem .6rem;min-height:2.5rem}";
+    "select,button{font:inherit;max-width:100%;padding:.4rem .6rem;min-height:2.5rem}"
+    ".subscribe{display:flex;flex-wrap:wrap;gap:.25rem 1rem}.add{display:block;font-size:.9rem}"
+    ".copy{display:flex;flex-wrap:wrap;gap:.25rem .5rem;align-items:center}"
+    ".copy input{flex:1 1 16rem;min-width:0;font:inherit;font-size:.9rem;padding:.3rem}"
+    ".filters{margin-left:1rem}.filter{font-size:.9rem}";
 
 // The zone the page reads times in: the chosen one, else the site's (validated with the config).
 Zone view_zone(const Site& site, const IndexOptions& options) {
@@ -157,18 +166,76 @@ void write_head(std::string& out, const Site& site) {
     out += "<style>" + std::string(page_style) + "</style>\n</head>\n";
 }
 
-void write_feeds(std::string& out, const SiteConfig& config, const IndexOptions& options) {
+// Outlook.com and Microsoft 365 take the https:// address and a name; Google takes the webcal:// one
+// (its subscribe dialog, `cid`); Apple Calendar and most desktop clients open webcal:// themselves.
+struct SubscribeLinks {
+    std::string https, webcal, google, outlook, office;
+};
+
+SubscribeLinks subscribe_links(const std::string& url, const std::string& name) {
+    const auto webcal = webcal_url(url);
+    const auto add_from_web = "/calendar/0/addfromweb?url=" + percent_encode(url) + "&name=" + percent_encode(name);
+    return {url, webcal, "https://calendar.google.com/calendar/r?cid=" + percent_encode(webcal),
+            "https://outlook.live.com" + add_from_web, "https://outlook.office.com" + add_from_web};
+}
+
+// The one-click links and a read-only field holding the address, which needs no script to copy.
+void write_subscribe(std::string& out, const std::string& url, const std::string& name) {
+    const auto links = subscribe_links(url, name);
+    out += "<span class=\"subscribe\"><a class=\"apple\" href=\"" + xml_escape(links.webcal) + "\">Apple Calendar</a>";
+    out += "<a class=\"google\" href=\"" + xml_escape(links.google) + "\">Google Calendar</a>";
+    out += "<a class=\"outlook\" href=\"" + xml_escape(links.outlook) + "\">Outlook.com</a>";
+    out += "<a class=\"office\" href=\"" + xml_escape(links.office) + "\">Microsoft 365</a></span>\n";
+    out += "<label class=\"copy\">Copy address <input type=\"text\" readonly=\"readonly\" value=\"" +
+           xml_escape(links.https) + "\" /></label>\n";
+}
+
+// The tags and kinds of a calendar's events, each a filtered calendar (?tag=, ?kind=) to follow one series.
+void write_filters(std::string& out, const SiteConfig& config, const FeedConfig& feed, const std::string& name,
+                   const std::vector<const Item*>& items, const IndexOptions& options) {
+    std::set<std::string> tags, kinds;
+    for (const auto* item : items) {
+        if (!item->event) continue;
+        tags.insert(item->tags.begin(), item->tags.end());
+        if (!item->kind.empty()) kinds.insert(item->kind);
+    }
+    if (tags.empty() && kinds.empty()) return;
+    // Plain lists, no <details>: the page stays HTML that every parser knows, and nothing is hidden
+    // from a reader without CSS.
+    out += "<p>Follow one series:</p>\n<ul class=\"filters\">\n";
+    const auto write = [&](std::string_view label, const std::string& value, FeedView view) {
+        view.zone = options.zone;
+        out += "<li class=\"filter\">" + std::string(label) + " <strong>" + xml_escape(value) + "</strong>\n";
+        write_subscribe(out, view_url(config, feed, FeedFormat::ics, view), name + " (" + value + ")");
+        out += "</li>\n";
+    };
+    for (const auto& kind : kinds) write("Kind", kind, FeedView{std::nullopt, {}, {kind}});
+    for (const auto& tag : tags) write("Tag", tag, FeedView{std::nullopt, {tag}, {}});
+    out += "</ul>\n";
+}
+
+void write_feeds(std::string& out, const Site& site, const IndexOptions& options,
+                 const std::map<std::string, std::vector<const Item*>>& calendars) {
+    const auto& config = site.config;
     out += "<div id=\"feeds\">\n<h2>Feeds</h2>\n";
     if (config.feeds.empty()) out += "<p>This site has no feeds.</p>\n";
     for (const auto& feed : config.feeds) {
+        const auto& name = feed.title.empty() ? (config.site.title.empty() ? feed.name : config.site.title) : feed.title;
         out += "<div class=\"feed\">\n<h3>" + xml_escape(feed.title.empty() ? feed.name : feed.title) + "</h3>\n";
         if (!feed.description.empty()) out += "<p class=\"description\">" + xml_escape(feed.description) + "</p>\n";
         out += "<ul>\n";
         for (const auto format : feed.formats) {
             const auto url = feed_url(config, feed, format, link_zone(config, feed, format, options));
             out += "<li><span class=\"format\">" + xml_escape(format_label(format)) + "</span> ";
-            if (format == FeedFormat::ics)
+            if (format == FeedFormat::ics) {
                 out += "<a href=\"" + xml_escape(webcal_url(url)) + "\">Subscribe in your calendar app</a> · ";
+                out += "<a href=\"" + xml_escape(url) + "\">" + xml_escape(url) + "</a>\n";
+                write_subscribe(out, url, name);
+                if (const auto it = calendars.find(feed.name); it != calendars.end())
+                    write_filters(out, config, feed, name, it->second, options);
+                out += "</li>\n";
+                continue;
+            }
             out += "<a href=\"" + xml_escape(url) + "\">" + xml_escape(url) + "</a></li>\n";
         }
         out += "</ul>\n</div>\n";
@@ -202,7 +269,50 @@ void write_zone_picker(std::string& out, const SiteConfig& config, const Zone& v
     out += "</select>\n<button type=\"submit\">Show</button>\n</form>\n</div>\n";
 }
 
-void write_event(std::string& out, const Upcoming& entry, const Zone& view, const std::string& heading) {
+// "20240516T093000Z", "20240516T093000" (a wall time), "20240516" (a date): Google's `dates` forms.
+std::string compact(const EventTime& t) {
+    if (const auto* d = std::get_if<CivilDate>(&t)) return date::format("%Y%m%d", d->ymd);
+    if (const auto* w = std::get_if<WallTime>(&t)) return date::format("%Y%m%dT%H%M%S", w->local);
+    return date::format("%Y%m%dT%H%M%SZ", std::get<Instant>(t));
+}
+
+std::string cut(const std::string& text, std::size_t max) {
+    if (text.size() <= max) return text;
+    std::size_t at = max;
+    while (at > 0 && (static_cast<unsigned char>(text[at]) & 0xC0u) == 0x80u) --at;
+    return text.substr(0, at) + "…";
+}
+
+// Google Calendar's "add event" form. A single occurrence goes as UTC instants shown in the view's
+// zone; a series as its first start in its own wall time and zone with its RRULE, which Google
+// expands in that zone as the feed's clients do (EXDATE and RDATE have no parameter there: the
+// .ics link carries them).
+std::string google_event_url(const Item& item, const Occurrence& occurrence, const Zone& view) {
+    const Event& event = *item.event;
+    std::string url = "https://calendar.google.com/calendar/render?action=TEMPLATE&text=" + percent_encode(item.title);
+    if (event.rrule) {
+        url += "&dates=" + compact(event.start) + "/" + compact(event.end);
+        if (std::holds_alternative<WallTime>(event.start)) url += "&ctz=" + percent_encode(event.zone.name);
+        auto rule = event.rrule->text;
+        if (!rule.starts_with("RRULE:")) rule.insert(0, "RRULE:");
+        url += "&recur=" + percent_encode(rule);
+    } else if (std::holds_alternative<CivilDate>(occurrence.start)) {
+        url += "&dates=" + compact(occurrence.start) + "/" + compact(occurrence.end);
+    } else {
+        url += "&dates=" + compact(EventTime{occurrence.start_instant}) + "/" + compact(EventTime{occurrence.end_instant});
+        url += "&ctz=" + percent_encode(view.name);
+    }
+    const auto& link = event.url.empty() ? item.permalink : event.url;
+    std::string details = cut(item.text, 600);
+    if (!link.empty()) details += (details.empty() ? "" : "\n\n") + link;
+    if (!details.empty()) url += "&details=" + percent_encode(details);
+    const auto& where = event.location.empty() ? event.online : event.location;
+    if (!where.empty()) url += "&location=" + percent_encode(where);
+    return url;
+}
+
+void write_event(std::string& out, const Upcoming& entry, const Zone& view, const std::string& heading,
+                 const std::string& ics_url) {
     const Item& item = *entry.item;
     const Event& event = *item.event;
     const bool cancelled = event.status == EventStatus::cancelled;
@@ -219,10 +329,94 @@ void write_event(std::string& out, const Upcoming& entry, const Zone& view, cons
     if (cancelled) out += "</del>";
     if (!event.location.empty()) out += " <span class=\"where\">· " + xml_escape(event.location) + "</span>";
     if (!event.online.empty()) out += " · <a href=\"" + xml_escape(event.online) + "\">Join online</a>";
+    if (!cancelled) {
+        out += "<span class=\"add\">Add to calendar: ";
+        if (!ics_url.empty()) out += "<a class=\"ics\" href=\"" + xml_escape(ics_url) + "\">.ics file</a> · ";
+        out += "<a class=\"google\" href=\"" + xml_escape(google_event_url(item, entry.occurrence, view)) +
+               "\">Google Calendar</a></span>";
+    }
     out += "</li>\n";
 }
 
-void write_upcoming(std::string& out, const Site& site, const IndexOptions& options, const Zone& view) {
+// "2024-05-16T09:30:00+02:00" in `view`; a date stays "2024-05-16" (schema.org's Date).
+std::string schema_time(const EventTime& t, Instant instant, const Zone& view) {
+    if (const auto* d = std::get_if<CivilDate>(&t)) return date::format("%Y-%m-%d", d->ymd);
+    const auto offset = zone_info_at(view, instant).offset;
+    const date::local_seconds local{instant.time_since_epoch() + offset};
+    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(offset).count();
+    const auto a = minutes < 0 ? -minutes : minutes;
+    char zone[8];
+    std::snprintf(zone, sizeof zone, "%c%02d:%02d", minutes < 0 ? '-' : '+', static_cast<int>(a / 60), static_cast<int>(a % 60));
+    return date::format("%Y-%m-%dT%H:%M:%S", local) + zone;
+}
+
+// schema.org Event JSON-LD for the upcoming occurrences, so that search engines can list them. The
+// JSON escapes '<', '>' and '&', so the script holds no markup and the page stays well-formed XML.
+void write_structured_data(std::string& out, const std::vector<Upcoming>& entries, const Zone& view) {
+    using nlohmann::ordered_json;
+    auto events = ordered_json::array();
+    for (const auto& entry : entries) {
+        const Item& item = *entry.item;
+        const Event& event = *item.event;
+        const auto& o = entry.occurrence;
+        ordered_json e;
+        e["@context"] = "https://schema.org";
+        e["@type"] = "Event";
+        e["name"] = item.title;
+        e["startDate"] = schema_time(o.start, o.start_instant, view);
+        // A date's end is the last day (schema.org), not the exclusive DTEND.
+        if (const auto* d = std::get_if<CivilDate>(&o.end))
+            e["endDate"] = date::format("%Y-%m-%d", date::sys_days{d->ymd} - date::days{1});
+        else
+            e["endDate"] = schema_time(o.end, o.end_instant, view);
+        e["eventStatus"] = event.status == EventStatus::cancelled ? "https://schema.org/EventCancelled"
+                                                                  : "https://schema.org/EventScheduled";
+        const bool here = !event.location.empty(), online = !event.online.empty();
+        e["eventAttendanceMode"] = here && online ? "https://schema.org/MixedEventAttendanceMode"
+                                   : online       ? "https://schema.org/OnlineEventAttendanceMode"
+                                                  : "https://schema.org/OfflineEventAttendanceMode";
+        auto locations = ordered_json::array();
+        if (here) {
+            ordered_json place{{"@type", "Place"}, {"name", event.location}, {"address", event.location}};
+            if (event.geo)
+                place["geo"] = {{"@type", "GeoCoordinates"}, {"latitude", event.geo->lat}, {"longitude", event.geo->lon}};
+            locations.push_back(std::move(place));
+        }
+        if (online) locations.push_back({{"@type", "VirtualLocation"}, {"url", event.online}});
+        if (locations.size() == 1) e["location"] = locations.front();
+        else if (!locations.empty()) e["location"] = std::move(locations);
+        if (const auto& url = event.url.empty() ? item.permalink : event.url; !url.empty()) e["url"] = url;
+        if (!item.text.empty()) e["description"] = cut(item.text, 1000);
+        if (event.organizer && !event.organizer->name.empty()) {
+            ordered_json organizer{{"@type", "Organization"}, {"name", event.organizer->name}};
+            if (!event.organizer->email.empty()) organizer["email"] = event.organizer->email;
+            e["organizer"] = std::move(organizer);
+        }
+        events.push_back(std::move(e));
+    }
+    std::string json;
+    for (const char c : events.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) {
+        if (c == '<') json += "\\u003c";
+        else if (c == '>') json += "\\u003e";
+        else if (c == '&') json += "\\u0026";
+        else json += c;
+    }
+    out += "<script type=\"application/ld+json\">" + json + "</script>\n";
+}
+
+// The calendar each upcoming event's own document is published under: the first calendar feed
+// (in the config's order) whose default view holds it.
+std::map<const Item*, const FeedConfig*> event_feeds(const Site& site,
+                                                     const std::map<std::string, std::vector<const Item*>>& calendars) {
+    std::map<const Item*, const FeedConfig*> out;
+    for (const auto& feed : site.config.feeds)
+        if (const auto it = calendars.find(feed.name); it != calendars.end())
+            for (const auto* item : it->second) out.emplace(item, &feed);
+    return out;
+}
+
+void write_upcoming(std::string& out, const Site& site, const IndexOptions& options, const Zone& view,
+                    const std::map<std::string, std::vector<const Item*>>& calendars) {
     const auto list = upcoming(site, options, view);
     const auto period = plural(options.upcoming_days, "day");
     out += "<div id=\"upcoming\">\n<h2>Upcoming events</h2>\n";
@@ -233,14 +427,29 @@ void write_upcoming(std::string& out, const Site& site, const IndexOptions& opti
     out += "<p>Starting in the next " + period + ", times in " + xml_escape(view.name) + ".";
     if (list.truncated) out += " Listing the first " + plural(options.upcoming_limit, "event") + ".";
     out += "</p>\n";
+    const auto feeds = event_feeds(site, calendars);
     for (std::size_t i = 0; i < list.entries.size(); ++i) {
         const auto& entry = list.entries[i];
         const std::string heading = day_heading(entry.day);
         if (i == 0 || entry.day != list.entries[i - 1].day) out += "<h3>" + xml_escape(heading) + "</h3>\n<ul>\n";
-        write_event(out, entry, view, heading);
+        const auto feed = feeds.find(entry.item);
+        const auto ics = feed == feeds.end() ? std::string()
+                                             : event_url(site.config, *feed->second, event_slug(entry.item->uid), options.zone);
+        write_event(out, entry, view, heading, ics);
         if (i + 1 == list.entries.size() || list.entries[i + 1].day != entry.day) out += "</ul>\n";
     }
+    write_structured_data(out, list.entries, view);
     out += "</div>\n";
+}
+
+// Each calendar feed's default-view events at `now`, by feed name: what its filters and events' own
+// documents are drawn from.
+std::map<std::string, std::vector<const Item*>> calendar_items(const Site& site, Instant now) {
+    std::map<std::string, std::vector<const Item*>> out;
+    for (const auto& feed : site.config.feeds)
+        if (std::find(feed.formats.begin(), feed.formats.end(), FeedFormat::ics) != feed.formats.end())
+            out.emplace(feed.name, select_items(site, feed, FeedView{}, now));
+    return out;
 }
 
 }  // namespace
@@ -251,9 +460,10 @@ std::string render_index_page(const Site& site, const IndexOptions& options) {
     write_head(out, site);
     out += "<body>\n<h1>" + xml_escape(site.config.site.title) + "</h1>\n";
     out += "<p class=\"zone\">Times in <strong>" + xml_escape(view.name) + "</strong></p>\n";
-    write_feeds(out, site.config, options);
+    const auto calendars = calendar_items(site, options.now);
+    write_feeds(out, site, options, calendars);
     write_zone_picker(out, site.config, view);
-    write_upcoming(out, site, options, view);
+    write_upcoming(out, site, options, view, calendars);
     out += "</body>\n</html>\n";
     return out;
 }

@@ -1,6 +1,8 @@
-// The HTML index page (SPEC §5 `GET /`): every feed with its https:// and webcal:// subscribe links,
-// a time-zone picker that works without JavaScript (a GET form), and the upcoming events in the
-// chosen zone. Pure: the caller passes the instant "now".
+// The HTML index page (SPEC §5 `GET /`): every feed with its https:// and webcal:// links, one-click
+// subscribe links (Apple, Google, Outlook.com, Microsoft 365) and filtered ones by tag and kind, a
+// time-zone picker that works without JavaScript (a GET form), and the upcoming events in the chosen
+// zone, each with its own .ics and a Google Calendar link, also as schema.org Event JSON-LD. Pure: the
+// caller passes the instant "now".
 #pragma once
 
 #include <optional>
@@ -18,8 +20,9 @@ struct IndexOptions {
     int upcoming_limit = 50;     // at most this many occurrences
 };
 
-// A complete UTF-8 HTML5 document. Links are absolute (from site.base_url); with a chosen zone, the
-// calendar links point at that zone's view (/tz/Area/Location/{feed}.ics).
+// A complete UTF-8 HTML5 document. Links are absolute (documents from feed_url/view_url/event_url,
+// item pages from site.base_url); with a chosen zone, the calendar links and the events' documents
+// point at that zone's view (/tz/Area/Location/{feed}.ics, /tz/Area/Location/{feed}/{event}.ics).
 std::string render_index_page(const Site& site, const IndexOptions& options);
 
 }  // namespace almanac

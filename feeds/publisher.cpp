@@ -1,11 +1,14 @@
 #include "feeds/publisher.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <new>
+#include <set>
 
 #include <xxhash.h>
 
+#include "feeds/ics_writer.hpp"
 #include "feeds/index_page.hpp"
 
 namespace almanac {
@@ -16,6 +19,21 @@ std::string document_path(const FeedConfig& feed, FeedFormat format, const std::
     path += '.';
     path += output_format(format).extension;
     return path;
+}
+
+std::string event_document_path(const FeedConfig& feed, std::string_view slug, const std::optional<Zone>& zone) {
+    std::string path = zone ? "tz/" + zone->name + "/" : std::string();
+    path += feed.name;
+    path += '/';
+    path += slug;
+    path += ".ics";
+    return path;
+}
+
+const Item* find_event(const std::vector<const Item*>& items, std::string_view slug) {
+    for (const auto* item : items)
+        if (item->event && event_slug(item->uid) == slug) return item;
+    return nullptr;
 }
 
 namespace {
@@ -75,7 +93,40 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     return doc;
 }
 
+// One event's document, from the feed's selection and "updated" (so that its VEVENTs are the feed's).
+Document render_event_selected(const Site& site, const FeedConfig& feed, const Item& item, const std::optional<Zone>& zone,
+                               Instant updated, Instant now, FragmentCache* fragments = nullptr) {
+    RenderRequest request;
+    request.fragments = fragments;
+    request.site = &site;
+    request.feed = &feed;
+    request.items = {&item};
+    request.view.zone = zone;
+    request.self_url = event_url(site.config, feed, event_slug(item.uid), zone);
+    request.updated = updated;
+    request.now = now;
+    Document doc;
+    doc.body = render_event_ics(request);
+    doc.media_type = output_format(FeedFormat::ics).media_type;
+    doc.etag = strong_etag(doc.body);
+    return doc;
+}
+
 }  // namespace
+
+std::optional<Document> render_event_document(const Site& site, const FeedConfig& feed, std::string_view slug,
+                                              const std::optional<Zone>& zone, const PublishOptions& options) {
+    if (std::find(feed.formats.begin(), feed.formats.end(), FeedFormat::ics) == feed.formats.end()) return std::nullopt;
+    // A slug no event has is answered without selecting the feed (a tenth of the cost on a large site).
+    if (std::none_of(site.items.begin(), site.items.end(),
+                     [&](const Item& item) { return item.event && event_slug(item.uid) == slug; }))
+        return std::nullopt;
+    const auto items = select_items(site, feed, FeedView{}, options.now);
+    const Item* item = find_event(items, slug);
+    if (!item) return std::nullopt;
+    const Instant updated = feed_updated(items, undated_feed_date(site.config, options.source_date_epoch), options.now);
+    return render_event_selected(site, feed, *item, zone, updated, options.now);
+}
 
 Document render_document(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
                          const PublishOptions& options) {
@@ -164,10 +215,20 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
     for (const auto& s : selections)
         for (const auto format : s.feed->formats) {
             FragmentCache* cache = &store.cache(s.feed->name, format);  // looked up here, not in the tasks
-            tasks.emplace_back([&site, &sink, &views, &s, &options, format, cache] {
+            const bool events = control.events && format == FeedFormat::ics;
+            tasks.emplace_back([&site, &sink, &views, &s, &options, format, cache, events] {
                 for (const auto& zone : views)
                     sink(document_path(*s.feed, format, zone),
                          render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache));
+                if (!events) return;
+                // After the feed's views, whose entries the cache now holds; a repeated UID's slug
+                // is published once, for the event find_event gives.
+                std::set<std::string> slugs;
+                for (const auto* item : s.items)
+                    if (item->event)
+                        if (auto slug = event_slug(item->uid); slugs.insert(slug).second)
+                            sink(event_document_path(*s.feed, slug, std::nullopt),
+                                 render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache));
             });
         }
     if (control.index)

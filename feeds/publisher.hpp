@@ -30,6 +30,18 @@ struct PublishOptions {
 // The relative output path of a view: "events.ics", "tz/Europe/Berlin/events.ics".
 std::string document_path(const FeedConfig& feed, FeedFormat format, const std::optional<Zone>& zone);
 
+// The relative output path of one event's document: "events/{slug}.ics", "tz/Asia/Tokyo/events/{slug}.ics".
+std::string event_document_path(const FeedConfig& feed, std::string_view slug, const std::optional<Zone>& zone);
+
+// The event among `items` whose event_slug is `slug` (the first, should two UIDs repeat); null when none.
+const Item* find_event(const std::vector<const Item*>& items, std::string_view slug);
+
+// One event's iCalendar document (render_event_ics) in `zone`'s view, or the default one; its VEVENTs
+// are byte for byte the feed's (the same DTSTAMP: the feed's "updated"). nullopt when the feed is
+// not a calendar or its default view does not hold that event at options.now.
+std::optional<Document> render_event_document(const Site& site, const FeedConfig& feed, std::string_view slug,
+                                              const std::optional<Zone>& zone, const PublishOptions& options);
+
 // Renders one feed in one format and view.
 Document render_document(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
                          const PublishOptions& options);
@@ -86,9 +98,12 @@ struct PublishControl {
     // (null: selected here).
     std::function<const std::vector<const Item*>*(const FeedConfig&)> selected;
     bool index = true;                                       // also the index page
+    // Also each event's own document (event_document_path), in the default view only: `almanac build`
+    // writes them; `serve` renders them on request, so that a rebuild does not render one per event.
+    bool events = false;
 };
 
-// Every feed's documents (as publish_feed) and then the index page, handed to `sink` with their
+// Every feed's documents (as publish_feed), the events' own documents with control.events, and then the index page, handed to `sink` with their
 // document_path()s and index_document_path. The work is one task per feed and format (its default
 // and pre-rendered views) plus one for the index page; with a parallel `run`, `sink` is called
 // from its threads, at the same time, in no fixed order.

@@ -1,6 +1,9 @@
 #include "feeds/render.hpp"
 
 #include <algorithm>
+#include <cstdio>
+
+#include <xxhash.h>
 
 #include "feeds/ics_writer.hpp"
 #include "feeds/recurrence.hpp"
@@ -139,6 +142,37 @@ std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedForma
     url += feed.name;
     url += '.';
     url += output_format(format).extension;
+    return url;
+}
+
+std::string event_slug(std::string_view uid) {
+    const auto kept = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+               c == '_' || c == '~' || c == '@';
+    };
+    constexpr std::size_t max_kept = 120;  // a 255-byte UID still makes a short file name
+    if (!uid.empty() && uid.size() <= max_kept && uid != "." && uid != ".." && std::all_of(uid.begin(), uid.end(), kept))
+        return std::string(uid);
+    std::string slug;
+    for (const char c : uid) {
+        if (slug.size() >= max_kept) break;
+        if (kept(c)) slug += c;
+        else if (!slug.empty() && slug.back() != '-') slug += '-';
+    }
+    char hash[24];
+    std::snprintf(hash, sizeof hash, "%s%08llx", slug.empty() || slug.back() == '-' ? "" : "-",
+                  static_cast<unsigned long long>(XXH3_64bits(uid.data(), uid.size()) & 0xffffffffu));
+    return slug + hash;
+}
+
+std::string event_url(const SiteConfig& config, const FeedConfig& feed, std::string_view slug,
+                      const std::optional<Zone>& zone) {
+    std::string url = config.site.documents_url.empty() ? config.site.base_url : config.site.documents_url;
+    if (zone) url += "tz/" + zone->name + "/";
+    url += feed.name;
+    url += '/';
+    url += slug;
+    url += ".ics";
     return url;
 }
 

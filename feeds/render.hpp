@@ -77,6 +77,17 @@ std::string feed_url(const SiteConfig& config, const FeedConfig& feed, FeedForma
 // percent-encoded, in the order given), so a filtered view has its own rel=self and Atom id.
 std::string view_url(const SiteConfig& config, const FeedConfig& feed, FeedFormat format, const FeedView& view);
 
+// The URL path segment of an event's own document: its UID when every character is a letter, a
+// digit or one of "-._~@" (and it is not "." or ".."), else those characters kept, every other run
+// turned into '-', and "-" + 8 hex digits of the UID's XXH3 appended, so that two UIDs never share
+// a segment. Stable: it depends on the UID only.
+std::string event_slug(std::string_view uid);
+
+// Absolute URL of one event's iCalendar document (SPEC §5): documents_url (else base_url) +
+// [tz/Area/Location/] + feed name + "/" + event_slug + ".ics".
+std::string event_url(const SiteConfig& config, const FeedConfig& feed, std::string_view slug,
+                      const std::optional<Zone>& zone);
+
 // `text` percent-encoded for a URL query value (RFC 3986 unreserved characters kept).
 std::string percent_encode(std::string_view text);
 

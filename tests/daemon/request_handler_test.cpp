@@ -456,6 +456,78 @@ TEST(Handler, HttpDates) {
         EXPECT_FALSE(parse_http_date(bad)) << bad;
 }
 
+// The path of an item's own document, from its UID.
+std::string event_path(const Snapshot& snapshot, const char* item_path, const std::string& prefix = "/") {
+    for (const auto& item : snapshot.site->items)
+        if (item.path == item_path) return prefix + "events/" + event_slug(item.uid) + ".ics";
+    return "";
+}
+
+TEST_F(HandlerTest, EventDocumentsInEveryView) {
+    const auto path = event_path(*snapshot, "events/a.md");
+    const auto r = get(path);
+    ASSERT_EQ(r.status, 200u) << body(r);
+    EXPECT_EQ(r.route, "event");
+    EXPECT_EQ(header(r, "Content-Type"), "text/calendar; charset=utf-8");
+    EXPECT_EQ(header(r, "Access-Control-Allow-Origin"), "*");
+    EXPECT_NE(body(r).find("SUMMARY:Alpha"), std::string::npos);
+    EXPECT_EQ(body(r).find("SUMMARY:Beta"), std::string::npos);
+    EXPECT_NE(body(r).find("DTSTART;TZID=Europe/Berlin:20300501T100000"), std::string::npos);
+    // A zone view, by path (Area/Location and a three-part zone) or by ?tz=, the same bytes either way.
+    const auto tokyo = get(event_path(*snapshot, "events/a.md", "/tz/Asia/Tokyo/"));
+    ASSERT_EQ(tokyo.status, 200u) << body(tokyo);
+    EXPECT_NE(body(tokyo).find("DTSTART;TZID=Asia/Tokyo:20300501T170000"), std::string::npos);
+    EXPECT_EQ(body(get(path + "?tz=Asia/Tokyo")), body(tokyo));
+    const auto ba = get(event_path(*snapshot, "events/a.md", "/tz/America/Argentina/Buenos_Aires/"));
+    ASSERT_EQ(ba.status, 200u) << body(ba);
+    EXPECT_NE(body(ba).find("TZID=America/Argentina/Buenos_Aires:20300501T050000"), std::string::npos);
+    // Validators, 304 and gzip as for every document; HEAD has the headers of GET.
+    EXPECT_EQ(get(path, {{"If-None-Match", header(r, "ETag")}}).status, 304u);
+    EXPECT_EQ(get(path, {{"If-Modified-Since", header(r, "Last-Modified")}}).status, 304u);
+    const auto gz = get(path, {{"Accept-Encoding", "gzip"}});
+    EXPECT_EQ(header(gz, "Content-Encoding"), "gzip");
+    EXPECT_EQ(get(path, {{"If-None-Match", header(gz, "ETag")}}).status, 304u);
+    const auto head = get(path, {}, "HEAD");
+    EXPECT_TRUE(head.head);
+    EXPECT_EQ(header(head, "ETag"), header(r, "ETag"));
+    // Rendered once, then served from the snapshot's cache of event documents.
+    EXPECT_EQ(snapshot->event_documents.size(), 3u);
+    EXPECT_EQ(snapshot->views.size(), 0u);
+}
+
+TEST_F(HandlerTest, EventDocumentErrors) {
+    const auto path = event_path(*snapshot, "events/a.md");
+    const auto slug = path.substr(std::string("/events/").size());
+    struct Case {
+        std::string target;
+        unsigned status;
+        const char* body_has;
+    };
+    const std::vector<Case> cases = {
+        {"/events/nothing.ics", 404, "feed 'events' has no event 'nothing'"},
+        {"/blog/" + slug, 404, "feed 'blog' has no event"},
+        {"/nofeed/" + slug, 404, "no feed named 'nofeed'"},
+        {"/events/" + slug.substr(0, slug.size() - 4) + ".rss", 404, "expected /{feed}/{event}.ics"},
+        {"/events/.ics", 404, "expected /{feed}/{event}.ics"},
+        {"/tz/Mars/Base/events/" + slug, 404, "no feed named"},
+        {"/tz/Asia/Tokyo/events/" + slug + "?tz=UTC", 400, "two different time zones"},
+        {path + "?tz=Nowhere/Here", 404, "unknown time zone"},
+        {"/events/a/b.ics", 404, "not found"},
+    };
+    for (const auto& c : cases) {
+        const auto r = get(c.target);
+        EXPECT_EQ(r.status, c.status) << c.target << ": " << body(r);
+        EXPECT_NE(body(r).find(c.body_has), std::string::npos) << c.target << ": " << body(r);
+    }
+    const auto strict = make_snapshot(false);
+    Request request;
+    request.method = "GET";
+    request.target = event_path(*strict, "events/a.md", "/tz/Europe/Paris/");
+    EXPECT_EQ(handle_request(*strict, request, metrics).status, 404u);
+    request.target = event_path(*strict, "events/a.md", "/tz/Asia/Tokyo/");
+    EXPECT_EQ(handle_request(*strict, request, metrics).status, 200u);
+}
+
 TEST(Handler, GzipRoundTripsThroughZlib) {
     std::string text;
     for (int i = 0; i < 500; ++i) text += "line " + std::to_string(i) + " \xc3\xbc\n";

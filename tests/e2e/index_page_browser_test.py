@@ -91,7 +91,8 @@ def day(offset):
 
 # Timed events: (file, title, local start, duration in hours, event zone, extra front matter).
 TIMED = [
-    ("standup", "Morning Standup", (3, 9, 0), 1, SITE_ZONE, ['location: "Berlin, Alexanderplatz"']),
+    ("standup", "Morning Standup", (3, 9, 0), 1, SITE_ZONE,
+     ['location: "Berlin, Alexanderplatz"', "kind: meetup", 'tags: [daily, "berlin & co"]']),
     ("late", "Late Night Hack Session", (4, 20, 0), 2, SITE_ZONE, ["status: tentative"]),
     ("pacific", "Pacific Meetup", (6, 10, 0), 2, "America/Los_Angeles",
      ['location: "San Francisco"', 'online: "https://meet.example.org/pacific"']),
@@ -533,7 +534,15 @@ PAGE_STATE = r"""(() => {
       cancelled: li.classList.contains('cancelled'),
     })),
     feedLinks: [...document.querySelectorAll('#feeds a[href]')].map(a => a.getAttribute('href')),
-    scripts: document.scripts.length,
+    scripts: [...document.scripts].filter(s => s.type !== 'application/ld+json').length,
+    jsonld: [...document.querySelectorAll('script[type="application/ld+json"]')].map(s => s.textContent),
+    copy: [...document.querySelectorAll('#feeds label.copy input[readonly]')].map(i => i.value),
+    filters: [...document.querySelectorAll('#feeds li.filter')].map(li => text(li.querySelector('strong'))),
+    eventLinks: [...document.querySelectorAll('#upcoming li.event')].map(li => ({
+      title: text(li.querySelector('strong')),
+      ics: li.querySelector('a.ics') ? li.querySelector('a.ics').getAttribute('href') : null,
+      google: li.querySelector('a.google') ? li.querySelector('a.google').getAttribute('href') : null,
+    })),
     externalSheets: [...document.styleSheets].filter(s => s.href).map(s => s.href),
     webFonts: document.fonts.size,
     images: document.images.length,
@@ -566,6 +575,67 @@ class Checks:
     def require(self, ok, what, detail=""):
         if not self.expect(ok, what, detail):
             raise Failure(f"cannot go on after: {what}")
+
+
+def expected_instants():
+    """Each listed event's (start, end) as the feed means them: UTC instants, or dates for the all-day one."""
+    out = {}
+    for name, title, (offset, hour, minute), hours, zone, extra in TIMED:
+        start = datetime.datetime.combine(day(offset), datetime.time(hour, minute), zoneinfo.ZoneInfo(zone))
+        out[title] = (start.astimezone(datetime.timezone.utc), (start + datetime.timedelta(hours=hours)).astimezone(datetime.timezone.utc))
+    name, title, first, last = ALL_DAY
+    out[title] = (day(first), day(last))
+    return out
+
+
+def check_event_links(c, label, state, port, zone):
+    """Each upcoming event: its own .ics (in the page's view) and a Google "add event" link with the
+    right dates, zone and location; its schema.org Event with the feed's instants."""
+    base = f"http://{HOST}:{port}/"
+    expected = expected_instants()
+    locations = {title: next((l.split('"')[1] for l in extra if l.startswith("location:")), "")
+                 for _, title, _, _, _, extra in TIMED}
+    locations[ALL_DAY[1]] = "Lyon"
+    locations["Pacific Meetup"] = "San Francisco"
+    prefix = base + ("" if zone == SITE_ZONE else f"tz/{zone}/") + "events/"
+    for e in state["eventLinks"]:
+        title = e["title"]
+        if title.startswith("Cancelled"):
+            c.expect(e["ics"] is None and e["google"] is None, f"{label}: no add links for the cancelled event", e)
+            continue
+        c.expect(e["ics"] is not None and e["ics"].startswith(prefix) and e["ics"].endswith(".ics"),
+                 f"{label}: {title!r} links its own document under {prefix}", e["ics"])
+        g = urllib.parse.urlsplit(e["google"] or "")
+        q = urllib.parse.parse_qs(g.query)
+        start, end = expected[title]
+        if isinstance(start, datetime.datetime):
+            dates = start.strftime("%Y%m%dT%H%M%SZ") + "/" + end.strftime("%Y%m%dT%H%M%SZ")
+            want_zone = [zone]
+        else:
+            dates = start.strftime("%Y%m%d") + "/" + (end + datetime.timedelta(days=1)).strftime("%Y%m%d")
+            want_zone = None
+        c.expect((g.scheme, g.netloc, g.path) == ("https", "calendar.google.com", "/calendar/render")
+                 and q.get("action") == ["TEMPLATE"] and q.get("text") == [title] and q.get("dates") == [dates]
+                 and q.get("ctz") == want_zone and q.get("location") == ([locations[title]] if locations[title] else None),
+                 f"{label}: {title!r} has a Google add-event link with dates {dates}", q)
+    scripts = state["jsonld"]
+    c.require(len(scripts) == 1, f"{label}: one JSON-LD block", len(scripts))
+    events = {e["name"]: e for e in json.loads(scripts[0])}
+    c.expect(set(events) == set(e["title"] for e in state["events"]), f"{label}: a schema.org Event for each upcoming event",
+             sorted(events))
+    for title, (start, end) in expected.items():
+        e = events.get(title, {})
+        if isinstance(start, datetime.datetime):
+            got = (datetime.datetime.fromisoformat(e.get("startDate", "1970-01-01T00:00:00+00:00")),
+                   datetime.datetime.fromisoformat(e.get("endDate", "1970-01-01T00:00:00+00:00")))
+            ok = got == (start, end) and got[0].utcoffset() == start.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset()
+        else:
+            ok = (e.get("startDate"), e.get("endDate")) == (start.isoformat(), end.isoformat())
+        status = "EventCancelled" if title.startswith("Cancelled") else "EventScheduled"
+        mode = "Mixed" if title == "Pacific Meetup" else "Offline"
+        c.expect(ok and e.get("@type") == "Event" and e.get("eventStatus") == "https://schema.org/" + status
+                 and e.get("eventAttendanceMode") == f"https://schema.org/{mode}EventAttendanceMode",
+                 f"{label}: JSON-LD {title!r}: the feed's instants in {zone}, {status}, {mode}", e)
 
 
 def check_page(c, label, state, port, zone):
@@ -602,6 +672,18 @@ def check_page(c, label, state, port, zone):
         for ext in formats:
             c.expect(any(link.startswith(base) and link.endswith(f"/{feed}.{ext}") for link in links),
                      f"{label}: a link to the {feed} feed as .{ext}")
+    copies = [base + ics]
+    c.expect(all(v in state["copy"] for v in copies) and f"{base}{ics}?tag=daily" in state["copy"]
+             and f"{base}{ics}?kind=meetup" in state["copy"] and f"{base}{ics}?tag=berlin%20%26%20co" in state["copy"],
+             f"{label}: the calendar's address, and its filtered ones by tag and kind, in read-only fields to copy",
+             state["copy"])
+    c.expect(state["filters"] == ["meetup", "berlin & co", "daily"], f"{label}: the kinds and tags offered as filters",
+             state["filters"])
+    for link in (f"https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2F{HOST}%3A{port}%2F" + urllib.parse.quote(ics, safe=""),
+                 f"https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2F{HOST}%3A{port}%2F"
+                 + urllib.parse.quote(ics, safe="") + "&name=Community%20events"):
+        c.expect(link in links, f"{label}: one-click subscribe link {link[:60]}…", links)
+    check_event_links(c, label, state, port, zone)
     c.expect(state["scripts"] == 0 and not state["externalSheets"] and state["webFonts"] == 0
              and state["images"] == 0, f"{label}: no scripts, stylesheets, web fonts or images",
              {k: state[k] for k in ("scripts", "externalSheets", "webFonts", "images")})
@@ -610,10 +692,38 @@ def check_page(c, label, state, port, zone):
              {k: state[k] for k in ("scrollWidth", "clientWidth", "overflowing")})
 
 
+def service_target(link, port):
+    """The local address a one-click subscribe link hands its service, when the link has exactly the
+    form the service takes (Google: /calendar/r?cid=webcal://…; Outlook.com and Microsoft 365:
+    /calendar/0/addfromweb?url=https://…&name=…); None for anything else."""
+    url = urllib.parse.urlsplit(link)
+    query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+    local = (f"webcal://{HOST}:{port}/", f"http://{HOST}:{port}/")
+    if (url.scheme, url.netloc, url.path) == ("https", "calendar.google.com", "/calendar/r") and set(query) == {"cid"}:
+        target = query["cid"][0]
+        return target if target.startswith(local[0]) and len(query["cid"]) == 1 else None
+    if (url.scheme, url.path) == ("https", "/calendar/0/addfromweb") and url.netloc in ("outlook.live.com", "outlook.office.com") \
+            and set(query) == {"url", "name"} and query["name"][0].strip() and url.query.startswith("url="):
+        target = query["url"][0]
+        return target if target.startswith(local[1]) else None
+    return None
+
+
 def check_links_answer(c, port, links):
-    """Every http link of the feeds section answers 200 (webcal:// ones are the same URLs)."""
+    """Every http link of the feeds section answers 200 (webcal:// ones are the same URLs); every
+    link to a calendar service has that service's form and hands it an address that answers 200."""
     bad = []
+    local = []
     for link in sorted(set(links)):
+        if link.startswith("https://"):
+            target = service_target(link, port)
+            if target is None:
+                bad.append((link, "not a subscribe link of the form its service takes"))
+            else:
+                local.append(target)
+        else:
+            local.append(link)
+    for link in sorted(set(local)):
         url = urllib.parse.urlsplit(link)
         if url.scheme == "webcal":
             url = url._replace(scheme="http")
@@ -626,7 +736,54 @@ def check_links_answer(c, port, links):
                 bad.append((link, r.status))
         finally:
             conn.close()
-    c.expect(not bad, f"all {len(set(links))} feed links on the page answer 200", bad)
+    c.expect(not bad, f"all {len(set(links))} feed links on the page answer 200 or have their service's form", bad)
+
+
+def check_event_documents(c, port, states, tmp):
+    """The events' own documents linked from the pages: 200 text/calendar with validators, 304 on
+    revalidation, gzip on request; then, laid out as `almanac build` would (the default calendar
+    beside tz/{zone}/events/{event}.ics), through the same iCalendar oracles as the calendars."""
+    root = os.path.join(tmp, "event-documents")
+    problems = []
+
+    def fetch(path, headers=None):
+        conn = http.client.HTTPConnection(HOST, port, timeout=STEP_DEADLINE)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    status, _, body = fetch("/events.ics")
+    write_file(os.path.join(root, "events.ics"), body.decode("utf-8"))
+    count = 0
+    for state in states:
+        for e in state["eventLinks"]:
+            if not e["ics"]:
+                continue
+            path = urllib.parse.urlsplit(e["ics"]).path
+            status, headers, body = fetch(path)
+            if status != 200 or headers.get("Content-Type") != "text/calendar; charset=utf-8" or b"BEGIN:VEVENT" not in body:
+                problems.append((path, status, headers.get("Content-Type")))
+                continue
+            if fetch(path, {"If-None-Match": headers.get("ETag", "")})[0] != 304:
+                problems.append((path, "no 304 for its ETag"))
+            if fetch(path, {"Accept-Encoding": "gzip"})[1].get("Content-Encoding") != "gzip":
+                problems.append((path, "no gzip"))
+            if not path.startswith("/tz/"):
+                continue  # the default view's are checked by the conformance build
+            count += 1
+            target = os.path.join(root, *urllib.parse.unquote(path).lstrip("/").split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(body)
+    c.expect(not problems and count > 0, f"{count} zone-view event documents answer 200 with validators, 304 and gzip",
+             problems)
+    checker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance", "ics", "check_ics.sh")
+    run = subprocess.run([checker, root], capture_output=True, text=True, timeout=30)
+    c.expect(run.returncode == 0, "the events' own documents pass the iCalendar oracles (ical.js, libical, "
+             "python-icalendar, vobject, dateutil)", (run.stdout + run.stderr)[-2000:])
 
 
 def pick_zone_with_script(tab, zone):
@@ -705,6 +862,7 @@ def run(c, almanac, tmp, shots):
                  "desktop: the time text of every timed event changed with the zone, the all-day one's did not",
                  {"before": when_before, "after": when_after})
         check_links_answer(c, port, after["feedLinks"])
+        check_event_documents(c, port, [before, after], tmp)
         desk.screenshot(os.path.join(shots, "index-desktop-2-asia-tokyo.png"))
         timings["desktop"] = time.monotonic() - t
 

@@ -9,10 +9,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "feeds/content.hpp"
+#include "feeds/render.hpp"
 
 namespace almanac {
 namespace {
@@ -120,7 +124,7 @@ TEST(IndexPage, TableOfExpectations) {
          std::nullopt,
          {"<form method=\"get\">", "<select id=\"tz\" name=\"tz\">",
           "<option value=\"America/New_York\">", "<button type=\"submit\">"},
-         {"<script", "localtime"}},
+         {"<script>", "<script src", "localtime"}},
         {"the site's zone selected without a choice",
          std::nullopt,
          {"<option value=\"Europe/Berlin\" selected=\"selected\">Europe/Berlin</option>"},
@@ -184,8 +188,8 @@ TEST(IndexPage, WeeklyEventOccursOncePerWeekWithinTheDays) {
     Fixture f(Files{{"events/weekly.md",
                 "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
     // From Sat 1 June: Thursdays 6, 13, 20 and 27 June in 28 days; 13 Thursdays up to 29 Aug in 90.
-    EXPECT_EQ(count(f.page(std::nullopt, 28), "Weekly sync"), 4u);
-    EXPECT_EQ(count(f.page(std::nullopt, 90), "Weekly sync"), 13u);
+    EXPECT_EQ(count(f.page(std::nullopt, 28), "<strong>Weekly sync</strong>"), 4u);
+    EXPECT_EQ(count(f.page(std::nullopt, 90), "<strong>Weekly sync</strong>"), 13u);
     expect_in_order(f.page(std::nullopt, 90),
                     {"<h3>Thu 6 Jun 2024</h3>", "<span class=\"when\">10:00–11:00 CEST", "<h3>Thu 29 Aug 2024</h3>",
                      "<span class=\"when\">10:00–11:00 CEST"});
@@ -203,7 +207,7 @@ TEST(IndexPage, LimitCapsTheList) {
     expect_in_order(page,
                     {"<h3>Thu 6 Jun 2024</h3>", "10:00", "Weekly sync", "<h3>Thu 13 Jun 2024</h3>", "10:00", "Weekly sync",
                      "Tokyo talk"});
-    EXPECT_EQ(count(page, "Weekly sync"), 2u);
+    EXPECT_EQ(count(page, "<strong>Weekly sync</strong>"), 2u);
     EXPECT_EQ(page.find("Berlin talk"), std::string::npos);
     EXPECT_NE(page.find("Listing the first 3 events."), std::string::npos);
     EXPECT_EQ(f.page().find("Listing the first"), std::string::npos);
@@ -257,6 +261,155 @@ TEST(IndexPage, SameInputSameBytes) {
     EXPECT_EQ(Fixture().page(), Fixture().page());
 }
 
+// The values of an attribute on every element carrying `marker` (a class="…" or other fixed text before it).
+std::vector<std::string> hrefs_after(const std::string& page, const std::string& marker) {
+    std::vector<std::string> out;
+    for (auto pos = page.find(marker); pos != std::string::npos; pos = page.find(marker, pos + 1)) {
+        const auto start = page.find('"', page.find("=", pos + marker.size())) + 1;
+        out.push_back(page.substr(start, page.find('"', start) - start));
+    }
+    return out;
+}
+
+TEST(IndexPage, OneClickSubscribeLinksInTheServicesForms) {
+    Fixture f;
+    const auto page = f.page();
+    // Google takes the webcal:// address, Outlook.com and Microsoft 365 the https:// one and a name;
+    // every value percent-encoded, every '&' escaped in the attribute.
+    for (const auto* s : {"<a class=\"apple\" href=\"webcal://example.org/events.ics\">Apple Calendar</a>",
+                          "<a class=\"google\" href=\"https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Fexample.org%2Fevents.ics\">",
+                          "<a class=\"outlook\" href=\"https://outlook.live.com/calendar/0/addfromweb?url=https%3A%2F%2Fexample.org%2Fevents.ics"
+                          "&amp;name=All%20%3Cb%3Eevents%3C%2Fb%3E\">Outlook.com</a>",
+                          "<a class=\"office\" href=\"https://outlook.office.com/calendar/0/addfromweb?url=https%3A%2F%2Fexample.org%2Fevents.ics"
+                          "&amp;name=All%20%3Cb%3Eevents%3C%2Fb%3E\">Microsoft 365</a>",
+                          "<label class=\"copy\">Copy address <input type=\"text\" readonly=\"readonly\" value=\"https://example.org/events.ics\" /></label>"})
+        EXPECT_NE(page.find(s), std::string::npos) << s;
+    // Only calendars get them, once each; a zone view subscribes to that zone's calendar.
+    EXPECT_EQ(hrefs_after(page, "class=\"outlook\""), std::vector<std::string>{
+        "https://outlook.live.com/calendar/0/addfromweb?url=https%3A%2F%2Fexample.org%2Fevents.ics&amp;name=All%20%3Cb%3Eevents%3C%2Fb%3E"});
+    const auto tokyo = f.page("Asia/Tokyo");
+    EXPECT_NE(tokyo.find("cid=webcal%3A%2F%2Fexample.org%2Ftz%2FAsia%2FTokyo%2Fevents.ics\""), std::string::npos);
+    EXPECT_NE(tokyo.find("value=\"https://example.org/tz/Asia/Tokyo/events.ics\""), std::string::npos);
+}
+
+TEST(IndexPage, DocumentsFollowDocumentsUrlItemPagesKeepBaseUrl) {
+    Fixture f;
+    f.site.config.site.documents_url = "http://127.0.0.1:8080/";
+    const auto page = f.page("Asia/Tokyo");
+    EXPECT_NE(page.find("value=\"http://127.0.0.1:8080/tz/Asia/Tokyo/events.ics\""), std::string::npos);
+    EXPECT_NE(page.find("cid=webcal%3A%2F%2F127.0.0.1%3A8080%2Ftz%2FAsia%2FTokyo%2Fevents.ics"), std::string::npos);
+    EXPECT_NE(page.find("class=\"ics\" href=\"http://127.0.0.1:8080/tz/Asia/Tokyo/events/"), std::string::npos);
+    EXPECT_NE(page.find("href=\"https://example.org/events/tokyo/\""), std::string::npos);
+    EXPECT_EQ(page.find("https://example.org/tz/"), std::string::npos);
+}
+
+TEST(IndexPage, TagsAndKindsAsFilteredCalendars) {
+    Fixture f(Files{{"events/series.md", "---\ntitle: Series\nstart: 2024-06-12T10:00\nkind: meetup\n"
+                                         "tags: [rust lang, \"a&b\"]\n---\n"}});
+    const auto page = f.page("Asia/Tokyo");
+    expect_in_order(page, {"<li class=\"filter\">Kind <strong>meetup</strong>",
+                           "href=\"webcal://example.org/tz/Asia/Tokyo/events.ics?kind=meetup\"",
+                           "<li class=\"filter\">Tag <strong>a&amp;b</strong>",
+                           "href=\"webcal://example.org/tz/Asia/Tokyo/events.ics?tag=a%26b\"",
+                           "<li class=\"filter\">Tag <strong>rust lang</strong>",
+                           "cid=webcal%3A%2F%2Fexample.org%2Ftz%2FAsia%2FTokyo%2Fevents.ics%3Ftag%3Drust%2520lang\"",
+                           "value=\"https://example.org/tz/Asia/Tokyo/events.ics?tag=rust%20lang\""});
+    // No tags or kinds: no filters.
+    EXPECT_EQ(Fixture().page().find("class=\"filter"), std::string::npos);
+}
+
+TEST(IndexPage, EachEventLinksItsOwnDocumentAndGoogle) {
+    Fixture f(Files{{"events/weekly.md", "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\n"
+                                         "rrule: FREQ=WEEKLY;BYDAY=TH\nlocation: Room 1\n---\nEvery week.\n"},
+               {"events/fair.md", "---\ntitle: Fair\nstart: 2024-06-14\nend: 2024-06-15\n---\n"}});
+    const auto page = f.page();
+    const auto ics = hrefs_after(page, "class=\"ics\"");
+    const auto slug = [&](const char* path) {
+        for (const auto& item : f.site.items)
+            if (item.path == path) return event_slug(item.uid);
+        return std::string();
+    };
+    // Every upcoming occurrence links its event's document in the view it is shown in.
+    EXPECT_EQ(count(page, "class=\"ics\""), count(page, "<li class=\"event"));
+    EXPECT_NE(std::find(ics.begin(), ics.end(), "https://example.org/events/" + slug("events/weekly.md") + ".ics"), ics.end());
+    const auto tokyo = f.page("Asia/Tokyo");
+    EXPECT_NE(tokyo.find("href=\"https://example.org/tz/Asia/Tokyo/events/" + slug("events/tokyo.md") + ".ics\""), std::string::npos);
+    // A single event: its UTC instants, shown in the view's zone.
+    EXPECT_NE(tokyo.find("href=\"https://calendar.google.com/calendar/render?action=TEMPLATE&amp;text=Tokyo%20talk"
+                         "&amp;dates=20240619T220000Z/20240619T230000Z&amp;ctz=Asia%2FTokyo&amp;details=https%3A%2F%2Fexample.org%2Fevents%2Ftokyo%2F"
+                         "&amp;location=Shibuya%20%3CHall%3E%20%26%20Co\""), std::string::npos);
+    // A series: its first start in its own wall time and zone, with its rule.
+    EXPECT_NE(page.find("text=Weekly%20sync&amp;dates=20240104T100000/20240104T110000&amp;ctz=Europe%2FBerlin"
+                        "&amp;recur=RRULE%3AFREQ%3DWEEKLY%3BBYDAY%3DTH&amp;details=Every%20week.%0A%0Ahttps%3A%2F%2Fexample.org%2Fevents%2Fweekly%2F"
+                        "&amp;location=Room%201\""), std::string::npos);
+    // All day: dates, the end exclusive.
+    EXPECT_NE(page.find("text=Fair&amp;dates=20240614/20240616&amp;details="), std::string::npos);
+}
+
+// The JSON-LD block of a page, parsed.
+nlohmann::json structured_data(const std::string& page) {
+    const std::string open = "<script type=\"application/ld+json\">";
+    const auto start = page.find(open);
+    EXPECT_NE(start, std::string::npos);
+    if (start == std::string::npos) return nullptr;
+    const auto from = start + open.size();
+    EXPECT_EQ(count(page, "<script"), 1u);
+    return nlohmann::json::parse(page.substr(from, page.find("</script>", from) - from));
+}
+
+// "2024-06-20T07:00:00+09:00" as an instant.
+Instant parse_offset_time(const std::string& text) {
+    std::istringstream in(text);
+    date::sys_seconds t;
+    in >> date::parse("%FT%T%Ez", t);
+    EXPECT_FALSE(in.fail()) << text;
+    return t;
+}
+
+TEST(IndexPage, SchemaOrgEventsForTheUpcomingOccurrences) {
+    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
+                                      "location: Hall </script><b>\ngeo: {lat: 52.5, lon: 13.4}\n---\nNo & more.\n"},
+               {"events/fair.md", "---\ntitle: Fair\nstart: 2024-06-14\nend: 2024-06-15\n---\n"}});
+    for (const std::optional<std::string> zone : {std::optional<std::string>(), std::optional<std::string>("Asia/Tokyo")}) {
+        SCOPED_TRACE(zone.value_or("default"));
+        const auto page = f.page(zone);
+        EXPECT_EQ(page.find("</script><b>"), std::string::npos);
+        const auto events = structured_data(page);
+        ASSERT_TRUE(events.is_array());
+        ASSERT_EQ(events.size(), count(page, "<li class=\"event"));
+        std::map<std::string, nlohmann::json> by_name;
+        for (const auto& e : events) {
+            EXPECT_EQ(e["@context"], "https://schema.org");
+            EXPECT_EQ(e["@type"], "Event");
+            by_name[e["name"]] = e;
+        }
+        // Dates are the feed's instants, with the view's offset.
+        const auto& tokyo = by_name.at("Tokyo talk");
+        EXPECT_EQ(parse_offset_time(tokyo["startDate"]), utc("2024-06-19T22:00Z"));
+        EXPECT_EQ(parse_offset_time(tokyo["endDate"]), utc("2024-06-19T23:00Z"));
+        EXPECT_EQ(tokyo["startDate"], zone ? "2024-06-20T07:00:00+09:00" : "2024-06-20T00:00:00+02:00");
+        EXPECT_EQ(tokyo["eventStatus"], "https://schema.org/EventScheduled");
+        EXPECT_EQ(tokyo["eventAttendanceMode"], "https://schema.org/MixedEventAttendanceMode");
+        EXPECT_EQ(tokyo["location"][0]["@type"], "Place");
+        EXPECT_EQ(tokyo["location"][0]["name"], "Shibuya <Hall> & Co");
+        EXPECT_EQ(tokyo["location"][1], (nlohmann::json{{"@type", "VirtualLocation"}, {"url", "https://meet.example.com/t?a=1&b=2"}}));
+        EXPECT_EQ(tokyo["url"], "https://example.org/events/tokyo/");
+        const auto& berlin = by_name.at("Berlin talk");
+        EXPECT_EQ(berlin["url"], "https://berlin.example.com/talk");
+        EXPECT_FALSE(berlin.contains("location"));
+        EXPECT_EQ(berlin["eventAttendanceMode"], "https://schema.org/OfflineEventAttendanceMode");
+        const auto& off = by_name.at("Called off");
+        EXPECT_EQ(off["eventStatus"], "https://schema.org/EventCancelled");
+        EXPECT_EQ(off["location"]["name"], "Hall </script><b>");
+        EXPECT_EQ(off["location"]["geo"]["latitude"], 52.5);
+        EXPECT_EQ(off["description"], "No & more.");
+        EXPECT_EQ(parse_offset_time(off["startDate"]), utc("2024-06-10T08:00Z"));
+        // All day: dates, the end the last day.
+        EXPECT_EQ(by_name.at("Fair")["startDate"], "2024-06-14");
+        EXPECT_EQ(by_name.at("Fair")["endDate"], "2024-06-15");
+    }
+}
+
 // Runs `xmllint {args} file`; returns its exit status and what it printed.
 std::pair<int, std::string> run_xmllint(const std::string& args, const std::string& file) {
     std::string output;
@@ -269,7 +422,8 @@ std::pair<int, std::string> run_xmllint(const std::string& args, const std::stri
 
 TEST(IndexPage, ParsesAsHtmlAndAsXml) {
     if (std::system("xmllint --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "xmllint is not installed";
-    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n---\n"}});
+    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
+                                      "kind: talk\ntags: [x]\n---\n"}});
     const auto path = ::testing::TempDir() + "almanac_index_page_test.html";
     std::ofstream(path, std::ios::binary) << f.page("Asia/Tokyo");
     for (const char* args : {"--html --noout", "--noout"}) {

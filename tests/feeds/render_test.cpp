@@ -204,6 +204,92 @@ TEST(OutputFormats, TableAndUrls) {
     EXPECT_EQ(document_path(events, FeedFormat::atom, std::nullopt), "events.atom");
 }
 
+TEST(EventUrls, SlugsAreStableUniqueAndSafe) {
+    // A UID of path-safe characters is its own slug; any other keeps its safe runs and gets a hash.
+    EXPECT_EQ(event_slug("summit-2024@example.org"), "summit-2024@example.org");
+    const auto derived = event_slug("events/summit#2@example.org");
+    EXPECT_TRUE(derived.starts_with("events-summit-2@example.org-")) << derived;
+    EXPECT_EQ(derived.size(), std::string("events-summit-2@example.org-").size() + 8);
+    EXPECT_EQ(derived, event_slug("events/summit#2@example.org"));
+    EXPECT_NE(event_slug("a/b"), event_slug("a b"));
+    EXPECT_NE(event_slug("a/b"), event_slug("a-b"));
+    for (const char* uid : {".", "..", "/", "ü", "a?b", std::string(255, 'x').c_str(), "%2e"}) {
+        const auto slug = event_slug(uid);
+        EXPECT_FALSE(slug.empty() || slug == "." || slug == "..") << uid;
+        EXPECT_LE(slug.size(), 129u) << uid;
+        EXPECT_EQ(slug.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~@"),
+                  std::string::npos) << uid;
+    }
+    Fixture fx;
+    FeedConfig events{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {}};
+    EXPECT_EQ(event_url(fx.site.config, events, "s@x", std::nullopt), "https://example.org/events/s@x.ics");
+    EXPECT_EQ(event_url(fx.site.config, events, "s@x", *find_zone("America/Argentina/Buenos_Aires")),
+              "https://example.org/tz/America/Argentina/Buenos_Aires/events/s@x.ics");
+    fx.site.config.site.documents_url = "http://127.0.0.1:8080/";
+    EXPECT_EQ(event_url(fx.site.config, events, "s@x", std::nullopt), "http://127.0.0.1:8080/events/s@x.ics");
+    EXPECT_EQ(event_document_path(events, "s@x", *find_zone("Asia/Tokyo")), "tz/Asia/Tokyo/events/s@x.ics");
+}
+
+TEST(Publisher, EventDocumentsHoldTheFeedsVevents) {
+    Fixture f;
+    f.site.config.feeds = {{"events", "E", "Described", {"events"}, {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},
+                           {"blog", "B", "", {"blog"}, {FeedFormat::atom}, {}, {}, {}, {}}};
+    const auto& feed = f.site.config.feeds[0];
+    const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+    const auto slug = [&](const char* path) {
+        for (const auto& item : f.site.items)
+            if (item.path == path) return event_slug(item.uid);
+        return std::string();
+    };
+    // Each VEVENT block of a document.
+    const auto vevents = [](const std::string& ics) {
+        std::vector<std::string> out;
+        for (auto at = ics.find("BEGIN:VEVENT"); at != std::string::npos; at = ics.find("BEGIN:VEVENT", at + 1))
+            out.push_back(ics.substr(at, ics.find("END:VEVENT", at) + 12 - at));
+        return out;
+    };
+    for (const std::optional<Zone> zone : {std::optional<Zone>(), std::optional<Zone>(*find_zone("Asia/Tokyo"))}) {
+        const auto whole = render_document(f.site, feed, FeedFormat::ics, FeedView{zone, {}, {}}, options).body.str();
+        for (const char* path : {"events/b.md", "events/weekly.md", "events/a.md"}) {
+            SCOPED_TRACE(path);
+            const auto doc = render_event_document(f.site, feed, slug(path), zone, options);
+            ASSERT_TRUE(doc);
+            const auto ics = doc->body.str();
+            EXPECT_EQ(doc->etag, strong_etag(doc->body));
+            EXPECT_EQ(doc->media_type, "text/calendar; charset=utf-8");
+            // The feed's own bytes for this event, the whole series for a recurring one.
+            const auto mine = vevents(ics);
+            ASSERT_EQ(mine.size(), 1u);
+            EXPECT_NE(whole.find(mine[0]), std::string::npos);
+            if (std::string(path) == "events/weekly.md") EXPECT_NE(ics.find("RRULE:FREQ=WEEKLY;COUNT=100"), std::string::npos);
+            // With the zones it uses; without the calendar's name and refresh interval.
+            if (std::string(path) == "events/b.md")
+                EXPECT_NE(ics.find(zone ? "BEGIN:VTIMEZONE\r\nTZID:Asia/Tokyo" : "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin"), std::string::npos);
+            for (const char* absent : {"X-WR-CALNAME", "\r\nNAME:", "REFRESH-INTERVAL", "X-PUBLISHED-TTL", "Described"})
+                EXPECT_EQ(ics.find(absent), std::string::npos) << absent;
+            EXPECT_NE(ics.find("URL:" + event_url(f.site.config, feed, slug(path), zone).substr(0, 60)), std::string::npos);
+        }
+    }
+    // Only events the feed holds now: not a draft, not one expired, not another feed's, not a post.
+    EXPECT_FALSE(render_event_document(f.site, feed, slug("events/c.md"), std::nullopt, options));
+    EXPECT_FALSE(render_event_document(f.site, feed, slug("events/d.md"), std::nullopt, PublishOptions{at("2024-08-01T00:00Z"), {}}));
+    EXPECT_TRUE(render_event_document(f.site, feed, slug("events/d.md"), std::nullopt, options));
+    EXPECT_FALSE(render_event_document(f.site, f.site.config.feeds[1], slug("blog/old.md"), std::nullopt, options));
+    EXPECT_FALSE(render_event_document(f.site, feed, "nothing", std::nullopt, options));
+    // `almanac build` writes them in the default view, the same bytes as rendered on request.
+    PublishControl control;
+    control.events = true;
+    std::map<std::string, Document> built;
+    publish_site(f.site, options, [&](std::string path, Document doc) { built.emplace(std::move(path), std::move(doc)); }, control);
+    EXPECT_EQ(built.size(), 10u + 4u);  // 3 formats × 3 views, the index page, and the 4 visible events
+    for (const char* path : {"events/a.md", "events/b.md", "events/d.md", "events/weekly.md"}) {
+        const auto key = "events/" + slug(path) + ".ics";
+        ASSERT_TRUE(built.contains(key)) << key;
+        EXPECT_EQ(built.at(key).body, render_event_document(f.site, feed, slug(path), std::nullopt, options)->body);
+    }
+    EXPECT_EQ(publish_site(f.site, options).size(), 10u);  // not without control.events
+}
+
 TEST(Publisher, EveryViewDeterministic) {
     Fixture f;
     f.site.config.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},

@@ -179,6 +179,20 @@ def main():
         reference, dtstarts, rdates = dateutil_expansion(text, zoneinfo.ZoneInfo)
         _, reference_texts = vobject_zones(text)
         views = [default] + [f for f in files if f.parent != root and f.name == default.name]
+        # Each event's own document ({feed}/{event}.ics, in the default view or a zone's): the same
+        # oracles, its UIDs the feed's; every event of the feed has one when the default view's were built.
+        documents = [f for f in files if f.parent.name == default.stem and f.parent.parent != root / "tz"
+                     and (f.parent.parent == root or root / "tz" in f.parents)]
+        views += documents
+        built = {f.parent.parent == root for f in documents}
+        if True in built:
+            held = {}
+            for doc in (f for f in documents if f.parent.parent == root):
+                for uid in icalendar_texts(doc.read_bytes()):
+                    held.setdefault(uid, []).append(doc.name)
+            missing = sorted(uid for uid in reference if "-rdate-" not in uid and len(held.get(uid, [])) != 1)
+            if missing:
+                fail(f"{default.name}: events without exactly one own document: {missing}")
         for view in views:
             data = view.read_bytes()
             check_form(view, data)
@@ -190,9 +204,13 @@ def main():
             lib = libical[str(view)]
             if lib["errors"]:
                 fail(f"{view}: libical reports {lib['errors']} parse errors")
+            own = view in documents
             for uid, expected in reference.items():
+                if own and uid not in ical_texts:
+                    continue
                 events_checked.add(uid)
-                trouble = wall_time_trouble(dtstarts[uid]) if view == default else None
+                in_default_view = view == default or (own and view.parent.parent == root)
+                trouble = wall_time_trouble(dtstarts[uid]) if in_default_view else None
                 answers = {"ical.js": js.get(uid, {}).get("starts"), "dateutil+our VTIMEZONE via vobject": vtimezone.get(uid),
                            "libical": lib["events"].get(uid)}
                 for parser, got in answers.items():
@@ -222,6 +240,11 @@ def main():
                               "ical.js": js.get(uid, {}).get(field), "default view": reference_texts[uid][field]}
                     if len(set(values.values())) != 1:
                         fail(f"{view.relative_to(root)} {uid}: {field} differs: {values}")
+            if own:
+                if not ical_texts:
+                    fail(f"{view.relative_to(root)}: no VEVENT")
+                if b"X-WR-CALNAME" in data or b"REFRESH-INTERVAL" in data:
+                    fail(f"{view.relative_to(root)}: an event's document names a calendar or asks to be polled")
             extra = set(js) - set(reference)
             if extra:
                 fail(f"{view.relative_to(root)}: UIDs not in the default view: {sorted(extra)}")
