@@ -370,7 +370,7 @@ TEST(IndexPage, SchemaOrgEventsForTheUpcomingOccurrences) {
     Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
                                       "location: Hall </script><b>\ngeo: {lat: 52.5, lon: 13.4}\n---\nNo & more.\n"},
                {"events/fair.md", "---\ntitle: Fair\nstart: 2024-06-14\nend: 2024-06-15\n---\n"}});
-    for (const std::optional<std::string> zone : {std::optional<std::string>(), std::optional<std::string>("Asia/Tokyo")}) {
+    for (const std::optional<std::string>& zone : {std::optional<std::string>(), std::optional<std::string>("Asia/Tokyo")}) {
         SCOPED_TRACE(zone.value_or("default"));
         const auto page = f.page(zone);
         EXPECT_EQ(page.find("</script><b>"), std::string::npos);

@@ -248,7 +248,7 @@ TEST(Publisher, EventDocumentsHoldTheFeedsVevents) {
             out.push_back(ics.substr(at, ics.find("END:VEVENT", at) + 12 - at));
         return out;
     };
-    for (const std::optional<Zone> zone : {std::optional<Zone>(), std::optional<Zone>(*find_zone("Asia/Tokyo"))}) {
+    for (const std::optional<Zone>& zone : {std::optional<Zone>(), std::optional<Zone>(*find_zone("Asia/Tokyo"))}) {
         const auto whole = render_document(f.site, feed, FeedFormat::ics, FeedView{zone, {}, {}}, options).body.str();
         for (const char* path : {"events/b.md", "events/weekly.md", "events/a.md"}) {
             SCOPED_TRACE(path);
@@ -261,10 +261,13 @@ TEST(Publisher, EventDocumentsHoldTheFeedsVevents) {
             const auto mine = vevents(ics);
             ASSERT_EQ(mine.size(), 1u);
             EXPECT_NE(whole.find(mine[0]), std::string::npos);
-            if (std::string(path) == "events/weekly.md") EXPECT_NE(ics.find("RRULE:FREQ=WEEKLY;COUNT=100"), std::string::npos);
+            if (std::string(path) == "events/weekly.md") {
+                EXPECT_NE(ics.find("RRULE:FREQ=WEEKLY;COUNT=100"), std::string::npos);
+            }
             // With the zones it uses; without the calendar's name and refresh interval.
-            if (std::string(path) == "events/b.md")
+            if (std::string(path) == "events/b.md") {
                 EXPECT_NE(ics.find(zone ? "BEGIN:VTIMEZONE\r\nTZID:Asia/Tokyo" : "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin"), std::string::npos);
+            }
             for (const char* absent : {"X-WR-CALNAME", "\r\nNAME:", "REFRESH-INTERVAL", "X-PUBLISHED-TTL", "Described"})
                 EXPECT_EQ(ics.find(absent), std::string::npos) << absent;
             EXPECT_NE(ics.find("URL:" + event_url(f.site.config, feed, slug(path), zone).substr(0, 60)), std::string::npos);
