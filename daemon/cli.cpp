@@ -76,7 +76,8 @@ const Command* find_command(const std::string& name) {
 }
 
 void print_overview(std::ostream& out) {
-    out << "almanac " ALMANAC_VERSION " — Markdown events and posts as iCalendar, RSS, Atom and JSON feeds\n\n"
+    out << "almanac " ALMANAC_VERSION
+           " — Markdown events and posts as iCalendar, RSS, Atom and JSON feeds\n\n"
            "Usage: almanac COMMAND [OPTIONS]\n\nCommands:\n";
     for (const auto& c : commands) out << "  " << c.usage << "\n      " << c.summary << "\n";
     out << "\nOptions for every command:\n  --help       show help for the command\n"
@@ -145,7 +146,9 @@ std::optional<int> prepare(const Command& cmd, const std::vector<std::string>& a
     opts = parse_options(args, 2, allowed);
     if (!opts.error.empty()) return usage_error(err, cmd, opts.error);
     if (opts.help) {
-        out << "usage: " << cmd.usage << "\n\n" << cmd.summary << "\n\n" << cmd.details;
+        out << "usage: " << cmd.usage << "\n\n"
+            << cmd.summary << "\n\n"
+            << cmd.details;
         return 0;
     }
     if (opts.version) {
@@ -288,7 +291,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                 err << "almanac help: unknown command '" << args[2] << "'\n";
                 return 2;
             }
-            out << "usage: " << c->usage << "\n\n" << c->summary << "\n\n" << c->details;
+            out << "usage: " << c->usage << "\n\n"
+                << c->summary << "\n\n"
+                << c->details;
             return 0;
         }
         print_overview(out);

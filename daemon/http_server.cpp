@@ -278,9 +278,10 @@ SocketBudget descriptor_budget(int max_connections) {
         static_cast<std::size_t>(available > reserved_descriptors + 4 ? available - reserved_descriptors : 4);
     const auto connections = std::min(static_cast<std::size_t>(wanted_connections), sockets - sockets / 4);
     if (connections < wanted_connections)
-        spdlog::warn("http: server.limits.max_connections is {}, but this process may open only {} files "
-                     "(ulimit -n, LimitNOFILE=): serving at most {} connections at once",
-                     max_connections, static_cast<unsigned long long>(limit.rlim_cur), connections);
+        spdlog::warn(
+            "http: server.limits.max_connections is {}, but this process may open only {} files "
+            "(ulimit -n, LimitNOFILE=): serving at most {} connections at once",
+            max_connections, static_cast<unsigned long long>(limit.rlim_cur), connections);
     return {sockets, connections};
 }
 
@@ -484,7 +485,10 @@ public:
 private:
     // waiting: for the first byte of a request; reading: the rest of it; responding: the handler and
     // the write; closing: the response is out, what the client still sends is read and dropped.
-    enum class Phase { waiting, reading, responding, closing };
+    enum class Phase { waiting,
+                       reading,
+                       responding,
+                       closing };
 
     template <class F>
     void guarded(F&& f) noexcept {
@@ -595,7 +599,8 @@ private:
     void on_bytes(beast::error_code ec, std::size_t n) {
         buffer_.commit(n);
         if (phase_ == Phase::closing) return shut();
-        if (phase_ == Phase::waiting) return ec ? shut() : skip_empty_lines() ? begin_request() : read_more();
+        if (phase_ == Phase::waiting) return ec ? shut() : skip_empty_lines() ? begin_request()
+                                                                              : read_more();
         // As http::read does: the end of the stream ends a request only where the parser says it may.
         if (ec == net::error::eof) {
             ec = {};
@@ -811,15 +816,15 @@ private:
     Clock::time_point timer_expiry_;
     std::uint64_t timer_seq_ = 0;
     bool timer_armed_ = false;
-    bool deadline_set_ = false;  // the current request's header deadline is set
+    bool deadline_set_ = false;    // the current request's header deadline is set
     bool header_checked_ = false;  // header_problem() and the expectation were looked at
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<DiscardBody>> parser_;
-    Request request_;                          // reused, so its strings keep their buffers
-    std::string head_;                         // the status line and header being written
-    Body body_;                                // kept alive until the write that borrows it completes
-    std::vector<net::const_buffer> buffers_;   // head_, then the body's pieces unless none is sent
-    ServerLimits limits_;                      // as they were when the current request began
+    Request request_;                         // reused, so its strings keep their buffers
+    std::string head_;                        // the status line and header being written
+    Body body_;                               // kept alive until the write that borrows it completes
+    std::vector<net::const_buffer> buffers_;  // head_, then the body's pieces unless none is sent
+    ServerLimits limits_;                     // as they were when the current request began
     std::uint64_t limits_version_ = std::numeric_limits<std::uint64_t>::max();
     std::string peer_;
     std::string route_;
@@ -1015,8 +1020,10 @@ void ServerCore::serve(tcp::socket socket) {
         beast::error_code ec;
         socket.close(ec);
         if (log_overload_now(last_overload_log_))
-            spdlog::warn("http: {} sockets open, the most the open-file limit allows; closing new connections "
-                         "unanswered", socket_budget_.load());
+            spdlog::warn(
+                "http: {} sockets open, the most the open-file limit allows; closing new connections "
+                "unanswered",
+                socket_budget_.load());
         return;
     }
     const bool admitted = admit(connection_cap_);

@@ -27,12 +27,13 @@ struct Request {
 class Body {
 public:
     Body() = default;
-    Body(std::nullptr_t) {}                                                 // NOLINT(google-explicit-constructor)
+    Body(std::nullptr_t) {}                                                    // NOLINT(google-explicit-constructor)
     Body(std::shared_ptr<const std::string> text) : text_(std::move(text)) {}  // NOLINT(google-explicit-constructor)
     Body(std::shared_ptr<const Rope> rope) : rope_(std::move(rope)) {}         // NOLINT(google-explicit-constructor)
 
     explicit operator bool() const { return text_ || rope_; }
-    std::size_t size() const { return text_ ? text_->size() : rope_ ? rope_->size() : 0; }
+    std::size_t size() const { return text_ ? text_->size() : rope_ ? rope_->size()
+                                                                    : 0; }
     // Calls f(std::string_view) for each non-empty piece, in order.
     template <class F>
     void for_each_piece(F&& f) const {
@@ -41,7 +42,8 @@ public:
             for (const auto& piece : rope_->pieces()) f(std::string_view(*piece));
     }
     // The bytes in one string (a copy: for tests and small bodies).
-    std::string str() const { return text_ ? *text_ : rope_ ? rope_->str() : std::string(); }
+    std::string str() const { return text_ ? *text_ : rope_ ? rope_->str()
+                                                            : std::string(); }
 
 private:
     std::shared_ptr<const std::string> text_;

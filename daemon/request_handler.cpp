@@ -104,11 +104,11 @@ std::optional<Target> parse_target(std::string_view target) {
     for (const auto& part : split(query, '&')) {
         const auto eq = part.find('=');
         const auto name = percent_decode(part.substr(0, eq), false);
-        std::vector<std::string>* values = !name                ? nullptr
-                                           : *name == "tz"      ? &out.tz
-                                           : *name == "tag"     ? &out.tags
-                                           : *name == "kind"    ? &out.kinds
-                                                                : nullptr;
+        std::vector<std::string>* values = !name             ? nullptr
+                                           : *name == "tz"   ? &out.tz
+                                           : *name == "tag"  ? &out.tags
+                                           : *name == "kind" ? &out.kinds
+                                                             : nullptr;
         if (!values) continue;
         // A zone name never has a space, but may have a '+' ("Etc/GMT+5"); in tags and kinds '+' is a
         // space, as HTML forms send it.
@@ -142,7 +142,8 @@ ZoneChoice request_zone(const SiteConfig& config, const Target& target, std::str
     if (!zone_name.empty() && !tz.empty() && tz.front() != zone_name)
         return {std::nullopt, plain(400, "two different time zones asked for: /tz/" + echoed(zone_name) + "/ and ?tz=" + echoed(tz.front()))};
     if (tz.size() > 1) return {std::nullopt, plain(400, "more than one ?tz= value")};
-    const std::string wanted = !zone_name.empty() ? std::string(zone_name) : tz.empty() ? std::string() : tz.front();
+    const std::string wanted = !zone_name.empty() ? std::string(zone_name) : tz.empty() ? std::string()
+                                                                                        : tz.front();
     if (wanted.empty()) return {};
     return choose_zone(config, wanted);
 }
@@ -159,7 +160,8 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
     r.route = std::move(route);
     r.head = request.method == "HEAD";
     const auto encoding = choose_encoding(request.accept_encoding, rep.gzip != nullptr, rep.brotli != nullptr);
-    const std::string& etag = encoding == "br" ? rep.etag_brotli : encoding == "gzip" ? rep.etag_gzip : rep.etag;
+    const std::string& etag = encoding == "br" ? rep.etag_brotli : encoding == "gzip" ? rep.etag_gzip
+                                                                                      : rep.etag;
     const auto max_age = snapshot.site->config.server.cache_max_age_seconds;
     r.headers = {{"ETag", etag},
                  {"Cache-Control", "public, max-age=" + std::to_string(max_age)},
@@ -349,7 +351,7 @@ Response route(const Snapshot& snapshot, const Request& request, const Metrics& 
         // "/tz/{zone}/{feed}/{event}.ics" when what precedes the file is not a zone but what precedes
         // its folder is.
         if (const auto folder = path.rfind('/', last - 1); folder > 4 && !find_zone(path.substr(4, last - 4)) &&
-                                                            find_zone(path.substr(4, folder - 4)))
+                                                           find_zone(path.substr(4, folder - 4)))
             return event_response(snapshot, request, *target, p.substr(4, folder - 4), p.substr(folder + 1, last - folder - 1),
                                   p.substr(last + 1));
         return feed_response(snapshot, request, *target, p.substr(4, last - 4), p.substr(last + 1));

@@ -408,7 +408,7 @@ private:
         auto next = now + max_time_between_rebuilds;
         if (const auto change = next_visibility_change(site, now); change && *change < next) next = *change;
         arm_time_rebuild(std::max<std::chrono::system_clock::duration>(next - std::chrono::system_clock::now(),
-                                                                        std::chrono::seconds(1)));
+                                                                       std::chrono::seconds(1)));
     }
 
     // A "time" rebuild after `wait`, replacing the one pending (from any thread: the timer lives on the strand).
@@ -484,7 +484,7 @@ private:
     std::optional<Instant> source_date_epoch_;
     // Run by the main thread: the daemon's strand, the watcher, the listening sockets.
     asio::io_context ioc_{1};
-    std::vector<std::unique_ptr<asio::io_context>> io_;  // one per I/O thread: the connections
+    std::vector<std::unique_ptr<asio::io_context>> io_;                                // one per I/O thread: the connections
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> io_work_;  // keeps them running
     // The daemon's own timers, signals and watcher swaps run here, one at a time.
     asio::strand<asio::io_context::executor_type> strand_;
@@ -498,7 +498,7 @@ private:
     std::unique_ptr<HttpServer> server_;
     std::unique_ptr<Watcher> watcher_;
     std::unique_ptr<ContentState> content_;  // used only by the worker
-    FragmentStore fragments_;                 // used only by the worker
+    FragmentStore fragments_;                // used only by the worker
     unsigned render_threads_ = render_threads();
 
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;

@@ -50,9 +50,9 @@ struct FileStamp {
 
 // One content file of a section, found by walking the content tree.
 struct ContentFile {
-    std::string path;      // relative to the content dir, '/'-separated
-    std::string absolute;  // for reading
-    std::string shown;     // as diagnostics name it
+    std::string path;                        // relative to the content dir, '/'-separated
+    std::string absolute;                    // for reading
+    std::string shown;                       // as diagnostics name it
     const SectionConfig* section = nullptr;  // points into the config given to list_content
     FileRole role = FileRole::markdown;
     FileStamp stamp;

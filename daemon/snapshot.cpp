@@ -237,12 +237,14 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     control.fragments = input.fragments;
     control.run = input.run;
     std::mutex mutex;
-    publish_site(site, input.options, [&](std::string path, Document doc) {
-        const Instant modified = last_modified(input, path, doc.etag);
-        auto rep = make_representation(std::move(doc), modified, false);
-        const std::lock_guard lock(mutex);
-        snap->documents.emplace(std::move(path), std::move(rep));
-    }, control);
+    publish_site(
+        site, input.options, [&](std::string path, Document doc) {
+            const Instant modified = last_modified(input, path, doc.etag);
+            auto rep = make_representation(std::move(doc), modified, false);
+            const std::lock_guard lock(mutex);
+            snap->documents.emplace(std::move(path), std::move(rep));
+        },
+        control);
     snap->build_duration = std::chrono::steady_clock::now() - started;
     return snap;
 }

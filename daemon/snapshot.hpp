@@ -25,12 +25,12 @@ namespace almanac {
 // One document ready to send: its bytes in each encoding, with one strong ETag per encoding. The
 // tags do not depend on whether the encodings exist yet: a snapshot is served before it is compressed.
 struct Representation {
-    std::shared_ptr<const Rope> identity;  // one piece unless the document is large (see make_representation)
+    std::shared_ptr<const Rope> identity;       // one piece unless the document is large (see make_representation)
     std::shared_ptr<const Rope> gzip;           // null when not smaller than identity
     std::shared_ptr<const std::string> brotli;  // null when not smaller than identity
-    std::string etag;         // of identity: "\"…\""
-    std::string etag_gzip;    // the identity tag with ".gz" inside the quotes
-    std::string etag_brotli;  // … with ".br"
+    std::string etag;                           // of identity: "\"…\""
+    std::string etag_gzip;                      // the identity tag with ".gz" inside the quotes
+    std::string etag_brotli;                    // … with ".br"
     std::string media_type;
     // When these bytes went live here (build_snapshot): later than every earlier version's, so that
     // If-Modified-Since alone never earns a 304 for bytes the client has not seen.
@@ -97,11 +97,11 @@ struct Snapshot {
 
     std::uint64_t generation = 0;
     std::shared_ptr<const Site> site;
-    PublishOptions options;  // options.now: the instant this snapshot decided visibility at
+    PublishOptions options;                                                               // options.now: the instant this snapshot decided visibility at
     std::map<std::string, std::shared_ptr<const Representation>, std::less<>> documents;  // by document_path
-    std::map<std::string, FeedSignature, std::less<>> signatures;                          // by feed name
-    std::size_t feeds_rendered = 0;  // feeds rendered for this snapshot…
-    std::size_t feeds_reused = 0;    // …and taken unchanged from the previous one
+    std::map<std::string, FeedSignature, std::less<>> signatures;                         // by feed name
+    std::size_t feeds_rendered = 0;                                                       // feeds rendered for this snapshot…
+    std::size_t feeds_reused = 0;                                                         // …and taken unchanged from the previous one
     std::chrono::steady_clock::duration build_duration{};
     mutable ViewCache views;
     // Events' own documents rendered on request (many and small): kept apart, so that a crawler

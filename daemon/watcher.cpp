@@ -127,7 +127,9 @@ std::uint64_t read_proc_number(const char* path) {
 // seen in it, so that a folder renamed away can still be reported file by file.
 class WatchTree {
 public:
-    enum class Outcome { ok, watch_limit, root_lost };
+    enum class Outcome { ok,
+                         watch_limit,
+                         root_lost };
 
     explicit WatchTree(std::string root) : root_(std::move(root)) {}
 
@@ -153,35 +155,35 @@ public:
         const std::string name(event.name);
         const std::string path = child_path(folder.path, name);
         switch (action) {
-        case FsAction::ignore:
-        case FsAction::rescan:
-            break;
-        case FsAction::watch_gone:
-            if (event.wd == root_wd_) return Outcome::root_lost;
-            drop_tree(event.wd, out);
-            break;
-        case FsAction::watch_moved:
-            // Below the root, the parent's IN_MOVED_FROM has already reported the move, and the folder
-            // may since have been found at its new place (add_tree): dropping it now would lose that.
-            if (event.wd == root_wd_) return Outcome::root_lost;
-            break;
-        case FsAction::file_changed:
-            folder.files.insert(name);
-            out.paths.insert(path);
-            break;
-        case FsAction::file_created:
-            folder.files.insert(name);
-            if (content_is_final(absolute_path(root_, path))) out.paths.insert(path);
-            break;
-        case FsAction::file_removed:
-            folder.files.erase(name);
-            out.paths.insert(path);
-            break;
-        case FsAction::dir_added:
-            return add_tree(event.wd, name, out, true);
-        case FsAction::dir_removed:
-            if (const auto child = folder.subdirs.find(name); child != folder.subdirs.end()) drop_tree(child->second, out);
-            break;
+            case FsAction::ignore:
+            case FsAction::rescan:
+                break;
+            case FsAction::watch_gone:
+                if (event.wd == root_wd_) return Outcome::root_lost;
+                drop_tree(event.wd, out);
+                break;
+            case FsAction::watch_moved:
+                // Below the root, the parent's IN_MOVED_FROM has already reported the move, and the folder
+                // may since have been found at its new place (add_tree): dropping it now would lose that.
+                if (event.wd == root_wd_) return Outcome::root_lost;
+                break;
+            case FsAction::file_changed:
+                folder.files.insert(name);
+                out.paths.insert(path);
+                break;
+            case FsAction::file_created:
+                folder.files.insert(name);
+                if (content_is_final(absolute_path(root_, path))) out.paths.insert(path);
+                break;
+            case FsAction::file_removed:
+                folder.files.erase(name);
+                out.paths.insert(path);
+                break;
+            case FsAction::dir_added:
+                return add_tree(event.wd, name, out, true);
+            case FsAction::dir_removed:
+                if (const auto child = folder.subdirs.find(name); child != folder.subdirs.end()) drop_tree(child->second, out);
+                break;
         }
         return Outcome::ok;
     }
@@ -354,7 +356,9 @@ private:
 // Everything lives on one strand (the io_context may run on several threads); handlers hold a
 // shared_ptr to the state, so it outlives the Watcher until they have all finished.
 struct Watcher::State : std::enable_shared_from_this<State> {
-    enum class Mode { idle, inotify, polling };
+    enum class Mode { idle,
+                      inotify,
+                      polling };
 
     State(boost::asio::io_context& ioc, std::string root, std::chrono::milliseconds debounce,
           std::chrono::milliseconds max_delay, Callback on_change)
@@ -398,9 +402,10 @@ struct Watcher::State : std::enable_shared_from_this<State> {
             // EMFILE is the per-user instance limit, a different knob from the watch limit.
             if (err == EMFILE) {
                 const auto limit = read_proc_number("/proc/sys/fs/inotify/max_user_instances");
-                spdlog::warn("watcher: too many inotify instances (fs.inotify.max_user_instances = {}); polling {} every "
-                             "{} ms instead. Raise it with `sysctl fs.inotify.max_user_instances={}`, then restart",
-                             limit, root_, poll_interval_.count(), std::max<std::uint64_t>(2 * limit, 1024));
+                spdlog::warn(
+                    "watcher: too many inotify instances (fs.inotify.max_user_instances = {}); polling {} every "
+                    "{} ms instead. Raise it with `sysctl fs.inotify.max_user_instances={}`, then restart",
+                    limit, root_, poll_interval_.count(), std::max<std::uint64_t>(2 * limit, 1024));
             } else {
                 spdlog::warn("watcher: inotify unavailable ({}); polling {} every {} ms instead", errno_text(err), root_,
                              poll_interval_.count());
@@ -409,26 +414,26 @@ struct Watcher::State : std::enable_shared_from_this<State> {
             return;
         }
         switch (tree_.watch_all(fd)) {
-        case WatchTree::Outcome::ok:
-            mode_ = Mode::inotify;
-            polling_ = false;
-            watch_count_ = tree_.size();
-            if (lost_events) enqueue(ChangeSet{{}, true});
-            read_events();
-            return;
-        case WatchTree::Outcome::watch_limit:
-            warn_watch_limit();
-            close_inotify();
-            start_polling(lost_events);
-            return;
-        case WatchTree::Outcome::root_lost:
-            if (!was_waiting_for_root)
-                spdlog::warn("watcher: cannot watch {} ({}); polling every {} ms until it can be watched", root_,
-                             errno_text(tree_.error()), poll_interval_.count());
-            close_inotify();
-            retry_inotify_ = true;
-            start_polling(lost_events);
-            return;
+            case WatchTree::Outcome::ok:
+                mode_ = Mode::inotify;
+                polling_ = false;
+                watch_count_ = tree_.size();
+                if (lost_events) enqueue(ChangeSet{{}, true});
+                read_events();
+                return;
+            case WatchTree::Outcome::watch_limit:
+                warn_watch_limit();
+                close_inotify();
+                start_polling(lost_events);
+                return;
+            case WatchTree::Outcome::root_lost:
+                if (!was_waiting_for_root)
+                    spdlog::warn("watcher: cannot watch {} ({}); polling every {} ms until it can be watched", root_,
+                                 errno_text(tree_.error()), poll_interval_.count());
+                close_inotify();
+                retry_inotify_ = true;
+                start_polling(lost_events);
+                return;
         }
     }
 
@@ -451,23 +456,25 @@ struct Watcher::State : std::enable_shared_from_this<State> {
         ChangeSet changes;
         for (const auto& event : decode_inotify_events(std::span<const char>(buffer_.data(), size))) {
             switch (tree_.apply(event, changes)) {
-            case WatchTree::Outcome::ok:
-                continue;
-            case WatchTree::Outcome::watch_limit:
-                enqueue(std::move(changes));
-                warn_watch_limit();
-                close_inotify();
-                start_polling(true);
-                return;
-            case WatchTree::Outcome::root_lost:
-                spdlog::warn("watcher: {} was deleted or moved away; asking for a full rescan and polling every {} ms "
-                             "until it is back", root_, poll_interval_.count());
-                changes.rescan = true;
-                enqueue(std::move(changes));
-                close_inotify();
-                retry_inotify_ = true;
-                start_polling(false);
-                return;
+                case WatchTree::Outcome::ok:
+                    continue;
+                case WatchTree::Outcome::watch_limit:
+                    enqueue(std::move(changes));
+                    warn_watch_limit();
+                    close_inotify();
+                    start_polling(true);
+                    return;
+                case WatchTree::Outcome::root_lost:
+                    spdlog::warn(
+                        "watcher: {} was deleted or moved away; asking for a full rescan and polling every {} ms "
+                        "until it is back",
+                        root_, poll_interval_.count());
+                    changes.rescan = true;
+                    enqueue(std::move(changes));
+                    close_inotify();
+                    retry_inotify_ = true;
+                    start_polling(false);
+                    return;
             }
         }
         watch_count_ = tree_.size();
@@ -477,10 +484,11 @@ struct Watcher::State : std::enable_shared_from_this<State> {
 
     void warn_watch_limit() {
         const auto limit = read_proc_number("/proc/sys/fs/inotify/max_user_watches");
-        spdlog::warn("watcher: inotify watch limit reached watching {} (fs.inotify.max_user_watches = {}); polling every "
-                     "{} ms instead. Raise it with `sysctl fs.inotify.max_user_watches={}` (and a file in "
-                     "/etc/sysctl.d/ to keep it), then restart",
-                     root_, limit, poll_interval_.count(), std::max<std::uint64_t>(2 * limit, 524288));
+        spdlog::warn(
+            "watcher: inotify watch limit reached watching {} (fs.inotify.max_user_watches = {}); polling every "
+            "{} ms instead. Raise it with `sysctl fs.inotify.max_user_watches={}` (and a file in "
+            "/etc/sysctl.d/ to keep it), then restart",
+            root_, limit, poll_interval_.count(), std::max<std::uint64_t>(2 * limit, 524288));
     }
 
     void close_inotify() {

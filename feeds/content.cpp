@@ -134,10 +134,10 @@ std::string_view stem(std::string_view name) {
 bool glob_match(std::string_view pattern, std::string_view path) { return glob_from(pattern, 0, path, 0); }
 
 bool is_ignored_name(std::string_view name) {
-    if (name.empty() || name.front() == '.') return true;  // hidden, .#lock, .x.swp
-    if (name.back() == '~') return true;                    // emacs/vim backups
+    if (name.empty() || name.front() == '.') return true;                            // hidden, .#lock, .x.swp
+    if (name.back() == '~') return true;                                             // emacs/vim backups
     if (name.size() >= 2 && name.front() == '#' && name.back() == '#') return true;  // emacs autosave
-    if (name == "4913") return true;                        // vim's write test file
+    if (name == "4913") return true;                                                 // vim's write test file
     const auto ext = ascii_lower(extension(name));
     return ext == ".swp" || ext == ".swo" || ext == ".swx" || ext == ".tmp" || ext == ".bak";
 }
@@ -175,17 +175,17 @@ FileRole classify_path(std::string_view path, const SectionConfig& section) {
 
 namespace {
 
-constexpr std::array event_keys{"title",    "start",       "end",      "duration",  "timezone",    "rrule",
-                                "exdate",   "rdate",       "status",   "location",  "geo",         "url",
-                                "online",   "organizer",   "kind",     "tags",      "description", "uid",
-                                "sequence", "lastmod",     "draft",    "publishDate", "expiryDate", "slug",
-                                "summary",  "author",      "authors"};
+constexpr std::array event_keys{"title", "start", "end", "duration", "timezone", "rrule",
+                                "exdate", "rdate", "status", "location", "geo", "url",
+                                "online", "organizer", "kind", "tags", "description", "uid",
+                                "sequence", "lastmod", "draft", "publishDate", "expiryDate", "slug",
+                                "summary", "author", "authors"};
 
 // Hugo keys that a page may carry for its theme; they mean nothing to feeds and are not typos.
-constexpr std::array hugo_keys{"aliases", "weight",  "layout",   "type",       "images", "params", "keywords",
-                               "linkTitle", "subtitle", "categories", "series", "toc",   "featured_image",
-                               "image",   "menu",    "outputs",  "markup",     "headless", "cascade", "date",
-                               "build",   "resources", "translationKey", "isCJKLanguage", "sitemap"};
+constexpr std::array hugo_keys{"aliases", "weight", "layout", "type", "images", "params", "keywords",
+                               "linkTitle", "subtitle", "categories", "series", "toc", "featured_image",
+                               "image", "menu", "outputs", "markup", "headless", "cascade", "date",
+                               "build", "resources", "translationKey", "isCJKLanguage", "sitemap"};
 
 int edit_distance(std::string_view a, std::string_view b) {
     std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
@@ -513,8 +513,7 @@ void parse_event_fields(Reader& r, const FmNode& fm, Item& item, const Context& 
             } else if (all_day) {
                 const auto last = std::get<CivilDate>(*converted);
                 if (last < std::get<CivilDate>(ev.start)) {
-                    r.error(*end_node, "end", "the last day " + format_event_time(last) + " is before start " +
-                                                  format_event_time(ev.start));
+                    r.error(*end_node, "end", "the last day " + format_event_time(last) + " is before start " + format_event_time(ev.start));
                     failed = true;
                 }
                 ev.end = CivilDate{date::sys_days(last.ymd) + date::days{1}};  // inclusive → exclusive
@@ -784,8 +783,8 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
         const auto page_url = section.type != SectionType::event ? r.string(fm, "url") : std::nullopt;
         const std::string page_url_text(trim(page_url.value_or("")));
         const bool page_url_ok = page_url_text.empty() || ((page_url_text.starts_with('/') || page_url_text.starts_with("http://") ||
-                                                             page_url_text.starts_with("https://")) &&
-                                                            page_url_text.find_first_of(" \t") == std::string::npos);
+                                                            page_url_text.starts_with("https://")) &&
+                                                           page_url_text.find_first_of(" \t") == std::string::npos);
         if (!page_url_ok) {
             r.error(*fm.find("url"), "url", "expected an http(s) URL or a path starting with '/', got '" + page_url_text + "'");
             failed = true;
@@ -835,7 +834,8 @@ ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, 
 
     if (classify_path(file.path, section) == FileRole::data) {
         const auto ext = ascii_lower(extension(name));
-        const auto format = ext == ".toml" ? DataFormat::toml : ext == ".json" ? DataFormat::json : DataFormat::yaml;
+        const auto format = ext == ".toml" ? DataFormat::toml : ext == ".json" ? DataFormat::json
+                                                                               : DataFormat::yaml;
         const auto data = parse_data(text, format, dpath);
         diags.insert(diags.end(), data.diagnostics.begin(), data.diagnostics.end());
         if (file_has_errors()) return out;

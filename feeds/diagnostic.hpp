@@ -8,7 +8,8 @@
 
 namespace almanac {
 
-enum class Severity { error, warning };
+enum class Severity { error,
+                      warning };
 
 struct Diagnostic {
     std::string path;  // as the user knows it: relative to the config file's directory when possible

@@ -18,12 +18,12 @@ using std::chrono::seconds;
 
 // Names are spelled out here rather than taken from strftime, whose output follows the locale.
 constexpr std::array<std::string_view, 7> weekday_short = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr std::array<std::string_view, 7> weekday_long = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+constexpr std::array<std::string_view, 7> weekday_long = {"Sunday", "Monday", "Tuesday", "Wednesday",
                                                           "Thursday", "Friday", "Saturday"};
 constexpr std::array<std::string_view, 12> month_short = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-constexpr std::array<std::string_view, 12> month_long = {"January", "February", "March",     "April",
-                                                         "May",     "June",     "July",      "August",
+constexpr std::array<std::string_view, 12> month_long = {"January", "February", "March", "April",
+                                                         "May", "June", "July", "August",
                                                          "September", "October", "November", "December"};
 
 std::string pad2(long n) { return (n < 10 ? "0" : "") + std::to_string(n); }
@@ -145,10 +145,10 @@ std::optional<int> parse_int(std::string_view s) {
 // "1st", "2nd", "15th", "23rd".
 std::string numbered(int n) {
     const auto suffix = (n % 100 >= 11 && n % 100 <= 13) ? "th"
-                        : n % 10 == 1                     ? "st"
-                        : n % 10 == 2                     ? "nd"
-                        : n % 10 == 3                     ? "rd"
-                                                          : "th";
+                        : n % 10 == 1                    ? "st"
+                        : n % 10 == 2                    ? "nd"
+                        : n % 10 == 3                    ? "rd"
+                                                         : "th";
     return std::to_string(n) + suffix;
 }
 
@@ -294,7 +294,8 @@ std::optional<std::string> say_rule(const RuleParts& r, const Zone& event_zone) 
         std::vector<std::string> days;
         for (const auto& [n, day] : r.byday) {
             const std::string name(weekday_long[day]);
-            days.push_back(n != 0 ? "the " + ordinal(n) + " " + name : (monthly || yearly) ? "every " + name : name);
+            days.push_back(n != 0 ? "the " + ordinal(n) + " " + name : (monthly || yearly) ? "every " + name
+                                                                                           : name);
         }
         *text += " on " + join_list(days);
     }
@@ -310,7 +311,8 @@ std::optional<std::string> say_rule(const RuleParts& r, const Zone& event_zone) 
             *text += ", except in " + month_list(excluded);
     }
     if (r.count) {
-        *text += *r.count == 1 ? ", once" : *r.count == 2 ? ", twice" : ", " + std::to_string(*r.count) + " times";
+        *text += *r.count == 1 ? ", once" : *r.count == 2 ? ", twice"
+                                                          : ", " + std::to_string(*r.count) + " times";
     }
     if (!r.until.empty()) {
         const auto until = until_phrase(r.until, event_zone);

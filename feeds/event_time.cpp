@@ -65,7 +65,9 @@ struct Fields {
     int year = 0, month = 0, day = 0;
     bool has_time = false;
     int hour = 0, minute = 0, second = 0;
-    enum class Suffix { none, utc, offset } suffix = Suffix::none;
+    enum class Suffix { none,
+                        utc,
+                        offset } suffix = Suffix::none;
     int offset_sign = 1, offset_hour = 0, offset_minute = 0;
 };
 
@@ -165,12 +167,12 @@ Expected<EventTime> to_event_time(const Fields& f, std::string_view text) {
         return unexpected("second " + std::to_string(f.second) + " out of range (0-59; leap seconds are not supported)" + in);
     const auto local = date::local_days{ymd} + hours{f.hour} + minutes{f.minute} + seconds{f.second};
     switch (f.suffix) {
-    case Fields::Suffix::none:
-        return EventTime{WallTime{local}};
-    case Fields::Suffix::utc:
-        return EventTime{Instant{local.time_since_epoch()}};
-    case Fields::Suffix::offset:
-        break;
+        case Fields::Suffix::none:
+            return EventTime{WallTime{local}};
+        case Fields::Suffix::utc:
+            return EventTime{Instant{local.time_since_epoch()}};
+        case Fields::Suffix::offset:
+            break;
     }
     if (f.offset_hour > 23 || f.offset_minute > 59)
         return unexpected("UTC offset " + std::string(f.offset_sign < 0 ? "-" : "+") + pad2(f.offset_hour) + ":" +
@@ -256,13 +258,25 @@ std::string format_compact_date(date::year_month_day ymd) { return date::format(
 
 constexpr std::array<std::string_view, 7> weekday_names = {"SU", "MO", "TU", "WE", "TH", "FR", "SA"};
 constexpr std::array<std::string_view, 7> frequency_names = {"SECONDLY", "MINUTELY", "HOURLY", "DAILY",
-                                                             "WEEKLY",   "MONTHLY",  "YEARLY"};
+                                                             "WEEKLY", "MONTHLY", "YEARLY"};
 
-enum class Part { freq, until, count, interval, bysecond, byminute, byhour, byday, bymonthday, byyearday, byweekno,
-                  bymonth, bysetpos, wkst };
-constexpr std::array<std::string_view, 14> part_names = {"FREQ",       "UNTIL",     "COUNT",    "INTERVAL", "BYSECOND",
-                                                         "BYMINUTE",   "BYHOUR",    "BYDAY",    "BYMONTHDAY",
-                                                         "BYYEARDAY",  "BYWEEKNO",  "BYMONTH",  "BYSETPOS", "WKST"};
+enum class Part { freq,
+                  until,
+                  count,
+                  interval,
+                  bysecond,
+                  byminute,
+                  byhour,
+                  byday,
+                  bymonthday,
+                  byyearday,
+                  byweekno,
+                  bymonth,
+                  bysetpos,
+                  wkst };
+constexpr std::array<std::string_view, 14> part_names = {"FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND",
+                                                         "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY",
+                                                         "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST"};
 
 std::optional<Part> part_of(std::string_view name) {
     for (std::size_t i = 0; i < part_names.size(); ++i)
@@ -312,39 +326,39 @@ std::string check_byday(std::string_view value, bool& numbered) {
 // The checks of one part's value on its own; an error message or "".
 std::string check_part_value(Part part, std::string_view value, bool& numbered_byday) {
     switch (part) {
-    case Part::freq:
-        if (std::find(frequency_names.begin(), frequency_names.end(), value) == frequency_names.end())
-            return "unknown frequency " + quoted(value) + " (expected SECONDLY, MINUTELY, HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY)";
-        return {};
-    case Part::until:
-        return {};  // checked against DTSTART later
-    case Part::count:
-    case Part::interval: {
-        const long max = part == Part::count ? 999999 : 9999;
-        const auto n = parse_integer(value, false);
-        if (!n || *n < 1) return std::string(part_names[static_cast<std::size_t>(part)]) + " must be a positive integer";
-        if (*n > max) return std::to_string(*n) + " is too large (at most " + std::to_string(max) + ")";
-        return {};
-    }
-    case Part::bysecond:
-        return check_number_list(value, 0, 60, false);
-    case Part::byminute:
-        return check_number_list(value, 0, 59, false);
-    case Part::byhour:
-        return check_number_list(value, 0, 23, false);
-    case Part::byday:
-        return check_byday(value, numbered_byday);
-    case Part::bymonthday:
-        return check_number_list(value, 1, 31, true);
-    case Part::byyearday:
-    case Part::bysetpos:
-        return check_number_list(value, 1, 366, true);
-    case Part::byweekno:
-        return check_number_list(value, 1, 53, true);
-    case Part::bymonth:
-        return check_number_list(value, 1, 12, false);
-    case Part::wkst:
-        return is_weekday(value) ? std::string{} : "unknown weekday " + quoted(value);
+        case Part::freq:
+            if (std::find(frequency_names.begin(), frequency_names.end(), value) == frequency_names.end())
+                return "unknown frequency " + quoted(value) + " (expected SECONDLY, MINUTELY, HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY)";
+            return {};
+        case Part::until:
+            return {};  // checked against DTSTART later
+        case Part::count:
+        case Part::interval: {
+            const long max = part == Part::count ? 999999 : 9999;
+            const auto n = parse_integer(value, false);
+            if (!n || *n < 1) return std::string(part_names[static_cast<std::size_t>(part)]) + " must be a positive integer";
+            if (*n > max) return std::to_string(*n) + " is too large (at most " + std::to_string(max) + ")";
+            return {};
+        }
+        case Part::bysecond:
+            return check_number_list(value, 0, 60, false);
+        case Part::byminute:
+            return check_number_list(value, 0, 59, false);
+        case Part::byhour:
+            return check_number_list(value, 0, 23, false);
+        case Part::byday:
+            return check_byday(value, numbered_byday);
+        case Part::bymonthday:
+            return check_number_list(value, 1, 31, true);
+        case Part::byyearday:
+        case Part::bysetpos:
+            return check_number_list(value, 1, 366, true);
+        case Part::byweekno:
+            return check_number_list(value, 1, 53, true);
+        case Part::bymonth:
+            return check_number_list(value, 1, 12, false);
+        case Part::wkst:
+            return is_weekday(value) ? std::string{} : "unknown weekday " + quoted(value);
     }
     return {};
 }
@@ -376,7 +390,7 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
                                std::string_view bysecond, std::string_view interval, date::year_month_day start,
                                std::string& part_at_fault) {
     struct WeekdayNum {
-        long n;       // 0: every such weekday
+        long n;            // 0: every such weekday
         unsigned weekday;  // 0 = SU
     };
     std::vector<WeekdayNum> weekdays;
@@ -415,11 +429,11 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
                                       });
             const unsigned weekday = (first_weekday + d - 1) % 7;
             const bool weekday_ok = weekdays.empty() || std::any_of(weekdays.begin(), weekdays.end(), [&](const WeekdayNum& w) {
-                if (w.weekday != weekday) return false;
-                if (w.n > 0) return (d - 1) / 7 + 1 == static_cast<unsigned>(w.n);
-                if (w.n < 0) return (length - d) / 7 + 1 == static_cast<unsigned>(-w.n);
-                return true;
-            });
+                                        if (w.weekday != weekday) return false;
+                                        if (w.n > 0) return (d - 1) / 7 + 1 == static_cast<unsigned>(w.n);
+                                        if (w.n < 0) return (length - d) / 7 + 1 == static_cast<unsigned>(-w.n);
+                                        return true;
+                                    });
             if (day_ok && weekday_ok) ++count;
         }
         most = std::max(most, count);
@@ -432,7 +446,9 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
             parts += parts.empty() ? "" : ";";
             parts += std::string(name) + "=" + std::string(value);
         }
-        part_at_fault = !bymonthday.empty() ? "BYMONTHDAY" : !byday.empty() ? "BYDAY" : !bymonth.empty() ? "BYMONTH" : "INTERVAL";
+        part_at_fault = !bymonthday.empty() ? "BYMONTHDAY" : !byday.empty() ? "BYDAY"
+                                                         : !bymonth.empty() ? "BYMONTH"
+                                                                            : "INTERVAL";
         if (bymonthday.empty() && byday.empty())
             return "no month it visits has day " + std::to_string(unsigned{start.day()}) +
                    " (the start's day), so the rule never occurs";
@@ -538,12 +554,12 @@ Expected<EventTime> parse_event_time(std::string_view text) {
 
 WallTimeKind classify(WallTime t, const Zone& zone) {
     switch (zone_local_info(zone, t.local).result) {
-    case date::local_info::nonexistent:
-        return WallTimeKind::nonexistent;
-    case date::local_info::ambiguous:
-        return WallTimeKind::ambiguous;
-    default:
-        return WallTimeKind::unique;
+        case date::local_info::nonexistent:
+            return WallTimeKind::nonexistent;
+        case date::local_info::ambiguous:
+            return WallTimeKind::ambiguous;
+        default:
+            return WallTimeKind::unique;
     }
 }
 
@@ -603,22 +619,22 @@ Expected<Duration> parse_duration(std::string_view text) {
         if (!n || *n > 999999) return unexpected("value " + std::string(digits) + " is too large" + in);
         const int value = static_cast<int>(*n);
         switch (unit) {
-        case 'W':
-            weeks = true;
-            d.days += 7 * value;
-            break;
-        case 'D':
-            d.days += value;
-            break;
-        case 'H':
-            d.seconds += hours{value};
-            break;
-        case 'M':
-            d.seconds += minutes{value};
-            break;
-        default:
-            d.seconds += seconds{value};
-            break;
+            case 'W':
+                weeks = true;
+                d.days += 7 * value;
+                break;
+            case 'D':
+                d.days += value;
+                break;
+            case 'H':
+                d.seconds += hours{value};
+                break;
+            case 'M':
+                d.seconds += minutes{value};
+                break;
+            default:
+                d.seconds += seconds{value};
+                break;
         }
         any = true;
         any_time = any_time || in_time;
@@ -675,7 +691,7 @@ Expected<RecurrenceRule> parse_rrule(std::string_view text, const EventTime& sta
     if (rule.find_first_of(" \t\r\n") != std::string::npos)
         return unexpected("RRULE " + quoted(text) + " contains spaces; write NAME=VALUE parts joined by ';'");
 
-    std::vector<std::pair<Part, std::string>> parts;  // in the order written
+    std::vector<std::pair<Part, std::string>> parts;     // in the order written
     std::array<std::string, part_names.size()> written;  // each part (uppercased), "" when absent
     std::string freq;
     bool numbered_byday = false;

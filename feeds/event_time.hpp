@@ -58,7 +58,9 @@ date::sys_info zone_info_at(const Zone& zone, Instant t);
 date::local_info zone_local_info(const Zone& zone, date::local_seconds t);
 
 // How a wall time maps onto the zone's UTC timeline.
-enum class WallTimeKind { unique, nonexistent, ambiguous };
+enum class WallTimeKind { unique,
+                          nonexistent,
+                          ambiguous };
 WallTimeKind classify(WallTime t, const Zone& zone);
 
 // The instant of a wall time under RFC 5545 §3.3.5: a time in a DST gap is shifted forward by the

@@ -34,9 +34,9 @@ struct IcsZoneUse {
 };
 
 struct Fragment {
-    Piece text;                      // RSS, Atom, JSON Feed: the entry's bytes as they appear in the document
-    std::vector<IcsEvent> events;    // iCalendar: the item's VEVENTs
-    std::vector<IcsZoneUse> zones;   // iCalendar: the TZIDs they use
+    Piece text;                     // RSS, Atom, JSON Feed: the entry's bytes as they appear in the document
+    std::vector<IcsEvent> events;   // iCalendar: the item's VEVENTs
+    std::vector<IcsZoneUse> zones;  // iCalendar: the TZIDs they use
 };
 
 class FragmentCache {

@@ -16,7 +16,10 @@ struct FmEntry;
 // A value from front matter or a data file. Scalars keep their text as written (TOML dates and
 // numbers are rendered back to text), so one set of value parsers serves every format.
 struct FmNode {
-    enum class Kind { null, scalar, list, map };
+    enum class Kind { null,
+                      scalar,
+                      list,
+                      map };
     Kind kind = Kind::null;
     std::string scalar;
     bool quoted = false;  // the scalar was a quoted string (YAML) or a string (TOML/JSON)
@@ -38,7 +41,9 @@ struct FmEntry {
 
 std::string_view kind_name(FmNode::Kind k);
 
-enum class FrontMatterFormat { none, yaml, toml };
+enum class FrontMatterFormat { none,
+                               yaml,
+                               toml };
 
 struct SplitDocument {
     FrontMatterFormat format = FrontMatterFormat::none;
@@ -53,7 +58,9 @@ struct SplitDocument {
 // An unterminated front matter block, a syntax error, or front matter that is not a map is an error.
 SplitDocument split_front_matter(std::string_view text, const std::string& path);
 
-enum class DataFormat { yaml, toml, json };
+enum class DataFormat { yaml,
+                        toml,
+                        json };
 
 struct ParsedData {
     FmNode root;

@@ -233,10 +233,24 @@ enum class Treatment {
 
 bool is_void(GumboTag tag) {
     switch (tag) {
-        case GUMBO_TAG_AREA: case GUMBO_TAG_BASE: case GUMBO_TAG_BASEFONT: case GUMBO_TAG_BGSOUND:
-        case GUMBO_TAG_BR: case GUMBO_TAG_COL: case GUMBO_TAG_EMBED: case GUMBO_TAG_FRAME: case GUMBO_TAG_HR:
-        case GUMBO_TAG_IMG: case GUMBO_TAG_INPUT: case GUMBO_TAG_KEYGEN: case GUMBO_TAG_LINK: case GUMBO_TAG_META:
-        case GUMBO_TAG_PARAM: case GUMBO_TAG_SOURCE: case GUMBO_TAG_TRACK: case GUMBO_TAG_WBR: return true;
+        case GUMBO_TAG_AREA:
+        case GUMBO_TAG_BASE:
+        case GUMBO_TAG_BASEFONT:
+        case GUMBO_TAG_BGSOUND:
+        case GUMBO_TAG_BR:
+        case GUMBO_TAG_COL:
+        case GUMBO_TAG_EMBED:
+        case GUMBO_TAG_FRAME:
+        case GUMBO_TAG_HR:
+        case GUMBO_TAG_IMG:
+        case GUMBO_TAG_INPUT:
+        case GUMBO_TAG_KEYGEN:
+        case GUMBO_TAG_LINK:
+        case GUMBO_TAG_META:
+        case GUMBO_TAG_PARAM:
+        case GUMBO_TAG_SOURCE:
+        case GUMBO_TAG_TRACK:
+        case GUMBO_TAG_WBR: return true;
         default: return false;
     }
 }
@@ -245,42 +259,127 @@ bool is_void(GumboTag tag) {
 // their fields, document metadata, media fallbacks, SVG and MathML.
 bool is_dropped(GumboTag tag) {
     switch (tag) {
-        case GUMBO_TAG_SCRIPT: case GUMBO_TAG_STYLE: case GUMBO_TAG_TEMPLATE: case GUMBO_TAG_NOSCRIPT:
-        case GUMBO_TAG_NOEMBED: case GUMBO_TAG_NOFRAMES: case GUMBO_TAG_FRAMESET: case GUMBO_TAG_FRAME:
-        case GUMBO_TAG_OBJECT: case GUMBO_TAG_EMBED: case GUMBO_TAG_APPLET: case GUMBO_TAG_PARAM:
-        case GUMBO_TAG_FORM: case GUMBO_TAG_INPUT: case GUMBO_TAG_BUTTON: case GUMBO_TAG_SELECT:
-        case GUMBO_TAG_OPTION: case GUMBO_TAG_OPTGROUP: case GUMBO_TAG_DATALIST: case GUMBO_TAG_TEXTAREA:
-        case GUMBO_TAG_OUTPUT: case GUMBO_TAG_KEYGEN: case GUMBO_TAG_HEAD: case GUMBO_TAG_TITLE:
-        case GUMBO_TAG_META: case GUMBO_TAG_LINK: case GUMBO_TAG_BASE: case GUMBO_TAG_XMP:
-        case GUMBO_TAG_PLAINTEXT: case GUMBO_TAG_AUDIO: case GUMBO_TAG_VIDEO: case GUMBO_TAG_TRACK:
-        case GUMBO_TAG_CANVAS: case GUMBO_TAG_MAP: case GUMBO_TAG_AREA: case GUMBO_TAG_SVG: case GUMBO_TAG_MATH:
-        case GUMBO_TAG_MENU: case GUMBO_TAG_MENUITEM: return true;
+        case GUMBO_TAG_SCRIPT:
+        case GUMBO_TAG_STYLE:
+        case GUMBO_TAG_TEMPLATE:
+        case GUMBO_TAG_NOSCRIPT:
+        case GUMBO_TAG_NOEMBED:
+        case GUMBO_TAG_NOFRAMES:
+        case GUMBO_TAG_FRAMESET:
+        case GUMBO_TAG_FRAME:
+        case GUMBO_TAG_OBJECT:
+        case GUMBO_TAG_EMBED:
+        case GUMBO_TAG_APPLET:
+        case GUMBO_TAG_PARAM:
+        case GUMBO_TAG_FORM:
+        case GUMBO_TAG_INPUT:
+        case GUMBO_TAG_BUTTON:
+        case GUMBO_TAG_SELECT:
+        case GUMBO_TAG_OPTION:
+        case GUMBO_TAG_OPTGROUP:
+        case GUMBO_TAG_DATALIST:
+        case GUMBO_TAG_TEXTAREA:
+        case GUMBO_TAG_OUTPUT:
+        case GUMBO_TAG_KEYGEN:
+        case GUMBO_TAG_HEAD:
+        case GUMBO_TAG_TITLE:
+        case GUMBO_TAG_META:
+        case GUMBO_TAG_LINK:
+        case GUMBO_TAG_BASE:
+        case GUMBO_TAG_XMP:
+        case GUMBO_TAG_PLAINTEXT:
+        case GUMBO_TAG_AUDIO:
+        case GUMBO_TAG_VIDEO:
+        case GUMBO_TAG_TRACK:
+        case GUMBO_TAG_CANVAS:
+        case GUMBO_TAG_MAP:
+        case GUMBO_TAG_AREA:
+        case GUMBO_TAG_SVG:
+        case GUMBO_TAG_MATH:
+        case GUMBO_TAG_MENU:
+        case GUMBO_TAG_MENUITEM: return true;
         default: return false;
     }
 }
 
 bool is_allowed(GumboTag tag) {
     switch (tag) {
-        case GUMBO_TAG_P: case GUMBO_TAG_DIV: case GUMBO_TAG_SPAN: case GUMBO_TAG_BR: case GUMBO_TAG_HR:
-        case GUMBO_TAG_H1: case GUMBO_TAG_H2: case GUMBO_TAG_H3: case GUMBO_TAG_H4: case GUMBO_TAG_H5:
-        case GUMBO_TAG_H6: case GUMBO_TAG_B: case GUMBO_TAG_I: case GUMBO_TAG_U: case GUMBO_TAG_S:
-        case GUMBO_TAG_STRIKE: case GUMBO_TAG_EM: case GUMBO_TAG_STRONG: case GUMBO_TAG_SMALL:
-        case GUMBO_TAG_BIG: case GUMBO_TAG_MARK: case GUMBO_TAG_DEL: case GUMBO_TAG_INS: case GUMBO_TAG_SUB:
-        case GUMBO_TAG_SUP: case GUMBO_TAG_CODE: case GUMBO_TAG_KBD: case GUMBO_TAG_SAMP: case GUMBO_TAG_VAR:
-        case GUMBO_TAG_TT: case GUMBO_TAG_PRE: case GUMBO_TAG_BLOCKQUOTE: case GUMBO_TAG_Q: case GUMBO_TAG_CITE:
-        case GUMBO_TAG_ABBR: case GUMBO_TAG_DFN: case GUMBO_TAG_TIME: case GUMBO_TAG_BDI: case GUMBO_TAG_BDO:
-        case GUMBO_TAG_RUBY: case GUMBO_TAG_RT: case GUMBO_TAG_RP: case GUMBO_TAG_WBR: case GUMBO_TAG_UL:
-        case GUMBO_TAG_OL: case GUMBO_TAG_LI: case GUMBO_TAG_DL: case GUMBO_TAG_DT: case GUMBO_TAG_DD:
-        case GUMBO_TAG_A: case GUMBO_TAG_IMG: case GUMBO_TAG_SOURCE:
-        case GUMBO_TAG_FIGURE: case GUMBO_TAG_FIGCAPTION: case GUMBO_TAG_DETAILS: case GUMBO_TAG_SUMMARY:
-        case GUMBO_TAG_TABLE: case GUMBO_TAG_CAPTION: case GUMBO_TAG_COLGROUP: case GUMBO_TAG_COL:
-        case GUMBO_TAG_THEAD: case GUMBO_TAG_TBODY: case GUMBO_TAG_TFOOT: case GUMBO_TAG_TR: case GUMBO_TAG_TH:
+        case GUMBO_TAG_P:
+        case GUMBO_TAG_DIV:
+        case GUMBO_TAG_SPAN:
+        case GUMBO_TAG_BR:
+        case GUMBO_TAG_HR:
+        case GUMBO_TAG_H1:
+        case GUMBO_TAG_H2:
+        case GUMBO_TAG_H3:
+        case GUMBO_TAG_H4:
+        case GUMBO_TAG_H5:
+        case GUMBO_TAG_H6:
+        case GUMBO_TAG_B:
+        case GUMBO_TAG_I:
+        case GUMBO_TAG_U:
+        case GUMBO_TAG_S:
+        case GUMBO_TAG_STRIKE:
+        case GUMBO_TAG_EM:
+        case GUMBO_TAG_STRONG:
+        case GUMBO_TAG_SMALL:
+        case GUMBO_TAG_BIG:
+        case GUMBO_TAG_MARK:
+        case GUMBO_TAG_DEL:
+        case GUMBO_TAG_INS:
+        case GUMBO_TAG_SUB:
+        case GUMBO_TAG_SUP:
+        case GUMBO_TAG_CODE:
+        case GUMBO_TAG_KBD:
+        case GUMBO_TAG_SAMP:
+        case GUMBO_TAG_VAR:
+        case GUMBO_TAG_TT:
+        case GUMBO_TAG_PRE:
+        case GUMBO_TAG_BLOCKQUOTE:
+        case GUMBO_TAG_Q:
+        case GUMBO_TAG_CITE:
+        case GUMBO_TAG_ABBR:
+        case GUMBO_TAG_DFN:
+        case GUMBO_TAG_TIME:
+        case GUMBO_TAG_BDI:
+        case GUMBO_TAG_BDO:
+        case GUMBO_TAG_RUBY:
+        case GUMBO_TAG_RT:
+        case GUMBO_TAG_RP:
+        case GUMBO_TAG_WBR:
+        case GUMBO_TAG_UL:
+        case GUMBO_TAG_OL:
+        case GUMBO_TAG_LI:
+        case GUMBO_TAG_DL:
+        case GUMBO_TAG_DT:
+        case GUMBO_TAG_DD:
+        case GUMBO_TAG_A:
+        case GUMBO_TAG_IMG:
+        case GUMBO_TAG_SOURCE:
+        case GUMBO_TAG_FIGURE:
+        case GUMBO_TAG_FIGCAPTION:
+        case GUMBO_TAG_DETAILS:
+        case GUMBO_TAG_SUMMARY:
+        case GUMBO_TAG_TABLE:
+        case GUMBO_TAG_CAPTION:
+        case GUMBO_TAG_COLGROUP:
+        case GUMBO_TAG_COL:
+        case GUMBO_TAG_THEAD:
+        case GUMBO_TAG_TBODY:
+        case GUMBO_TAG_TFOOT:
+        case GUMBO_TAG_TR:
+        case GUMBO_TAG_TH:
         case GUMBO_TAG_TD: return true;
         default: return false;
     }
 }
 
-enum class AttrKind { none, text, url, srcset, number, language_class };
+enum class AttrKind { none,
+                      text,
+                      url,
+                      srcset,
+                      number,
+                      language_class };
 
 // The attributes an element keeps when untrusted, and what their values must be.
 AttrKind attribute_kind(GumboTag tag, std::string_view name) {
@@ -417,9 +516,9 @@ private:
     struct Frame {
         const GumboVector* children;
         std::size_t next;
-        std::string end_tag;  // written when the frame ends; empty for an unwrapped element
-        bool raw_text;        // trusted script or style: text as it is
-        bool drop_if_empty;   // an element that means nothing empty (a paragraph left with nothing)
+        std::string end_tag;     // written when the frame ends; empty for an unwrapped element
+        bool raw_text;           // trusted script or style: text as it is
+        bool drop_if_empty;      // an element that means nothing empty (a paragraph left with nothing)
         std::size_t start_at;    // output size before the start tag
         std::size_t content_at;  // output size after the start tag
     };
@@ -673,7 +772,8 @@ private:
     void flush() {
         if (pending_ > 0 && !out_.empty()) {
             while (!out_.empty() && out_.back() == ' ') out_.pop_back();
-            const int have = out_.ends_with("\n\n") ? 2 : out_.ends_with('\n') ? 1 : 0;
+            const int have = out_.ends_with("\n\n") ? 2 : out_.ends_with('\n') ? 1
+                                                                               : 0;
             for (int i = have; i < pending_; ++i) out_ += '\n';
         }
         pending_ = 0;
@@ -688,14 +788,39 @@ private:
 // list, a table or a figure, 0 for inline elements.
 int block_breaks(GumboTag tag) {
     switch (tag) {
-        case GUMBO_TAG_P: case GUMBO_TAG_H1: case GUMBO_TAG_H2: case GUMBO_TAG_H3: case GUMBO_TAG_H4:
-        case GUMBO_TAG_H5: case GUMBO_TAG_H6: case GUMBO_TAG_UL: case GUMBO_TAG_OL: case GUMBO_TAG_DL:
-        case GUMBO_TAG_TABLE: case GUMBO_TAG_BLOCKQUOTE: case GUMBO_TAG_PRE: case GUMBO_TAG_FIGURE:
-        case GUMBO_TAG_DETAILS: case GUMBO_TAG_HR: case GUMBO_TAG_SECTION: case GUMBO_TAG_ARTICLE:
-        case GUMBO_TAG_ASIDE: case GUMBO_TAG_HEADER: case GUMBO_TAG_FOOTER: case GUMBO_TAG_NAV:
-        case GUMBO_TAG_MAIN: case GUMBO_TAG_ADDRESS: case GUMBO_TAG_CENTER: return 2;
-        case GUMBO_TAG_DIV: case GUMBO_TAG_LI: case GUMBO_TAG_TR: case GUMBO_TAG_DT: case GUMBO_TAG_DD:
-        case GUMBO_TAG_CAPTION: case GUMBO_TAG_FIGCAPTION: case GUMBO_TAG_SUMMARY: return 1;
+        case GUMBO_TAG_P:
+        case GUMBO_TAG_H1:
+        case GUMBO_TAG_H2:
+        case GUMBO_TAG_H3:
+        case GUMBO_TAG_H4:
+        case GUMBO_TAG_H5:
+        case GUMBO_TAG_H6:
+        case GUMBO_TAG_UL:
+        case GUMBO_TAG_OL:
+        case GUMBO_TAG_DL:
+        case GUMBO_TAG_TABLE:
+        case GUMBO_TAG_BLOCKQUOTE:
+        case GUMBO_TAG_PRE:
+        case GUMBO_TAG_FIGURE:
+        case GUMBO_TAG_DETAILS:
+        case GUMBO_TAG_HR:
+        case GUMBO_TAG_SECTION:
+        case GUMBO_TAG_ARTICLE:
+        case GUMBO_TAG_ASIDE:
+        case GUMBO_TAG_HEADER:
+        case GUMBO_TAG_FOOTER:
+        case GUMBO_TAG_NAV:
+        case GUMBO_TAG_MAIN:
+        case GUMBO_TAG_ADDRESS:
+        case GUMBO_TAG_CENTER: return 2;
+        case GUMBO_TAG_DIV:
+        case GUMBO_TAG_LI:
+        case GUMBO_TAG_TR:
+        case GUMBO_TAG_DT:
+        case GUMBO_TAG_DD:
+        case GUMBO_TAG_CAPTION:
+        case GUMBO_TAG_FIGCAPTION:
+        case GUMBO_TAG_SUMMARY: return 1;
         default: return 0;
     }
 }
@@ -729,8 +854,8 @@ private:
         std::size_t next;
         GumboTag tag;
         int breaks;
-        std::string link;       // an <a>'s URL, written after its label
-        std::size_t label_at;   // where the label starts in the output
+        std::string link;      // an <a>'s URL, written after its label
+        std::size_t label_at;  // where the label starts in the output
         bool preformatted;
     };
 

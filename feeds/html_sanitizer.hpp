@@ -34,7 +34,10 @@ std::string html_text(std::string_view html, const HtmlPolicy& policy);
 
 // What one raw inline HTML tag inside a Markdown paragraph stands for in plain text.
 struct InlineHtmlText {
-    enum class Kind { text, line_break, link_start, link_end } kind = Kind::text;
+    enum class Kind { text,
+                      line_break,
+                      link_start,
+                      link_end } kind = Kind::text;
     std::string value;  // text: the text; link_start: the link's URL (empty when it has none)
 };
 InlineHtmlText inline_html_text(std::string_view tag, const HtmlPolicy& policy);

@@ -73,7 +73,8 @@ void append_value_text(std::string& line, icalproperty* property) {
             // rejects them; this is the writer's own guarantee.
             const OwnedString text{icalvalue_as_ical_string_r(value)};
             std::string out = text ? text.get() : "";
-            std::replace_if(out.begin(), out.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
+            std::replace_if(
+                out.begin(), out.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
             line += out;
             return;
         }
@@ -115,7 +116,9 @@ icalproperty* x_property(const char* name, const std::string& value) {
 
 // A DTSTART/DTEND/RDATE/EXDATE value as it will be written.
 struct WrittenTime {
-    enum class Form { date, utc, zoned } form = Form::utc;
+    enum class Form { date,
+                      utc,
+                      zoned } form = Form::utc;
     date::local_seconds local;  // date: its midnight; utc: the UTC clock; zoned: the wall time in `zone`
     Zone zone;                  // zoned only: the TZID
     Instant instant;            // what it means (a date: its midnight in the event's zone)
@@ -123,7 +126,7 @@ struct WrittenTime {
 
 bool is_utc_zone(const Zone& zone) {
     static constexpr std::array<std::string_view, 8> names = {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal",
-                                                             "Etc/Universal", "Zulu", "Etc/Zulu"};
+                                                              "Etc/Universal", "Zulu", "Etc/Zulu"};
     return std::find(names.begin(), names.end(), zone.name) != names.end() ||
            (zone.tz && (zone.tz->name() == "Etc/UTC" || zone.tz->name() == "UTC"));
 }
@@ -263,8 +266,7 @@ std::string compact_time(const EventTime& t) {
 std::vector<PlannedEvent> plan(const Item& item, const std::optional<Zone>& view) {
     const auto& event = *item.event;
     if (event.rrule) {
-        PlannedEvent p{&item, item.uid, own_form(event.start, event.zone), own_form(event.end, event.zone),
-                       &*event.rrule, {}, {}, {}};
+        PlannedEvent p{&item, item.uid, own_form(event.start, event.zone), own_form(event.end, event.zone), &*event.rrule, {}, {}, {}};
         // An RDATE the RRULE already yields would show twice in ical.js (Thunderbird): leave it out.
         Event rule_only = event;
         rule_only.rdates.clear();
@@ -287,8 +289,7 @@ std::vector<PlannedEvent> plan(const Item& item, const std::optional<Zone>& view
         const bool repeated =
             std::any_of(out.begin(), out.end(), [&](const PlannedEvent& p) { return p.uid == uid; });
         if (excluded || repeated) continue;
-        PlannedEvent p{&item, std::move(uid), single_form(start, event.zone, view), single_form(occurrence_end(event, start), event.zone, view),
-                       nullptr, {}, {}, {}};
+        PlannedEvent p{&item, std::move(uid), single_form(start, event.zone, view), single_form(occurrence_end(event, start), event.zone, view), nullptr, {}, {}, {}};
         // DTSTART and DTEND in one form: when one of them had to fall back to UTC, both do.
         if ((p.start.form == WrittenTime::Form::utc) != (p.end.form == WrittenTime::Form::utc) &&
             p.start.form != WrittenTime::Form::date) {
@@ -401,12 +402,12 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
     fragments.reserve(request.items.size());
     for (const auto* item : request.items) {
         if (!item->event) continue;
-        const std::string zone = view_independent(*item) ? std::string() : view ? view->name : std::string("-");
+        const std::string zone = view_independent(*item) ? std::string() : view ? view->name
+                                                                                : std::string("-");
         if (request.fragments && request.fragments->keeps(zone)) {
             const Instant dates = entry_date_key(*item, request);
             const Fragment* f = request.fragments->find(*item, zone, dates);
-            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates,
-                                                                  render_item(*item, view, request.updated, request.now)));
+            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates, render_item(*item, view, request.updated, request.now)));
         } else {
             rendered.push_back(render_item(*item, view, request.updated, request.now));
         }

@@ -58,14 +58,14 @@ const std::vector<std::string>& zone_names() {
 
 std::string_view format_label(FeedFormat format) {
     switch (format) {
-    case FeedFormat::ics:
-        return "iCalendar";
-    case FeedFormat::rss:
-        return "RSS";
-    case FeedFormat::atom:
-        return "Atom";
-    case FeedFormat::json:
-        return "JSON Feed";
+        case FeedFormat::ics:
+            return "iCalendar";
+        case FeedFormat::rss:
+            return "RSS";
+        case FeedFormat::atom:
+            return "Atom";
+        case FeedFormat::json:
+            return "JSON Feed";
     }
     return "";
 }

@@ -14,10 +14,10 @@
 namespace almanac {
 
 struct IndexOptions {
-    Instant now;                 // the snapshot's build instant: "upcoming" starts here
-    std::optional<Zone> zone;    // the chosen zone (?tz=); nullopt: the site's timezone
-    int upcoming_days = 90;      // how far ahead upcoming occurrences are listed
-    int upcoming_limit = 50;     // at most this many occurrences
+    Instant now;               // the snapshot's build instant: "upcoming" starts here
+    std::optional<Zone> zone;  // the chosen zone (?tz=); nullopt: the site's timezone
+    int upcoming_days = 90;    // how far ahead upcoming occurrences are listed
+    int upcoming_limit = 50;   // at most this many occurrences
 };
 
 // A complete UTF-8 HTML5 document. Links are absolute (documents from feed_url/view_url/event_url,

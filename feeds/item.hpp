@@ -12,7 +12,9 @@
 
 namespace almanac {
 
-enum class EventStatus { confirmed, tentative, cancelled };
+enum class EventStatus { confirmed,
+                         tentative,
+                         cancelled };
 
 struct Geo {
     double lat = 0;
@@ -47,12 +49,12 @@ struct Event {
 struct Item {
     SectionType type = SectionType::post;
     std::string section;
-    std::string path;  // relative to the content dir, '/'-separated
-    int line = 1;      // where the item starts: 1 for a file, the list entry's line in a data file
-    int index = -1;    // position in a data file's `events:` list, -1 for a Markdown file
+    std::string path;            // relative to the content dir, '/'-separated
+    int line = 1;                // where the item starts: 1 for a file, the list entry's line in a data file
+    int index = -1;              // position in a data file's `events:` list, -1 for a Markdown file
     std::uint64_t revision = 0;  // XXH3-64 of the file's bytes: equal revisions, equal items (one config)
 
-    std::string uid;        // stable: explicit, else derived from site host + path (+ index)
+    std::string uid;  // stable: explicit, else derived from site host + path (+ index)
     std::string slug;
     std::string permalink;  // absolute URL of the item's page
 

@@ -139,7 +139,10 @@ std::string remove_dot_segments(std::string_view input) {
 // ---------------------------------------------------------------------------------------------
 // Shortcodes
 
-enum class TagKind { open, close, self_closing, escaped };
+enum class TagKind { open,
+                     close,
+                     self_closing,
+                     escaped };
 
 struct ShortcodeTag {
     std::size_t begin = 0;  // offset of "{{"
@@ -147,7 +150,7 @@ struct ShortcodeTag {
     TagKind kind = TagKind::open;
     std::string name;
     std::vector<ShortcodeArgument> args;
-    std::string literal;  // the escaped form's text
+    std::string literal;                 // the escaped form's text
     std::optional<std::size_t> partner;  // index of the matching open/close tag
 };
 
@@ -177,7 +180,9 @@ class TagScanner {
 public:
     explicit TagScanner(std::string_view s) : s_(s) {}
 
-    enum class Result { tag, not_a_tag, unclosed };
+    enum class Result { tag,
+                        not_a_tag,
+                        unclosed };
 
     // Reads the tag whose "{{" is at `at` into `tag`.
     Result scan(std::size_t at, ShortcodeTag& tag) {
@@ -526,7 +531,7 @@ private:
             const std::string_view id = arg_or(tag, "id", 0);
             if (id.empty()) return missing(name, "an id");
             const std::string url = name.starts_with("youtube") ? "https://www.youtube.com/watch?v=" + url_component(id)
-                                                      : "https://vimeo.com/" + url_component(id);
+                                                                : "https://vimeo.com/" + url_component(id);
             return {markdown_link(named_arg(tag, "title"), url), false, std::nullopt};
         }
         if (name == "gist") {

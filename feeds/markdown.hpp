@@ -15,17 +15,17 @@ namespace almanac {
 using ShortcodeDefinitions = std::vector<ShortcodeDefinition>;
 
 struct MarkdownOptions {
-    bool unsafe_html = false;   // trust raw HTML: keep all of it and any link scheme (URLs still made absolute)
-    std::string page_url;       // absolute URL of the item's page; relative links resolve against it
-    bool take_title = false;    // remove the first level-1 heading and return its text as `title`
+    bool unsafe_html = false;         // trust raw HTML: keep all of it and any link scheme (URLs still made absolute)
+    std::string page_url;             // absolute URL of the item's page; relative links resolve against it
+    bool take_title = false;          // remove the first level-1 heading and return its text as `title`
     ShortcodeDefinitions shortcodes;  // the site's own (content.shortcodes); they override the built-in ones
 };
 
 struct RenderedMarkdown {
-    std::string html;     // safe HTML fragment, every link and image URL absolute
-    std::string text;     // readable plain text; a link keeps its URL as text: "label (https://…)"
-    std::string summary;  // plain text of the first paragraph, at most ~300 characters, cut at a word
-    std::string title;    // with take_title: the first "# " heading's text, else empty
+    std::string html;         // safe HTML fragment, every link and image URL absolute
+    std::string text;         // readable plain text; a link keeps its URL as text: "label (https://…)"
+    std::string summary;      // plain text of the first paragraph, at most ~300 characters, cut at a word
+    std::string title;        // with take_title: the first "# " heading's text, else empty
     Diagnostics diagnostics;  // shortcode warnings and nesting errors, at their line in the file
 };
 

@@ -141,13 +141,13 @@ const date::sys_seconds far_future = date::sys_days{date::year::max() / date::De
 date::local_days PosixRuleDate::date_in(date::year y) const {
     const date::local_days jan1{y / date::January / 1};
     switch (kind) {
-    case Kind::julian_no_leap:
-        // Day 60 is 1 March in every year.
-        return jan1 + date::days{day - 1 + (y.is_leap() && day >= 60 ? 1 : 0)};
-    case Kind::julian_zero:
-        return jan1 + date::days{day};
-    case Kind::month_week_day:
-        break;
+        case Kind::julian_no_leap:
+            // Day 60 is 1 March in every year.
+            return jan1 + date::days{day - 1 + (y.is_leap() && day >= 60 ? 1 : 0)};
+        case Kind::julian_zero:
+            return jan1 + date::days{day};
+        case Kind::month_week_day:
+            break;
     }
     const auto m = date::month{static_cast<unsigned>(month)};
     const auto wd = date::weekday{static_cast<unsigned>(day)};

@@ -16,7 +16,9 @@ namespace almanac {
 // counting it) or Mm.w.d (weekday d of week w of month m; week 5 is the last), and the wall time
 // it happens at, in the time in effect before it.
 struct PosixRuleDate {
-    enum class Kind { julian_no_leap, julian_zero, month_week_day } kind = Kind::month_week_day;
+    enum class Kind { julian_no_leap,
+                      julian_zero,
+                      month_week_day } kind = Kind::month_week_day;
     int day = 0;  // Jn, n: the day; Mm.w.d: the weekday (0 = Sunday)
     int month = 0, week = 0;
     std::chrono::seconds time{2 * 3600};

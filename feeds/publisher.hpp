@@ -97,7 +97,7 @@ struct PublishControl {
     // The feed's default-view select_items() at options.now, when the caller has it already
     // (null: selected here).
     std::function<const std::vector<const Item*>*(const FeedConfig&)> selected;
-    bool index = true;                                       // also the index page
+    bool index = true;  // also the index page
     // Also each event's own document (event_document_path), in the default view only: `almanac build`
     // writes them; `serve` renders them on request, so that a rebuild does not render one per event.
     bool events = false;

@@ -89,14 +89,14 @@ EventTime of_kind(date::local_seconds local, const EventTime& like) {
 // The length of one FREQ step in seconds (months and years at their longest), or 0 for none.
 std::int64_t step_seconds(icalrecurrencetype_frequency freq) {
     switch (freq) {
-    case ICAL_SECONDLY_RECURRENCE: return 1;
-    case ICAL_MINUTELY_RECURRENCE: return 60;
-    case ICAL_HOURLY_RECURRENCE: return 3600;
-    case ICAL_DAILY_RECURRENCE: return 86400;
-    case ICAL_WEEKLY_RECURRENCE: return 7 * 86400;
-    case ICAL_MONTHLY_RECURRENCE: return 31 * 86400;
-    case ICAL_YEARLY_RECURRENCE: return 366 * 86400;
-    default: return 0;
+        case ICAL_SECONDLY_RECURRENCE: return 1;
+        case ICAL_MINUTELY_RECURRENCE: return 60;
+        case ICAL_HOURLY_RECURRENCE: return 3600;
+        case ICAL_DAILY_RECURRENCE: return 86400;
+        case ICAL_WEEKLY_RECURRENCE: return 7 * 86400;
+        case ICAL_MONTHLY_RECURRENCE: return 31 * 86400;
+        case ICAL_YEARLY_RECURRENCE: return 366 * 86400;
+        default: return 0;
     }
 }
 

@@ -30,7 +30,7 @@ struct RenderRequest {
     std::vector<const Item*> items;
     FeedView view;
     std::string self_url;
-    Instant updated;  // the document's "last changed": see feed_updated
+    Instant updated;               // the document's "last changed": see feed_updated
     Instant now = Instant::max();  // the publishing instant: item dates after it are not stated (item_updated)
     // Entries rendered before, for this feed and format (feeds/fragments.hpp); null renders all.
     FragmentCache* fragments = nullptr;

@@ -9,14 +9,20 @@ namespace almanac {
 
 // What an action reads: an argument, the inner content, or the value `with` bound to ".".
 struct TemplateValue {
-    enum class Kind { named, positional, inner, dot } kind = Kind::named;
+    enum class Kind { named,
+                      positional,
+                      inner,
+                      dot } kind = Kind::named;
     std::string name;
     std::size_t index = 0;
     bool safe = false;  // `| safeHTML`: written without escaping
 };
 
 struct TemplateNode {
-    enum class Kind { text, output, if_block, with_block } kind = Kind::text;
+    enum class Kind { text,
+                      output,
+                      if_block,
+                      with_block } kind = Kind::text;
     std::string text;
     TemplateValue value;
     std::vector<TemplateNode> then;
@@ -88,7 +94,8 @@ std::optional<std::string> unquote(const std::string& word) {
     for (std::size_t i = 1; i + 1 < word.size(); ++i) {
         if (word.front() == '"' && word[i] == '\\') {
             const char c = word[++i];
-            out += c == 'n' ? '\n' : c == 't' ? '\t' : c;
+            out += c == 'n' ? '\n' : c == 't' ? '\t'
+                                              : c;
         } else {
             out += word[i];
         }

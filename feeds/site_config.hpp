@@ -10,17 +10,22 @@
 
 namespace almanac {
 
-enum class SectionType { event, post, page };
+enum class SectionType { event,
+                         post,
+                         page };
 
 struct SectionConfig {
-    std::string name;                  // the top-level folder under content.dir
+    std::string name;  // the top-level folder under content.dir
     SectionType type = SectionType::post;
     std::vector<std::string> include;  // globs relative to the section folder; empty = every content file
     std::vector<std::string> exclude;
-    std::string permalink;             // ":section/:slug/" style; absolute (https://…) or relative to base_url
+    std::string permalink;  // ":section/:slug/" style; absolute (https://…) or relative to base_url
 };
 
-enum class FeedFormat { ics, rss, atom, json };
+enum class FeedFormat { ics,
+                        rss,
+                        atom,
+                        json };
 
 struct FeedWindow {
     std::optional<int> past_days;    // events that ended more than this many days ago are left out
@@ -28,7 +33,7 @@ struct FeedWindow {
 };
 
 struct FeedConfig {
-    std::string name;   // URL name: /{name}.{ext}
+    std::string name;  // URL name: /{name}.{ext}
     std::string title;
     std::string description;
     std::vector<std::string> sections;
@@ -57,7 +62,8 @@ struct ServerConfig {
 
 // What names a feed entry (RSS guid, Atom id, JSON Feed id): a tag: URI made from the site's host,
 // site.id_date and the item's uid, or the item's permalink, for sites whose permalinks never move.
-enum class EntryIds { tag, permalink };
+enum class EntryIds { tag,
+                      permalink };
 
 struct SiteInfo {
     std::string title = "almanac";
@@ -79,7 +85,7 @@ struct ContentConfig {
     std::vector<SectionConfig> sections;
     bool sections_given = false;  // false: sections are detected from the folders (SPEC §1)
     bool unsafe_html = false;
-    bool build_future = false;  // publish posts dated in the future at once (Hugo's buildFuture)
+    bool build_future = false;                    // publish posts dated in the future at once (Hugo's buildFuture)
     std::vector<ShortcodeDefinition> shortcodes;  // the site's own shortcodes, in the config's order
 };
 

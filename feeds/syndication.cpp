@@ -87,8 +87,7 @@ std::string entry_id(const Item& item, const SiteInfo& site) {
 std::string feed_id(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
     const std::string& base = site.documents_url.empty() ? site.base_url : site.documents_url;
-    const std::string_view relative = std::string_view(request.self_url).substr(
-        request.self_url.starts_with(base) ? base.size() : 0);
+    const std::string_view relative = std::string_view(request.self_url).substr(request.self_url.starts_with(base) ? base.size() : 0);
     if (site.ids == EntryIds::permalink) return site.base_url + std::string(relative);
     return tag_uri(site, relative);
 }
@@ -118,12 +117,12 @@ std::string html_escape(std::string_view text) {
     out.reserve(text.size());
     for (const char c : text) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
         }
     }
     return out;

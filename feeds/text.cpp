@@ -57,7 +57,8 @@ std::string yaml_scalar_utf8(std::string_view s) {
     for (std::size_t bad; (bad = find_invalid_utf8(s)) != std::string_view::npos; s.remove_prefix(bad + 1)) {
         out.append(s.substr(0, bad));
         const auto byte = static_cast<unsigned char>(s[bad]);
-        out.append(byte == 0x85 ? "\xC2\x85" : byte == 0xA0 ? "\xC2\xA0" : "\xEF\xBF\xBD");
+        out.append(byte == 0x85 ? "\xC2\x85" : byte == 0xA0 ? "\xC2\xA0"
+                                                            : "\xEF\xBF\xBD");
     }
     out.append(s);
     return out;

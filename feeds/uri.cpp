@@ -21,10 +21,18 @@ bool is_ascii(std::string_view s) {
 bool needs_escape(unsigned char c) {
     if (c <= 0x20 || c >= 0x7f) return true;
     switch (c) {
-    case '"': case '<': case '>': case '\\': case '^': case '`': case '{': case '|': case '}':
-        return true;
-    default:
-        return false;
+        case '"':
+        case '<':
+        case '>':
+        case '\\':
+        case '^':
+        case '`':
+        case '{':
+        case '|':
+        case '}':
+            return true;
+        default:
+            return false;
     }
 }
 

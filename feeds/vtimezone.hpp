@@ -33,17 +33,17 @@ icaltimetype ical_date(date::year_month_day d);
 // (`offset_from`), as RFC 5545 §3.6.5 writes DTSTART and RDATE there.
 struct Observance {
     bool daylight = false;
-    date::local_seconds start;          // DTSTART: the first onset
+    date::local_seconds start;  // DTSTART: the first onset
     std::chrono::seconds offset_from{0};
     std::chrono::seconds offset_to{0};
-    std::string name;                   // TZNAME: the tz abbreviation ("EST", "+0545")
-    std::string rrule;                  // "FREQ=YEARLY;BYMONTH=3;BYDAY=2SU[;UNTIL=…Z]", or empty
+    std::string name;                         // TZNAME: the tz abbreviation ("EST", "+0545")
+    std::string rrule;                        // "FREQ=YEARLY;BYMONTH=3;BYDAY=2SU[;UNTIL=…Z]", or empty
     std::vector<date::local_seconds> rdates;  // onsets listed one by one; the first repeats DTSTART
 };
 
 struct VTimezone {
-    std::string tzid;                    // the zone name as the event wrote it (links stay links)
-    std::vector<Observance> observances; // ordered by DTSTART
+    std::string tzid;                     // the zone name as the event wrote it (links stay links)
+    std::vector<Observance> observances;  // ordered by DTSTART
 };
 
 // The VTIMEZONE for `zone` that gives the right offset at every instant in [first, last]. Offsets

@@ -18,13 +18,13 @@ std::size_t utf8_sequence_length(std::string_view s) {
     if (b0 >= 0xC2 && b0 <= 0xDF) return continuation(1) ? 2 : 0;
     if (b0 >= 0xE0 && b0 <= 0xEF) {
         if (!continuation(1) || !continuation(2)) return 0;
-        if (b0 == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
+        if (b0 == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
         if (b0 == 0xED && byte(1) >= 0xA0) return 0;  // UTF-16 surrogate
         return 3;
     }
     if (b0 >= 0xF0 && b0 <= 0xF4) {
         if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-        if (b0 == 0xF0 && byte(1) < 0x90) return 0;  // overlong
+        if (b0 == 0xF0 && byte(1) < 0x90) return 0;   // overlong
         if (b0 == 0xF4 && byte(1) >= 0x90) return 0;  // above U+10FFFF
         return 4;
     }
@@ -56,12 +56,12 @@ void append_xml_escaped(std::string& out, std::string_view text) {
         }
         std::string_view entity;
         switch (c) {
-        case '&': entity = "&amp;"; break;
-        case '<': entity = "&lt;"; break;
-        case '>': entity = "&gt;"; break;  // so that "]]>" can never appear in text
-        case '"': entity = "&quot;"; break;
-        case '\'': entity = "&apos;"; break;
-        default: break;
+            case '&': entity = "&amp;"; break;
+            case '<': entity = "&lt;"; break;
+            case '>': entity = "&gt;"; break;  // so that "]]>" can never appear in text
+            case '"': entity = "&quot;"; break;
+            case '\'': entity = "&apos;"; break;
+            default: break;
         }
         if (!entity.empty() || c < 0x20) {  // an entity, or a control character XML forbids (dropped)
             flush();

@@ -74,8 +74,7 @@ TEST(ConfigLoader, ReferenceConfigLoadsWithItsValues) {
         {"events", SectionType::event, "/community/events/:slug/", {}},
         {"meetups", SectionType::event, "/community/meetups/:slug/", {}},
         {"blog", SectionType::post, "/blog/:slug/", {}},
-        {"newsletter", SectionType::post, "https://github.com/todogroup/ospology/blob/main/newsletter/:filename",
-         {"\?\?\?\?-\?\?-\?\?.md"}},
+        {"newsletter", SectionType::post, "https://github.com/todogroup/ospology/blob/main/newsletter/:filename", {"\?\?\?\?-\?\?-\?\?.md"}},
         {"pages", SectionType::page, "/:section/:slug/", {}},
     };
     ASSERT_EQ(c.content.sections.size(), sections.size());
@@ -546,14 +545,42 @@ TEST(ConfigLoader, ParseDuration) {
         std::string_view text;
         std::optional<int> seconds;
     } cases[] = {
-        {"3600", 3600},   {"0", 0},          {"30s", 30},        {"5m", 300},          {"1h", 3600},
-        {"1d", 86400},    {"1w", 604800},    {"1h30m", 5400},    {"1d12h", 129600},    {"PT1H", 3600},
-        {"PT90S", 90},    {"PT1H30M", 5400}, {"P1D", 86400},     {"P1DT12H", 129600},  {"P2W", 1209600},
+        {"3600", 3600},
+        {"0", 0},
+        {"30s", 30},
+        {"5m", 300},
+        {"1h", 3600},
+        {"1d", 86400},
+        {"1w", 604800},
+        {"1h30m", 5400},
+        {"1d12h", 129600},
+        {"PT1H", 3600},
+        {"PT90S", 90},
+        {"PT1H30M", 5400},
+        {"P1D", 86400},
+        {"P1DT12H", 129600},
+        {"P2W", 1209600},
         {"2147483647", INT_MAX},
-        {"", {}},         {"12abc", {}},     {"1x", {}},         {"30m1h", {}},        {"1h1h", {}},
-        {"P", {}},        {"PT", {}},        {"P1DT", {}},       {"P1M", {}},          {"P1Y", {}},
-        {"1.5h", {}},     {"-5", {}},        {"h", {}},          {"1H", {}},           {"pt1h", {}},
-        {"2147483648", {}}, {"99999999999", {}}, {"9999999999d", {}}, {"100000w", {}},    {" 5m", {}},
+        {"", {}},
+        {"12abc", {}},
+        {"1x", {}},
+        {"30m1h", {}},
+        {"1h1h", {}},
+        {"P", {}},
+        {"PT", {}},
+        {"P1DT", {}},
+        {"P1M", {}},
+        {"P1Y", {}},
+        {"1.5h", {}},
+        {"-5", {}},
+        {"h", {}},
+        {"1H", {}},
+        {"pt1h", {}},
+        {"2147483648", {}},
+        {"99999999999", {}},
+        {"9999999999d", {}},
+        {"100000w", {}},
+        {" 5m", {}},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.text);
@@ -691,7 +718,11 @@ TEST(ConfigLoader, YamlMessagesAreUtf8) {
 // single bytes 0xA0 and 0x85, so a title "a\_b" reached every feed (and the ics NAME) as invalid UTF-8.
 TEST(ConfigLoader, YamlEscapesGiveUtf8) {
     const SiteConfig c = load_clean("site:\n  title: \"a\\_b\\Nc\\Ld\"\n");
-    EXPECT_EQ(c.site.title, "a\xC2\xA0" "b\xC2\x85" "c\xE2\x80\xA8" "d");
+    EXPECT_EQ(c.site.title,
+              "a\xC2\xA0"
+              "b\xC2\x85"
+              "c\xE2\x80\xA8"
+              "d");
     const auto r = load("site:\n  \"ti\\_tle\": x\n");
     ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r.diagnostics);
     EXPECT_EQ(find_invalid_utf8(r.diagnostics[0].message), std::string_view::npos) << r.diagnostics[0].message;

@@ -133,7 +133,7 @@ TEST(EncodeSnapshot, LargeDocumentsBrotliCanWait) {
     const auto second = encode_snapshot(*first, nullptr, &chunks, false);
     EXPECT_TRUE(is_encoded(*second));
     EXPECT_TRUE(second->documents.at("big.ics")->brotli);
-    EXPECT_EQ(second->documents.at("big.ics")->gzip, big_first.gzip);        // not compressed again
+    EXPECT_EQ(second->documents.at("big.ics")->gzip, big_first.gzip);                // not compressed again
     EXPECT_EQ(second->documents.at("small.ics"), first->documents.at("small.ics"));  // nothing to do
     EXPECT_EQ(second->documents.at("big.ics")->etag, big_tag);
 }

@@ -13,15 +13,15 @@ namespace {
 
 const char* action_name(FsAction action) {
     switch (action) {
-    case FsAction::ignore: return "ignore";
-    case FsAction::file_changed: return "file_changed";
-    case FsAction::file_created: return "file_created";
-    case FsAction::file_removed: return "file_removed";
-    case FsAction::dir_added: return "dir_added";
-    case FsAction::dir_removed: return "dir_removed";
-    case FsAction::watch_gone: return "watch_gone";
-    case FsAction::watch_moved: return "watch_moved";
-    case FsAction::rescan: return "rescan";
+        case FsAction::ignore: return "ignore";
+        case FsAction::file_changed: return "file_changed";
+        case FsAction::file_created: return "file_created";
+        case FsAction::file_removed: return "file_removed";
+        case FsAction::dir_added: return "dir_added";
+        case FsAction::dir_removed: return "dir_removed";
+        case FsAction::watch_gone: return "watch_gone";
+        case FsAction::watch_moved: return "watch_moved";
+        case FsAction::rescan: return "rescan";
     }
     return "?";
 }

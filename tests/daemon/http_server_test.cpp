@@ -436,8 +436,9 @@ TEST_F(HttpServerTest, Http10ClosesUnlessKeepAliveIsAsked) {
 TEST_F(HttpServerTest, RepeatedFieldsAreJoined) {
     start();
     Client c(port_);
-    ASSERT_TRUE(c.send(get("/x", "If-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\nAccept-Encoding: gzip\r\n"
-                                 "Accept-Encoding: br\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")));
+    ASSERT_TRUE(c.send(get("/x",
+                           "If-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\nAccept-Encoding: gzip\r\n"
+                           "Accept-Encoding: br\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")));
     const auto r = c.read_reply();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->header("X-If-None-Match"), "\"a\", \"b\"");
@@ -519,8 +520,9 @@ TEST_F(HttpServerTest, TransferCodingOtherThanChunkedLastGets400AndClose) {
         EXPECT_TRUE(c.closed_within()) << coding;
     }
     Client chunked(port_);
-    ASSERT_TRUE(chunked.send("GET /x HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
-                             "3\r\nabc\r\n0\r\n\r\n"));
+    ASSERT_TRUE(chunked.send(
+        "GET /x HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n"));
     const auto ok = chunked.read_reply();
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200u);
@@ -573,8 +575,9 @@ TEST_F(HttpServerTest, HostIsRequiredOnceAndValid) {
 TEST_F(HttpServerTest, Http10WithTransferEncodingGets400AndClose) {
     start();
     Client c(port_);
-    ASSERT_TRUE(c.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "3\r\nabc\r\n0\r\n\r\nGET /y HTTP/1.0\r\n\r\n"));
+    ASSERT_TRUE(c.send(
+        "GET /x HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\nGET /y HTTP/1.0\r\n\r\n"));
     const auto r = c.read_reply();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400u);
@@ -877,7 +880,8 @@ TEST_F(HttpServerTest, ObserverCountsEveryResponse) {
 TEST_F(HttpServerTest, ListenOnPortInUseThrowsNamingTheAddress) {
     start();
     const std::string address = "127.0.0.1:" + std::to_string(port_);
-    HttpServer other(ioc_, {}, {}, [](const Request&) { return Response{}; }, nullptr, false);
+    HttpServer other(
+        ioc_, {}, {}, [](const Request&) { return Response{}; }, nullptr, false);
     try {
         other.listen(address);
         FAIL() << "listen succeeded on a port in use";

@@ -213,8 +213,11 @@ TEST_F(HandlerTest, ContentEncoding) {
         const auto r = get("/events.ics", {{"Accept-Encoding", c.accept}});
         EXPECT_EQ(header(r, "Content-Encoding"), c.encoding) << c.accept;
         const std::string e = c.encoding;
-        EXPECT_EQ(body(r), e == "br" ? *rep.brotli : e == "gzip" ? rep.gzip->str() : rep.identity->str()) << c.accept;
-        EXPECT_EQ(header(r, "ETag"), e == "br" ? rep.etag_brotli : e == "gzip" ? rep.etag_gzip : rep.etag);
+        EXPECT_EQ(body(r), e == "br" ? *rep.brotli : e == "gzip" ? rep.gzip->str()
+                                                                 : rep.identity->str())
+            << c.accept;
+        EXPECT_EQ(header(r, "ETag"), e == "br" ? rep.etag_brotli : e == "gzip" ? rep.etag_gzip
+                                                                               : rep.etag);
         EXPECT_EQ(header(r, "Vary"), "Accept-Encoding");
     }
     EXPECT_NE(rep.etag, rep.etag_gzip);
@@ -355,7 +358,8 @@ TEST_F(HandlerTest, HostileTargetsGetOneShortLine) {
              std::string s;
              for (int i = 0; i < 100; ++i) s += "%C3%A9";
              return s;
-         }(), 404},
+         }(),
+         404},
         // Files of the tz database that are not zones, and other names that are no zone.
         {"GET", "/events.ics?tz=zone.tab", 404},
         {"GET", "/events.ics?tz=tzdata.zi", 404},

@@ -39,8 +39,8 @@ TEST(CorpusSite, LoadsWithoutErrors) {
     for (const auto& d : site.diagnostics) EXPECT_NE(d.severity, Severity::error) << format_text(d);
 
     EXPECT_EQ(count_section(site, "events"), 12u);
-    EXPECT_EQ(count_section(site, "meetups"), 6u);  // four pages and two entries of touchpoints.yaml
-    EXPECT_EQ(count_section(site, "blog"), 136u);   // _index.md is a section page
+    EXPECT_EQ(count_section(site, "meetups"), 6u);      // four pages and two entries of touchpoints.yaml
+    EXPECT_EQ(count_section(site, "blog"), 136u);       // _index.md is a section page
     EXPECT_EQ(count_section(site, "newsletter"), 43u);  // only YYYY-MM-DD.md at the top, by the include glob
     EXPECT_EQ(count_section(site, "pages"), 2u);
 
@@ -152,8 +152,7 @@ public:
     }
     const SiteConfig& config() const { return config_; }
     ContentFile file(const std::string& rel) const {
-        return {"events/" + rel, path(rel).string(), "content/events/" + rel, &config_.content.sections.at(0),
-                FileRole::markdown, {}};
+        return {"events/" + rel, path(rel).string(), "content/events/" + rel, &config_.content.sections.at(0), FileRole::markdown, {}};
     }
 
 private:

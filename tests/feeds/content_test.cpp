@@ -162,7 +162,7 @@ TEST(ParseSource, EventErrorsEachAtTheirKey) {
         {"bad rrule", "---\ntitle: X\nstart: 2024-01-05\nrrule: FREQ=SOMETIMES\n---\n", 4, "rrule: "},
         {"bad exdate", "---\ntitle: X\nstart: 2024-01-05T10:00\nduration: PT1H\nrrule: FREQ=DAILY\nexdate: [2024-01-06]\n---\n", 6, "exdate[0]: "},
         {"bad status", "---\ntitle: X\nstart: 2024-01-05\nstatus: maybe\n---\n", 4, "status: expected confirmed"},
-        {"bad geo", "---\ntitle: X\nstart: 2024-01-05\ngeo: { lat: 91, lon: 0 }\n---\n", 4, "geo.lat" },
+        {"bad geo", "---\ntitle: X\nstart: 2024-01-05\ngeo: { lat: 91, lon: 0 }\n---\n", 4, "geo.lat"},
         {"bad url", "---\ntitle: X\nstart: 2024-01-05\nurl: example.com\n---\n", 4, "url: expected an absolute URL"},
         {"js url", "---\ntitle: X\nstart: 2024-01-05\nurl: \"javascript:alert(1)\"\n---\n", 4, "not allowed"},
         {"bad email", "---\ntitle: X\nstart: 2024-01-05\norganizer: { name: A, email: nope }\n---\n", 4, "organizer.email"},
@@ -178,7 +178,8 @@ TEST(ParseSource, EventErrorsEachAtTheirKey) {
         bool found = false;
         for (const auto& d : r.diagnostics)
             if (d.severity == Severity::error && d.line == c.line && d.message.find(c.message) != std::string::npos) found = true;
-        EXPECT_TRUE(found) << c.name << ":\n" << dump(r.diagnostics);
+        EXPECT_TRUE(found) << c.name << ":\n"
+                           << dump(r.diagnostics);
     }
 }
 
@@ -197,8 +198,10 @@ TEST(ParseSource, WarningsKeepTheEvent) {
     };
     for (const auto& c : cases) {
         const auto r = parse("events/w.md", c.text);
-        EXPECT_EQ(r.items.size(), 1u) << c.name << "\n" << dump(r.diagnostics);
-        ASSERT_EQ(r.diagnostics.size(), 1u) << c.name << "\n" << dump(r.diagnostics);
+        EXPECT_EQ(r.items.size(), 1u) << c.name << "\n"
+                                      << dump(r.diagnostics);
+        ASSERT_EQ(r.diagnostics.size(), 1u) << c.name << "\n"
+                                            << dump(r.diagnostics);
         EXPECT_EQ(r.diagnostics[0].severity, Severity::warning) << c.name;
         EXPECT_EQ(r.diagnostics[0].line, c.line) << c.name;
         EXPECT_NE(r.diagnostics[0].message.find(c.message), std::string::npos) << c.name << ": " << r.diagnostics[0].message;
@@ -318,7 +321,8 @@ TEST(ParseSource, UrlsAndEmailsCannotCarryLineBreaks) {
                                  "organizer: { email: \"a@b.org\\nX-EVIL:1\" }"}) {
         const auto r = parse("events/i.md", "---\ntitle: I\nstart: 2024-01-01\n" + fm + "\n---\n");
         EXPECT_TRUE(r.items.empty()) << fm;
-        EXPECT_TRUE(has_errors(r.diagnostics)) << fm << "\n" << dump(r.diagnostics);
+        EXPECT_TRUE(has_errors(r.diagnostics)) << fm << "\n"
+                                               << dump(r.diagnostics);
     }
 }
 

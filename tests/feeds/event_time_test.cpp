@@ -366,9 +366,15 @@ TEST(ParseDuration, Errors) {
 
 TEST(FormatDuration, Table) {
     const std::pair<Duration, const char*> cases[] = {
-        {{0, 0s}, "PT0S"},         {{2, 0s}, "P2D"},          {{7, 0s}, "P7D"},   {{0, 5400s}, "PT1H30M"},
-        {{1, 7200s}, "P1DT2H"},    {{0, 45s}, "PT45S"},       {{0, 3601s}, "PT1H1S"},
-        {{1, 7384s}, "P1DT2H3M4S"}, {{0, 129600s}, "PT36H"},
+        {{0, 0s}, "PT0S"},
+        {{2, 0s}, "P2D"},
+        {{7, 0s}, "P7D"},
+        {{0, 5400s}, "PT1H30M"},
+        {{1, 7200s}, "P1DT2H"},
+        {{0, 45s}, "PT45S"},
+        {{0, 3601s}, "PT1H1S"},
+        {{1, 7384s}, "P1DT2H3M4S"},
+        {{0, 129600s}, "PT36H"},
     };
     for (const auto& [d, want] : cases) {
         EXPECT_EQ(format_duration(d), want);
@@ -393,7 +399,7 @@ TEST(AddDuration, Table) {
         {"2024-02-28", "P1W", "2024-03-06"},
         {"2024-05-14", "PT1H", "2024-05-15"},  // part of a day occupies the day
         {"2024-05-14", "P1DT1H", "2024-05-16"},
-        {"2024-03-09T12:00", "P1D", "2024-03-10T12:00:00"},  // nominal day across spring-forward
+        {"2024-03-09T12:00", "P1D", "2024-03-10T12:00:00"},    // nominal day across spring-forward
         {"2024-03-09T12:00", "PT24H", "2024-03-10T13:00:00"},  // exact hours
         {"2024-03-10T01:30", "PT1H", "2024-03-10T03:30:00"},
         // Ends in the repeated hour, at 01:30 EST; "01:30" would name 01:30 EDT, an hour early.
@@ -426,10 +432,10 @@ TEST(AddDuration, EndInRepeatedHourIsNeverEarlierThanExactEnd) {
         {"Europe/Berlin", "2024-10-27T02:30", "PT30M", "2024-10-27T03:00:00"},
         {"Europe/Berlin", "2024-10-27T02:59", "PT1M", "2024-10-27T03:00:00"},
         {"Europe/Berlin", "2024-10-27T01:45", "PT1H30M", "2024-10-27T03:00:00"},
-        {"Europe/Berlin", "2024-10-27T02:30", "PT2H", "2024-10-27T03:30:00"},  // past the repeat: exact
-        {"Europe/Dublin", "2024-10-27T01:30", "PT45M", "2024-10-27T02:00:00"},  // Dublin's negative DST
+        {"Europe/Berlin", "2024-10-27T02:30", "PT2H", "2024-10-27T03:30:00"},         // past the repeat: exact
+        {"Europe/Dublin", "2024-10-27T01:30", "PT45M", "2024-10-27T02:00:00"},        // Dublin's negative DST
         {"Australia/Lord_Howe", "2024-04-07T01:40", "PT30M", "2024-04-07T02:00:00"},  // a 30-minute repeat
-        {"America/New_York", "2040-11-04T01:30", "PT45M", "2040-11-04T02:00:00"},  // from the POSIX rule
+        {"America/New_York", "2040-11-04T01:30", "PT45M", "2040-11-04T02:00:00"},     // from the POSIX rule
     };
     for (const auto& c : cases) {
         const auto z = zone(c.zone);
@@ -579,8 +585,9 @@ TEST(ParseRrule, Errors) {
         {"2024-01-20", "FREQ=DAILY;BYMINUTE=0", "not allowed for an all-day event"},
         {t, std::string("FREQ=WEEKLY\0;BYDAY=MO", 21), "unknown frequency"},
         // Each value is fine, but there are more than libical's BYMONTHDAY array holds.
-        {t, "FREQ=MONTHLY;BYMONTHDAY=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,"
-            "-1,-2,-3",
+        {t,
+         "FREQ=MONTHLY;BYMONTHDAY=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,"
+         "-1,-2,-3",
          "is not valid (rejected by libical)"},
     };
     const auto ny = zone("America/New_York");

@@ -245,8 +245,13 @@ TEST(ParseData, YamlMessagesAndScalarsAreUtf8) {
     const auto parsed = parse_data("title: \"a\\_b\\Nc\"\n\"k\\_ey\": x\n", DataFormat::yaml, "a.yaml");
     ASSERT_TRUE(parsed.diagnostics.empty());
     ASSERT_EQ(parsed.root.map.size(), 2u);
-    EXPECT_EQ(parsed.root.map[0].value.scalar, "a\xC2\xA0" "b\xC2\x85" "c");
-    EXPECT_EQ(parsed.root.map[1].key, "k\xC2\xA0" "ey");
+    EXPECT_EQ(parsed.root.map[0].value.scalar,
+              "a\xC2\xA0"
+              "b\xC2\x85"
+              "c");
+    EXPECT_EQ(parsed.root.map[1].key,
+              "k\xC2\xA0"
+              "ey");
     for (const auto& e : parsed.root.map) {
         EXPECT_EQ(find_invalid_utf8(e.key), std::string_view::npos);
         EXPECT_EQ(find_invalid_utf8(e.value.scalar), std::string_view::npos);

@@ -101,7 +101,10 @@ std::string dump(const std::vector<std::string>& lines) {
 bool valid_utf8(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
         const auto c = static_cast<unsigned char>(s[i]);
-        const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2
+                                         : (c >> 4) == 0xE   ? 3
+                                         : (c >> 3) == 0x1E  ? 4
+                                                             : 0;
         if (n == 0 || i + n > s.size()) return false;
         for (std::size_t k = 1; k < n; ++k)
             if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
@@ -132,7 +135,8 @@ TEST(IcsWriter, CalendarProperties) {
     const auto ev = vevent(render(site), "events/a@example.org");
     EXPECT_TRUE(has(ev, "DTSTART;TZID=Europe/Berlin:20250329T100000")) << dump(ev);
     EXPECT_TRUE(has(ev, "DTEND;TZID=Europe/Berlin:20250329T113000")) << dump(ev);
-    EXPECT_TRUE(has(ev, "DTSTAMP:20250101T000000Z")) << "no lastmod: the request's updated\n" << dump(ev);
+    EXPECT_TRUE(has(ev, "DTSTAMP:20250101T000000Z")) << "no lastmod: the request's updated\n"
+                                                     << dump(ev);
     EXPECT_EQ(count_prefix(ev, "LAST-MODIFIED"), 0u);
     EXPECT_TRUE(has(ev, "URL:https://example.org/events/a/"));
     EXPECT_TRUE(has(ev, "STATUS:CONFIRMED"));
@@ -175,7 +179,8 @@ TEST(IcsWriter, TextEscaping) {
     for (const auto& c : cases) {
         const auto site = make_site({{"a.md", event(std::string("title: \"") + c.title + "\"\nstart: 2025-03-29T10:00\n")}});
         const auto ev = vevent(render(site), "events/a@example.org");
-        EXPECT_TRUE(has(ev, c.summary)) << c.title << "\n" << dump(ev);
+        EXPECT_TRUE(has(ev, c.summary)) << c.title << "\n"
+                                        << dump(ev);
     }
     const auto site = make_site({{"a.md", event("title: T\nstart: 2025-03-29T10:00\nkind: talk\ntags: [x, \"a,b\", \"c;d\"]\n"
                                                 "location: \"Room 1, 2nd floor; East\"\n",
@@ -183,7 +188,8 @@ TEST(IcsWriter, TextEscaping) {
     const auto ev = vevent(render(site), "events/a@example.org");
     EXPECT_TRUE(has(ev, "CATEGORIES:talk")) << dump(ev);
     EXPECT_TRUE(has(ev, "CATEGORIES:x"));
-    EXPECT_TRUE(has(ev, "CATEGORIES:a\\,b")) << "a comma inside a tag is escaped\n" << dump(ev);
+    EXPECT_TRUE(has(ev, "CATEGORIES:a\\,b")) << "a comma inside a tag is escaped\n"
+                                             << dump(ev);
     EXPECT_TRUE(has(ev, "CATEGORIES:c\\;d"));
     EXPECT_TRUE(has(ev, "LOCATION:Room 1\\, 2nd floor\\; East"));
     EXPECT_EQ(count_prefix(ev, "DESCRIPTION:First\\, line.\\nSecond\\; line \\\\ here."), 1u) << dump(ev);
@@ -310,7 +316,8 @@ TEST(IcsWriter, LongCountsAreCoveredLikeRulesWithoutEnd) {
     // end. Casablanca lists its Ramadan transitions one by one, so the coverage shows in its RDATEs.
     const auto zone_lines = [](const std::string& rrule) {
         const auto site = make_site({{"r.md", event("title: R\nstart: 2024-01-10T18:00\nduration: PT1H\n"
-                                                    "timezone: Africa/Casablanca\nrrule: " + rrule + "\n")}});
+                                                    "timezone: Africa/Casablanca\nrrule: " +
+                                                    rrule + "\n")}});
         const auto lines = content_lines(render(site));
         const auto begin = std::find(lines.begin(), lines.end(), "BEGIN:VTIMEZONE");
         return std::vector<std::string>(begin, std::find(begin, lines.end(), "END:VTIMEZONE"));

@@ -38,18 +38,19 @@ struct Fixture {
         c.site.timezone = "Europe/Berlin";
         c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"},
                               {"blog", SectionType::post, {}, {}, "/blog/:slug/"}};
-        c.feeds = {{"events", "All <b>events</b>", "Talks & meetups", {"events"},
-                    {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},
+        c.feeds = {{"events", "All <b>events</b>", "Talks & meetups", {"events"}, {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},
                    {"blog", "Blog", "", {"blog"}, {FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
         c.timezones.prerender = {"UTC", "Asia/Tokyo"};
         std::map<std::string, std::string> texts = {
             // 2024-06-19T22:00Z: earlier than Berlin's although its wall time reads later.
-            {"events/tokyo.md", "---\ntitle: Tokyo talk\nstart: 2024-06-20T07:00\nduration: PT1H\n"
-                                "timezone: Asia/Tokyo\nlocation: Shibuya <Hall> & Co\n"
-                                "online: https://meet.example.com/t?a=1&b=2\n---\n"},
+            {"events/tokyo.md",
+             "---\ntitle: Tokyo talk\nstart: 2024-06-20T07:00\nduration: PT1H\n"
+             "timezone: Asia/Tokyo\nlocation: Shibuya <Hall> & Co\n"
+             "online: https://meet.example.com/t?a=1&b=2\n---\n"},
             // 2024-06-19T23:00Z.
-            {"events/berlin.md", "---\ntitle: Berlin talk\nstart: 2024-06-20T01:00\nduration: PT1H\n"
-                                 "url: https://berlin.example.com/talk\n---\n"},
+            {"events/berlin.md",
+             "---\ntitle: Berlin talk\nstart: 2024-06-20T01:00\nduration: PT1H\n"
+             "url: https://berlin.example.com/talk\n---\n"},
             {"blog/hello.md", "---\ntitle: Hello\ndate: 2024-01-01\n---\n"},
         };
         for (const auto& [path, text] : extra) texts[path] = text;
@@ -186,7 +187,7 @@ TEST(IndexPage, DayHeadingsInTheViewZone) {
 
 TEST(IndexPage, WeeklyEventOccursOncePerWeekWithinTheDays) {
     Fixture f(Files{{"events/weekly.md",
-                "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
+                     "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
     // From Sat 1 June: Thursdays 6, 13, 20 and 27 June in 28 days; 13 Thursdays up to 29 Aug in 90.
     EXPECT_EQ(count(f.page(std::nullopt, 28), "<strong>Weekly sync</strong>"), 4u);
     EXPECT_EQ(count(f.page(std::nullopt, 90), "<strong>Weekly sync</strong>"), 13u);
@@ -200,7 +201,7 @@ TEST(IndexPage, WeeklyEventOccursOncePerWeekWithinTheDays) {
 
 TEST(IndexPage, LimitCapsTheList) {
     Fixture f(Files{{"events/weekly.md",
-                "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
+                     "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
     const auto page = f.page(std::nullopt, 90, 3);
     EXPECT_EQ(count(page, "class=\"event"), 3u);
     // 6 and 13 June, then the Tokyo talk (19 June, 22:00Z); Berlin's talk and 20 June are cut.
@@ -215,15 +216,15 @@ TEST(IndexPage, LimitCapsTheList) {
 
 TEST(IndexPage, OnlyVisibleEventsStartingInThePeriod) {
     Fixture f(Files{{"events/past.md", "---\ntitle: Past event\nstart: 2024-05-01T10:00\n---\n"},
-               {"events/running.md", "---\ntitle: Running event\nstart: 2024-05-31\nend: 2024-06-02\n---\n"},
-               {"events/draft.md", "---\ntitle: Draft event\nstart: 2024-06-10T10:00\ndraft: true\n---\n"},
-               {"events/unpublished.md",
-                "---\ntitle: Unpublished event\nstart: 2024-06-10T10:00\npublishDate: 2024-06-05\n---\n"},
-               {"events/expired.md",
-                "---\ntitle: Expired event\nstart: 2024-06-10T10:00\nexpiryDate: 2024-05-20\n---\n"},
-               {"events/far.md", "---\ntitle: Far event\nstart: 2024-09-10T10:00\n---\n"},
-               {"events/soon.md", "---\ntitle: Soon event\nstart: 2024-06-10T10:00\n---\n"},
-               {"blog/post.md", "---\ntitle: A post\ndate: 2024-06-10\n---\n"}});
+                    {"events/running.md", "---\ntitle: Running event\nstart: 2024-05-31\nend: 2024-06-02\n---\n"},
+                    {"events/draft.md", "---\ntitle: Draft event\nstart: 2024-06-10T10:00\ndraft: true\n---\n"},
+                    {"events/unpublished.md",
+                     "---\ntitle: Unpublished event\nstart: 2024-06-10T10:00\npublishDate: 2024-06-05\n---\n"},
+                    {"events/expired.md",
+                     "---\ntitle: Expired event\nstart: 2024-06-10T10:00\nexpiryDate: 2024-05-20\n---\n"},
+                    {"events/far.md", "---\ntitle: Far event\nstart: 2024-09-10T10:00\n---\n"},
+                    {"events/soon.md", "---\ntitle: Soon event\nstart: 2024-06-10T10:00\n---\n"},
+                    {"blog/post.md", "---\ntitle: A post\ndate: 2024-06-10\n---\n"}});
     const auto page = f.page();
     for (const char* absent : {"Past event", "Running event", "Draft event", "Unpublished event", "Expired event",
                                "Far event", "A post"})
@@ -234,7 +235,7 @@ TEST(IndexPage, OnlyVisibleEventsStartingInThePeriod) {
 
 TEST(IndexPage, StatusIsMarked) {
     Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n---\n"},
-               {"events/maybe.md", "---\ntitle: Perhaps\nstart: 2024-06-11T10:00\nstatus: tentative\n---\n"}});
+                    {"events/maybe.md", "---\ntitle: Perhaps\nstart: 2024-06-11T10:00\nstatus: tentative\n---\n"}});
     const auto page = f.page();
     EXPECT_NE(page.find("<li class=\"event cancelled\">"), std::string::npos);
     EXPECT_NE(page.find("<span class=\"status\">Cancelled</span><del><a href=\"https://example.org/events/off/\">"
@@ -255,7 +256,7 @@ TEST(IndexPage, NoUpcomingEventsSaysSo) {
 
 TEST(IndexPage, SameInputSameBytes) {
     Fixture f(Files{{"events/weekly.md",
-                "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
+                     "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\n---\n"}});
     EXPECT_EQ(f.page(), f.page());
     EXPECT_EQ(f.page("Asia/Tokyo"), f.page("Asia/Tokyo"));
     EXPECT_EQ(Fixture().page(), Fixture().page());
@@ -286,7 +287,7 @@ TEST(IndexPage, OneClickSubscribeLinksInTheServicesForms) {
         EXPECT_NE(page.find(s), std::string::npos) << s;
     // Only calendars get them, once each; a zone view subscribes to that zone's calendar.
     EXPECT_EQ(hrefs_after(page, "class=\"outlook\""), std::vector<std::string>{
-        "https://outlook.live.com/calendar/0/addfromweb?url=https%3A%2F%2Fexample.org%2Fevents.ics&amp;name=All%20%3Cb%3Eevents%3C%2Fb%3E"});
+                                                          "https://outlook.live.com/calendar/0/addfromweb?url=https%3A%2F%2Fexample.org%2Fevents.ics&amp;name=All%20%3Cb%3Eevents%3C%2Fb%3E"});
     const auto tokyo = f.page("Asia/Tokyo");
     EXPECT_NE(tokyo.find("cid=webcal%3A%2F%2Fexample.org%2Ftz%2FAsia%2FTokyo%2Fevents.ics\""), std::string::npos);
     EXPECT_NE(tokyo.find("value=\"https://example.org/tz/Asia/Tokyo/events.ics\""), std::string::npos);
@@ -304,8 +305,9 @@ TEST(IndexPage, DocumentsFollowDocumentsUrlItemPagesKeepBaseUrl) {
 }
 
 TEST(IndexPage, TagsAndKindsAsFilteredCalendars) {
-    Fixture f(Files{{"events/series.md", "---\ntitle: Series\nstart: 2024-06-12T10:00\nkind: meetup\n"
-                                         "tags: [rust lang, \"a&b\"]\n---\n"}});
+    Fixture f(Files{{"events/series.md",
+                     "---\ntitle: Series\nstart: 2024-06-12T10:00\nkind: meetup\n"
+                     "tags: [rust lang, \"a&b\"]\n---\n"}});
     const auto page = f.page("Asia/Tokyo");
     expect_in_order(page, {"<li class=\"filter\">Kind <strong>meetup</strong>",
                            "href=\"webcal://example.org/tz/Asia/Tokyo/events.ics?kind=meetup\"",
@@ -319,9 +321,10 @@ TEST(IndexPage, TagsAndKindsAsFilteredCalendars) {
 }
 
 TEST(IndexPage, EachEventLinksItsOwnDocumentAndGoogle) {
-    Fixture f(Files{{"events/weekly.md", "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\n"
-                                         "rrule: FREQ=WEEKLY;BYDAY=TH\nlocation: Room 1\n---\nEvery week.\n"},
-               {"events/fair.md", "---\ntitle: Fair\nstart: 2024-06-14\nend: 2024-06-15\n---\n"}});
+    Fixture f(Files{{"events/weekly.md",
+                     "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\n"
+                     "rrule: FREQ=WEEKLY;BYDAY=TH\nlocation: Room 1\n---\nEvery week.\n"},
+                    {"events/fair.md", "---\ntitle: Fair\nstart: 2024-06-14\nend: 2024-06-15\n---\n"}});
     const auto page = f.page();
     const auto ics = hrefs_after(page, "class=\"ics\"");
     const auto slug = [&](const char* path) {
@@ -337,11 +340,13 @@ TEST(IndexPage, EachEventLinksItsOwnDocumentAndGoogle) {
     // A single event: its UTC instants, shown in the view's zone.
     EXPECT_NE(tokyo.find("href=\"https://calendar.google.com/calendar/render?action=TEMPLATE&amp;text=Tokyo%20talk"
                          "&amp;dates=20240619T220000Z/20240619T230000Z&amp;ctz=Asia%2FTokyo&amp;details=https%3A%2F%2Fexample.org%2Fevents%2Ftokyo%2F"
-                         "&amp;location=Shibuya%20%3CHall%3E%20%26%20Co\""), std::string::npos);
+                         "&amp;location=Shibuya%20%3CHall%3E%20%26%20Co\""),
+              std::string::npos);
     // A series: its first start in its own wall time and zone, with its rule.
     EXPECT_NE(page.find("text=Weekly%20sync&amp;dates=20240104T100000/20240104T110000&amp;ctz=Europe%2FBerlin"
                         "&amp;recur=RRULE%3AFREQ%3DWEEKLY%3BBYDAY%3DTH&amp;details=Every%20week.%0A%0Ahttps%3A%2F%2Fexample.org%2Fevents%2Fweekly%2F"
-                        "&amp;location=Room%201\""), std::string::npos);
+                        "&amp;location=Room%201\""),
+              std::string::npos);
     // All day: dates, the end exclusive.
     EXPECT_NE(page.find("text=Fair&amp;dates=20240614/20240616&amp;details="), std::string::npos);
 }
@@ -367,9 +372,10 @@ Instant parse_offset_time(const std::string& text) {
 }
 
 TEST(IndexPage, SchemaOrgEventsForTheUpcomingOccurrences) {
-    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
-                                      "location: Hall </script><b>\ngeo: {lat: 52.5, lon: 13.4}\n---\nNo & more.\n"},
-               {"events/fair.md", "---\ntitle: Fair\nstart: 2024-06-14\nend: 2024-06-15\n---\n"}});
+    Fixture f(Files{{"events/off.md",
+                     "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
+                     "location: Hall </script><b>\ngeo: {lat: 52.5, lon: 13.4}\n---\nNo & more.\n"},
+                    {"events/fair.md", "---\ntitle: Fair\nstart: 2024-06-14\nend: 2024-06-15\n---\n"}});
     for (const std::optional<std::string>& zone : {std::optional<std::string>(), std::optional<std::string>("Asia/Tokyo")}) {
         SCOPED_TRACE(zone.value_or("default"));
         const auto page = f.page(zone);
@@ -422,13 +428,15 @@ std::pair<int, std::string> run_xmllint(const std::string& args, const std::stri
 
 TEST(IndexPage, ParsesAsHtmlAndAsXml) {
     if (std::system("xmllint --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "xmllint is not installed";
-    Fixture f(Files{{"events/off.md", "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
-                                      "kind: talk\ntags: [x]\n---\n"}});
+    Fixture f(Files{{"events/off.md",
+                     "---\ntitle: Called off\nstart: 2024-06-10T10:00\nstatus: cancelled\n"
+                     "kind: talk\ntags: [x]\n---\n"}});
     const auto path = ::testing::TempDir() + "almanac_index_page_test.html";
     std::ofstream(path, std::ios::binary) << f.page("Asia/Tokyo");
     for (const char* args : {"--html --noout", "--noout"}) {
         const auto [status, output] = run_xmllint(args, path);
-        EXPECT_EQ(status, 0) << args << "\n" << output;
+        EXPECT_EQ(status, 0) << args << "\n"
+                             << output;
         EXPECT_EQ(output, "") << args;
     }
     std::remove(path.c_str());

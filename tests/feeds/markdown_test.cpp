@@ -311,8 +311,9 @@ TEST(SiteShortcodes, RenderTheirTemplateThroughTheSanitizer) {
         {"img", "<img src=\"{{ .Get \"src\" }}\"{{ with .Get \"alt\" }} alt=\"{{ . }}\"{{ end }} />"},
     });
     const auto r = render_with("Intro\n\n{{< button link=\"/join\" text=\"Join us\" >}}\n\n{{< img src=\"/i.png\" >}}\n", defs);
-    EXPECT_EQ(r.html, "<p>Intro</p>\n<p><a href=\"https://example.org/join\">Join us</a></p>\n"
-                      "<img src=\"https://example.org/i.png\" />\n");
+    EXPECT_EQ(r.html,
+              "<p>Intro</p>\n<p><a href=\"https://example.org/join\">Join us</a></p>\n"
+              "<img src=\"https://example.org/i.png\" />\n");
     EXPECT_EQ(r.text, "Intro\n\nJoin us (https://example.org/join)");
     EXPECT_TRUE(r.diagnostics.empty()) << format_text(r.diagnostics.front());
 }
@@ -323,9 +324,10 @@ TEST(SiteShortcodes, InnerHoldsTheContentWithItsShortcodesExpanded) {
         {"button", "[{{ .Get 0 }}]({{ .Get 1 }})"},
         {"hidden", "nothing"},
     });
-    const auto r = render_with("{{< card >}}\n## Title\n{{< button \"Go\" \"/go\" >}}\n{{< /card >}}\n\n"
-                               "{{< hidden >}}secret {{< mystery >}}{{< /hidden >}}\n",
-                               defs);
+    const auto r = render_with(
+        "{{< card >}}\n## Title\n{{< button \"Go\" \"/go\" >}}\n{{< /card >}}\n\n"
+        "{{< hidden >}}secret {{< mystery >}}{{< /hidden >}}\n",
+        defs);
     EXPECT_EQ(r.html, "<div>\n<h2>Title</h2>\n<p><a href=\"https://example.org/go\">Go</a></p>\n</div>\n<p>nothing</p>\n");
     // The unused content is gone; its unknown shortcode still warns, at its line and column.
     ASSERT_EQ(r.diagnostics.size(), 1u);

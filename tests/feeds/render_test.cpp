@@ -162,7 +162,8 @@ TEST(Publisher, NoDateFromTheFutureInAnyFormat) {
         };
         const std::string before = text("2029-01-01T00:00Z"), after = text("2030-02-03T04:05:06Z");
         for (const char* stamp : {"20300203T040506Z", "2030-02-03T04:05:06Z", "Sun, 03 Feb 2030 04:05:06"}) {
-            EXPECT_EQ(before.find(stamp), std::string::npos) << stamp << "\n" << before;
+            EXPECT_EQ(before.find(stamp), std::string::npos) << stamp << "\n"
+                                                             << before;
         }
         EXPECT_TRUE(after.find("20300203T040506Z") != std::string::npos || after.find("2030-02-03T04:05:06Z") != std::string::npos ||
                     after.find("Sun, 03 Feb 2030 04:05:06") != std::string::npos)
@@ -218,7 +219,8 @@ TEST(EventUrls, SlugsAreStableUniqueAndSafe) {
         EXPECT_FALSE(slug.empty() || slug == "." || slug == "..") << uid;
         EXPECT_LE(slug.size(), 129u) << uid;
         EXPECT_EQ(slug.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~@"),
-                  std::string::npos) << uid;
+                  std::string::npos)
+            << uid;
     }
     Fixture fx;
     FeedConfig events{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {}};
@@ -283,7 +285,8 @@ TEST(Publisher, EventDocumentsHoldTheFeedsVevents) {
     PublishControl control;
     control.events = true;
     std::map<std::string, Document> built;
-    publish_site(f.site, options, [&](std::string path, Document doc) { built.emplace(std::move(path), std::move(doc)); }, control);
+    publish_site(
+        f.site, options, [&](std::string path, Document doc) { built.emplace(std::move(path), std::move(doc)); }, control);
     EXPECT_EQ(built.size(), 10u + 4u);  // 3 formats × 3 views, the index page, and the 4 visible events
     for (const char* path : {"events/a.md", "events/b.md", "events/d.md", "events/weekly.md"}) {
         const auto key = "events/" + slug(path) + ".ics";
@@ -336,7 +339,8 @@ TEST(Publisher, DocumentsShareKeptEntries) {
         std::map<std::string, Document> out;
         PublishControl control;
         control.fragments = &store;
-        publish_site(f.site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
+        publish_site(
+            f.site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
         return out;
     };
     const auto first = publish();
@@ -369,7 +373,8 @@ TEST(Publisher, KeptEntriesGiveFreshBytes) {
         std::map<std::string, Document> out;
         PublishControl control;
         control.fragments = fragments;
-        publish_site(site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
+        publish_site(
+            site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
         return out;
     };
     const auto expect_same = [](const std::map<std::string, Document>& a, const std::map<std::string, Document>& b) {

@@ -339,9 +339,7 @@ TEST(Ids, TagUrisThatNoEditMoves) {
     // A new title, date, lastmod, body and permalink (slug): the same ids.
     std::string edited = source;
     for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-             {"Hello & <welcome>", "Hello again"}, {"2024-05-02T10:00:00Z", "2024-06-01T09:00:00Z"},
-             {"lastmod: 2024-05-03T08:00:00Z", "lastmod: 2024-06-02T08:00:00Z\nslug: renamed"},
-             {"Some *text*", "Other words"}})
+             {"Hello & <welcome>", "Hello again"}, {"2024-05-02T10:00:00Z", "2024-06-01T09:00:00Z"}, {"lastmod: 2024-05-03T08:00:00Z", "lastmod: 2024-06-02T08:00:00Z\nslug: renamed"}, {"Some *text*", "Other words"}})
         edited.replace(edited.find(from), from.size(), to);
     const Site renamed = make_site(small_config(), {{"blog/hello.md", edited}});
     ASSERT_EQ(renamed.items.front().permalink, "https://example.org/blog/renamed/");
@@ -387,7 +385,11 @@ SiteConfig todogroup_config() {
         {"events", SectionType::event, {}, {}, "/community/events/:slug/"},
         {"meetups", SectionType::event, {}, {}, "/community/meetups/:slug/"},
         {"blog", SectionType::post, {}, {}, "/blog/:slug/"},
-        {"newsletter", SectionType::post, {"????" "-??" "-??.md"}, {}, "https://github.com/todogroup/ospology/blob/main/newsletter/:filename"},
+        {"newsletter", SectionType::post, {"????"
+                                           "-??"
+                                           "-??.md"},
+         {},
+         "https://github.com/todogroup/ospology/blob/main/newsletter/:filename"},
         {"pages", SectionType::page, {}, {}, ""},
     };
     using F = FeedFormat;

@@ -14,15 +14,15 @@ TEST(FindInvalidUtf8, Table) {
     const Case cases[] = {
         {"plain ascii", npos},
         {"caf\xC3\xA9", npos},
-        {"\xE6\x97\xA5\xE6\x9C\xAC", npos},         // 日本
-        {"\xF0\x9F\x92\xA1 idea", npos},             // 💡
-        {"caf\xE9", 3},                              // Latin-1 é
-        {"\xC0\xAF", 0},                             // overlong '/'
-        {"\xE0\x80\xAF", 0},                         // overlong, 3 bytes
-        {"\xED\xA0\x80", 0},                         // UTF-16 surrogate
-        {"\xF4\x90\x80\x80", 0},                     // above U+10FFFF
-        {"ok\x80", 2},                               // lone continuation
-        {"\xE6\x97", 0},                             // truncated
+        {"\xE6\x97\xA5\xE6\x9C\xAC", npos},  // 日本
+        {"\xF0\x9F\x92\xA1 idea", npos},     // 💡
+        {"caf\xE9", 3},                      // Latin-1 é
+        {"\xC0\xAF", 0},                     // overlong '/'
+        {"\xE0\x80\xAF", 0},                 // overlong, 3 bytes
+        {"\xED\xA0\x80", 0},                 // UTF-16 surrogate
+        {"\xF4\x90\x80\x80", 0},             // above U+10FFFF
+        {"ok\x80", 2},                       // lone continuation
+        {"\xE6\x97", 0},                     // truncated
         {"\xFF", 0},
     };
     for (const auto& c : cases) EXPECT_EQ(find_invalid_utf8(c.bytes), c.bad) << c.bytes;
@@ -30,15 +30,22 @@ TEST(FindInvalidUtf8, Table) {
 
 TEST(ValidUtf8, ReplacesEachStrayByte) {
     EXPECT_EQ(valid_utf8("plain \xC3\xA9t\xC3\xA9"), "plain \xC3\xA9t\xC3\xA9");
-    EXPECT_EQ(valid_utf8("escape: \xC3"), "escape: \xEF\xBF\xBD");                  // a character cut short
+    EXPECT_EQ(valid_utf8("escape: \xC3"), "escape: \xEF\xBF\xBD");  // a character cut short
     const std::string fffd = "\xEF\xBF\xBD";
-    EXPECT_EQ(valid_utf8("\xFF\x80" "a\xED\xA0\x80"), fffd + fffd + "a" + fffd + fffd + fffd);  // one per stray byte
+    EXPECT_EQ(valid_utf8("\xFF\x80"
+                         "a\xED\xA0\x80"),
+              fffd + fffd + "a" + fffd + fffd + fffd);  // one per stray byte
     EXPECT_EQ(valid_utf8(""), "");
     EXPECT_EQ(find_invalid_utf8(valid_utf8("\xC0\xAF\xF4\x90\x80\x80 x")), std::string_view::npos);
 }
 
 TEST(YamlScalarUtf8, EncodesTheEscapesYamlCppWritesAsSingleBytes) {
-    EXPECT_EQ(yaml_scalar_utf8("a\xA0" "b\x85" "c"), "a\xC2\xA0" "b\xC2\x85" "c");
+    EXPECT_EQ(yaml_scalar_utf8("a\xA0"
+                               "b\x85"
+                               "c"),
+              "a\xC2\xA0"
+              "b\xC2\x85"
+              "c");
     EXPECT_EQ(yaml_scalar_utf8("\xC2\xA0 \xE2\x80\xA8 \xC3\xA9"), "\xC2\xA0 \xE2\x80\xA8 \xC3\xA9");  // valid: kept
     EXPECT_EQ(yaml_scalar_utf8("\xFF"), "\xEF\xBF\xBD");
 }

@@ -133,9 +133,12 @@ TEST(ItemUrls, EveryFormatCarriesTheAsciiUri) {
         request.updated = date::sys_days{date::year{2025} / 1 / 1};
         const auto text = format.render(request).str();
         EXPECT_NE(text.find("https://xn--r8jz45g.jp/%E3%83%91%E3%82%B9?q=%C3%BC"), std::string::npos)
-            << format.extension << "\n" << text;
-        EXPECT_NE(text.find("https://xn--r8jz45g.jp/live"), std::string::npos) << format.extension << "\n" << text;
-        EXPECT_EQ(text.find("例え"), std::string::npos) << format.extension << "\n" << text;
+            << format.extension << "\n"
+            << text;
+        EXPECT_NE(text.find("https://xn--r8jz45g.jp/live"), std::string::npos) << format.extension << "\n"
+                                                                               << text;
+        EXPECT_EQ(text.find("例え"), std::string::npos) << format.extension << "\n"
+                                                        << text;
     }
 }
 

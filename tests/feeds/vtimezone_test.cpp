@@ -88,7 +88,8 @@ TEST(VTimezone, DublinDaylightIsTheLargerOffset) {
 TEST(VTimezone, ZonesWithoutTransitionsGetOneStandard) {
     for (const auto* name : {"Asia/Tokyo", "UTC", "Etc/UTC", "GMT", "Asia/Kathmandu"}) {
         const auto tz = make_vtimezone(zone(name), utc("2025-03-01T00:00:00Z"), utc("2025-09-01T00:00:00Z"));
-        ASSERT_EQ(tz.observances.size(), 1u) << name << "\n" << serialized(tz);
+        ASSERT_EQ(tz.observances.size(), 1u) << name << "\n"
+                                             << serialized(tz);
         const auto& o = tz.observances.front();
         EXPECT_FALSE(o.daylight) << name;
         EXPECT_TRUE(o.rrule.empty()) << name;
@@ -126,12 +127,14 @@ TEST(VTimezone, IrregularHistoryBecomesOneRdatePerLine) {
     for (const auto& o : tz.observances) {
         if (o.rdates.empty()) continue;
         saw_rdates = true;
-        EXPECT_EQ(o.rdates.front(), o.start) << "DTSTART must be repeated as the first RDATE\n" << text;
+        EXPECT_EQ(o.rdates.front(), o.start) << "DTSTART must be repeated as the first RDATE\n"
+                                             << text;
         EXPECT_TRUE(std::is_sorted(o.rdates.begin(), o.rdates.end()));
     }
     EXPECT_TRUE(saw_rdates) << text;
     EXPECT_EQ(text.find("RDATE:", 0) == std::string::npos, false);
-    EXPECT_EQ(text.find(','), std::string::npos) << "one RDATE value per line\n" << text;
+    EXPECT_EQ(text.find(','), std::string::npos) << "one RDATE value per line\n"
+                                                 << text;
     // After September 2022 Tehran stays at +03:30: the last observance is that one.
     const LibicalZone libical(tz);
     EXPECT_EQ(libical.offset_at(utc("2023-05-01T12:00:00Z")), hours{3} + minutes{30});
@@ -198,7 +201,8 @@ TEST(VTimezone, LibicalAgreesWithTheTzDatabase) {
             if (expected != actual) {
                 ++mismatches;
                 ADD_FAILURE() << c.zone << " at " << date::format("%FT%TZ", t) << ": tz " << expected.count()
-                              << "s, VTIMEZONE " << actual.count() << "s\n" << serialized(tz);
+                              << "s, VTIMEZONE " << actual.count() << "s\n"
+                              << serialized(tz);
             }
         }
     }
@@ -211,7 +215,8 @@ TEST(VTimezone, EveryZoneAndYearHasAStandard) {
         if (!z) continue;  // 'Factory'
         for (int y = 1970; y <= 2100; ++y) {
             const auto tz = make_vtimezone(*z, date::sys_days{date::year{y} / 3 / 1}, date::sys_days{date::year{y} / 9 / 1});
-            ASSERT_TRUE(find(tz, false)) << tzdb_zone.name() << " " << y << "\n" << serialized(tz);
+            ASSERT_TRUE(find(tz, false)) << tzdb_zone.name() << " " << y << "\n"
+                                         << serialized(tz);
         }
     }
 }

@@ -23,8 +23,8 @@ TEST(XmlEscape, Table) {
         {std::string_view("nul\0end", 7), "nulend"},
         {"\x01\x08\x0B\x0C\x1B\x1F", ""},
         {"caf\xC3\xA9 \xE2\x80\x93 \xF0\x9F\x91\x8B", "caf\xC3\xA9 \xE2\x80\x93 \xF0\x9F\x91\x8B"},  // é – 👋
-        {"\xEF\xBF\xBE\xEF\xBF\xBF", ""},                                                     // U+FFFE U+FFFF
-        {"\xEF\xBF\xBD", "\xEF\xBF\xBD"},                                                     // U+FFFD stays
+        {"\xEF\xBF\xBE\xEF\xBF\xBF", ""},                                                            // U+FFFE U+FFFF
+        {"\xEF\xBF\xBD", "\xEF\xBF\xBD"},                                                            // U+FFFD stays
         {"", ""},
     };
     for (const auto& c : cases) EXPECT_EQ(xml_escape(c.in), c.out) << c.in;
@@ -32,10 +32,12 @@ TEST(XmlEscape, Table) {
 
 TEST(XmlEscape, InvalidUtf8BecomesReplacementCharacter) {
     const std::string r = "\xEF\xBF\xBD";  // U+FFFD, once per byte that starts no valid sequence
-    EXPECT_EQ(xml_escape("a\xFF" "b"), "a" + r + "b");
-    EXPECT_EQ(xml_escape("\xC0\xAF"), r + r);          // overlong '/'
-    EXPECT_EQ(xml_escape("\xED\xA0\x80"), r + r + r);  // a UTF-16 surrogate
-    EXPECT_EQ(xml_escape("\xE2\x80"), r + r);          // truncated sequence
+    EXPECT_EQ(xml_escape("a\xFF"
+                         "b"),
+              "a" + r + "b");
+    EXPECT_EQ(xml_escape("\xC0\xAF"), r + r);                  // overlong '/'
+    EXPECT_EQ(xml_escape("\xED\xA0\x80"), r + r + r);          // a UTF-16 surrogate
+    EXPECT_EQ(xml_escape("\xE2\x80"), r + r);                  // truncated sequence
     EXPECT_EQ(xml_escape("\xF4\x90\x80\x80"), r + r + r + r);  // above U+10FFFF
 }
 

@@ -21,14 +21,14 @@ using namespace almanac;
 using almanac::fuzz::check;
 
 constexpr std::array<const char*, 8> files{
-    "events/meetup.md",  // 0: an event page
-    "events/_index.md",  // 1: a section page
-    "events/calls.yaml", // 2: event data files
-    "events/calls.toml", // 3
-    "events/calls.json", // 4
+    "events/meetup.md",         // 0: an event page
+    "events/_index.md",         // 1: a section page
+    "events/calls.yaml",        // 2: event data files
+    "events/calls.toml",        // 3
+    "events/calls.json",        // 4
     "blog/2024-05-14-post.md",  // 5: a post (its date may come from the name)
-    "blog/post.md",      // 6
-    "pages/about.md",    // 7: a page
+    "blog/post.md",             // 6
+    "pages/about.md",           // 7: a page
 };
 constexpr std::array<const char*, 4> zones{"UTC", "America/Los_Angeles", "Europe/Dublin", "Pacific/Apia"};
 
@@ -42,8 +42,7 @@ SiteConfig make_config(bool unsafe_html, const char* zone) {
                           {"pages", SectionType::page, {}, {}, ""}};
     c.content.sections_given = true;
     // The events feed has a window, so publishing expands each event's occurrences.
-    FeedConfig events{"events", "Events", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json},
-                      {}, {}, {}, {}};
+    FeedConfig events{"events", "Events", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}};
     events.window = {365, 3 * 365};
     c.feeds = {events, {"blog", "Blog", "", {"blog"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
     c.feeds_given = true;

@@ -27,8 +27,7 @@ std::shared_ptr<const Snapshot> make_snapshot(bool allow_any) {
     c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"},
                           {"blog", SectionType::post, {}, {}, "/blog/:slug/"}};
     c.content.sections_given = true;
-    FeedConfig events{"events", "Events", "Meetups, calls", {"events"},
-                      {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}};
+    FeedConfig events{"events", "Events", "Meetups, calls", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}};
     events.window = {90, 365};
     c.feeds = {events,
                {"meetups", "Meetups only", "", {"events"}, {FeedFormat::ics}, {}, {"meetup"}, {}, {}},
@@ -50,7 +49,7 @@ std::shared_ptr<const Snapshot> make_snapshot(bool allow_any) {
     add("events/meetup.md",
         "---\ntitle: \"Meetup: Ünïcödé, commas; semicolons\"\nstart: 2026-03-29T02:30\nend: 2026-03-29T05:00\n"
         "timezone: Europe/Berlin\nkind: meetup\ntags: [x, y]\nlocation: Berlin\n---\n" +
-        std::string(300, 'a') + "\n");
+            std::string(300, 'a') + "\n");
     add("events/fair.md", "---\ntitle: Fair\nstart: 2026-02-01\nend: 2026-02-03\nkind: meetup\n---\n");
     add("events/launch.md", "---\ntitle: Launch\nstart: 2026-01-15T17:00:00Z\nduration: PT30M\n---\n");
     add("events/calls.yaml",
