@@ -17,7 +17,7 @@ source "$here/scripts/lib.sh"  # build_packages, install_missing, as_root
 test_packages=(
   python3 python3-icalendar python3-vobject python3-feedparser python3-dateutil libxml2-utils
   jing ruby python3-brotli python3-html5lib curl nginx strace systemd chromium fonts-dejavu-core
-  dpkg-dev lintian
+  dpkg-dev lintian clang-format
 )
 
 
