@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_set>
 
 #include <xxhash.h>
 
@@ -87,22 +88,13 @@ std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, 
             // The next events to come, as a subscriber expects: those not over at `now` (a series
             // still running counts), earliest first; when fewer than `limit` are left, the latest
             // past ones fill the feed. Start order is kept.
-            std::vector<bool> ahead(out.size());
-            std::size_t coming = 0;
-            for (std::size_t i = 0; i < out.size(); ++i) coming += ahead[i] = occurs_between(*out[i]->event, now, latest);
-            std::size_t past_kept = n > coming ? n - coming : 0;
-            std::size_t coming_kept = n - past_kept;
-            std::size_t past_seen = out.size() - coming;
-            std::vector<const Item*> kept;
-            kept.reserve(n);
-            for (std::size_t i = 0; i < out.size(); ++i) {
-                if (ahead[i]) {
-                    if (coming_kept > 0) kept.push_back(out[i]), --coming_kept;
-                } else if (past_seen-- <= past_kept) {
-                    kept.push_back(out[i]);  // among the last past_kept past ones
-                }
-            }
-            out = std::move(kept);
+            std::vector<const Item*> coming, past;  // each in start order
+            for (const Item* item : out) (occurs_between(*item->event, now, latest) ? coming : past).push_back(item);
+            if (coming.size() > n) coming.resize(n);
+            past.erase(past.begin(), past.end() - static_cast<std::ptrdiff_t>(std::min(past.size(), n - coming.size())));
+            std::unordered_set<const Item*> kept(coming.begin(), coming.end());
+            kept.insert(past.begin(), past.end());
+            std::erase_if(out, [&](const Item* item) { return !kept.contains(item); });
         }
     }
     return out;
