@@ -119,8 +119,8 @@ private:
 // A YAML node and its key path ("feeds[1].limit"): what every reader takes and reports against.
 class Value {
 public:
-    Value(Walker& walker, YAML::Node node, std::string key_path)
-        : walker_(&walker), node_(std::move(node)), key_path_(std::move(key_path)) {}
+    Value(Walker& walker, const YAML::Node& node, std::string key_path)
+        : walker_(&walker), node_(node), key_path_(std::move(key_path)) {}
 
     const YAML::Node& node() const { return node_; }
     const std::string& key_path() const { return key_path_; }
@@ -146,11 +146,11 @@ public:
         return scalar_of(node_);
     }
 
-    Value item(std::size_t index, YAML::Node node) const {
-        return Value(*walker_, std::move(node), key_path_ + "[" + std::to_string(index) + "]");
+    Value item(std::size_t index, const YAML::Node& node) const {
+        return Value(*walker_, node, key_path_ + "[" + std::to_string(index) + "]");
     }
-    Value member(const std::string& key, YAML::Node node) const {
-        return Value(*walker_, std::move(node), key_path_.empty() ? key : key_path_ + "." + key);
+    Value member(const std::string& key, const YAML::Node& node) const {
+        return Value(*walker_, node, key_path_.empty() ? key : key_path_ + "." + key);
     }
 
 private:
@@ -688,7 +688,7 @@ const Field<TimezonesConfig> timezones_fields[] = {
 
 const Field<ServerLimits> limits_fields[] = {
     {"max_header_bytes",
-     [](const Value& v, ServerLimits& l) { assign(l.max_header_bytes, read_int(v, {1024, 1024 * 1024})); }},
+     [](const Value& v, ServerLimits& l) { assign(l.max_header_bytes, read_int(v, {1024, 1024LL * 1024})); }},
     {"header_timeout", [](const Value& v, ServerLimits& l) { assign(l.header_timeout_seconds, read_duration(v, 1)); }},
     {"idle_timeout", [](const Value& v, ServerLimits& l) { assign(l.idle_timeout_seconds, read_duration(v, 1)); }},
     {"max_connections",

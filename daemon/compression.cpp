@@ -69,8 +69,8 @@ std::optional<std::string> brotli_compress(const Rope& data, int quality) {
 
 namespace {
 
-constexpr std::size_t min_chunk = 64 * 1024;
-constexpr std::size_t max_chunk = 1024 * 1024;
+constexpr std::size_t min_chunk = std::size_t{64} * 1024;
+constexpr std::size_t max_chunk = std::size_t{1024} * 1024;
 // A chunk may end after a piece whose hash has these bits clear (one piece in eight), once it holds
 // min_chunk bytes.
 constexpr std::uint64_t boundary_mask = 7;

@@ -599,7 +599,16 @@ Watcher::Watcher(boost::asio::io_context& ioc, std::string root, std::chrono::mi
                  std::chrono::milliseconds max_delay, Callback on_change)
     : state_(std::make_shared<State>(ioc, std::move(root), debounce, max_delay, std::move(on_change))) {}
 
-Watcher::~Watcher() { stop(); }
+// stop() locks a mutex and posts to the strand, either of which can throw; a destructor must not.
+// Should it fail, stopped_ is still set, so that no callback starts after the Watcher is gone.
+Watcher::~Watcher() {
+    try {
+        stop();
+    } catch (const std::exception& e) {
+        state_->stopped_ = true;
+        spdlog::error("watcher: stopping the watch of {} failed: {}", state_->root_, e.what());
+    }
+}
 
 void Watcher::start(std::chrono::milliseconds poll_interval, bool force_polling) {
     state_->start(poll_interval, force_polling);

@@ -264,6 +264,7 @@ public:
         const double v = std::strtod(s->c_str(), &end);
         if (s->empty() || *end != '\0' || !std::isfinite(v) || v < min || v > max) {
             char range[64];
+            // NOLINTNEXTLINE(cert-err33-c): two %g fit in 64 bytes; the result cannot be cut or fail
             std::snprintf(range, sizeof range, "%g to %g", min, max);
             error(*map.find(key), key, std::string("expected a number from ") + range + ", got '" + *s + "'");
             return std::nullopt;
@@ -376,6 +377,7 @@ std::string expand_permalink(const std::string& pattern, const std::string& base
                    (i + name.size() == pattern.size() ||
                     !std::isalnum(static_cast<unsigned char>(pattern[i + name.size()])));
         };
+        // NOLINTNEXTLINE(bugprone-branch-clone): a plain character and an unknown ':name' are both copied as is
         if (pattern[i] != ':') {
             out += pattern[i++];
         } else if (placeholder(":slug")) {

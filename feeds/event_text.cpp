@@ -121,6 +121,7 @@ std::string describe_date(const EventTime& t, const Zone& event_zone, const Zone
 
 std::string describe_dates(const std::vector<EventTime>& dates, const Zone& event_zone, const Zone& view) {
     std::vector<std::string> items;
+    items.reserve(dates.size());
     for (const auto& t : dates) items.push_back(describe_date(t, event_zone, view));
     return join_list(items);
 }
@@ -244,6 +245,7 @@ std::optional<std::string> frequency_phrase(const RuleParts& r) {
 
 std::string month_list(const std::vector<int>& months) {
     std::vector<std::string> names;
+    names.reserve(months.size());
     for (const int m : months) names.emplace_back(month_long[static_cast<std::size_t>(m - 1)]);
     return join_list(names);
 }
@@ -251,6 +253,7 @@ std::string month_list(const std::vector<int>& months) {
 // "the 1st and 15th", "the last day", "the second-to-last day".
 std::string month_days_phrase(const std::vector<int>& days) {
     std::vector<std::string> items;
+    items.reserve(days.size());
     for (const int d : days) items.push_back(d < 0 ? ordinal(d) + " day" : numbered(d));
     return "the " + join_list(items);
 }

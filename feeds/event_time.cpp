@@ -409,7 +409,7 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
     const std::vector<long> months = number_list(bymonth);
     const std::vector<long> monthdays = number_list(bymonthday);
     const long step = interval.empty() ? 1 : *parse_integer(interval, false);
-    constexpr long cycle = 400 * 12;
+    constexpr long cycle = 400L * 12;
 
     std::size_t most = 0;  // the most days one visited month can give
     const date::year_month first{start.year(), start.month()};
@@ -505,7 +505,7 @@ bool libical_accepts(const std::string& rule) {
 
 date::sys_info zone_info_at(const Zone& zone, Instant t) {
     if (!zone.tz) return utc_info();
-    const auto info = zone.tz->get_info(t);
+    auto info = zone.tz->get_info(t);
     if (!open_ended(info)) return info;
     const auto* rule = footer_rule(*zone.tz);
     if (!rule) return info;
@@ -766,7 +766,7 @@ Expected<RecurrenceRule> parse_rrule(std::string_view text, const EventTime& sta
 }
 
 Expected<EventTime> parse_recurrence_date(std::string_view text, const EventTime& start, const Zone& zone) {
-    const auto t = parse_ical_or_iso_time(text);
+    auto t = parse_ical_or_iso_time(text);
     if (!t) return t;
     const bool is_date = std::holds_alternative<CivilDate>(*t);
     if (std::holds_alternative<CivilDate>(start)) {

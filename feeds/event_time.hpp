@@ -26,6 +26,7 @@ struct CivilDate {  // an all-day date, no zone
 struct WallTime {  // a wall-clock time in the event's zone
     date::local_seconds local;
     friend bool operator==(const WallTime&, const WallTime&) = default;
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 takes the defaulted <=>'s own 0 for a null pointer
     friend auto operator<=>(const WallTime&, const WallTime&) = default;
 };
 

@@ -36,7 +36,7 @@ constexpr int max_depth = 64;
 // Text reached through aliases is copied for every alias, so the bytes are bounded as well as the
 // values: at most the file's own size again plus this much. Without it, a 1 MiB scalar aliased 64
 // times made a 64 MiB list of tags, and every calendar view of it 67 MB more.
-constexpr std::size_t alias_text_allowance = 64 * 1024;
+constexpr std::size_t alias_text_allowance = std::size_t{64} * 1024;
 
 struct Budget {
     std::size_t max_bytes = 0;
@@ -138,12 +138,14 @@ FmNode from_yaml(const YAML::Node& n, int line_offset, int depth, Budget& budget
 
 std::string two(int v) {
     char buf[8];
+    // NOLINTNEXTLINE(cert-err33-c): callers pass parts of a TOML time or offset, all under 100
     std::snprintf(buf, sizeof buf, "%02d", v);
     return buf;
 }
 
 std::string toml_date(const toml::date& d) {
     char buf[16];
+    // NOLINTNEXTLINE(cert-err33-c): a TOML date (year 0-9999) fits in 16 bytes
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", int{d.year}, int{d.month}, int{d.day});
     return buf;
 }
@@ -188,6 +190,7 @@ FmNode from_toml(const toml::node& n, int line_offset, int depth, Budget& budget
         out.scalar = std::to_string(i->get());
     } else if (const auto* f = n.as_floating_point()) {
         char buf[64];
+        // NOLINTNEXTLINE(cert-err33-c): %.17g of a double is at most 24 bytes
         std::snprintf(buf, sizeof buf, "%.17g", f->get());
         out.scalar = buf;
     } else if (const auto* b = n.as_boolean()) {
@@ -350,6 +353,7 @@ std::optional<Diagnostic> yaml_control_character(std::string_view text, const st
     const auto column = std::count_if(before.begin() + static_cast<std::ptrdiff_t>(line_start), before.end(),
                                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
     char code[8];
+    // NOLINTNEXTLINE(cert-err33-c): "U+" and one byte in hex fit in 8 bytes
     std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(static_cast<unsigned char>(*control)));
     return Diagnostic{path, first_line + static_cast<int>(std::count(before.begin(), before.end(), '\n')),
                       static_cast<int>(column) + 1, Severity::error,

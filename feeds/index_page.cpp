@@ -346,6 +346,7 @@ std::string schema_time(const EventTime& t, Instant instant, const Zone& view) {
     const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(offset).count();
     const auto a = minutes < 0 ? -minutes : minutes;
     char zone[8];
+    // NOLINTNEXTLINE(cert-err33-c): "+hh:mm" of a UTC offset (under 26 hours) fits in 8 bytes
     std::snprintf(zone, sizeof zone, "%c%02d:%02d", minutes < 0 ? '-' : '+', static_cast<int>(a / 60), static_cast<int>(a % 60));
     return date::format("%Y-%m-%dT%H:%M:%S", local) + zone;
 }

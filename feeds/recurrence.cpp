@@ -93,9 +93,9 @@ std::int64_t step_seconds(icalrecurrencetype_frequency freq) {
         case ICAL_MINUTELY_RECURRENCE: return 60;
         case ICAL_HOURLY_RECURRENCE: return 3600;
         case ICAL_DAILY_RECURRENCE: return 86400;
-        case ICAL_WEEKLY_RECURRENCE: return 7 * 86400;
-        case ICAL_MONTHLY_RECURRENCE: return 31 * 86400;
-        case ICAL_YEARLY_RECURRENCE: return 366 * 86400;
+        case ICAL_WEEKLY_RECURRENCE: return std::int64_t{7} * 86400;
+        case ICAL_MONTHLY_RECURRENCE: return std::int64_t{31} * 86400;
+        case ICAL_YEARLY_RECURRENCE: return std::int64_t{366} * 86400;
         default: return 0;
     }
 }

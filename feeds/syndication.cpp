@@ -166,7 +166,10 @@ EntryText entry_text(const Item& item, const Zone& zone) {
         facts_text += std::string(fact.label) + ": " + fact.value;
         facts_html += std::string(fact.label) + ": ";
         const std::string value = html_escape(fact.value);
-        facts_html += fact.is_url ? "<a href=\"" + value + "\">" + value + "</a>" : value;
+        if (fact.is_url)
+            facts_html.append("<a href=\"").append(value).append("\">").append(value).append("</a>");
+        else
+            facts_html += value;
     }
     facts_html += "</p>\n";
     EntryText text;

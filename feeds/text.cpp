@@ -81,6 +81,7 @@ NormalizedText normalize_text(std::string_view bytes, const std::string& path) {
         for (std::size_t i = line_start; i < bad; ++i)
             if ((static_cast<unsigned char>(bytes[i]) & 0xC0u) != 0x80u) ++column;
         char hex[8];
+        // NOLINTNEXTLINE(cert-err33-c): "0x" and one byte in hex fit in 8 bytes
         std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(bytes[bad]));
         out.ok = false;
         out.error = Diagnostic{path, line, column, Severity::error,
@@ -104,6 +105,7 @@ std::string slugify(std::string_view s) {
     bool dash = false;
     for (std::size_t i = 0; i < s.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
+        // NOLINTNEXTLINE(bugprone-branch-clone): the same action, but for two reasons each with its own comment
         if (c >= 0x80) {  // keep non-ASCII letters as they are (Hugo keeps them too)
             out += static_cast<char>(c);
             dash = false;
