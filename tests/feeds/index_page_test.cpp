@@ -365,7 +365,7 @@ nlohmann::json structured_data(const std::string& page) {
 // "2024-06-20T07:00:00+09:00" as an instant.
 Instant parse_offset_time(const std::string& text) {
     std::istringstream in(text);
-    date::sys_seconds t;
+    date::sys_seconds t{};
     in >> date::parse("%FT%T%Ez", t);
     EXPECT_FALSE(in.fail()) << text;
     return t;
