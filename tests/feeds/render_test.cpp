@@ -214,7 +214,7 @@ TEST(EventUrls, SlugsAreStableUniqueAndSafe) {
     EXPECT_EQ(derived, event_slug("events/summit#2@example.org"));
     EXPECT_NE(event_slug("a/b"), event_slug("a b"));
     EXPECT_NE(event_slug("a/b"), event_slug("a-b"));
-    for (const char* uid : {".", "..", "/", "ü", "a?b", std::string(255, 'x').c_str(), "%2e"}) {
+    for (const std::string& uid : std::vector<std::string>{".", "..", "/", "ü", "a?b", std::string(255, 'x'), "%2e"}) {
         const auto slug = event_slug(uid);
         EXPECT_FALSE(slug.empty() || slug == "." || slug == "..") << uid;
         EXPECT_LE(slug.size(), 129u) << uid;
