@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@ public:
 
     // The site made of every file's last good items, with the current diagnostics — including, for a
     // file whose latest version fails, its errors and a warning that the last good version is kept.
+    // The items are shared with this state and every earlier site: only changed files' are new.
     Site site() const;
 
     // A number that changes whenever the items of `path` change (0 for an unknown path).
@@ -56,7 +58,7 @@ private:
     struct Entry {
         FileStamp stamp;
         std::string shown;
-        std::vector<Item> good_items;  // from the last version without errors
+        std::vector<std::shared_ptr<const Item>> good_items;  // from the last version without errors
         bool has_good = false;
         bool current_failed = false;
         Diagnostics diagnostics;  // of the latest version
