@@ -1,5 +1,6 @@
 #include "feeds/site.hpp"
 
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 
@@ -17,8 +18,11 @@ Site assemble(SiteConfig config, Files& files, Diagnostics tree_diagnostics) {
     Site site;
     site.config = std::move(config);
     site.diagnostics = std::move(tree_diagnostics);
-    std::unordered_map<std::string, const Item*> by_uid;
-    std::unordered_map<std::string, const Item*> by_permalink;
+    // Keys view the items' own strings: every item stays where it is until the checks are done.
+    std::unordered_map<std::string_view, const Item*> by_uid;
+    std::unordered_map<std::string_view, const Item*> by_permalink;
+    by_uid.reserve(files.size());
+    by_permalink.reserve(files.size());
     std::vector<Element*> kept;
     for (auto& [path, parsed] : files) {
         site.diagnostics.insert(site.diagnostics.end(), parsed.diagnostics.begin(), parsed.diagnostics.end());
