@@ -70,10 +70,10 @@ private:
 
     SiteConfig config_;
     std::map<std::string, Entry> files_;
-    bool listed_ = false;                                 // refresh has listed the tree once
-    Diagnostics folder_diagnostics_;                      // ContentListing::diagnostics of the last listing
+    bool listed_ = false;                                  // refresh has listed the tree once
+    Diagnostics folder_diagnostics_;                       // ContentListing::diagnostics of the last listing
     std::map<std::string, Diagnostic> entry_diagnostics_;  // ContentListing::entry_diagnostics, kept current
-    std::vector<std::string> unlisted_;                   // ContentListing::unlisted of the last listing
+    std::vector<std::string> unlisted_;                    // ContentListing::unlisted of the last listing
     std::uint64_t next_version_ = 1;
 };
 

@@ -276,11 +276,12 @@ private:
                           fragments_.size());
             fragments_.sweep();
             const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
-            spdlog::debug("rebuild phases: list and read {:.1f} ms, site {:.1f} ms, render {:.1f} ms, sweep {:.1f} ms "
-                          "({} the tree, {} file(s) read)",
-                          ms(started, read_done), ms(read_done, site_done), ms(site_done, render_done),
-                          ms(render_done, std::chrono::steady_clock::now()), refresh.walked ? "listed" : "not listing",
-                          refresh.read.size());
+            spdlog::debug(
+                "rebuild phases: list and read {:.1f} ms, site {:.1f} ms, render {:.1f} ms, sweep {:.1f} ms "
+                "({} the tree, {} file(s) read)",
+                ms(started, read_done), ms(read_done, site_done), ms(site_done, render_done),
+                ms(render_done, std::chrono::steady_clock::now()), refresh.walked ? "listed" : "not listing",
+                refresh.read.size());
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
             snapshot_.store(snapshot, std::memory_order_release);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

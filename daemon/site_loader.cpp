@@ -214,7 +214,10 @@ std::string joined_path(const std::string& prefix, const std::string& name) {
 // What the listing does with one entry `name` of a section's folder, `rel` being its path: the
 // rules list_content walks by and examine_content_path applies to one path.
 struct EntryVerdict {
-    enum class Kind { skip, folder, file, reported };
+    enum class Kind { skip,
+                      folder,
+                      file,
+                      reported };
     Kind kind = Kind::skip;
     FileRole role = FileRole::ignored;  // of a file
     std::string message;                // why a reported entry is not read
@@ -301,19 +304,19 @@ ContentListing list_content(const SiteConfig& config) {
                 std::string rel = joined_path(folder.rel, name);
                 auto verdict = judge_entry(name, rel, section, st.st_mode);
                 switch (verdict.kind) {
-                case EntryVerdict::Kind::skip:
-                    break;
-                case EntryVerdict::Kind::folder:
-                    pending.push_back({p, std::move(rel), joined_path(folder.shown, name)});
-                    break;
-                case EntryVerdict::Kind::reported:
-                    out.entry_diagnostics.emplace(std::move(rel),
-                                                  entry_warning(joined_path(folder.shown, name), std::move(verdict.message)));
-                    break;
-                case EntryVerdict::Kind::file:
-                    out.files.push_back(
-                        {std::move(rel), p.string(), joined_path(folder.shown, name), &section, verdict.role, stamp_of(st)});
-                    break;
+                    case EntryVerdict::Kind::skip:
+                        break;
+                    case EntryVerdict::Kind::folder:
+                        pending.push_back({p, std::move(rel), joined_path(folder.shown, name)});
+                        break;
+                    case EntryVerdict::Kind::reported:
+                        out.entry_diagnostics.emplace(std::move(rel),
+                                                      entry_warning(joined_path(folder.shown, name), std::move(verdict.message)));
+                        break;
+                    case EntryVerdict::Kind::file:
+                        out.files.push_back(
+                            {std::move(rel), p.string(), joined_path(folder.shown, name), &section, verdict.role, stamp_of(st)});
+                        break;
                 }
             }
         }
@@ -355,19 +358,19 @@ ContentPath examine_content_path(const SiteConfig& config, const std::string& pa
             const auto verdict = judge_entry(name, path, *section, st.st_mode);
             const std::string shown = joined_path(shown_root(config), path);
             switch (verdict.kind) {
-            case EntryVerdict::Kind::skip:
-                break;
-            case EntryVerdict::Kind::folder:
-                out.kind = Kind::folder;
-                break;
-            case EntryVerdict::Kind::reported:
-                out.kind = Kind::reported;
-                out.diagnostic = entry_warning(shown, verdict.message);
-                break;
-            case EntryVerdict::Kind::file:
-                out.kind = Kind::file;
-                out.file = {path, p.string(), shown, section, verdict.role, stamp_of(st)};
-                break;
+                case EntryVerdict::Kind::skip:
+                    break;
+                case EntryVerdict::Kind::folder:
+                    out.kind = Kind::folder;
+                    break;
+                case EntryVerdict::Kind::reported:
+                    out.kind = Kind::reported;
+                    out.diagnostic = entry_warning(shown, verdict.message);
+                    break;
+                case EntryVerdict::Kind::file:
+                    out.kind = Kind::file;
+                    out.file = {path, p.string(), shown, section, verdict.role, stamp_of(st)};
+                    break;
             }
             return out;
         }

@@ -36,12 +36,24 @@ public:
         reference operator*() const { return **at_; }
         pointer operator->() const { return at_->get(); }
         reference operator[](difference_type n) const { return *at_[n]; }
-        const_iterator& operator++() { ++at_; return *this; }
+        const_iterator& operator++() {
+            ++at_;
+            return *this;
+        }
         const_iterator operator++(int) { return const_iterator(at_++); }
-        const_iterator& operator--() { --at_; return *this; }
+        const_iterator& operator--() {
+            --at_;
+            return *this;
+        }
         const_iterator operator--(int) { return const_iterator(at_--); }
-        const_iterator& operator+=(difference_type n) { at_ += n; return *this; }
-        const_iterator& operator-=(difference_type n) { at_ -= n; return *this; }
+        const_iterator& operator+=(difference_type n) {
+            at_ += n;
+            return *this;
+        }
+        const_iterator& operator-=(difference_type n) {
+            at_ -= n;
+            return *this;
+        }
         friend const_iterator operator+(const_iterator i, difference_type n) { return i += n; }
         friend const_iterator operator+(difference_type n, const_iterator i) { return i += n; }
         friend const_iterator operator-(const_iterator i, difference_type n) { return i -= n; }
