@@ -76,6 +76,8 @@ public:
     std::size_t size() const { return items_.size(); }
     bool empty() const { return items_.empty(); }
     const Item& operator[](std::size_t i) const { return *items_[i]; }
+    const Item& front() const { return *items_.front(); }
+    const Item& back() const { return *items_.back(); }
     void reserve(std::size_t n) { items_.reserve(n); }
     void push_back(Item item) { items_.push_back(std::make_shared<const Item>(std::move(item))); }
     void push_back(std::shared_ptr<const Item> item) { items_.push_back(std::move(item)); }
