@@ -1,17 +1,26 @@
 #!/usr/bin/env python3
 # Edit-to-served latency of `almanac serve`: on a copy of the example site, rewrites one event's title
 # 100 times and measures from the moment the write is complete (file closed, or renamed into place for an
-# editor's atomic save) until GET of its feed returns the new title, polling over one keep-alive connection
-# (If-None-Match, so an unchanged feed costs a 304). Prints count, timeouts and p50/p90/p99/max in ms.
+# editor's atomic save) until the server answers with the edit, in two modes:
+#   etag  until a HEAD of the feed, polled over one keep-alive connection, carries a new ETag: the
+#         server's own reaction (watch, rebuild, swap), without the body's download (28 MB for the
+#         10,000-event calendar); the last edit's body is then checked for the new title
+#   get   until a GET of the feed (If-None-Match, so an unchanged feed costs a 304) returns the new title:
+#         what a client sees, the download included
+# Prints count, timeouts and p50/p90/p99/max in ms for each mode and kind of write; the daemon's rebuild
+# phases (from its debug log: list and read, site, render, sweep; median and max); and a memory trail: the
+# server's RSS (anonymous, file, shared) and the memfds it holds, after start and every 10 edits.
 # Back to back by default (the next edit is written as soon as the previous one is served, i.e. while the
 # daemon may still be compressing the previous snapshot); --pause S waits between edits.
-# usage: edit_latency.py ALMANAC_BINARY [EXAMPLES_DIR] [--rounds N] [--pause S] [--file events/x.md] [--feed /events.ics]
+# usage: edit_latency.py ALMANAC_BINARY [EXAMPLES_DIR] [--rounds N] [--pause S] [--mode etag|get|both]
+#                        [--file events/x.md] [--feed /events.ics]
 import argparse
 import http.client
 import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +65,41 @@ class Server:
         with self.cond:
             return sum(1 for line in self.lines if re.search(r"info: generation \d+ \(change", line))
 
+    def phases(self, since=0):
+        """The "rebuild phases" debug lines logged from line `since` on, as lists of ms."""
+        with self.cond:
+            lines = self.lines[since:]
+        out = []
+        for line in lines:
+            if m := re.search(r"rebuild phases: list and read ([\d.]+) ms, site ([\d.]+) ms, render ([\d.]+) ms, "
+                              r"sweep ([\d.]+) ms", line):
+                out.append([float(x) for x in m.groups()])
+        return out
+
+    def log_length(self):
+        with self.cond:
+            return len(self.lines)
+
+    def memory(self):
+        """(VmRSS, RssAnon, RssFile, RssShmem) in MB, and (count, MB) of the memfds the server holds."""
+        fields = {}
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                    fields[key] = int(value.split()[0]) / 1024
+        memfds, memfd_bytes = 0, 0
+        fd_dir = f"/proc/{self.proc.pid}/fd"
+        for fd in os.listdir(fd_dir):
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)).startswith("/memfd:"):
+                    memfds += 1
+                    memfd_bytes += os.stat(os.path.join(fd_dir, fd)).st_size
+            except OSError:
+                pass  # closed meanwhile
+        return ([fields.get(k, float("nan")) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")],
+                (memfds, memfd_bytes / 1e6))
+
     def kill(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -92,6 +136,31 @@ class Poller:
                 if attempt == 2:
                     raise
 
+    def head_etag(self):
+        for attempt in (1, 2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                self.conn.request("HEAD", self.path)
+                r = self.conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    sys.exit(f"HEAD {self.path}: {r.status}")
+                return r.headers.get("ETag")
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+
+    def wait_for_etag(self, old, deadline):
+        """Polls HEAD until the ETag differs from `old`: (time, new ETag), or (None, old)."""
+        while time.perf_counter() < deadline:
+            etag = self.head_etag()
+            if etag != old:
+                return time.perf_counter(), etag
+        return None, old
+
     def wait_for(self, needle, deadline):
         while time.perf_counter() < deadline:
             body = self.get()
@@ -110,18 +179,40 @@ def percentile(sorted_values, p):
 
 def report(name, latencies, timeouts, rebuilds):
     ms = sorted(x * 1000 for x in latencies)
-    print(f"{name:<13} n={len(ms):<4} timeouts={timeouts:<3} rebuilds={rebuilds:<4} "
+    print(f"{name:<20} n={len(ms):<4} timeouts={timeouts:<3} rebuilds={rebuilds:<4} "
           f"p50={percentile(ms, 50):7.1f}  p90={percentile(ms, 90):7.1f}  p99={percentile(ms, 99):7.1f}  "
           f"max={ms[-1] if ms else float('nan'):7.1f}  min={ms[0] if ms else float('nan'):6.1f} ms")
 
 
-def run(server, poller, path, rounds, atomic, tag, pause):
+class MemoryTrail:
+    """The server's memory after start and after every 10th edit, printed as it goes."""
+
+    def __init__(self, server):
+        self.server = server
+        self.edits = 0
+        self.rows = []
+        self.sample("start")
+
+    def sample(self, label):
+        (rss, anon, file, shmem), (memfds, memfd_mb) = self.server.memory()
+        self.rows.append((label, rss))
+        print(f"  memory {label:>12}: RSS {rss:7.1f} MB (anon {anon:7.1f}, file {file:6.1f}, shmem {shmem:6.1f}), "
+              f"memfds {memfds} ({memfd_mb:.1f} MB)", flush=True)
+
+    def edited(self):
+        self.edits += 1
+        if self.edits % 10 == 0:
+            self.sample(f"{self.edits} edits")
+
+
+def run(server, poller, path, rounds, atomic, tag, pause, mode, trail):
     with open(path, encoding="utf-8") as f:
         original = f.read()
     if not re.search(r'(?m)^title: .*$', original):
         sys.exit(f"{path}: no 'title:' line to edit")
     latencies, timeouts = [], 0
     rebuilds_before = server.rebuilds()
+    etag = poller.head_etag() if mode == "etag" else None
     for n in range(rounds):
         time.sleep(pause)
         title = f"Edit {tag}{n}"
@@ -135,12 +226,32 @@ def run(server, poller, path, rounds, atomic, tag, pause):
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
         written = time.perf_counter()
-        served = poller.wait_for(f"SUMMARY:{title}\r\n".encode(), written + DEADLINE)
+        if mode == "etag":
+            served, etag = poller.wait_for_etag(etag, written + DEADLINE)
+        else:
+            served = poller.wait_for(f"SUMMARY:{title}\r\n".encode(), written + DEADLINE)
         if served is None:
             timeouts += 1
         else:
             latencies.append(served - written)
+        trail.edited()
+    if mode == "etag" and rounds:
+        # The new ETag must name the new bytes: the last edit's title is in the body it tags.
+        poller.etag = None
+        if f"SUMMARY:{title}\r\n".encode() not in (poller.get() or b""):
+            sys.exit(f"the feed tagged {etag} does not hold the last edit ({title})")
     return latencies, timeouts, server.rebuilds() - rebuilds_before
+
+
+def report_phases(phases):
+    if not phases:
+        print("rebuild phases: none logged (the config sets its own log level?)")
+        return
+    names = ("list and read", "site", "render", "sweep")
+    columns = list(zip(*phases))
+    print(f"rebuild phases over {len(phases)} rebuilds (ms, median / max): " + ", ".join(
+        f"{name} {statistics.median(col):.1f} / {max(col):.1f}" for name, col in zip(names, columns))
+        + f"; total {statistics.median([sum(p) for p in phases]):.1f} / {max(sum(p) for p in phases):.1f}")
 
 
 def main():
@@ -152,6 +263,8 @@ def main():
     parser.add_argument("--pause", type=float, default=0.0, help="seconds to wait before each edit")
     parser.add_argument("--file", default="events/ospocon-europe-2026.md", help="the event file, inside content/")
     parser.add_argument("--feed", default="/events.ics", help="the calendar feed holding that event")
+    parser.add_argument("--mode", choices=("etag", "get", "both"), default="both",
+                        help="time until a new ETag (HEAD), until GET returns the new title, or both (default)")
     args = parser.parse_args()
 
     root = tempfile.mkdtemp(prefix="almanac-bench-")
@@ -160,16 +273,37 @@ def main():
         site = os.path.join(root, "site")
         shutil.copytree(args.examples, site, symlinks=True)
         path = os.path.join(site, "content", args.file)
-        server = Server(os.path.abspath(args.almanac), os.path.join(site, "almanac.yaml"))
+        config = os.path.join(site, "almanac.yaml")
+        with open(config, encoding="utf-8") as f:
+            has_log = re.search(r"(?m)^log:", f.read())
+        if not has_log:  # the rebuild phases are debug lines
+            with open(config, "a", encoding="utf-8") as f:
+                f.write("\nlog:\n  level: debug\n")
+        server = Server(os.path.abspath(args.almanac), config)
         poller = Poller(server.port, args.feed)
         poller.get()
         print(f"almanac serve on {args.examples}: editing content/{args.file}, polling {args.feed}, "
               f"{args.rounds} rounds each, {args.pause:g} s between edits, deadline {DEADLINE:.0f} s per edit")
+        # The first snapshot is served before it is compressed: the memory after start counts its encodings.
+        if not has_log:
+            server.wait_log(r"debug: generation 1 compressed in")
+        time.sleep(max(args.pause, 1.0))
+        trail = MemoryTrail(server)
+        log_start = server.log_length()
         failed = False
-        for name, atomic, tag in (("write+close", False, "w"), ("atomic save", True, "a")):
-            latencies, timeouts, rebuilds = run(server, poller, path, args.rounds, atomic, tag, args.pause)
-            report(name, latencies, timeouts, rebuilds)
-            failed |= timeouts > 0
+        results = []
+        for mode in (("etag", "get") if args.mode == "both" else (args.mode,)):
+            for name, atomic, tag in (("write+close", False, "w"), ("atomic save", True, "a")):
+                latencies, timeouts, rebuilds = run(server, poller, path, args.rounds, atomic, tag + mode[0],
+                                                    args.pause, mode, trail)
+                results.append((f"{mode} {name}", latencies, timeouts, rebuilds))
+                failed |= timeouts > 0
+        print("edit -> new ETag (HEAD) is the server's reaction; edit -> GET with the new title adds the download")
+        for result in results:
+            report(*result)
+        report_phases(server.phases(log_start))
+        print("memory (RSS MB): " + ", ".join(f"{label} {rss:.0f}" for label, rss in trail.rows))
+        print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs")
         return 1 if failed else 0
     finally:
         if server:

@@ -9,6 +9,19 @@
 
 namespace almanac {
 
+namespace {
+
+// The first `size` bytes of `buffer` in a string of that capacity. Compressors write into a buffer
+// sized for incompressible input, and the result is kept as long as its document: resize() alone
+// would keep the whole buffer (the gzip chunks of a 28 MB calendar held 320 MB this way).
+std::string exactly(std::string buffer, std::size_t size) {
+    buffer.resize(size);
+    buffer.shrink_to_fit();
+    return buffer;
+}
+
+}  // namespace
+
 std::optional<std::string> gzip_compress(std::string_view data) {
     z_stream zs{};
     // windowBits 15 + 16 asks zlib for a gzip header and trailer instead of a zlib one.
@@ -22,8 +35,7 @@ std::optional<std::string> gzip_compress(std::string_view data) {
     const auto written = zs.total_out;
     deflateEnd(&zs);
     if (rc != Z_STREAM_END) return std::nullopt;
-    out.resize(written);
-    return out;
+    return exactly(std::move(out), written);
 }
 
 std::optional<std::string> brotli_compress(std::string_view data, int quality) {
@@ -34,8 +46,7 @@ std::optional<std::string> brotli_compress(std::string_view data, int quality) {
                                reinterpret_cast<const std::uint8_t*>(data.data()), &size,
                                reinterpret_cast<std::uint8_t*>(out.data())))
         return std::nullopt;
-    out.resize(size);
-    return out;
+    return exactly(std::move(out), size);
 }
 
 std::optional<std::string> brotli_compress(const Rope& data, int quality) {
@@ -64,7 +75,8 @@ std::optional<std::string> brotli_compress(const Rope& data, int quality) {
         if (!feed(reinterpret_cast<const std::uint8_t*>(piece->data()), piece->size(), BROTLI_OPERATION_PROCESS))
             return std::nullopt;
     if (!feed(nullptr, 0, BROTLI_OPERATION_FINISH)) return std::nullopt;
-    return out;
+    const std::size_t size = out.size();
+    return exactly(std::move(out), size);  // appends leave up to half the capacity unused
 }
 
 namespace {
@@ -93,8 +105,7 @@ std::optional<std::string> deflate_chunk(const std::vector<const Piece*>& pieces
     const auto written = zs.total_out;
     deflateEnd(&zs);
     if (!ok || zs.avail_out == 0) return std::nullopt;
-    out.resize(written);
-    return out;
+    return exactly(std::move(out), written);
 }
 
 void put_le32(std::string& out, unsigned long value) {

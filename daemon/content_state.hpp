@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ public:
         std::vector<std::string> read;     // files read again (new, changed or hinted)
         std::vector<std::string> removed;  // files gone since the last refresh
         bool tree_changed = false;         // the diagnostics about the tree differ (symlinks, special files)
+        bool walked = false;               // the tree was listed (refresh), not only the paths looked at
         bool changed() const { return !read.empty() || !removed.empty() || tree_changed; }
     };
 
@@ -34,8 +36,17 @@ public:
     Refresh refresh(const std::set<std::string>& hints, const ProgressCallback& progress = nullptr,
                     bool reread_all = false);
 
+    // Looks at `paths` only, without listing the tree, and re-reads those that are content files: for
+    // the watcher's paths when it lost no event and saw no folder change, so that nothing else can
+    // have changed. A path gone, or no longer content, is removed; a symlink or special file in its
+    // place is reported as a walk would. Does refresh(paths) instead before the first listing, or
+    // when a path is a folder or cannot be examined (permissions); a path below a folder the last
+    // listing could not read keeps its last version until a listing can.
+    Refresh refresh_paths(const std::set<std::string>& paths, const ProgressCallback& progress = nullptr);
+
     // The site made of every file's last good items, with the current diagnostics — including, for a
     // file whose latest version fails, its errors and a warning that the last good version is kept.
+    // The items are shared with this state and every earlier site: only changed files' are new.
     Site site() const;
 
     // A number that changes whenever the items of `path` change (0 for an unknown path).
@@ -47,16 +58,22 @@ private:
     struct Entry {
         FileStamp stamp;
         std::string shown;
-        std::vector<Item> good_items;  // from the last version without errors
+        std::vector<std::shared_ptr<const Item>> good_items;  // from the last version without errors
         bool has_good = false;
         bool current_failed = false;
         Diagnostics diagnostics;  // of the latest version
         std::uint64_t version = 0;
     };
 
+    // Reads and parses `file` into its entry, noting it in `out`.
+    void read(const ContentFile& file, Refresh& out);
+
     SiteConfig config_;
     std::map<std::string, Entry> files_;
-    Diagnostics tree_diagnostics_;
+    bool listed_ = false;                                  // refresh has listed the tree once
+    Diagnostics folder_diagnostics_;                       // ContentListing::diagnostics of the last listing
+    std::map<std::string, Diagnostic> entry_diagnostics_;  // ContentListing::entry_diagnostics, kept current
+    std::vector<std::string> unlisted_;                    // ContentListing::unlisted of the last listing
     std::uint64_t next_version_ = 1;
 };
 

@@ -225,10 +225,14 @@ private:
         std::string reason = "time";
         bool reload = false;
         bool rescan = false;  // the watcher lost events (queue overflow, polling): stamps are not enough
+        // Only the watcher's paths changed unless a folder did, events were lost, or the job is not the
+        // watcher's: an hourly "time" rebuild lists the tree too, so nothing missed stays missed.
+        bool walk = false;
         std::set<std::string> hints;
         for (const auto& job : jobs) {
             reload |= job.reload;
             rescan |= job.changes.rescan;
+            walk |= job.changes.rescan || job.changes.folders || job.reason != "change";
             hints.insert(job.changes.paths.begin(), job.changes.paths.end());
             if (job.reason == "start" || job.reason == "reload" || (job.reason == "change" && reason == "time"))
                 reason = job.reason;
@@ -243,7 +247,8 @@ private:
             }
             ProgressLog reading("reading content files");
             if (!reload && redetect_sections()) previous = nullptr;
-            const auto refresh = content_->refresh(hints, reading.callback(), rescan);
+            const auto refresh = walk ? content_->refresh(hints, reading.callback(), rescan)
+                                      : content_->refresh_paths(hints, reading.callback());
             if (reason == "change" && !refresh.changed()) {
                 spdlog::debug("no content change ({} path(s) reported)", hints.size());
                 encode(current());
@@ -271,9 +276,12 @@ private:
                           fragments_.size());
             fragments_.sweep();
             const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
-            spdlog::debug("rebuild phases: list and read {:.1f} ms, site {:.1f} ms, render {:.1f} ms, sweep {:.1f} ms",
-                          ms(started, read_done), ms(read_done, site_done), ms(site_done, render_done),
-                          ms(render_done, std::chrono::steady_clock::now()));
+            spdlog::debug(
+                "rebuild phases: list and read {:.1f} ms, site {:.1f} ms, render {:.1f} ms, sweep {:.1f} ms "
+                "({} the tree, {} file(s) read)",
+                ms(started, read_done), ms(read_done, site_done), ms(site_done, render_done),
+                ms(render_done, std::chrono::steady_clock::now()), refresh.walked ? "listed" : "not listing",
+                refresh.read.size());
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
             snapshot_.store(snapshot, std::memory_order_release);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -211,15 +211,56 @@ std::string joined_path(const std::string& prefix, const std::string& name) {
     return out;
 }
 
+// What the listing does with one entry `name` of a section's folder, `rel` being its path: the
+// rules list_content walks by and examine_content_path applies to one path.
+struct EntryVerdict {
+    enum class Kind { skip,
+                      folder,
+                      file,
+                      reported };
+    Kind kind = Kind::skip;
+    FileRole role = FileRole::ignored;  // of a file
+    std::string message;                // why a reported entry is not read
+};
+
+EntryVerdict judge_entry(const std::string& name, const std::string& rel, const SectionConfig& section, mode_t mode) {
+    using Kind = EntryVerdict::Kind;
+    if (S_ISLNK(mode)) {
+        if (is_ignored_name(name)) return {};
+        return {Kind::reported, FileRole::ignored, "symbolic link not followed"};
+    }
+    if (S_ISDIR(mode)) return {is_ignored_name(name) ? Kind::skip : Kind::folder, FileRole::ignored, {}};
+    const FileRole role = classify_path(rel, section);
+    if (role == FileRole::ignored || role == FileRole::unhandled) return {};
+    // A FIFO named like content would block whoever opens it: never read, but said.
+    if (!S_ISREG(mode)) return {Kind::reported, role, file_type_name(file_type_of(mode)) + ", not a regular file: ignored"};
+    return {Kind::file, role, {}};
+}
+
+Diagnostic entry_warning(std::string shown, std::string message) {
+    return {std::move(shown), 0, 0, Severity::warning, std::move(message)};
+}
+
+// How diagnostics show the content dir; a file below it is shown as this joined with its path.
+std::string shown_root(const SiteConfig& config) {
+    const std::string base = config.base_dir.empty() ? fs::current_path().string() : config.base_dir;
+    return display_path(base, config.content.dir);
+}
+
 }  // namespace
+
+Diagnostics ContentListing::tree_diagnostics() const {
+    Diagnostics out = diagnostics;
+    for (const auto& [path, diagnostic] : entry_diagnostics) out.push_back(diagnostic);
+    return out;
+}
 
 ContentListing list_content(const SiteConfig& config) {
     const fs::path root(config.content.dir);
     const std::string base = config.base_dir.empty() ? fs::current_path().string() : config.base_dir;
     ContentListing out;
     Diagnostics& tree = out.diagnostics;
-    // How diagnostics show the content dir; a file below it is shown as this joined with its path.
-    const std::string shown_root = display_path(base, root.string());
+    const std::string shown_root = almanac::shown_root(config);
 
     for (const auto& folder : top_level_folders(root)) {
         if (!find_section(config, folder))
@@ -260,32 +301,83 @@ ContentListing list_content(const SiteConfig& config) {
                 const auto name = p.filename().string();
                 struct stat st {};
                 if (::lstat(p.c_str(), &st) != 0) continue;  // gone since the folder was read
-                if (S_ISLNK(st.st_mode)) {
-                    if (!is_ignored_name(name))
-                        tree.push_back({joined_path(folder.shown, name), 0, 0, Severity::warning, "symbolic link not followed"});
-                    continue;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                    if (!is_ignored_name(name))
-                        pending.push_back({p, joined_path(folder.rel, name), joined_path(folder.shown, name)});
-                    continue;
-                }
                 std::string rel = joined_path(folder.rel, name);
-                const FileRole role = classify_path(rel, section);
-                if (role == FileRole::ignored || role == FileRole::unhandled) continue;
-                // A FIFO named like content would block whoever opens it: never read, but said.
-                if (!S_ISREG(st.st_mode)) {
-                    tree.push_back({joined_path(folder.shown, name), 0, 0, Severity::warning,
-                                    file_type_name(file_type_of(st.st_mode)) + ", not a regular file: ignored"});
-                    continue;
+                auto verdict = judge_entry(name, rel, section, st.st_mode);
+                switch (verdict.kind) {
+                    case EntryVerdict::Kind::skip:
+                        break;
+                    case EntryVerdict::Kind::folder:
+                        pending.push_back({p, std::move(rel), joined_path(folder.shown, name)});
+                        break;
+                    case EntryVerdict::Kind::reported:
+                        out.entry_diagnostics.emplace(std::move(rel),
+                                                      entry_warning(joined_path(folder.shown, name), std::move(verdict.message)));
+                        break;
+                    case EntryVerdict::Kind::file:
+                        out.files.push_back(
+                            {std::move(rel), p.string(), joined_path(folder.shown, name), &section, verdict.role, stamp_of(st)});
+                        break;
                 }
-                out.files.push_back({std::move(rel), p.string(), joined_path(folder.shown, name), &section, role, stamp_of(st)});
             }
         }
     }
     std::sort(out.files.begin(), out.files.end(),
               [](const ContentFile& a, const ContentFile& b) { return a.path < b.path; });
     return out;
+}
+
+ContentPath examine_content_path(const SiteConfig& config, const std::string& path) {
+    using Kind = ContentPath::Kind;
+    ContentPath out;
+    const auto slash = path.find('/');
+    // A top-level entry is a section folder or outside every section: either way, a walk decides.
+    if (slash == std::string::npos) {
+        out.kind = Kind::folder;
+        return out;
+    }
+    const SectionConfig* section = find_section(config, path.substr(0, slash));
+    if (!section) return out;  // outside every section: never listed
+    // The section folder itself may be a symlink (list_content follows it); the folders below may
+    // not be, nor have ignored names.
+    const fs::path root(config.content.dir);
+    struct stat st {};
+    for (std::size_t begin = slash + 1;;) {
+        const auto at = path.find('/', begin);
+        const std::string name = path.substr(begin, at == std::string::npos ? std::string::npos : at - begin);
+        if (name.empty() || name == "." || name == "..") {  // not a path the watcher makes
+            out.kind = Kind::folder;
+            return out;
+        }
+        const fs::path p = root / path.substr(0, at);
+        if (::lstat(p.c_str(), &st) != 0) {
+            // Gone, or no longer below a folder: nothing there. Anything else (permissions) only a walk can tell.
+            if (errno != ENOENT && errno != ENOTDIR) out.kind = Kind::folder;
+            return out;
+        }
+        if (at == std::string::npos) {
+            const auto verdict = judge_entry(name, path, *section, st.st_mode);
+            const std::string shown = joined_path(shown_root(config), path);
+            switch (verdict.kind) {
+                case EntryVerdict::Kind::skip:
+                    break;
+                case EntryVerdict::Kind::folder:
+                    out.kind = Kind::folder;
+                    break;
+                case EntryVerdict::Kind::reported:
+                    out.kind = Kind::reported;
+                    out.diagnostic = entry_warning(shown, verdict.message);
+                    break;
+                case EntryVerdict::Kind::file:
+                    out.kind = Kind::file;
+                    out.file = {path, p.string(), shown, section, verdict.role, stamp_of(st)};
+                    break;
+            }
+            return out;
+        }
+        // A folder the walk would not enter (ignored name, symlink, not a folder) holds nothing it lists.
+        if (is_ignored_name(name) || !S_ISDIR(st.st_mode)) return out;
+        begin = at + 1;
+    }
 }
 
 ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config) {
@@ -320,7 +412,7 @@ Site load_site(const SiteConfig& config, const std::function<void(std::size_t, s
     run_parallel(tasks, render_threads());
     std::map<std::string, ParsedSource> parsed;
     for (std::size_t i = 0; i < files.size(); ++i) parsed.emplace(files[i].path, std::move(results[i]));
-    return assemble_site(config, std::move(parsed), std::move(listing.diagnostics));
+    return assemble_site(config, std::move(parsed), listing.tree_diagnostics());
 }
 
 }  // namespace almanac

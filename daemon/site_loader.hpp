@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,7 +64,12 @@ struct ContentListing {
     // Folders (relative to the content dir, '/'-separated) that could not be listed: the files below
     // them are unknown, not gone.
     std::vector<std::string> unlisted;
-    Diagnostics diagnostics;  // about the tree: unknown folders, symlinks, special files, unreadable folders
+    Diagnostics diagnostics;  // about folders: unknown ones, sections without one, unreadable ones
+    // About entries listed but not read (symlinks, special files named like content), by path.
+    std::map<std::string, Diagnostic> entry_diagnostics;
+
+    // Both kinds: everything the listing has to say about the tree.
+    Diagnostics tree_diagnostics() const;
 };
 
 // Walks every section folder of config.content.dir (without reading files), one folder open at a
@@ -72,6 +78,21 @@ struct ContentListing {
 // any folder for want of file descriptors or memory: a listing that silently missed files would look
 // like their deletion.
 ContentListing list_content(const SiteConfig& config);
+
+// What one path below the content dir (relative, '/'-separated: what the watcher reports) is now, by
+// the rules of list_content, found with an lstat per folder on the way rather than a walk.
+struct ContentPath {
+    enum class Kind {
+        none,      // nothing list_content would list or report: gone, ignored, outside every section
+        file,      // a content file, described by `file`
+        reported,  // an entry list_content reports without reading it (a symlink, a special file): `diagnostic`
+        folder,    // a folder, a top-level entry, or a path that cannot be examined: only a walk tells what is there
+    };
+    Kind kind = Kind::none;
+    ContentFile file;
+    Diagnostic diagnostic;
+};
+ContentPath examine_content_path(const SiteConfig& config, const std::string& path);
 
 // Reads and parses one listed file. A file that cannot be read (too large, not a regular file, a
 // symlink, no permission) is an error diagnostic for that file; running out of file descriptors or

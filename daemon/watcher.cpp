@@ -113,6 +113,7 @@ ChangeSet compare_walks(const TreeStamps& before, const TreeStamps& after) {
     }
     for (const auto& [path, stamp] : before)
         if (!after.contains(path)) changes.paths.insert(path);
+    changes.folders = !changes.paths.empty();
     return changes;
 }
 
@@ -160,6 +161,7 @@ public:
                 break;
             case FsAction::watch_gone:
                 if (event.wd == root_wd_) return Outcome::root_lost;
+                out.folders = true;
                 drop_tree(event.wd, out);
                 break;
             case FsAction::watch_moved:
@@ -180,8 +182,10 @@ public:
                 out.paths.insert(path);
                 break;
             case FsAction::dir_added:
+                out.folders = true;
                 return add_tree(event.wd, name, out, true);
             case FsAction::dir_removed:
+                out.folders = true;
                 if (const auto child = folder.subdirs.find(name); child != folder.subdirs.end()) drop_tree(child->second, out);
                 break;
         }
@@ -337,6 +341,7 @@ public:
         last_ = now;
         pending_.paths.merge(changes.paths);
         pending_.rescan = pending_.rescan || changes.rescan;
+        pending_.folders = pending_.folders || changes.folders;
     }
 
     bool empty() const { return pending_.empty(); }

@@ -15,11 +15,15 @@ namespace almanac {
 
 // What the rebuild worker is told: paths relative to the watched root, '/'-separated, of files
 // that were written, created, moved in or out, or deleted; `rescan` when events were lost (queue
-// overflow, polling) and the whole tree must be compared.
+// overflow, polling) and the whole tree must be compared; `folders` when a folder appeared, went,
+// moved or changed its permissions, or when polling found the paths (it sees files only), so that
+// the paths alone do not say everything: the tree must be listed again. Without either, the paths
+// are every change.
 struct ChangeSet {
     std::set<std::string> paths;
     bool rescan = false;
-    bool empty() const { return paths.empty() && !rescan; }
+    bool folders = false;
+    bool empty() const { return paths.empty() && !rescan && !folders; }
 };
 
 class Watcher {

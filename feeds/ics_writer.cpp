@@ -379,7 +379,7 @@ Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant 
         const IcalComponent component{vevent(p, updated, now)};
         std::string text;
         write_component(component.get(), text);
-        f.events.push_back({p.start.instant, p.uid, std::make_shared<const std::string>(std::move(text))});
+        f.events.push_back({p.start.instant, p.uid, make_piece(std::move(text))});
     }
     return f;
 }

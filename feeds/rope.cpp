@@ -5,10 +5,15 @@
 
 namespace almanac {
 
+Piece make_piece(std::string text) {
+    text.shrink_to_fit();
+    return std::make_shared<const std::string>(std::move(text));
+}
+
 Rope::Rope(std::string text) {
     if (text.empty()) return;
     size_ = text.size();
-    pieces_.push_back(std::make_shared<const std::string>(std::move(text)));
+    pieces_.push_back(make_piece(std::move(text)));
 }
 
 Rope::Rope(Piece piece) {
@@ -66,7 +71,7 @@ RopeBuilder& RopeBuilder::share(Piece piece) {
 void RopeBuilder::flush() {
     if (pending_.empty()) return;
     rope_.size_ += pending_.size();
-    rope_.pieces_.push_back(std::make_shared<const std::string>(std::move(pending_)));
+    rope_.pieces_.push_back(make_piece(std::move(pending_)));
     pending_.clear();
 }
 

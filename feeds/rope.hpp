@@ -16,6 +16,10 @@ namespace almanac {
 
 using Piece = std::shared_ptr<const std::string>;
 
+// A piece holding `text`, without the spare capacity appending left in it: a piece lives as long as
+// the documents sharing it, and rendered entries grown by appends kept up to twice their size.
+Piece make_piece(std::string text);
+
 class Rope {
 public:
     Rope() = default;

@@ -1,5 +1,6 @@
 #include "feeds/site.hpp"
 
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 
@@ -7,22 +8,29 @@ namespace almanac {
 
 namespace {
 
-// Files is const (items copied into the site) or not (items moved).
+const Item& item_of(const Item& item) { return item; }
+const Item& item_of(const std::shared_ptr<const Item>& item) { return *item; }
+
+// Files is const (items copied into the site, or shared when they are shared_ptrs) or not (items moved).
 template <class Files>
 Site assemble(SiteConfig config, Files& files, Diagnostics tree_diagnostics) {
-    using ItemPointer = std::conditional_t<std::is_const_v<Files>, const Item*, Item*>;
+    using Element = std::remove_reference_t<decltype(*files.begin()->second.items.begin())>;
     Site site;
     site.config = std::move(config);
     site.diagnostics = std::move(tree_diagnostics);
-    std::unordered_map<std::string, const Item*> by_uid;
-    std::unordered_map<std::string, const Item*> by_permalink;
-    std::vector<ItemPointer> kept;
+    // Keys view the items' own strings: every item stays where it is until the checks are done.
+    std::unordered_map<std::string_view, const Item*> by_uid;
+    std::unordered_map<std::string_view, const Item*> by_permalink;
+    by_uid.reserve(files.size());
+    by_permalink.reserve(files.size());
+    std::vector<Element*> kept;
     for (auto& [path, parsed] : files) {
         site.diagnostics.insert(site.diagnostics.end(), parsed.diagnostics.begin(), parsed.diagnostics.end());
         const std::string& display = parsed.display_path.empty() ? path : parsed.display_path;
-        for (auto& item : parsed.items) {
+        for (auto& element : parsed.items) {
+            const Item& item = item_of(element);
             if (item.type == SectionType::page) {
-                kept.push_back(&item);
+                kept.push_back(&element);
                 continue;
             }
             if (const auto [it, fresh] = by_uid.emplace(item.uid, &item); !fresh) {
@@ -37,13 +45,13 @@ Site assemble(SiteConfig config, Files& files, Diagnostics tree_diagnostics) {
                                             "permalink " + item.permalink + " is the same as " + it->second->path +
                                                 "'s; set `slug:` to tell them apart"});
             }
-            kept.push_back(&item);
+            kept.push_back(&element);
         }
     }
     site.items.reserve(kept.size());
-    for (auto* item : kept) {
-        if constexpr (std::is_const_v<Files>) site.items.push_back(*item);
-        else site.items.push_back(std::move(*item));
+    for (auto* element : kept) {
+        if constexpr (std::is_const_v<Element>) site.items.push_back(*element);
+        else site.items.push_back(std::move(*element));
     }
     sort_diagnostics(site.diagnostics);
     return site;
@@ -56,6 +64,10 @@ Site assemble_site(SiteConfig config, const std::map<std::string, ParsedSource>&
 }
 
 Site assemble_site(SiteConfig config, std::map<std::string, ParsedSource>&& files, Diagnostics tree_diagnostics) {
+    return assemble(std::move(config), files, std::move(tree_diagnostics));
+}
+
+Site assemble_site(SiteConfig config, const std::map<std::string, SharedSource>& files, Diagnostics tree_diagnostics) {
     return assemble(std::move(config), files, std::move(tree_diagnostics));
 }
 

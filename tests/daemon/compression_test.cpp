@@ -67,6 +67,29 @@ TEST(GzipChunks, AnyGzipReaderReadsTheJoinedChunks) {
     EXPECT_LT(chunks.compress(big)->size(), whole->size() * 11 / 10);
 }
 
+// Compressed bytes live as long as their document: the buffers they were written into (sized for
+// incompressible input, or grown by appending) must not stay allocated behind them.
+TEST(Compression, KeepsNoMoreMemoryThanTheCompressedBytes) {
+    const auto slack = [](const std::string& s) { return s.capacity() - s.size(); };
+    const Rope big = document(3000);  // ~1 MB, compressing to a small fraction of it
+    const std::string flat = big.str();
+    const auto gz = gzip_compress(flat);
+    ASSERT_TRUE(gz);
+    EXPECT_LT(slack(*gz), 64u) << gz->size() << " bytes in " << gz->capacity();
+    const auto br = brotli_compress(std::string_view(flat));
+    ASSERT_TRUE(br);
+    EXPECT_LT(slack(*br), 64u) << br->size() << " bytes in " << br->capacity();
+    const auto br_pieces = brotli_compress(big);
+    ASSERT_TRUE(br_pieces);
+    EXPECT_LT(slack(*br_pieces), 64u) << br_pieces->size() << " bytes in " << br_pieces->capacity();
+    GzipChunks chunks;
+    const auto joined = chunks.compress(big);
+    ASSERT_TRUE(joined);
+    std::size_t held = 0;
+    for (const auto& piece : joined->pieces()) held += piece->capacity();
+    EXPECT_LT(held, joined->size() + 64 * joined->pieces().size()) << joined->size() << " bytes in " << held;
+}
+
 // Replicas must send the same bytes under the same tag: what a cache gives after an edit is what a
 // new cache gives for the edited document, and most chunks are reused.
 TEST(GzipChunks, AnEditRecompressesOnlyItsChunks) {

@@ -120,6 +120,14 @@ protected:
         });
     }
 
+    // True once a change set saying that a folder changed has been delivered.
+    bool wait_for_folders() {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, deadline, [&] {
+            return std::any_of(received_.begin(), received_.end(), [](const ChangeSet& c) { return c.folders; });
+        });
+    }
+
     std::set<std::string> reported() {
         std::lock_guard lock(mutex_);
         return reported_locked();
@@ -187,6 +195,30 @@ TEST_F(WatcherTest, ReportsAWrittenFile) {
     ASSERT_TRUE(wait_for({"x.md"}));
     std::lock_guard lock(mutex_);
     EXPECT_FALSE(received_.front().rescan);
+}
+
+TEST_F(WatcherTest, FileEditsAreTheirPathsAloneFolderChangesAskForAListing) {
+    // The daemon trusts the paths of a change set without `folders` and lists the tree only for one
+    // with it: files written, saved or deleted must not set it; a folder made, emptied or removed must,
+    // even when it holds no file to report.
+    write_file(root_ / "keep.md");
+    start();
+    write_file(root_ / "x.md");
+    write_file(root_ / ".y.md.tmp");
+    fs::rename(root_ / ".y.md.tmp", root_ / "y.md");
+    fs::remove(root_ / "keep.md");
+    ASSERT_TRUE(wait_for({"x.md", "y.md", "keep.md"}));
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& changes : received_) EXPECT_FALSE(changes.folders);
+    }
+    forget_received();
+    fs::create_directory(root_ / "empty");
+    ASSERT_TRUE(wait_for_folders());
+    EXPECT_TRUE(reported().empty());
+    forget_received();
+    fs::remove(root_ / "empty");
+    EXPECT_TRUE(wait_for_folders());
 }
 
 TEST_F(WatcherTest, AtomicSaveReportsTheTarget) {
@@ -563,6 +595,9 @@ TEST_F(WatcherTest, PollingDetectsWriteNewFileAndDelete) {
     fs::remove(root_ / "doomed.md");
     ASSERT_TRUE(wait_for({"doomed.md"}));
     EXPECT_EQ(reported(), (std::set<std::string>{"old.md", "blog/new.md", "doomed.md"}));
+    // Polling sees files only: what it finds asks for a listing too.
+    std::lock_guard lock(mutex_);
+    for (const auto& changes : received_) EXPECT_TRUE(changes.folders);
 }
 
 bool write_proc(const char* path, const std::string& text) {

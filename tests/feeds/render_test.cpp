@@ -9,6 +9,19 @@ namespace {
 
 Instant at(const char* s) { return to_instant(*parse_event_time(s), *find_zone("UTC")); }
 
+// `site` with `edit` applied to a copy of the item of `path` (a site's items are shared and const).
+template <class Edit>
+Site with_edit(const Site& site, const std::string& path, Edit edit) {
+    Site out = site;
+    out.items = {};
+    for (const auto& item : site.items) {
+        Item copy = item;
+        if (copy.path == path) edit(copy);
+        out.items.push_back(std::move(copy));
+    }
+    return out;
+}
+
 struct Fixture {
     Site site;
 
@@ -390,12 +403,10 @@ TEST(Publisher, KeptEntriesGiveFreshBytes) {
     store.sweep();
 
     // An edited item (a new revision) is rendered again; the others are reused.
-    Site edited = f.site;
-    for (auto& item : edited.items)
-        if (item.path == "events/b.md") {
-            item.title = "B, moved";
-            item.revision += 1;
-        }
+    const Site edited = with_edit(f.site, "events/b.md", [](Item& item) {
+        item.title = "B, moved";
+        item.revision += 1;
+    });
     const auto after_edit = publish(edited, &store);
     expect_same(after_edit, publish(edited, nullptr));
     EXPECT_NE(after_edit.at("events.rss").body, publish(f.site, nullptr).at("events.rss").body);
@@ -404,12 +415,10 @@ TEST(Publisher, KeptEntriesGiveFreshBytes) {
     store.sweep();
 
     // A newer lastmod moves every feed's fallback date (DTSTAMP of undated events): nothing stale.
-    Site dated = edited;
-    for (auto& item : dated.items)
-        if (item.path == "blog/new.md") {
-            item.lastmod = at("2024-06-01T00:00Z");
-            item.revision += 1;
-        }
+    const Site dated = with_edit(edited, "blog/new.md", [](Item& item) {
+        item.lastmod = at("2024-06-01T00:00Z");
+        item.revision += 1;
+    });
     expect_same(publish(dated, &store), publish(dated, nullptr));
 }
 

@@ -35,6 +35,28 @@ TEST(Rope, BuilderMergesTextAndSharesPieces) {
     EXPECT_EQ(printed.str(), rope.str());
 }
 
+// Pieces live as long as every document sharing them: what appending left spare must not stay
+// allocated with them (rendered entries kept up to twice their bytes).
+TEST(Rope, PiecesHoldNoSpareCapacity) {
+    std::string grown;
+    for (int i = 0; i < 300; ++i) grown += "DESCRIPTION:folded line " + std::to_string(i) + "\r\n";
+    std::string spare = grown;
+    spare.reserve(2 * grown.size());  // as appending leaves it
+    const Piece piece = make_piece(std::move(spare));
+    EXPECT_LT(piece->capacity(), piece->size() + 16) << piece->size() << " bytes in " << piece->capacity();
+    EXPECT_EQ(*piece, grown);
+
+    RopeBuilder b;
+    for (int i = 0; i < 300; ++i) b.append("<entry>" + std::to_string(i) + "</entry>\n");
+    b.share(make_piece("shared"));
+    const Rope rope = std::move(b).finish();
+    ASSERT_EQ(rope.pieces().size(), 2u);
+    EXPECT_LT(rope.pieces().front()->capacity(), rope.pieces().front()->size() + 16);
+    spare = grown;
+    spare.reserve(2 * grown.size());
+    EXPECT_LT(Rope(std::move(spare)).pieces().front()->capacity(), grown.size() + 16);
+}
+
 TEST(Rope, EmptyAndSinglePiece) {
     EXPECT_TRUE(Rope().empty());
     EXPECT_TRUE(Rope("").pieces().empty());
