@@ -52,7 +52,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // GET and HEAD carry no body; a small one is read and dropped so the connection stays usable.
-constexpr std::uint64_t body_limit = 64 * 1024;
+constexpr std::uint64_t body_limit = std::uint64_t{64} * 1024;
 constexpr std::size_t read_chunk = 4096;
 // How long a closing connection keeps reading what the client still sends, so that closing with
 // unread data (which makes the kernel send a reset) does not destroy the error response in flight.

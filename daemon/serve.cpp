@@ -354,9 +354,9 @@ private:
         }
     }
 
-    // Serves `encoded` in place of `was` if `was` is still the live snapshot.
-    bool swap_encoded(std::shared_ptr<const Snapshot> was, std::shared_ptr<const Snapshot> encoded) {
-        return snapshot_.compare_exchange_strong(was, std::move(encoded), std::memory_order_acq_rel);
+    // Serves `replacement` in place of `expected` if `expected` is still the live snapshot.
+    bool swap_encoded(std::shared_ptr<const Snapshot> expected, std::shared_ptr<const Snapshot> replacement) {
+        return snapshot_.compare_exchange_strong(expected, std::move(replacement), std::memory_order_acq_rel);
     }
 
     // Sections detected from folder names (no content.sections in the config) follow the folders: a

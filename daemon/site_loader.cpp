@@ -45,9 +45,11 @@ private:
     int fd_;
 };
 
+constexpr std::size_t mib = std::size_t{1024} * 1024;
+
 std::string too_large(std::uint64_t size, std::size_t limit) {
-    const auto limit_text = limit % (1024 * 1024) == 0 ? std::to_string(limit / (1024 * 1024)) + " MiB"
-                                                       : std::to_string(limit) + " bytes";
+    const auto limit_text = limit % mib == 0 ? std::to_string(limit / mib) + " MiB"
+                                             : std::to_string(limit) + " bytes";
     return "file too large: " + std::to_string(size) + " bytes (the limit is " + limit_text + ")";
 }
 
@@ -148,7 +150,7 @@ LoadedConfig load_config(const std::string& path, const ConfigOverrides& overrid
     if (chosen.empty()) {
         config = default_config(fs::current_path().string());
     } else {
-        const auto text = read_file(chosen, 1024 * 1024, true);
+        const auto text = read_file(chosen, mib, true);  // a config file of over 1 MiB is refused
         if (!text) {
             out.diagnostics.push_back({chosen, 0, 0, Severity::error, text.error()});
             return out;

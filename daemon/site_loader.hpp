@@ -39,7 +39,7 @@ std::vector<std::string> content_folders(const std::string& content_dir);
 // Files bigger than this are an error for that file rather than read whole. The Markdown and YAML
 // parsers need a few hundred times a file's size in memory at worst (deeply nested block quotes,
 // long flow sequences): 1 MiB keeps that near 300 MB, and is 40 times the largest post of the corpus.
-inline constexpr std::size_t max_content_file_bytes = 1024 * 1024;
+inline constexpr std::size_t max_content_file_bytes = std::size_t{1024} * 1024;
 
 // How a file looked on disk when last read: any difference means it must be read again.
 struct FileStamp {

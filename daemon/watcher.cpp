@@ -590,7 +590,7 @@ struct Watcher::State : std::enable_shared_from_this<State> {
     Mode mode_ = Mode::idle;
     std::chrono::milliseconds poll_interval_{0};
     boost::asio::posix::stream_descriptor inotify_;
-    std::array<char, 64 * 1024> buffer_{};
+    std::array<char, std::size_t{64} * 1024> buffer_{};
     WatchTree tree_;
     ChangeQueue queue_;
     boost::asio::steady_timer flush_timer_;
