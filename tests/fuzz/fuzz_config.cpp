@@ -37,7 +37,7 @@ void check_loaded(const SiteConfig& c, const std::string& path, const std::strin
 
 void render_empty_site(SiteConfig c) {
     complete_config(c, {"events", "blog"});
-    const Site site = assemble_site(std::move(c), {}, {});
+    const Site site = assemble_site(std::move(c), std::map<std::string, ParsedSource>{}, {});
     const PublishOptions options{date::sys_days{date::year{2026} / 1 / 1}, std::nullopt};
     for (const auto& feed : site.config.feeds) {
         for (const FeedFormat format : feed.formats) {
