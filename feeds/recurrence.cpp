@@ -164,8 +164,14 @@ EventTime end_of(const EventTime& start, const Event& event) {
                             date::sys_days{std::get<CivilDate>(event.start).ymd};
         return CivilDate{date::year_month_day{date::sys_days{d->ymd} + length}};
     }
-    if (const auto* w = std::get_if<WallTime>(&start))
-        return WallTime{w->local + (std::get<WallTime>(event.end).local - std::get<WallTime>(event.start).local)};
+    if (const auto* w = std::get_if<WallTime>(&start)) {
+        // A start in a DST gap happens the gap's length later (RFC 5545 §3.3.5): the end moves with
+        // it, or an occurrence shorter than the gap (18 minutes in Lord Howe's 30-minute gap) would
+        // end before it starts.
+        const Instant at = to_instant(*w, event.zone);
+        const date::local_seconds actual{at.time_since_epoch() + zone_info_at(event.zone, at).offset};
+        return WallTime{actual + (std::get<WallTime>(event.end).local - std::get<WallTime>(event.start).local)};
+    }
     return std::get<Instant>(start) + (std::get<Instant>(event.end) - std::get<Instant>(event.start));
 }
 

@@ -175,6 +175,19 @@ TEST(Recurrence, WallTimeEventKeepsItsClockAcrossDst) {
     EXPECT_EQ(iso(list[2].start_instant), "2024-03-31T20:00:00Z");
 }
 
+TEST(Recurrence, AnOccurrenceInADstGapEndsAfterItStarts) {
+    // Lord Howe moves its clocks half an hour, from 02:00 to 02:30, on 2025-10-05. The Sunday 02:15
+    // occurrence of an 18-minute event happens at 02:45 (RFC 5545 §3.3.5) and ends at 03:03, not at
+    // 02:33, before it starts (a fuzzing finding: tests/fuzz/seeds/fuzz_rrule/lord-howe-gap-short).
+    const auto e = make_event("Australia/Lord_Howe", "2024-10-13T02:15", "2024-10-13T02:33", "FREQ=WEEKLY;COUNT=60");
+    const auto list = occurrences(e, utc("2025-10-01T00:00Z"), utc("2025-10-10T00:00Z"));
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].start, at("2025-10-05T02:15"));
+    EXPECT_EQ(iso(list[0].start_instant), "2025-10-04T15:45:00Z");  // 02:45 at +11:00
+    EXPECT_EQ(list[0].end_instant - list[0].start_instant, 18min);
+    EXPECT_EQ(list[0].end, at("2025-10-05T03:03"));
+}
+
 TEST(Recurrence, AllDayOccurrencesAreDates) {
     const auto e = make_event("Asia/Tokyo", "2024-12-30", "2025-01-01", "FREQ=WEEKLY;COUNT=2");
     const auto list = occurrences(e, long_ago, utc("2030-01-01T00:00Z"));
