@@ -493,19 +493,6 @@ std::optional<std::vector<std::string>> read_labels(const Value& v) {
 
 constexpr std::pair<std::string_view, EntryIds> entry_ids[] = {{"tag", EntryIds::tag}, {"permalink", EntryIds::permalink}};
 
-// RFC 4151's date: a year, then optionally a month and a day, a day that exists.
-bool is_tag_date(std::string_view s) {
-    const auto digits = [&](std::size_t from, std::size_t n) {
-        return s.size() >= from + n && std::all_of(s.begin() + from, s.begin() + from + n, [](char c) { return c >= '0' && c <= '9'; });
-    };
-    if (!(s.size() == 4 || (s.size() == 7 && s[4] == '-') || (s.size() == 10 && s[4] == '-' && s[7] == '-'))) return false;
-    if (!digits(0, 4) || (s.size() >= 7 && !digits(5, 2)) || (s.size() == 10 && !digits(8, 2))) return false;
-    const int year = std::stoi(std::string(s.substr(0, 4)));
-    const unsigned month = s.size() >= 7 ? static_cast<unsigned>(std::stoi(std::string(s.substr(5, 2)))) : 1;
-    const unsigned day = s.size() == 10 ? static_cast<unsigned>(std::stoi(std::string(s.substr(8, 2)))) : 1;
-    return date::year_month_day{date::year{year}, date::month{month}, date::day{day}}.ok();
-}
-
 constexpr std::pair<std::string_view, SectionType> section_types[] = {
     {"event", SectionType::event}, {"post", SectionType::post}, {"page", SectionType::page}};
 
@@ -559,7 +546,7 @@ const Field<SiteInfo> site_fields[] = {
      [](const Value& v, SiteInfo& s) {
          constexpr std::string_view what = "a date 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD'";
          const auto text = v.scalar(what);
-         if (text && !is_tag_date(*text)) return void(v.expected(what));
+         if (text && !parse_tag_date(*text)) return void(v.expected(what));
          assign(s.id_date, text);
      }},
     {"ids", [](const Value& v, SiteInfo& s) { assign(s.ids, read_choice(v, entry_ids)); }},

@@ -131,6 +131,14 @@ std::string_view stem(std::string_view name) {
 
 }  // namespace
 
+std::string site_host(const std::string& base_url) {
+    auto rest = std::string_view(base_url);
+    if (const auto p = rest.find("://"); p != std::string_view::npos) rest.remove_prefix(p + 3);
+    rest = rest.substr(0, rest.find('/'));
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+    return rest.empty() ? std::string("almanac.invalid") : std::string(rest);
+}
+
 bool glob_match(std::string_view pattern, std::string_view path) { return glob_from(pattern, 0, path, 0); }
 
 bool is_ignored_name(std::string_view name) {
@@ -333,14 +341,6 @@ private:
     std::string prefix_;
     Diagnostics& out_;
 };
-
-std::string site_host(const std::string& base_url) {
-    auto rest = std::string_view(base_url);
-    if (const auto p = rest.find("://"); p != std::string_view::npos) rest.remove_prefix(p + 3);
-    rest = rest.substr(0, rest.find('/'));
-    if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
-    return rest.empty() ? std::string("almanac.invalid") : std::string(rest);
-}
 
 bool is_absolute_url(std::string_view s) {
     const auto colon = s.find(':');

@@ -29,6 +29,10 @@ struct ParsedSource {
 // Any error in a file drops all of its items; warnings keep them.
 ParsedSource parse_source(const SourceFile& file, const SectionConfig& section, const SiteConfig& config);
 
+// The host (with its port, without user) of `base_url`, as derived UIDs name the site; the reserved
+// "almanac.invalid" when it has none.
+std::string site_host(const std::string& base_url);
+
 enum class FileRole {
     ignored,    // hidden, editor temporary, not matching the section's globs: silently skipped
     markdown,   // a Markdown content file

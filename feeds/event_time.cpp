@@ -790,4 +790,18 @@ std::string format_event_time(const EventTime& t) {
     return date::format("%FT%TZ", std::get<Instant>(t));
 }
 
+std::optional<Instant> parse_tag_date(std::string_view s) {
+    const auto digits = [&](std::size_t from, std::size_t n) {
+        return std::all_of(s.begin() + static_cast<std::ptrdiff_t>(from), s.begin() + static_cast<std::ptrdiff_t>(from + n),
+                           [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (!(s.size() == 4 || (s.size() == 7 && s[4] == '-') || (s.size() == 10 && s[4] == '-' && s[7] == '-'))) return std::nullopt;
+    if (!digits(0, 4) || (s.size() >= 7 && !digits(5, 2)) || (s.size() == 10 && !digits(8, 2))) return std::nullopt;
+    const auto number = [&](std::size_t at, std::size_t n) { return std::stoi(std::string(s.substr(at, n))); };
+    const date::year_month_day day{date::year{number(0, 4)}, date::month{static_cast<unsigned>(s.size() >= 7 ? number(5, 2) : 1)},
+                                   date::day{static_cast<unsigned>(s.size() == 10 ? number(8, 2) : 1)}};
+    if (!day.ok()) return std::nullopt;
+    return Instant{date::sys_days{day}};
+}
+
 }  // namespace almanac

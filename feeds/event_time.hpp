@@ -49,6 +49,10 @@ Expected<Zone> find_zone(std::string_view name);
 // which form was expected and what was wrong (e.g. "month 13 out of range").
 Expected<EventTime> parse_event_time(std::string_view text);
 
+// A tag: URI's date (RFC 4151: "YYYY", "YYYY-MM" or "YYYY-MM-DD", a day that exists) as the instant
+// its first day begins, 00:00 UTC; nullopt when malformed. site.id_date is one.
+std::optional<Instant> parse_tag_date(std::string_view text);
+
 // The zone's offset and abbreviation at `t`, and the period they hold for. Unlike tz->get_info it
 // is right after 2037: beyond the last transition in the TZif file it applies the file's POSIX
 // footer rule, which Debian's date library ignores. Use these two instead of tz->get_info.

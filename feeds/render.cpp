@@ -109,19 +109,8 @@ Instant feed_updated(const std::vector<const Item*>& items, Instant fallback, In
 
 Instant undated_feed_date(const SiteConfig& config, std::optional<Instant> source_date_epoch) {
     if (source_date_epoch) return *source_date_epoch;
-    const std::string& d = config.site.id_date;  // "YYYY", "YYYY-MM" or "YYYY-MM-DD", checked by the config loader
-    const auto number = [&](std::size_t at, std::size_t n, int otherwise) {
-        int v = 0;
-        if (d.size() < at + n) return otherwise;
-        for (std::size_t i = at; i < at + n; ++i) {
-            if (d[i] < '0' || d[i] > '9') return otherwise;
-            v = v * 10 + (d[i] - '0');
-        }
-        return v;
-    };
-    const date::year_month_day day{date::year{number(0, 4, 2026)}, date::month{static_cast<unsigned>(number(5, 2, 1))},
-                                   date::day{static_cast<unsigned>(number(8, 2, 1))}};
-    return day.ok() ? Instant{date::sys_days{day}} : Instant{date::sys_days{date::year{2026} / 1 / 1}};
+    // The config loader has checked site.id_date; a SiteConfig made in code may hold anything.
+    return parse_tag_date(config.site.id_date).value_or(Instant{date::sys_days{date::year{2026} / 1 / 1}});
 }
 
 Instant entry_date_key(const Item& item, const RenderRequest& request) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "feeds/content.hpp"
 #include "feeds/event_text.hpp"
 #include "feeds/xml_writer.hpp"
 
@@ -35,14 +36,11 @@ std::string feed_author(const RenderRequest& request) {
     return site.author.empty() ? site.title : site.author;
 }
 
-// The tagging entity of the site's tag: URIs: its host, lower case, without port or user. A host
-// that is not a DNS name (an IPv6 address) is named by the reserved almanac.invalid.
+// The tagging entity of the site's tag: URIs: its host, lower case, without port. A host that is
+// not a DNS name (an IPv6 address) is named by the reserved almanac.invalid.
 std::string tag_authority(const SiteInfo& site) {
-    std::string_view rest = site.base_url;
-    if (const auto p = rest.find("://"); p != std::string_view::npos) rest.remove_prefix(p + 3);
-    rest = rest.substr(0, rest.find('/'));
-    if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
-    rest = rest.substr(0, rest.find(':'));
+    const std::string with_port = site_host(site.base_url);
+    const std::string_view rest = std::string_view(with_port).substr(0, with_port.find(':'));
     std::string host;
     for (const char c : rest) {
         const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
