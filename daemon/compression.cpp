@@ -50,7 +50,7 @@ std::optional<std::string> brotli_compress(std::string_view data, int quality) {
 }
 
 std::optional<std::string> brotli_compress(const Rope& data, int quality) {
-    if (data.pieces().size() <= 1) return brotli_compress(data.empty() ? std::string_view() : *data.pieces().front(), quality);
+    if (data.pieces().size() <= 1) return brotli_compress(data.empty() ? std::string_view() : data.pieces().front()->str(), quality);
     const std::unique_ptr<BrotliEncoderState, decltype(&BrotliEncoderDestroyInstance)> state(
         BrotliEncoderCreateInstance(nullptr, nullptr, nullptr), &BrotliEncoderDestroyInstance);
     if (!state || !BrotliEncoderSetParameter(state.get(), BROTLI_PARAM_QUALITY, static_cast<std::uint32_t>(quality)) ||
@@ -97,7 +97,7 @@ std::optional<std::string> deflate_chunk(const std::vector<const Piece*>& pieces
     zs.avail_out = static_cast<uInt>(out.size());
     bool ok = true;
     for (std::size_t i = 0; ok && i < pieces.size(); ++i) {
-        const std::string& piece = **pieces[i];
+        const PieceText& piece = **pieces[i];
         zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.data()));
         zs.avail_in = static_cast<uInt>(piece.size());
         ok = deflate(&zs, i + 1 == pieces.size() ? Z_SYNC_FLUSH : Z_NO_FLUSH) == Z_OK && zs.avail_in == 0;
@@ -114,23 +114,16 @@ void put_le32(std::string& out, unsigned long value) {
 
 }  // namespace
 
-const GzipChunks::Key& GzipChunks::piece_hash(const Piece& piece) {
-    auto [it, inserted] = piece_hashes_.try_emplace(piece.get());
-    if (inserted) {
-        const XXH128_hash_t h = XXH3_128bits(piece->data(), piece->size());
-        it->second = {piece, {h.low64, h.high64}};
-    }
-    return it->second.hash;
-}
-
-const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& pieces, const std::vector<Key>& hashes) {
-    // The chunk's key: a hash of its pieces' hashes and lengths, so equal keys mean equal bytes.
+const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& pieces) {
+    // The chunk's key: a hash of its pieces' hashes (made with the pieces, feeds/rope.hpp) and
+    // lengths, so equal keys mean equal bytes.
     std::vector<std::uint64_t> words;
     words.reserve(3 * pieces.size());
     std::size_t length = 0;
-    for (std::size_t i = 0; i < pieces.size(); ++i) {
-        words.insert(words.end(), {hashes[i].low, hashes[i].high, static_cast<std::uint64_t>((*pieces[i])->size())});
-        length += (*pieces[i])->size();
+    for (const auto* piece : pieces) {
+        const PieceHash& h = (*piece)->hash();
+        words.insert(words.end(), {h.low, h.high, static_cast<std::uint64_t>((*piece)->size())});
+        length += (*piece)->size();
     }
     const XXH128_hash_t h = XXH3_128bits(words.data(), words.size() * sizeof(std::uint64_t));
     const Key key{h.low64, h.high64};
@@ -143,7 +136,7 @@ const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& piec
     auto deflated = deflate_chunk(pieces, length);
     if (!deflated) return nullptr;
     Chunk c;
-    c.deflated = std::make_shared<const std::string>(std::move(*deflated));
+    c.deflated = make_piece(std::move(*deflated));
     c.length = length;
     c.crc = crc32_z(0L, Z_NULL, 0);
     for (const auto* piece : pieces)
@@ -158,24 +151,21 @@ std::optional<Rope> GzipChunks::compress(const Rope& body) {
     out.append(header);
     unsigned long crc = crc32_z(0L, Z_NULL, 0);
     std::vector<const Piece*> pieces;
-    std::vector<Key> hashes;
     std::size_t length = 0;
     const auto close_chunk = [&] {
         if (pieces.empty()) return true;
-        const Chunk* c = chunk(pieces, hashes);
+        const Chunk* c = chunk(pieces);
         if (!c) return false;
         out.share(c->deflated);
         crc = crc32_combine(crc, c->crc, static_cast<z_off_t>(c->length));
         pieces.clear();
-        hashes.clear();
         length = 0;
         return true;
     };
     for (const auto& piece : body.pieces()) {
         pieces.push_back(&piece);
-        hashes.push_back(piece_hash(piece));
         length += piece->size();
-        if (length >= max_chunk || (length >= min_chunk && (hashes.back().low & boundary_mask) == 0))
+        if (length >= max_chunk || (length >= min_chunk && (piece->hash().low & boundary_mask) == 0))
             if (!close_chunk()) return std::nullopt;
     }
     if (!close_chunk()) return std::nullopt;
@@ -190,7 +180,6 @@ std::optional<Rope> GzipChunks::compress(const Rope& body) {
 void GzipChunks::sweep() {
     std::erase_if(chunks_, [](auto& entry) { return !entry.second.used; });
     for (auto& [key, c] : chunks_) c.used = false;
-    piece_hashes_.clear();
     hits_ = misses_ = 0;
 }
 

@@ -54,16 +54,9 @@ private:
         std::size_t length = 0;
         bool used = true;
     };
-    // A piece's 128-bit hash, by address; the entry holds the piece so the address stays its own.
-    struct PieceHash {
-        Piece piece;
-        Key hash;
-    };
-    const Key& piece_hash(const Piece& piece);
-    const Chunk* chunk(const std::vector<const Piece*>& pieces, const std::vector<Key>& hashes);
+    const Chunk* chunk(const std::vector<const Piece*>& pieces);
 
     std::unordered_map<Key, Chunk, KeyHash> chunks_;
-    std::unordered_map<const std::string*, PieceHash> piece_hashes_;
     std::size_t hits_ = 0;
     std::size_t misses_ = 0;
 };

@@ -39,7 +39,7 @@ public:
     void for_each_piece(F&& f) const {
         if (text_ && !text_->empty()) f(std::string_view(*text_));
         if (rope_)
-            for (const auto& piece : rope_->pieces()) f(std::string_view(*piece));
+            for (const auto& piece : rope_->pieces()) f(piece->str());
     }
     // The bytes in one string (a copy: for tests and small bodies).
     std::string str() const { return text_ ? *text_ : rope_ ? rope_->str()

@@ -36,7 +36,7 @@ void add_encodings(Representation& r, GzipChunks* chunks, bool defer_large_brotl
     if (body.size() >= min_compressed_bytes) {
         std::optional<Rope> gz;
         if (body.pieces().size() == 1) {
-            if (auto flat = gzip_compress(*body.pieces().front())) gz = Rope(std::move(*flat));
+            if (auto flat = gzip_compress(body.pieces().front()->str())) gz = Rope(std::move(*flat));
         } else if (chunks) {
             gz = chunks->compress(body);
         } else {

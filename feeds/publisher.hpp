@@ -19,7 +19,7 @@ namespace almanac {
 struct Document {
     Rope body;
     std::string_view media_type;
-    std::string etag;  // strong: "\"<XXH3-64 of body, hex>-<length hex>\"", the same on every machine
+    std::string etag;  // strong_etag(body): the same on every machine
 };
 
 struct PublishOptions {
@@ -113,8 +113,10 @@ void publish_site(const Site& site, const PublishOptions& options, const Documen
 // The same documents, keyed by path.
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options);
 
-// A strong ETag for `body`: stable across machines and runs, and the same for the same bytes however
-// they are split into pieces.
+// A strong ETag for `body`: "\"<hash>-<length>\"", both in hex, where the hash is XXH3-64 over each
+// piece's XXH3-128 and length (little-endian 64-bit words). Stable across machines and runs; it
+// depends on where the pieces end, which is itself a function of the site and the view, so `build`,
+// `serve` and every replica agree. The string_view form is the tag of a one-piece document.
 std::string strong_etag(std::string_view body);
 std::string strong_etag(const Rope& body);
 

@@ -3,12 +3,17 @@
 #include <ostream>
 #include <utility>
 
+#include <xxhash.h>
+
 namespace almanac {
 
-Piece make_piece(std::string text) {
-    text.shrink_to_fit();
-    return std::make_shared<const std::string>(std::move(text));
+PieceText::PieceText(std::string text) : text_(std::move(text)) {
+    text_.shrink_to_fit();
+    const XXH128_hash_t h = XXH3_128bits(text_.data(), text_.size());
+    hash_ = {h.low64, h.high64};
 }
+
+Piece make_piece(std::string text) { return std::make_shared<const PieceText>(std::move(text)); }
 
 Rope::Rope(std::string text) {
     if (text.empty()) return;
@@ -25,20 +30,20 @@ Rope::Rope(Piece piece) {
 std::string Rope::str() const {
     std::string out;
     out.reserve(size_);
-    for (const auto& piece : pieces_) out += *piece;
+    for (const auto& piece : pieces_) out += piece->str();
     return out;
 }
 
 Piece Rope::flat() const {
     if (pieces_.size() == 1) return pieces_.front();
-    return std::make_shared<const std::string>(str());
+    return make_piece(str());
 }
 
 bool operator==(const Rope& a, std::string_view b) {
     if (a.size_ != b.size()) return false;
     std::size_t at = 0;
     for (const auto& piece : a.pieces_) {
-        if (b.compare(at, piece->size(), *piece) != 0) return false;
+        if (b.compare(at, piece->size(), piece->str()) != 0) return false;
         at += piece->size();
     }
     return true;
@@ -46,12 +51,12 @@ bool operator==(const Rope& a, std::string_view b) {
 
 bool operator==(const Rope& a, const Rope& b) {
     if (a.size_ != b.size_) return false;
-    if (a.pieces_.size() == 1) return b == std::string_view(*a.pieces_.front());
+    if (a.pieces_.size() == 1) return b == a.pieces_.front()->str();
     return a == std::string_view(b.str());
 }
 
 std::ostream& operator<<(std::ostream& out, const Rope& rope) {
-    for (const auto& piece : rope.pieces()) out << *piece;
+    for (const auto& piece : rope.pieces()) out << piece->str();
     return out;
 }
 

@@ -1,11 +1,13 @@
 // A document's bytes as a sequence of shared, immutable pieces. A feed of ten thousand entries is
 // its head, each entry's cached bytes and its tail: assembling it after an edit shares the entries
 // that did not change instead of copying tens of megabytes, and the server writes the pieces with
-// scatter-gather I/O. The bytes are the concatenation of the pieces; nothing depends on where one
-// piece ends and the next begins.
+// scatter-gather I/O. The bytes are the concatenation of the pieces. Each piece is hashed once, when
+// it is made: a document's ETag (feeds/publisher.hpp) and its gzip chunks (daemon/compression.hpp)
+// are computed from its pieces' hashes, so an edit hashes the entries it changed, not 25 MB again.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -14,7 +16,31 @@
 
 namespace almanac {
 
-using Piece = std::shared_ptr<const std::string>;
+// XXH3-128 of a piece's bytes: the same on every machine.
+struct PieceHash {
+    std::uint64_t low = 0;
+    std::uint64_t high = 0;
+    friend bool operator==(const PieceHash&, const PieceHash&) = default;
+};
+
+// Immutable bytes and their hash.
+class PieceText {
+public:
+    explicit PieceText(std::string text);
+    const std::string& str() const { return text_; }
+    operator std::string_view() const { return text_; }  // NOLINT(google-explicit-constructor): reads as the bytes
+    const char* data() const { return text_.data(); }
+    std::size_t size() const { return text_.size(); }
+    bool empty() const { return text_.empty(); }
+    std::size_t capacity() const { return text_.capacity(); }
+    const PieceHash& hash() const { return hash_; }
+
+private:
+    std::string text_;
+    PieceHash hash_;
+};
+
+using Piece = std::shared_ptr<const PieceText>;
 
 // A piece holding `text`, without the spare capacity appending left in it: a piece lives as long as
 // the documents sharing it, and rendered entries grown by appends kept up to twice their size.

@@ -219,11 +219,11 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
 template <class Render>
 Piece entry_bytes(const RenderRequest& request, const Item& item, const Zone& zone, const Render& render) {
     std::string key = item.event ? zone.name : std::string();
-    if (!request.fragments || !request.fragments->keeps(key)) return std::make_shared<const std::string>(render());
+    if (!request.fragments || !request.fragments->keeps(key)) return make_piece(render());
     const Instant dates = entry_date_key(item, request);
     if (const Fragment* f = request.fragments->find(item, key, dates)) return f->text;
     Fragment f;
-    f.text = std::make_shared<const std::string>(render());
+    f.text = make_piece(render());
     return request.fragments->insert(item, std::move(key), dates, std::move(f)).text;
 }
 

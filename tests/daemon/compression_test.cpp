@@ -40,7 +40,7 @@ Rope document(int n, int edited = -1) {
                             (i == edited ? "Edited meetup " : "Meetup number ") + std::to_string(i * 7919 % 1000) +
                             "\r\nDESCRIPTION:" + std::string(100 + i % 300, static_cast<char>('a' + i % 26)) +
                             "\r\nEND:VEVENT\r\n";
-        b.share(std::make_shared<const std::string>(std::move(entry)));
+        b.share(make_piece(std::move(entry)));
     }
     b.append("END:VCALENDAR\r\n");
     return std::move(b).finish();

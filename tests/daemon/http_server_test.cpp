@@ -197,7 +197,7 @@ std::shared_ptr<const Rope> many_pieces() {
         RopeBuilder b;
         b.append("HEAD\n");
         for (int i = 0; i < 3000; ++i)
-            b.share(std::make_shared<const std::string>("entry " + std::to_string(i) + " " + std::string(i % 2000, 'x') + "\n"));
+            b.share(make_piece("entry " + std::to_string(i) + " " + std::string(i % 2000, 'x') + "\n"));
         b.append("TAIL\n");
         return std::make_shared<const Rope>(std::move(b).finish());
     }();

@@ -14,7 +14,7 @@ Item item(const std::string& path, std::uint64_t revision) {
 
 Fragment text(const std::string& bytes) {
     Fragment f;
-    f.text = std::make_shared<const std::string>(bytes);
+    f.text = make_piece(bytes);
     return f;
 }
 
@@ -24,7 +24,7 @@ TEST(FragmentCache, FindsOnlyTheSameItemZoneAndDate) {
     cache.insert(item("events/a.md", 1), "Europe/Paris", day, text("A"));
     const Fragment* found = cache.find(item("events/a.md", 1), "Europe/Paris", day);
     ASSERT_NE(found, nullptr);
-    EXPECT_EQ(*found->text, "A");
+    EXPECT_EQ(found->text->str(), "A");
     EXPECT_EQ(cache.find(item("events/a.md", 2), "Europe/Paris", day), nullptr);  // another revision
     EXPECT_EQ(cache.find(item("events/a.md", 1), "UTC", day), nullptr);
     EXPECT_EQ(cache.find(item("events/a.md", 1), "Europe/Paris", Instant{}), nullptr);

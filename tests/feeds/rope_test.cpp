@@ -9,7 +9,7 @@
 namespace almanac {
 namespace {
 
-Piece piece(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+Piece piece(std::string text) { return make_piece(std::move(text)); }
 
 TEST(Rope, BuilderMergesTextAndSharesPieces) {
     const Piece shared = piece("<item>1</item>");
@@ -20,9 +20,9 @@ TEST(Rope, BuilderMergesTextAndSharesPieces) {
     const Rope rope = std::move(b).finish();
     // Text next to text is one piece; shared pieces stay themselves; empty ones are dropped.
     ASSERT_EQ(rope.pieces().size(), 5u);
-    EXPECT_EQ(*rope.pieces()[0], "<rss><channel>");
+    EXPECT_EQ(rope.pieces()[0]->str(), "<rss><channel>");
     EXPECT_EQ(rope.pieces()[1], shared);
-    EXPECT_EQ(*rope.pieces()[2], "</channel>");
+    EXPECT_EQ(rope.pieces()[2]->str(), "</channel>");
     EXPECT_EQ(rope.pieces()[3], shared);
     EXPECT_EQ(rope.str(), "<rss><channel><item>1</item></channel><item>1</item></rss>\n");
     EXPECT_EQ(rope.size(), rope.str().size());
@@ -44,7 +44,7 @@ TEST(Rope, PiecesHoldNoSpareCapacity) {
     spare.reserve(2 * grown.size());  // as appending leaves it
     const Piece piece = make_piece(std::move(spare));
     EXPECT_LT(piece->capacity(), piece->size() + 16) << piece->size() << " bytes in " << piece->capacity();
-    EXPECT_EQ(*piece, grown);
+    EXPECT_EQ(piece->str(), grown);
 
     RopeBuilder b;
     for (int i = 0; i < 300; ++i) b.append("<entry>" + std::to_string(i) + "</entry>\n");
@@ -66,23 +66,34 @@ TEST(Rope, EmptyAndSinglePiece) {
     ASSERT_EQ(one.pieces().size(), 1u);
     EXPECT_EQ(one.flat(), one.pieces().front());  // the piece itself, not a copy
     const Rope two = std::move(RopeBuilder().share(piece("a")).share(piece("bc"))).finish();
-    EXPECT_EQ(*two.flat(), "abc");
+    EXPECT_EQ(two.flat()->str(), "abc");
     EXPECT_EQ(two, one);
 }
 
-// The tag depends on the bytes only: the daemon serves a rope and `almanac build` may write a flat copy.
-TEST(Rope, EtagIsTheFlatBytesTag) {
-    std::string text;
-    RopeBuilder b;
+// The tag is computed from the pieces' own hashes, made once with each piece: the same pieces give
+// the same tag on every machine, any changed byte changes it, and a one-piece document's tag is its
+// bytes' (strong_etag(string_view)).
+TEST(Rope, EtagComesFromThePiecesHashes) {
+    RopeBuilder a, b;
     for (int i = 0; i < 500; ++i) {
         const std::string entry = "BEGIN:VEVENT\r\nUID:" + std::to_string(i) + "\r\nEND:VEVENT\r\n";
-        text += entry;
-        i % 3 ? b.share(piece(entry)) : b.append(entry);
+        a.share(piece(entry));
+        b.share(piece(i == 250 ? "BEGIN:VEVENT\r\nUID:250\r\nEND:VEVENS\r\n" : entry));
     }
-    const Rope rope = std::move(b).finish();
-    ASSERT_GT(rope.pieces().size(), 100u);
-    EXPECT_EQ(strong_etag(rope), strong_etag(std::string_view(text)));
-    EXPECT_EQ(strong_etag(Rope("abc")), "\"78af5f94892f3950-3\"");
+    const Rope rope = std::move(a).finish();
+    ASSERT_EQ(rope.pieces().size(), 500u);
+    EXPECT_EQ(rope.pieces()[7]->hash(), piece(rope.pieces()[7]->str())->hash());
+    EXPECT_NE(rope.pieces()[7]->hash(), rope.pieces()[8]->hash());
+    const Rope same = std::move(RopeBuilder().share(piece(rope.pieces()[0]->str()))).finish();
+    RopeBuilder copy;
+    for (const auto& p : rope.pieces()) copy.share(piece(p->str()));
+    EXPECT_EQ(strong_etag(rope), strong_etag(std::move(copy).finish()));
+    EXPECT_NE(strong_etag(rope), strong_etag(std::move(b).finish()));  // one byte of 25,000
+    EXPECT_EQ(strong_etag(same), strong_etag(std::string_view(rope.pieces()[0]->str())));
+    // Pinned: XXH3-64 of the little-endian words XXH3-128("abc").low, .high, 3.
+    EXPECT_EQ(strong_etag(Rope("abc")), "\"c2406917ed28dc80-3\"");
+    EXPECT_EQ(strong_etag(std::string_view("abc")), "\"c2406917ed28dc80-3\"");
+    EXPECT_EQ(strong_etag(Rope()), "\"2d06800538d394c2-0\"");  // XXH3-64 of nothing
     EXPECT_EQ(strong_etag(Rope()), strong_etag(std::string_view()));
 }
 
