@@ -269,12 +269,14 @@ private:
             ProgressLog rendering("rendering feeds");
             input.progress = rendering.callback();
             input.fragments = &fragments_;
+            input.occurrences = &occurrences_;
             input.run = [threads = render_threads_](std::vector<std::function<void()>>& tasks) { run_parallel(tasks, threads); };
             auto snapshot = build_snapshot(input);
             const auto render_done = std::chrono::steady_clock::now();
             spdlog::debug("rendered entries: {} reused, {} rendered, {} kept", fragments_.hits(), fragments_.misses(),
                           fragments_.size());
             fragments_.sweep();
+            occurrences_.sweep();
             const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
             spdlog::debug(
                 "rebuild phases: list and read {:.1f} ms, site {:.1f} ms, render {:.1f} ms, sweep {:.1f} ms "
@@ -507,6 +509,7 @@ private:
     std::unique_ptr<Watcher> watcher_;
     std::unique_ptr<ContentState> content_;  // used only by the worker
     FragmentStore fragments_;                // used only by the worker
+    OccurrenceMemo occurrences_;             // the index page's recurring events, used only by the worker
     unsigned render_threads_ = render_threads();
 
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;

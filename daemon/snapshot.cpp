@@ -235,6 +235,7 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     control.include_feed = [&](const FeedConfig& feed) { return render.contains(feed.name); };
     control.selected = [&](const FeedConfig& feed) { return &render.at(feed.name); };
     control.fragments = input.fragments;
+    control.occurrences = input.occurrences;
     control.run = input.run;
     std::mutex mutex;
     publish_site(

@@ -126,6 +126,7 @@ struct SnapshotInput {
     // to run the rendering tasks (null: one after another). See feeds/publisher.hpp.
     FragmentStore* fragments = nullptr;
     TaskRunner run;
+    OccurrenceMemo* occurrences = nullptr;  // kept by the caller for the index page (null: none)
 };
 
 // Publishes every document of the site (publish_feed for each feed, and the index page), not yet

@@ -129,7 +129,10 @@ UpcomingList upcoming(const Site& site, const IndexOptions& options, const Zone&
     for (const auto& item : site.items) {
         if (!item.event || !is_visible(item, options.now)) continue;
         // One more than the limit per event is enough to tell whether the list was cut.
-        for (auto& occurrence : occurrences(*item.event, options.now, to, limit + 1))
+        auto found = item.event->rrule && options.occurrences
+                         ? options.occurrences->occurrences(item, options.now, to, limit + 1)
+                         : occurrences(*item.event, options.now, to, limit + 1);
+        for (auto& occurrence : found)
             list.entries.push_back({&item, occurrence, listed_day(occurrence, view)});
     }
     // By start instant, then title; the day comes first so that an all-day event from a zone ahead

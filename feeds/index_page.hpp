@@ -9,6 +9,7 @@
 #include <string>
 
 #include "feeds/event_time.hpp"
+#include "feeds/recurrence.hpp"
 #include "feeds/site.hpp"
 
 namespace almanac {
@@ -18,6 +19,8 @@ struct IndexOptions {
     std::optional<Zone> zone;  // the chosen zone (?tz=); nullopt: the site's timezone
     int upcoming_days = 90;    // how far ahead upcoming occurrences are listed
     int upcoming_limit = 50;   // at most this many occurrences
+    // Recurring events' occurrences kept from earlier pages (null: expanded here); same page either way.
+    OccurrenceMemo* occurrences = nullptr;
 };
 
 // A complete UTF-8 HTML5 document. Links are absolute (documents from feed_url/view_url/event_url,

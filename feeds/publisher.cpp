@@ -171,10 +171,12 @@ std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig&
     return out;
 }
 
-Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options) {
+Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options,
+                               OccurrenceMemo* memo) {
     IndexOptions index;
     index.now = options.now;
     index.zone = zone;
+    index.occurrences = memo;
     Document doc;
     doc.body = Rope(render_index_page(site, index));
     doc.media_type = "text/html; charset=utf-8";
@@ -251,7 +253,7 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
             });
         }
     if (control.index)
-        tasks.emplace_back([&] { sink(std::string(index_document_path), render_index_document(site, std::nullopt, options)); });
+        tasks.emplace_back([&] { sink(std::string(index_document_path), render_index_document(site, std::nullopt, options, control.occurrences)); });
     if (control.run) {
         control.run(tasks);
     } else {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "feeds/fragments.hpp"
+#include "feeds/recurrence.hpp"
 #include "feeds/render.hpp"
 #include "feeds/site.hpp"
 
@@ -58,8 +59,9 @@ void publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions
 // The same documents, keyed by document_path.
 std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options);
 
-// The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone.
-Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options);
+// The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone; `memo`: see IndexOptions.
+Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options,
+                               OccurrenceMemo* memo = nullptr);
 
 // The path of the index page among the published documents.
 inline constexpr std::string_view index_document_path = "index.html";
@@ -97,7 +99,8 @@ struct PublishControl {
     // The feed's default-view select_items() at options.now, when the caller has it already
     // (null: selected here).
     std::function<const std::vector<const Item*>*(const FeedConfig&)> selected;
-    bool index = true;  // also the index page
+    bool index = true;                      // also the index page
+    OccurrenceMemo* occurrences = nullptr;  // for the index page (IndexOptions::occurrences)
     // Also each event's own document (event_document_path), in the default view only: `almanac build`
     // writes them; `serve` renders them on request, so that a rebuild does not render one per event.
     bool events = false;

@@ -274,6 +274,52 @@ std::vector<Occurrence> occurrences(const Event& event, Instant from, Instant to
     return out;
 }
 
+std::vector<Occurrence> OccurrenceMemo::occurrences(const Item& item, Instant from, Instant to, std::size_t limit) {
+    const Event& event = *item.event;
+    std::string key = item.path;
+    key += '\0';
+    key += std::to_string(item.index);
+    key += '\0';
+    key += std::to_string(item.revision);
+    Entry& e = entries_[std::move(key)];
+    e.used = true;
+    // What is kept answers when the window lies inside the kept one and the kept list reaches past
+    // what is asked: it is complete, or it holds `limit` occurrences of the window, or its last
+    // occurrence starts at or after `to` (the list is every occurrence up to its last one).
+    const auto answer = [&]() -> std::optional<std::vector<Occurrence>> {
+        if (e.list.empty() && !e.complete) return std::nullopt;
+        if (from < e.from || e.to < to) return std::nullopt;
+        std::vector<Occurrence> out;
+        for (const auto& o : e.list) {
+            if (o.start_instant < from) continue;
+            if (o.start_instant >= to || out.size() == limit) break;
+            out.push_back(o);
+        }
+        if (e.complete || out.size() == limit || (!e.list.empty() && e.list.back().start_instant >= to)) return out;
+        return std::nullopt;
+    };
+    if (auto kept = answer()) return std::move(*kept);
+    constexpr auto day = std::chrono::days{1};
+    // A day-aligned start a day before `from`, and a day more at the end: the same window serves
+    // every call of the next day.
+    const auto floor_day = [&](Instant t) { return std::chrono::floor<std::chrono::days>(t); };
+    const auto span = to - from;
+    if (from < Instant::min() + 2 * day || to > Instant::max() - 2 * day || span > std::chrono::years{20})
+        return almanac::occurrences(event, from, to, limit);
+    e.from = floor_day(from) - day;
+    e.to = e.from + std::chrono::ceil<std::chrono::days>(span) + 3 * day;
+    const std::size_t cap = 2 * limit + 64;
+    e.list = almanac::occurrences(event, e.from, e.to, cap);
+    e.complete = e.list.size() < cap;
+    if (auto kept = answer()) return std::move(*kept);
+    return almanac::occurrences(event, from, to, limit);
+}
+
+void OccurrenceMemo::sweep() {
+    std::erase_if(entries_, [](const auto& entry) { return !entry.second.used; });
+    for (auto& [key, e] : entries_) e.used = false;
+}
+
 bool occurs_between(const Event& event, Instant from, Instant to) {
     // An occurrence that started before `from` may still be going on: look back by the event's
     // length, which a DST change can stretch by up to a clock jump.

@@ -386,5 +386,63 @@ TEST(Recurrence, StartingNearTheWindowGivesWhatSteppingFromDtstartGives) {
     EXPECT_GT(compared, 400u);
 }
 
+// The memo gives what occurrences() gives, whatever the window's moves, the limit, or how many
+// occurrences a day the rule has (a kept list cut by its cap must not answer past its end); an
+// edited event (new revision) is expanded afresh.
+TEST(OccurrenceMemo, GivesWhatOccurrencesGives) {
+    const struct {
+        const char* zone;
+        const char* start;
+        const char* end;
+        const char* rule;
+    } rules[] = {
+        {"America/New_York", "2024-01-09T10:00", "2024-01-09T11:00", "FREQ=WEEKLY;BYDAY=TU"},
+        {"Asia/Tokyo", "2024-01-25T19:00", "2024-01-25T21:00", "FREQ=MONTHLY;BYDAY=-1TH;UNTIL=20261231T235959Z"},
+        {"Europe/Berlin", "2021-01-01T00:20", "2021-01-01T00:30", "FREQ=HOURLY;INTERVAL=5"},
+        {"UTC", "2024-03-29T12:00:01Z", "2024-03-29T12:00:02Z", "FREQ=SECONDLY;INTERVAL=37"},
+        {"Asia/Kathmandu", "2026-10-01T08:00", "2026-10-01T09:00", "FREQ=MINUTELY;INTERVAL=59;BYDAY=MO,FR"},
+        {"Europe/Berlin", "2026-10-21", "2026-10-22", "FREQ=DAILY;COUNT=3"},
+        {"Australia/Lord_Howe", "2026-10-03T02:15", "2026-10-03T03:00", "FREQ=DAILY;COUNT=6"},
+    };
+    OccurrenceMemo memo;
+    std::vector<Item> items;
+    for (const auto& r : rules) {
+        Item item;
+        item.path = std::string("events/") + r.rule + ".md";
+        item.revision = items.size();
+        item.event = make_event(r.zone, r.start, r.end, r.rule);
+        items.push_back(std::move(item));
+    }
+    std::size_t compared = 0;
+    for (auto now = utc("2026-09-30T23:00Z"); now < utc("2026-10-05T00:00Z"); now += 7h + 13min) {
+        for (const std::size_t limit : {std::size_t{51}, std::size_t{3}}) {
+            for (const auto& item : items) {
+                const auto to = now + date::days{90};
+                const auto expected = occurrences(*item.event, now, to, limit);
+                const auto got = memo.occurrences(item, now, to, limit);
+                ASSERT_EQ(starts_of(got), starts_of(expected)) << item.path << " at " << iso(now) << " limit " << limit;
+                for (std::size_t i = 0; i < got.size(); ++i) {
+                    EXPECT_EQ(got[i].end_instant, expected[i].end_instant);
+                    EXPECT_EQ(got[i].start, expected[i].start);
+                    EXPECT_EQ(got[i].end, expected[i].end);
+                }
+                compared += got.size();
+            }
+        }
+        memo.sweep();
+    }
+    EXPECT_GT(compared, 1000u);
+    EXPECT_EQ(memo.size(), items.size());
+
+    Item edited = items.front();
+    edited.revision = 100;
+    edited.event = make_event("UTC", "2026-10-06T08:00", "2026-10-06T09:00", "FREQ=DAILY");
+    const auto now = utc("2026-10-04T00:00Z");
+    EXPECT_EQ(starts_of(memo.occurrences(edited, now, now + date::days{3}, 10)),
+              (std::vector<std::string>{"2026-10-06T08:00:00Z"}));
+    memo.sweep();
+    EXPECT_EQ(memo.size(), 1u);  // only the edited event was asked for
+}
+
 }  // namespace
 }  // namespace almanac
