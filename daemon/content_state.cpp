@@ -1,12 +1,17 @@
 #include "daemon/content_state.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace almanac {
 
 ContentState::ContentState(SiteConfig config) : config_(std::move(config)) {}
 
 namespace {
+
+// Versions count for the whole process, not per state: a state made after a reload must not give
+// an item the serial (Item::serial) that an item of the state before it had.
+std::atomic<std::uint64_t> next_version{1};
 
 // True when `path` lies below one of `folders` (paths relative to the content dir).
 bool below_any(const std::string& path, const std::vector<std::string>& folders) {
@@ -30,9 +35,13 @@ void ContentState::read(const ContentFile& file, Refresh& out) {
         // capacity spare, a copy has none (69 → 44 MB of items on the 10k site). Only files that
         // changed are copied.
         entry.good_items.clear();
-        for (const auto& item : parsed.items) entry.good_items.push_back(std::make_shared<const Item>(item));
+        entry.version = next_version++;
+        for (const auto& item : parsed.items) {
+            auto kept = std::make_shared<Item>(item);
+            kept->serial = entry.version;  // versions are never reused: (serial, index) names this item
+            entry.good_items.push_back(std::move(kept));
+        }
         entry.has_good = true;
-        entry.version = next_version_++;
     }
     out.read.push_back(file.path);
 }

@@ -74,7 +74,6 @@ private:
     Diagnostics folder_diagnostics_;                       // ContentListing::diagnostics of the last listing
     std::map<std::string, Diagnostic> entry_diagnostics_;  // ContentListing::entry_diagnostics, kept current
     std::vector<std::string> unlisted_;                    // ContentListing::unlisted of the last listing
-    std::uint64_t next_version_ = 1;
 };
 
 }  // namespace almanac

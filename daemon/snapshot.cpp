@@ -201,9 +201,16 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
         FeedSignature signature;
         auto items = select_items(site, feed, FeedView{}, input.options.now);
         signature.items.reserve(items.size());
-        for (const auto* item : items)
-            signature.items.emplace_back(item->path, item->index, input.version ? input.version(item->path) : 0,
-                                         item_updated(*item, input.options.now));
+        for (const auto* item : items) {
+            auto& entry = signature.items.emplace_back();
+            entry.serial = item->serial;
+            entry.index = item->index;
+            if (!item->serial) {
+                entry.path = item->path;
+                entry.version = input.version ? input.version(item->path) : 0;
+            }
+            entry.dates = item_updated(*item, input.options.now);
+        }
         signature.updated = feed_updated(items, fallback, input.options.now);
 
         // Same items at the same versions with the same date: the previous bytes are this feed's bytes.

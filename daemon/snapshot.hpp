@@ -83,11 +83,21 @@ private:
     std::unordered_map<std::string, Entry> entries_;
 };
 
-// What a feed's default-view documents were rendered from: its selected items (path, index in
-// file, content version, and what its dates say at the build's instant: a lastmod that has just come
-// changes the entry) and its "updated" instant. Equal signatures give equal bytes.
+// What a feed's default-view documents were rendered from: its selected items and their order,
+// what their dates say at the build's instant (a lastmod that has just come changes the entry),
+// and its "updated" instant. Equal signatures give equal bytes.
 struct FeedSignature {
-    std::vector<std::tuple<std::string, int, std::uint64_t, std::optional<Instant>>> items;
+    struct Entry {
+        // Item::serial with the index in the file, when the caller set it: no other item has it.
+        std::uint64_t serial = 0;
+        int index = 0;
+        // Otherwise the path and the content version (SnapshotInput::version).
+        std::string path;
+        std::uint64_t version = 0;
+        std::optional<Instant> dates;  // item_updated at the build's instant
+        friend bool operator==(const Entry&, const Entry&) = default;
+    };
+    std::vector<Entry> items;
     Instant updated;
     friend bool operator==(const FeedSignature&, const FeedSignature&) = default;
 };
@@ -113,7 +123,8 @@ struct SnapshotInput {
     std::shared_ptr<const Site> site;
     PublishOptions options;
     std::uint64_t generation = 0;
-    std::function<std::uint64_t(const std::string& path)> version;  // content version of a file
+    // The content version of a file, for items without a serial (Item::serial).
+    std::function<std::uint64_t(const std::string& path)> version;
     // Documents of feeds whose signature did not change are taken from here. Only valid with the
     // same configuration: pass null after a config reload.
     std::shared_ptr<const Snapshot> previous;

@@ -30,27 +30,71 @@ void FragmentCache::touch(Entry& entry) {
     ++used_;
 }
 
+const Fragment& FragmentCache::found(Entries::value_type& entry) {
+    touch(entry.second);
+    if (in_pass_) current_.push_back(&entry);
+    return entry.second.fragment;
+}
+
 const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Instant updated) {
-    const auto it = entries_.find(KeyView{item.path, item.index, item.revision, zone, updated});
+    const KeyView key{item.path, item.index, item.revision, item.serial, zone, updated};
+    if (previous_) {
+        // The entry where the previous pass had it, or one further on (an item removed or moved away).
+        for (std::size_t at = position_; at < previous_->entries.size() && at <= position_ + 1; ++at) {
+            auto* candidate = previous_->entries[at];
+            if (!KeyEqual{}(key, candidate->first)) continue;
+            position_ = at + 1;
+            ++hits_;
+            return &found(*candidate);
+        }
+        // The same item changed (a new revision or date): its old entry's place is passed.
+        if (position_ < previous_->entries.size()) {
+            const Key& old = previous_->entries[position_]->first;
+            if (old.index == item.index && old.path == item.path) ++position_;
+        }
+    }
+    const auto it = entries_.find(key);
     if (it == entries_.end()) {
         ++misses_;
         return nullptr;
     }
     ++hits_;
-    touch(it->second);
-    return &it->second.fragment;
+    return &found(*it);
 }
 
-const Fragment& FragmentCache::insert(const Item& item, std::string zone, Instant updated, Fragment fragment) {
-    auto [it, inserted] = entries_.insert_or_assign(Key{item.path, item.index, item.revision, std::move(zone), updated},
+const Fragment& FragmentCache::insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment) {
+    const std::string_view kept_zone = *zones_.emplace(zone).first;
+    auto [it, inserted] = entries_.insert_or_assign(Key{item.path, item.index, item.revision, item.serial, kept_zone, updated},
                                                     Entry{std::move(fragment), 0});
-    touch(it->second);
-    return it->second.fragment;
+    return found(*it);
+}
+
+void FragmentCache::begin_pass(std::string_view name) {
+    end_pass();
+    pass_ = name;
+    in_pass_ = true;
+    const auto it = sequences_.find(pass_);
+    previous_ = it == sequences_.end() ? nullptr : &it->second;
+    position_ = 0;
+    current_.clear();
+}
+
+void FragmentCache::end_pass() {
+    if (!in_pass_) return;
+    in_pass_ = false;
+    previous_ = nullptr;
+    Sequence& s = sequences_[pass_];
+    s.entries.swap(current_);
+    s.generation = generation_;
+    current_.clear();
 }
 
 void FragmentCache::sweep() {
+    end_pass();
     if (entries_.size() > 2 * used_) {
         std::erase_if(entries_, [&](const auto& entry) { return entry.second.used != generation_; });
+        // A sequence of an earlier generation may point at entries just erased.
+        std::erase_if(sequences_, [&](const auto& s) { return s.second.generation != generation_; });
     }
     ++generation_;
     used_ = 0;

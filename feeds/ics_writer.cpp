@@ -402,8 +402,8 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
     fragments.reserve(request.items.size());
     for (const auto* item : request.items) {
         if (!item->event) continue;
-        const std::string zone = view_independent(*item) ? std::string() : view ? view->name
-                                                                                : std::string("-");
+        const std::string_view zone = view_independent(*item) ? std::string_view() : view ? std::string_view(view->name)
+                                                                                          : "-";
         if (request.fragments && request.fragments->keeps(zone)) {
             const Instant dates = entry_date_key(*item, request);
             const Fragment* f = request.fragments->find(*item, zone, dates);

@@ -53,6 +53,10 @@ struct Item {
     int line = 1;                // where the item starts: 1 for a file, the list entry's line in a data file
     int index = -1;              // position in a data file's `events:` list, -1 for a Markdown file
     std::uint64_t revision = 0;  // XXH3-64 of the file's bytes: equal revisions, equal items (one config)
+    // Set by a caller that keeps items between builds (the daemon's ContentState): a number no other
+    // parse of any file in this process has, so that equal serials (with equal index) are the same
+    // item without comparing its path. 0: not set; the item is known by path and revision.
+    std::uint64_t serial = 0;
 
     std::string uid;  // stable: explicit, else derived from site host + path (+ index)
     std::string slug;

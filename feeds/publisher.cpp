@@ -106,7 +106,10 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     request.now = now;
     const OutputFormat& f = output_format(format);
     Document doc;
+    // The next render of this view asks for its entries in (nearly) the same order.
+    if (fragments) fragments->begin_pass(view.zone ? view.zone->name : std::string_view());
     doc.body = f.render(request);
+    if (fragments) fragments->end_pass();
     doc.media_type = f.media_type;
     doc.etag = strong_etag(doc.body);
     return doc;

@@ -218,13 +218,13 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
 // the same item, zone (events only: a post says nothing zoned) and dates (entry_date_key); else render().
 template <class Render>
 Piece entry_bytes(const RenderRequest& request, const Item& item, const Zone& zone, const Render& render) {
-    std::string key = item.event ? zone.name : std::string();
+    const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
     if (!request.fragments || !request.fragments->keeps(key)) return make_piece(render());
     const Instant dates = entry_date_key(item, request);
     if (const Fragment* f = request.fragments->find(item, key, dates)) return f->text;
     Fragment f;
     f.text = make_piece(render());
-    return request.fragments->insert(item, std::move(key), dates, std::move(f)).text;
+    return request.fragments->insert(item, key, dates, std::move(f)).text;
 }
 
 // Every entry's bytes, in order.

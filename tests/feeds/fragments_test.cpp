@@ -56,5 +56,51 @@ TEST(FragmentCache, SweepDropsUnusedEntriesOnceTheyOutnumberUsedOnes) {
     EXPECT_EQ(cache.size(), 0u);
 }
 
+// Passes find entries by their position in the previous pass of the same name; whatever the edits
+// between passes (revisions, moves, removals, additions, a sweep that erases) and however passes of
+// other names interleave, every lookup gives the entry of its own key, and finds every entry kept.
+TEST(FragmentCache, PassesFindByPositionWhateverChangesBetweenThem) {
+    FragmentCache cache;
+    std::vector<std::pair<std::string, std::uint64_t>> order;  // path, revision
+    for (int i = 0; i < 200; ++i) order.emplace_back("events/" + std::to_string(i) + ".md", 1);
+    std::uint64_t seed = 12345;
+    const auto next = [&](std::size_t n) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::size_t>((seed >> 33) % n);
+    };
+    const auto bytes = [](const std::string& path, std::uint64_t revision, std::string_view zone) {
+        return path + "@" + std::to_string(revision) + "@" + std::string(zone);
+    };
+    std::size_t hits_expected = 0;
+    for (int round = 0; round < 60; ++round) {
+        for (const std::string_view pass : {"", "Asia/Tokyo"}) {
+            cache.begin_pass(pass);
+            for (std::size_t i = 0; i < order.size(); ++i) {
+                const auto& [path, revision] = order[i];
+                const Item it = item(path, revision);
+                // Every third item has an entry no zone changes, shared by both passes.
+                const std::string zone = i % 3 == 0 ? std::string() : std::string(pass) + "-";
+                const Fragment* f = cache.find(it, zone, Instant{});
+                if (!f) f = &cache.insert(it, zone, Instant{}, text(bytes(path, revision, zone)));
+                ASSERT_EQ(f->text->str(), bytes(path, revision, zone)) << "round " << round;
+            }
+            cache.end_pass();
+        }
+        hits_expected += cache.hits();
+        cache.sweep();
+        // Edits: a new revision, a move, a removal, an addition.
+        order[next(order.size())].second += 1;
+        const std::size_t from = next(order.size());
+        auto moved = order[from];
+        order.erase(order.begin() + static_cast<std::ptrdiff_t>(from));
+        order.insert(order.begin() + static_cast<std::ptrdiff_t>(next(order.size())), moved);
+        if (round % 2) order.erase(order.begin() + static_cast<std::ptrdiff_t>(next(order.size())));
+        order.insert(order.begin() + static_cast<std::ptrdiff_t>(next(order.size())),
+                     {"events/new" + std::to_string(round) + ".md", 1});
+        if (round % 10 == 9) cache.sweep();  // a sweep with no pass between: everything unused goes
+    }
+    EXPECT_GT(hits_expected, 60u * 2 * 180);
+}
+
 }  // namespace
 }  // namespace almanac
