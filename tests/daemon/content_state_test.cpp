@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,6 +70,29 @@ TEST_F(ContentStateTest, ReadsOnlyWhatChanged) {
     EXPECT_EQ(item(state.site(), "events/a.md")->title, "A2 (longer)");
     // A hint re-reads a file even when its stamp looks the same.
     EXPECT_EQ(state.refresh({"events/b.md"}).read, std::vector<std::string>{"events/b.md"});
+}
+
+// Serials (Item::serial) name one parse of one file in the whole process: a re-read gives new ones,
+// an unchanged file keeps its own, and a second state (after a config reload) never repeats one.
+TEST_F(ContentStateTest, EveryParseGetsSerialsNoOtherHas) {
+    ContentState state(config());
+    state.refresh({});
+    const auto first = state.site();
+    const std::uint64_t a = item(first, "events/a.md")->serial, b = item(first, "events/b.md")->serial;
+    EXPECT_NE(a, 0u);
+    EXPECT_NE(a, b);
+    write("content/events/a.md", "---\ntitle: A2 (longer)\nstart: 2030-01-01\n---\n");
+    state.refresh({"events/a.md"});
+    const auto second = state.site();
+    EXPECT_NE(item(second, "events/a.md")->serial, a);
+    EXPECT_EQ(item(second, "events/b.md")->serial, b);
+    EXPECT_EQ(item(second, "events/b.md"), item(first, "events/b.md"));  // shared, not copied
+    ContentState reloaded(config());
+    reloaded.refresh({});
+    std::set<std::uint64_t> seen;
+    for (const auto& site : {first, second, reloaded.site()})
+        for (const auto& i : site.items) seen.insert(i.serial);
+    EXPECT_EQ(seen.size(), 3u + 1 + 3);  // three, the edited one, three more
 }
 
 TEST_F(ContentStateTest, WatcherPathsAreReadWithoutListingTheTree) {
