@@ -43,6 +43,7 @@ void ContentState::read(const ContentFile& file, Refresh& out) {
         }
         entry.has_good = true;
     }
+    entry.serve();
     out.read.push_back(file.path);
 }
 
@@ -107,23 +108,25 @@ ContentState::Refresh ContentState::refresh_paths(const std::set<std::string>& p
     return out;
 }
 
-Site ContentState::site() const {
-    std::map<std::string, SharedSource> parsed;
-    for (const auto& [path, entry] : files_) {
-        SharedSource& source = parsed[path];
-        source.display_path = entry.shown;
-        source.diagnostics = entry.diagnostics;
-        if (entry.current_failed && entry.has_good) {
-            source.items = entry.good_items;
-            source.diagnostics.push_back({entry.shown, 0, 0, Severity::warning,
-                                          "this version has errors: the feeds keep its last good version"});
-        } else if (!entry.current_failed) {
-            source.items = entry.good_items;
-        }
+void ContentState::Entry::serve() {
+    served.display_path = shown;
+    served.diagnostics = diagnostics;
+    served.items.clear();
+    if (current_failed && has_good) {
+        served.items = good_items;
+        served.diagnostics.push_back({shown, 0, 0, Severity::warning, "this version has errors: the feeds keep its last good version"});
+    } else if (!current_failed) {
+        served.items = good_items;
     }
+}
+
+Site ContentState::site() const {
+    SharedSources files;
+    files.reserve(files_.size());
+    for (const auto& [path, entry] : files_) files.emplace_back(path, &entry.served);
     Diagnostics tree = folder_diagnostics_;
     for (const auto& [path, diagnostic] : entry_diagnostics_) tree.push_back(diagnostic);
-    return assemble_site(config_, parsed, std::move(tree));
+    return assemble_site(config_, files, std::move(tree));
 }
 
 std::uint64_t ContentState::version(const std::string& path) const {

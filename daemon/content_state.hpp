@@ -63,6 +63,8 @@ private:
         bool current_failed = false;
         Diagnostics diagnostics;  // of the latest version
         std::uint64_t version = 0;
+        SharedSource served;  // what site() assembles: the items served and the diagnostics shown
+        void serve();         // makes `served` again from the fields above
     };
 
     // Reads and parses `file` into its entry, noting it in `out`.

@@ -11,10 +11,17 @@ namespace {
 const Item& item_of(const Item& item) { return item; }
 const Item& item_of(const std::shared_ptr<const Item>& item) { return *item; }
 
+// A file's source, whether the files hold it or point at it.
+template <class Source>
+Source& source_of(Source& source) {
+    return source;
+}
+inline const SharedSource& source_of(const SharedSource* source) { return *source; }
+
 // Files is const (items copied into the site, or shared when they are shared_ptrs) or not (items moved).
 template <class Files>
 Site assemble(SiteConfig config, Files& files, Diagnostics tree_diagnostics) {
-    using Element = std::remove_reference_t<decltype(*files.begin()->second.items.begin())>;
+    using Element = std::remove_reference_t<decltype(*source_of(files.begin()->second).items.begin())>;
     Site site;
     site.config = std::move(config);
     site.diagnostics = std::move(tree_diagnostics);
@@ -24,9 +31,10 @@ Site assemble(SiteConfig config, Files& files, Diagnostics tree_diagnostics) {
     by_uid.reserve(files.size());
     by_permalink.reserve(files.size());
     std::vector<Element*> kept;
-    for (auto& [path, parsed] : files) {
+    for (auto& [path, file] : files) {
+        auto& parsed = source_of(file);
         site.diagnostics.insert(site.diagnostics.end(), parsed.diagnostics.begin(), parsed.diagnostics.end());
-        const std::string& display = parsed.display_path.empty() ? path : parsed.display_path;
+        const std::string_view display = parsed.display_path.empty() ? std::string_view(path) : std::string_view(parsed.display_path);
         for (auto& element : parsed.items) {
             const Item& item = item_of(element);
             if (item.type == SectionType::page) {
@@ -34,14 +42,14 @@ Site assemble(SiteConfig config, Files& files, Diagnostics tree_diagnostics) {
                 continue;
             }
             if (const auto [it, fresh] = by_uid.emplace(item.uid, &item); !fresh) {
-                site.diagnostics.push_back({display, item.line, 0, Severity::error,
+                site.diagnostics.push_back({std::string(display), item.line, 0, Severity::error,
                                             "uid '" + item.uid + "' is already used by " + it->second->path +
                                                 (it->second->index >= 0 ? " (events[" + std::to_string(it->second->index) + "])" : "") +
                                                 "; this item is left out"});
                 continue;
             }
             if (const auto [it, fresh] = by_permalink.emplace(item.permalink, &item); !fresh) {
-                site.diagnostics.push_back({display, item.line, 0, Severity::warning,
+                site.diagnostics.push_back({std::string(display), item.line, 0, Severity::warning,
                                             "permalink " + item.permalink + " is the same as " + it->second->path +
                                                 "'s; set `slug:` to tell them apart"});
             }
@@ -67,7 +75,7 @@ Site assemble_site(SiteConfig config, std::map<std::string, ParsedSource>&& file
     return assemble(std::move(config), files, std::move(tree_diagnostics));
 }
 
-Site assemble_site(SiteConfig config, const std::map<std::string, SharedSource>& files, Diagnostics tree_diagnostics) {
+Site assemble_site(SiteConfig config, const SharedSources& files, Diagnostics tree_diagnostics) {
     return assemble(std::move(config), files, std::move(tree_diagnostics));
 }
 

@@ -105,6 +105,9 @@ Site assemble_site(SiteConfig config, const std::map<std::string, ParsedSource>&
 // The same, moving the items out of `files` instead of copying them.
 Site assemble_site(SiteConfig config, std::map<std::string, ParsedSource>&& files, Diagnostics tree_diagnostics);
 // The same, sharing the items of `files`.
-Site assemble_site(SiteConfig config, const std::map<std::string, SharedSource>& files, Diagnostics tree_diagnostics);
+// The same from shared items, each file given by its path and its source, in path order: the
+// daemon's ContentState keeps these, and assembling its site after an edit copies no file's entry.
+using SharedSources = std::vector<std::pair<std::string_view, const SharedSource*>>;
+Site assemble_site(SiteConfig config, const SharedSources& files, Diagnostics tree_diagnostics);
 
 }  // namespace almanac
