@@ -8,7 +8,8 @@
 #   get   until a GET of the feed (If-None-Match, so an unchanged feed costs a 304) returns the new title:
 #         what a client sees, the download included
 # Prints count, timeouts and p50/p90/p99/max in ms for each mode and kind of write; the daemon's rebuild
-# phases (from its debug log: list and read, site, render, sweep; median and max); and a memory trail: the
+# phases (from its debug log: list and read, site, render, sweep; median and max) and the process CPU time
+# each rebuild took (all threads); and a memory trail: the
 # server's RSS (anonymous, file, shared) and the memfds it holds, after start and every 10 edits.
 # Back to back by default (the next edit is written as soon as the previous one is served, i.e. while the
 # daemon may still be compressing the previous snapshot); --pause S waits between edits.
@@ -72,8 +73,8 @@ class Server:
         out = []
         for line in lines:
             if m := re.search(r"rebuild phases: list and read ([\d.]+) ms, site ([\d.]+) ms, render ([\d.]+) ms, "
-                              r"sweep ([\d.]+) ms", line):
-                out.append([float(x) for x in m.groups()])
+                              r"sweep ([\d.]+) ms.*?(?:process CPU ([\d.]+) ms)?$", line):
+                out.append([float(x) if x is not None else float("nan") for x in m.groups()])
         return out
 
     def log_length(self):
@@ -248,10 +249,17 @@ def report_phases(phases):
         print("rebuild phases: none logged (the config sets its own log level?)")
         return
     names = ("list and read", "site", "render", "sweep")
-    columns = list(zip(*phases))
+    walls = [p[:4] for p in phases]
+    columns = list(zip(*walls))
     print(f"rebuild phases over {len(phases)} rebuilds (ms, median / max): " + ", ".join(
         f"{name} {statistics.median(col):.1f} / {max(col):.1f}" for name, col in zip(names, columns))
-        + f"; total {statistics.median([sum(p) for p in phases]):.1f} / {max(sum(p) for p in phases):.1f}")
+        + f"; total {statistics.median([sum(p) for p in walls]):.1f} / {max(sum(p) for p in walls):.1f}")
+    # The CPU time of the whole process during each rebuild (all threads): steadier than wall time
+    # on a shared machine, and the work a rebuild costs.
+    cpu = [p[4] for p in phases if len(p) > 4 and p[4] == p[4]]
+    if cpu:
+        print(f"rebuild CPU time (process, all threads) over {len(cpu)} rebuilds (ms): "
+              f"median {statistics.median(cpu):.1f}, max {max(cpu):.1f}")
 
 
 def main():

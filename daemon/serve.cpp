@@ -1,6 +1,7 @@
 #include "daemon/serve.hpp"
 
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +35,14 @@
 namespace almanac {
 
 namespace {
+
+// CPU time this process has used, all threads, in ms: a rebuild's cost where wall time depends on
+// what else the machine runs.
+double process_cpu_ms() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
@@ -222,6 +231,7 @@ private:
     // Runs on the worker thread (and once on the main thread before serving starts).
     void rebuild(const std::vector<Job>& jobs) {
         const auto started = std::chrono::steady_clock::now();
+        const double cpu_started = process_cpu_ms();
         std::string reason = "time";
         bool reload = false;
         bool rescan = false;  // the watcher lost events (queue overflow, polling): stamps are not enough
@@ -280,10 +290,10 @@ private:
             const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
             spdlog::debug(
                 "rebuild phases: list and read {:.1f} ms, site {:.1f} ms, render {:.1f} ms, sweep {:.1f} ms "
-                "({} the tree, {} file(s) read)",
+                "({} the tree, {} file(s) read); process CPU {:.1f} ms",
                 ms(started, read_done), ms(read_done, site_done), ms(site_done, render_done),
                 ms(render_done, std::chrono::steady_clock::now()), refresh.walked ? "listed" : "not listing",
-                refresh.read.size());
+                refresh.read.size(), process_cpu_ms() - cpu_started);
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
             snapshot_.store(snapshot, std::memory_order_release);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -182,6 +182,15 @@ Instant last_modified(const SnapshotInput& input, const std::string& path, const
     return std::max(input.options.now, it->second->last_modified + std::chrono::seconds(1));
 }
 
+// The live snapshot's representation of `path` when it holds the same bytes as `doc`, else null.
+std::shared_ptr<const Representation> same_as_live(const SnapshotInput& input, const std::string& path, const Document& doc) {
+    const Snapshot* live = input.live ? input.live.get() : input.previous.get();
+    if (!live) return nullptr;
+    const auto it = live->documents.find(path);
+    if (it == live->documents.end() || it->second->etag != doc.etag || it->second->media_type != doc.media_type) return nullptr;
+    return it->second;
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
@@ -247,8 +256,10 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     std::mutex mutex;
     publish_site(
         site, input.options, [&](std::string path, Document doc) {
-            const Instant modified = last_modified(input, path, doc.etag);
-            auto rep = make_representation(std::move(doc), modified, false);
+            // The same bytes as the snapshot being served (the index page after most edits, a
+            // view the edit did not change): its representation, already compressed, is this one.
+            auto rep = same_as_live(input, path, doc);
+            if (!rep) rep = make_representation(std::move(doc), last_modified(input, path, doc.etag), false);
             const std::lock_guard lock(mutex);
             snap->documents.emplace(std::move(path), std::move(rep));
         },

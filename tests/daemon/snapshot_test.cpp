@@ -72,6 +72,21 @@ TEST(SnapshotLastModified, KeptWhileTheBytesAreTheSameAndMovedWhenTheyChange) {
     EXPECT_EQ(modified(*third, "events.ics"), at("2026-01-03T00:00:02Z"));
 }
 
+// A document rendered again with the bytes the served snapshot has (the index page after an edit
+// that does not show on it, a config reload) takes the served representation, compressed copies
+// included, instead of compressing the same bytes again; other bytes get one of their own.
+TEST(SnapshotReuse, TheSameBytesKeepTheServedRepresentation) {
+    const auto first = build(site("Berlin"), "2026-01-01T00:00:00Z", nullptr);
+    const auto served = encode_snapshot(*first);
+    ASSERT_TRUE(served->documents.at("index.html")->encoded);
+    const auto next = build(site("Hamburg"), "2026-01-02T00:00:00Z", served, false);  // everything rendered again
+    EXPECT_EQ(next->documents.at("blog.atom"), served->documents.at("blog.atom"));
+    EXPECT_EQ(next->documents.at("index.html"), served->documents.at("index.html"));
+    EXPECT_NE(next->documents.at("events.ics"), served->documents.at("events.ics"));
+    EXPECT_FALSE(next->documents.at("events.ics")->encoded);
+    EXPECT_NE(next->documents.at("events.ics")->etag, served->documents.at("events.ics")->etag);
+}
+
 TEST(SnapshotLastModified, ADateStillToComeIsNotSentButStillValidates) {
     // Two versions within one second: the second is dated a second later, after its build's clock
     // (here far ahead of the test's). That date is not sent before it has come (RFC 9110 §8.8.2.1),
