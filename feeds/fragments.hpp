@@ -35,7 +35,9 @@ struct IcsZoneUse {
 };
 
 struct Fragment {
-    Piece text;                     // RSS, Atom, JSON Feed: the entry's bytes as they appear in the document
+    // RSS, Atom, JSON Feed: the entry's bytes as they appear in the document, in order. An event's
+    // entry keeps its body apart (see syndication.cpp), one piece shared by the zone views.
+    std::vector<Piece> pieces;
     std::vector<IcsEvent> events;   // iCalendar: the item's VEVENTs
     std::vector<IcsZoneUse> zones;  // iCalendar: the TZIDs they use
 };

@@ -14,7 +14,7 @@ Item item(const std::string& path, std::uint64_t revision) {
 
 Fragment text(const std::string& bytes) {
     Fragment f;
-    f.text = make_piece(bytes);
+    f.pieces = {make_piece(bytes)};
     return f;
 }
 
@@ -24,7 +24,7 @@ TEST(FragmentCache, FindsOnlyTheSameItemZoneAndDate) {
     cache.insert(item("events/a.md", 1), "Europe/Paris", day, text("A"));
     const Fragment* found = cache.find(item("events/a.md", 1), "Europe/Paris", day);
     ASSERT_NE(found, nullptr);
-    EXPECT_EQ(found->text->str(), "A");
+    EXPECT_EQ(found->pieces.at(0)->str(), "A");
     EXPECT_EQ(cache.find(item("events/a.md", 2), "Europe/Paris", day), nullptr);  // another revision
     EXPECT_EQ(cache.find(item("events/a.md", 1), "UTC", day), nullptr);
     EXPECT_EQ(cache.find(item("events/a.md", 1), "Europe/Paris", Instant{}), nullptr);
@@ -82,7 +82,7 @@ TEST(FragmentCache, PassesFindByPositionWhateverChangesBetweenThem) {
                 const std::string zone = i % 3 == 0 ? std::string() : std::string(pass) + "-";
                 const Fragment* f = cache.find(it, zone, Instant{});
                 if (!f) f = &cache.insert(it, zone, Instant{}, text(bytes(path, revision, zone)));
-                ASSERT_EQ(f->text->str(), bytes(path, revision, zone)) << "round " << round;
+                ASSERT_EQ(f->pieces.at(0)->str(), bytes(path, revision, zone)) << "round " << round;
             }
             cache.end_pass();
         }

@@ -1,5 +1,7 @@
 #include "feeds/render.hpp"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "feeds/publisher.hpp"
@@ -371,6 +373,50 @@ TEST(Publisher, DocumentsShareKeptEntries) {
             EXPECT_GE(shared, 2u) << path;
         else
             EXPECT_EQ(shared, a.size() - 2) << path;
+    }
+}
+
+// An event's entry is rendered once per zone view (its "When:" line), but its body is the same in
+// each: one piece, shared by the views' documents. The pieces are cut alike with or without a kept
+// cache, so `almanac build` and `serve` give every document the same ETag.
+TEST(Publisher, ZoneViewsShareEventBodies) {
+    Fixture f;
+    std::string body;
+    for (int i = 0; i < 40; ++i) body += "Line " + std::to_string(i) + " of <the> \"agenda\" & caf\u00e9 \u2014 \U0001F600.\n";
+    std::map<std::string, ParsedSource> files;
+    const auto add = [&](const std::string& path, const std::string& text) {
+        files[path] = parse_source(SourceFile{path, path, text}, *find_section(f.site.config, "events"), f.site.config);
+        ASSERT_FALSE(has_errors(files[path].diagnostics)) << path;
+    };
+    add("events/long.md", "---\ntitle: Long\nstart: 2024-07-01T10:00\nduration: PT1H\ntimezone: Europe/Paris\n---\n" + body);
+    add("events/short.md", "---\ntitle: Short\nstart: 2024-07-02T10:00\nduration: PT1H\n---\nbrief\n");
+    SiteConfig c = f.site.config;
+    c.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
+    const Site site = assemble_site(c, files, {});
+    const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+    FragmentStore store;
+    PublishControl control;
+    control.fragments = &store;
+    std::map<std::string, Document> kept;
+    publish_site(
+        site, options, [&](std::string path, Document doc) { kept.emplace(std::move(path), std::move(doc)); }, control);
+    const auto fresh = publish_site(site, options);
+    ASSERT_EQ(kept.size(), fresh.size());
+    for (const auto& [path, doc] : fresh) {
+        EXPECT_EQ(kept.at(path).body, doc.body) << path;
+        EXPECT_EQ(kept.at(path).etag, doc.etag) << path;
+    }
+    for (const char* extension : {"rss", "atom", "json"}) {
+        std::set<const PieceText*> bodies;
+        for (const char* view : {"", "tz/UTC/", "tz/Asia/Tokyo/"}) {
+            const auto& doc = kept.at(std::string(view) + "events." + extension);
+            for (const auto& piece : doc.body.pieces())
+                if (piece->str().find("Line 39 of") != std::string::npos) {
+                    EXPECT_EQ(piece->str().find("When:"), std::string::npos) << view << extension;
+                    bodies.insert(piece.get());
+                }
+        }
+        EXPECT_EQ(bodies.size(), 1u) << extension;  // one piece in all three views
     }
 }
 
