@@ -1,6 +1,7 @@
 #include "feeds/syndication.hpp"
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "feeds/content.hpp"
@@ -113,16 +114,28 @@ Instant entry_updated(const Item& item, const RenderRequest& request) {
 std::string html_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    for (const char c : text) {
+    // Runs without a special character are copied whole, not byte by byte: summaries are mostly
+    // such runs.
+    static constexpr auto special = [] {
+        std::array<bool, 256> t{};
+        t['&'] = t['<'] = t['>'] = t['"'] = t['\''] = true;
+        return t;
+    }();
+    std::size_t run = 0;  // start of the bytes not yet copied
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (!special[static_cast<unsigned char>(c)]) continue;
+        out.append(text.data() + run, i - run);
         switch (c) {
             case '&': out += "&amp;"; break;
             case '<': out += "&lt;"; break;
             case '>': out += "&gt;"; break;
             case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            default: out += "&#39;"; break;
         }
+        run = i + 1;
     }
+    out.append(text.data() + run, text.size() - run);
     return out;
 }
 
