@@ -456,7 +456,10 @@ Rope render_json_feed(const RenderRequest& request) {
         // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written
         // directly in dump()'s layout (its serializer was a third of the feed's cost); dump() and
         // re-indenting remain for text with invalid UTF-8, which dump() replaces.
-        if (std::string direct = "    "; append_json(direct, entry, 4)) return direct;
+        if (std::string direct = "    "; append_json(direct, entry, 4)) {
+            direct.shrink_to_fit();  // kept with the document: no slack from its growth
+            return direct;
+        }
         // JSON strings hold no raw line breaks, so every "\n" is a line of the layout.
         const std::string flat = dump(entry);
         std::string indented = "    ";
