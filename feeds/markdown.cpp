@@ -43,15 +43,16 @@ std::size_t count_newlines(std::string_view s) { return static_cast<std::size_t>
 // Runs of whitespace become one space; the ends are trimmed.
 std::string collapse_whitespace(std::string_view s) {
     std::string out;
-    bool pending_space = false;
-    for (char c : s) {
-        if (is_space(c)) {
-            pending_space = !out.empty();
-            continue;
-        }
-        if (pending_space) out += ' ';
-        pending_space = false;
-        out += c;
+    out.reserve(s.size());
+    // Word by word, each appended whole after one space.
+    for (std::size_t i = 0;;) {
+        while (i < s.size() && is_space(s[i])) ++i;
+        if (i == s.size()) break;
+        std::size_t end = i;
+        while (end < s.size() && !is_space(s[end])) ++end;
+        if (!out.empty()) out += ' ';
+        out.append(s.data() + i, end - i);
+        i = end;
     }
     return out;
 }

@@ -266,11 +266,21 @@ Rope assemble(XmlWriter& xml, const std::vector<Piece>& items) {
 // written, when `s` is not valid UTF-8 (dump() replaces such bytes with U+FFFD).
 bool append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
+    // ASCII copied as it is: one lookup for the common byte.
+    static constexpr auto plain = [] {
+        std::array<bool, 256> t{};
+        for (std::size_t c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+        return t;
+    }();
     out += '"';
     std::size_t run = 0;  // start of the bytes not yet copied
     std::size_t i = 0;
     while (i < s.size()) {
         const auto b = static_cast<unsigned char>(s[i]);
+        if (plain[b]) {
+            ++i;
+            continue;
+        }
         if (b >= 0x80) {
             const std::size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3
                                                    : b >= 0xC2   ? 2
@@ -286,10 +296,6 @@ bool append_json_string(std::string& out, std::string_view s) {
                                                                     : 0x10000;
             if (code_point < least || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) return false;
             i += length;
-            continue;
-        }
-        if (b >= 0x20 && b != '"' && b != '\\') {
-            ++i;
             continue;
         }
         out.append(s.data() + run, i - run);
