@@ -8,6 +8,8 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include <libical/ical.h>
 
@@ -411,14 +413,8 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
     const long step = interval.empty() ? 1 : *parse_integer(interval, false);
     constexpr long cycle = 400L * 12;
 
-    std::size_t most = 0;  // the most days one visited month can give
-    const date::year_month first{start.year(), start.month()};
-    for (long k = 0; k * step < cycle; ++k) {
-        const auto ym = first + date::months{k * step};
-        if (!months.empty() && std::find(months.begin(), months.end(), static_cast<long>(unsigned{ym.month()})) == months.end())
-            continue;
-        const unsigned length = unsigned{(ym / date::last).day()};
-        const unsigned first_weekday = date::weekday{date::sys_days{ym / 1}}.c_encoding();
+    // The days of one month that match, from its length and the weekday of its 1st.
+    const auto matching_days = [&](unsigned length, unsigned first_weekday) {
         std::size_t count = 0;
         for (unsigned d = 1; d <= length; ++d) {
             const bool day_ok = monthdays.empty()
@@ -436,7 +432,24 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
                                     });
             if (day_ok && weekday_ok) ++count;
         }
-        most = std::max(most, count);
+        return count;
+    };
+    // A month's count depends only on its shape, so each of the 28 shapes (4 lengths, 7 weekdays of
+    // the 1st) is counted once; the cycle's months are walked one by one, the weekday of each 1st
+    // following from the month before, and those the rule visits are looked up.
+    std::array<std::optional<std::size_t>, 4 * 7> by_shape;
+    std::size_t most = 0;  // the most days one visited month can give
+    date::year_month ym{start.year(), start.month()};
+    unsigned first_weekday = date::weekday{date::sys_days{ym / 1}}.c_encoding();
+    for (long k = 0; k < cycle; ++k, ym += date::months{1}) {
+        const unsigned length = unsigned{(ym / date::last).day()};
+        const unsigned weekday = std::exchange(first_weekday, (first_weekday + length) % 7);
+        if (k % step != 0) continue;
+        if (!months.empty() && std::find(months.begin(), months.end(), static_cast<long>(unsigned{ym.month()})) == months.end())
+            continue;
+        std::optional<std::size_t>& count = by_shape[(length - 28) * 7 + weekday];
+        if (!count) count = matching_days(length, weekday);
+        most = std::max(most, *count);
     }
     if (most == 0) {
         std::string parts;

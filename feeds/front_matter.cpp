@@ -215,6 +215,130 @@ FmNode from_toml(const toml::node& n, int line_offset, int depth, Budget& budget
     return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Flat front matter without yaml-cpp
+
+bool is_key_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+// The plain scalars yaml-cpp reads as null; they are left to it.
+bool is_null_word(std::string_view s) { return s == "null" || s == "Null" || s == "NULL" || s == "~"; }
+
+// A plain block scalar of letters, digits and . _ - + / = ; , @ and inner spaces, a ':' never last
+// or before a space: nothing YAML reads as an indicator, a comment or a key, nothing it trims.
+bool is_simple_plain(std::string_view s) {
+    if (s.empty() || !is_alnum(s.front()) || s.back() == ' ' || s.back() == ':' || is_null_word(s)) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '+' || c == '/' || c == '=' || c == ';' ||
+            c == ',' || c == '@' || c == ' ')
+            continue;
+        if (c == ':' && s[i + 1] != ' ') continue;
+        return false;
+    }
+    return true;
+}
+
+// The inside of a one-line double-quoted scalar without escapes: printable ASCII but '"' and '\',
+// and UTF-8 characters other than those YAML 1.1 reads as line breaks (U+0085, U+2028, U+2029) or
+// a byte order mark.
+bool is_simple_quoted(std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == '"' || c == '\\' || c < 0x20 || c == 0x7F) return false;
+        if (c < 0x80) continue;
+        const std::string_view rest = s.substr(i);
+        if (rest.starts_with("\xC2\x85") || rest.starts_with("\xE2\x80\xA8") || rest.starts_with("\xE2\x80\xA9") ||
+            rest.starts_with("\xEF\xBB\xBF"))
+            return false;
+    }
+    return true;
+}
+
+FmNode simple_scalar(std::string_view text, bool quoted, int line, int column) {
+    FmNode node;
+    node.kind = FmNode::Kind::scalar;
+    node.scalar = yaml_scalar_utf8(text);
+    node.quoted = quoted;
+    node.line = line;
+    node.column = column;
+    return node;
+}
+
+// Front matter that is only "key: value" lines, unindented, where a value is nothing, a plain
+// scalar (is_simple_plain), a double-quoted one (is_simple_quoted) or a flow list of plain words
+// ("[a, b]"), read without yaml-cpp into the tree from_yaml would make of it: the same values,
+// lines and columns. nullopt for anything else (comments, indentation, blank or repeated keys,
+// escapes, block lists...), which yaml-cpp then reads, errors included. Most front matter is of
+// this shape, and yaml-cpp takes some 300,000 instructions for a dozen lines of it.
+std::optional<FmNode> parse_simple_yaml(std::string_view text, int line_offset) {
+    if (text.empty()) return std::nullopt;
+    FmNode root;
+    root.kind = FmNode::Kind::map;
+    root.line = 1 + line_offset;
+    root.column = 1;
+    int line = line_offset;
+    int nodes = 1;
+    while (!text.empty()) {
+        ++line;
+        const std::size_t nl = text.find('\n');
+        std::string_view l = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        std::size_t k = 0;
+        while (k < l.size() && is_key_char(l[k])) ++k;
+        if (k == 0 || !is_alnum(l[0]) || k >= l.size() || l[k] != ':') return std::nullopt;
+        FmEntry e;
+        e.key = std::string(l.substr(0, k));
+        e.line = line;
+        e.column = 1;
+        // A key twice, even in another case, is left to yaml-cpp and FmNode::find.
+        if (is_null_word(e.key) || root.find(e.key) != nullptr || ++nodes > max_nodes) return std::nullopt;
+        std::size_t v = k + 1;
+        if (v < l.size() && l[v] != ' ') return std::nullopt;
+        while (v < l.size() && l[v] == ' ') ++v;
+        const std::string_view value = l.substr(v);
+        const int column = static_cast<int>(v) + 1;
+        if (value.empty()) {
+            if (v != k + 1) return std::nullopt;  // "key: " with trailing spaces
+            e.value.line = line;
+            e.value.column = 1;
+        } else if (value.front() == '"') {
+            if (value.size() < 2 || value.back() != '"' || !is_simple_quoted(value.substr(1, value.size() - 2)))
+                return std::nullopt;
+            e.value = simple_scalar(value.substr(1, value.size() - 2), true, line, column);
+        } else if (value.front() == '[') {
+            if (value.back() != ']') return std::nullopt;
+            e.value.kind = FmNode::Kind::list;
+            e.value.line = line;
+            e.value.column = column;
+            std::string_view items = value.substr(1, value.size() - 2);
+            std::size_t at = v + 1;  // the column (0-based) of the item
+            while (!items.empty()) {
+                const std::size_t comma = items.find(',');
+                const std::string_view item = items.substr(0, comma);
+                if (item.empty() || !is_alnum(item.front()) || is_null_word(item) ||
+                    !std::all_of(item.begin(), item.end(), [](char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }))
+                    return std::nullopt;
+                if (++nodes > max_nodes) return std::nullopt;
+                e.value.list.push_back(simple_scalar(item, false, line, static_cast<int>(at) + 1));
+                if (comma == std::string_view::npos) break;
+                if (!items.substr(comma).starts_with(", ")) return std::nullopt;
+                items.remove_prefix(comma + 2);
+                at += comma + 2;
+                if (items.empty()) return std::nullopt;
+            }
+        } else {
+            if (!is_simple_plain(value)) return std::nullopt;
+            e.value = simple_scalar(value, false, line, column);
+        }
+        root.map.push_back(std::move(e));
+    }
+    return root;
+}
+
 ParsedData parse_yaml(std::string_view text, const std::string& path, int first_line) {
     ParsedData out;
     if (auto refused = yaml_control_character(text, path, first_line)) {
@@ -222,6 +346,10 @@ ParsedData parse_yaml(std::string_view text, const std::string& path, int first_
         return out;
     }
     const int offset = first_line - 1;
+    if (auto simple = parse_simple_yaml(text, offset)) {
+        out.root = std::move(*simple);
+        return out;
+    }
     try {
         const YAML::Node root = YAML::Load(std::string(text));
         Budget budget(text.size());

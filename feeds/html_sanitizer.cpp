@@ -921,6 +921,238 @@ std::string_view trim_html_space(std::string_view s) {
     return s;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The shape cmark writes
+
+// What an element of cmark's output is to the check: where it may stand and what it holds. Only
+// these shapes are accepted, because for them the HTML5 tree builder keeps the nesting as written
+// (no open <p> ever meets a block, tables hold only whitespace text, no link in a link).
+enum class Kind { block,       // p, h1-h6, blockquote, ul, ol, pre, hr, table: in the root, a quote or an item
+                  phrasing,    // em, strong, del, a, img, br, code: in a paragraph, heading, item, cell or phrasing
+                  item,        // li: in a list
+                  table_part,  // thead, tbody: in a table
+                  row,         // tr: in a thead or tbody
+                  cell };      // th, td: in a row
+
+struct MarkdownElement {
+    std::string_view name;
+    Kind kind;
+    bool holds_blocks;  // blockquote, li: blocks may stand in it
+    bool holds_inline;  // p, h1-h6, li, th, td and phrasing: phrasing may stand in it
+    bool void_element;  // br, hr, img: written as "<x ... />"
+};
+
+constexpr MarkdownElement markdown_elements[] = {
+    {"p", Kind::block, false, true, false},
+    {"h1", Kind::block, false, true, false},
+    {"h2", Kind::block, false, true, false},
+    {"h3", Kind::block, false, true, false},
+    {"h4", Kind::block, false, true, false},
+    {"h5", Kind::block, false, true, false},
+    {"h6", Kind::block, false, true, false},
+    {"blockquote", Kind::block, true, false, false},
+    {"ul", Kind::block, false, false, false},
+    {"ol", Kind::block, false, false, false},
+    {"pre", Kind::block, false, false, false},
+    {"hr", Kind::block, false, false, true},
+    {"table", Kind::block, false, false, false},
+    {"li", Kind::item, true, true, false},
+    {"thead", Kind::table_part, false, false, false},
+    {"tbody", Kind::table_part, false, false, false},
+    {"tr", Kind::row, false, false, false},
+    {"th", Kind::cell, false, true, false},
+    {"td", Kind::cell, false, true, false},
+    {"em", Kind::phrasing, false, true, false},
+    {"strong", Kind::phrasing, false, true, false},
+    {"del", Kind::phrasing, false, true, false},
+    {"a", Kind::phrasing, false, true, false},
+    {"code", Kind::phrasing, false, false, false},
+    {"img", Kind::phrasing, false, false, true},
+    {"br", Kind::phrasing, false, false, true},
+};
+
+const MarkdownElement* markdown_element(std::string_view name) {
+    for (const MarkdownElement& e : markdown_elements)
+        if (e.name == name) return &e;
+    return nullptr;
+}
+
+// Text the parse gives back byte for byte and the sanitizer escapes back to the same bytes: only
+// cmark's four entities, no raw < > ", no control character, C1 control or noncharacter (which
+// HTML5 parsers report and may replace), valid UTF-8.
+bool is_stable_text(std::string_view s) {
+    std::size_t p = 0;
+    while (p < s.size()) {
+        const auto b = static_cast<unsigned char>(s[p]);
+        if (b < 0x80) {
+            if (b == '&') {
+                const std::string_view rest = s.substr(p + 1);
+                std::size_t length = 0;
+                for (std::string_view entity : {"amp;", "lt;", "gt;", "quot;"})
+                    if (rest.starts_with(entity)) length = entity.size();
+                if (length == 0) return false;
+                p += 1 + length;
+                continue;
+            }
+            if ((b < 0x20 && b != '\n' && b != '\t') || b == 0x7F || b == '<' || b == '>' || b == '"') return false;
+            ++p;
+            continue;
+        }
+        const std::size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3
+                                               : b >= 0xC2   ? 2
+                                                             : 0;
+        if (length == 0 || b > 0xF4 || p + length > s.size()) return false;
+        char32_t code_point = b & (0x7F >> length);
+        for (std::size_t i = 1; i < length; ++i) {
+            const auto c = static_cast<unsigned char>(s[p + i]);
+            if ((c & 0xC0) != 0x80) return false;
+            code_point = (code_point << 6) | (c & 0x3F);
+        }
+        const char32_t least = length == 2 ? 0x80 : length == 3 ? 0x800
+                                                                : 0x10000;
+        if (code_point < least || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF) ||
+            code_point <= 0x9F || (code_point >= 0xFDD0 && code_point <= 0xFDEF) || (code_point & 0xFFFE) == 0xFFFE)
+            return false;
+        p += length;
+    }
+    return true;
+}
+
+// A URL attribute cmark wrote that the sanitizer writes again unchanged: only bytes that neither
+// escaping touches, and already what safe_url makes of it.
+bool is_stable_url(std::string_view url, const HtmlPolicy& policy) {
+    static constexpr std::string_view safe = "-_.+!*(),%#@?=;:/$~";
+    const bool plain = std::all_of(url.begin(), url.end(), [](char c) {
+        return is_ascii_alpha(c) || is_ascii_digit(c) || safe.find(c) != std::string_view::npos;
+    });
+    if (!plain) return false;
+    const auto resolved = safe_url(url, policy);
+    return resolved && *resolved == url;
+}
+
+// The attributes cmark writes on an element, in its order, and whether the sanitizer keeps each
+// value as it is.
+bool is_stable_attribute(std::string_view element, std::string_view name, std::string_view value,
+                         const HtmlPolicy& policy) {
+    if (element == "a") {
+        if (name == "href") return is_stable_url(value, policy);
+        return name == "title" && is_stable_text(value);
+    }
+    if (element == "img") {
+        if (name == "src") return is_stable_url(value, policy);
+        return (name == "alt" || name == "title") && is_stable_text(value);
+    }
+    if (element == "ol") return name == "start" && is_number(value);
+    if (element == "code") return name == "class" && is_language_class(value);
+    if (element == "th" || element == "td") return name == "align" && is_stable_text(value);
+    return false;
+}
+
+class MarkdownHtmlCheck {
+public:
+    MarkdownHtmlCheck(std::string_view html, const HtmlPolicy& policy) : html_(html), policy_(policy) {}
+
+    bool run() {
+        while (p_ < html_.size()) {
+            const std::size_t lt = std::min(html_.find('<', p_), html_.size());
+            if (lt > p_ && !text(html_.substr(p_, lt - p_))) return false;
+            p_ = lt;
+            if (p_ == html_.size()) break;
+            if (!(p_ + 1 < html_.size() && html_[p_ + 1] == '/' ? end_tag() : start_tag())) return false;
+        }
+        return open_.empty();
+    }
+
+private:
+    struct Open {
+        const MarkdownElement* element;
+        std::size_t content_at;  // just after its start tag
+    };
+
+    const MarkdownElement* current() const { return open_.empty() ? nullptr : open_.back().element; }
+
+    bool text(std::string_view s) {
+        const MarkdownElement* parent = current();
+        // Text in a table outside its cells is moved out of the table by the parse.
+        if (parent && (parent->name == "table" || parent->kind == Kind::table_part || parent->kind == Kind::row) &&
+            !std::all_of(s.begin(), s.end(), is_html_space))
+            return false;
+        return is_stable_text(s);
+    }
+
+    // Whether `e` may stand in the current element as cmark nests them.
+    bool may_open(const MarkdownElement& e) const {
+        const MarkdownElement* parent = current();
+        switch (e.kind) {
+            case Kind::block: return !parent || parent->holds_blocks;
+            case Kind::item: return parent && (parent->name == "ul" || parent->name == "ol");
+            case Kind::table_part: return parent && parent->name == "table";
+            case Kind::row: return parent && parent->kind == Kind::table_part;
+            case Kind::cell: return parent && parent->kind == Kind::row;
+            case Kind::phrasing:
+                if (e.name == "code" && parent && parent->name == "pre") return true;
+                if (e.name == "a" && links_ > 0) return false;
+                return parent && parent->holds_inline;
+        }
+        return false;
+    }
+
+    bool start_tag() {
+        std::size_t q = p_ + 1;
+        while (q < html_.size() && (is_ascii_alpha(html_[q]) || is_ascii_digit(html_[q]))) ++q;
+        const MarkdownElement* e = markdown_element(html_.substr(p_ + 1, q - p_ - 1));
+        if (!e || !may_open(*e) || open_.size() >= max_depth) return false;
+        // A link or image keeps its element only with its URL; the parse keeps only the first of
+        // two attributes of one name.
+        bool has_target = e->name != "a" && e->name != "img";
+        std::vector<std::string_view> names;
+        while (q < html_.size() && html_[q] == ' ' && q + 1 < html_.size() && is_ascii_alpha(html_[q + 1])) {
+            const std::size_t name_at = q + 1;
+            const std::size_t eq = html_.find("=\"", name_at);
+            if (eq == std::string_view::npos) return false;
+            const std::size_t close = html_.find('"', eq + 2);
+            if (close == std::string_view::npos) return false;
+            const std::string_view name = html_.substr(name_at, eq - name_at);
+            if (!std::all_of(name.begin(), name.end(), is_ascii_alpha) ||
+                !is_stable_attribute(e->name, name, html_.substr(eq + 2, close - eq - 2), policy_) ||
+                std::find(names.begin(), names.end(), name) != names.end())
+                return false;
+            names.push_back(name);
+            has_target = has_target || name == "href" || name == "src";
+            q = close + 1;
+        }
+        if (!has_target) return false;
+        const std::string_view end = e->void_element ? " />" : ">";
+        if (html_.substr(q, end.size()) != end) return false;
+        p_ = q + end.size();
+        if (e->void_element) return true;
+        // The parse drops a line break right after <pre>; cmark's is always inside the <code>.
+        if (e->name == "pre" && !html_.substr(p_).starts_with("<code")) return false;
+        if (e->name == "a") ++links_;
+        open_.push_back(Open{e, p_});
+        return true;
+    }
+
+    bool end_tag() {
+        const std::size_t gt = html_.find('>', p_);
+        if (gt == std::string_view::npos || open_.empty()) return false;
+        const Open& top = open_.back();
+        if (html_.substr(p_ + 2, gt - p_ - 2) != top.element->name) return false;
+        // The sanitizer drops a paragraph left empty, with the line break after it.
+        if (top.element->name == "p" && top.content_at == p_) return false;
+        if (top.element->name == "a") --links_;
+        open_.pop_back();
+        p_ = gt + 1;
+        return true;
+    }
+
+    std::string_view html_;
+    const HtmlPolicy& policy_;
+    std::size_t p_ = 0;
+    std::vector<Open> open_;
+    int links_ = 0;  // open <a> elements
+};
+
 }  // namespace
 
 std::optional<std::string> safe_url(std::string_view url, const HtmlPolicy& policy) {
@@ -939,6 +1171,10 @@ std::optional<std::string> safe_url(std::string_view url, const HtmlPolicy& poli
 std::string sanitize_html(std::string_view html, const HtmlPolicy& policy) {
     const ParsedFragment parsed(html);
     return Sanitizer(policy).run(parsed.nodes());
+}
+
+bool is_sanitized_markdown_html(std::string_view html, const HtmlPolicy& policy) {
+    return MarkdownHtmlCheck(html, policy).run();
 }
 
 std::string link_text_suffix(std::string_view label, std::string_view url) {

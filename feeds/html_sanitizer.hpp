@@ -22,6 +22,13 @@ struct HtmlPolicy {
 // browsers repair it.
 std::string sanitize_html(std::string_view html, const HtmlPolicy& policy);
 
+// True when sanitize_html(html, policy) is `html` itself: a fragment of the shape cmark writes for
+// Markdown without raw HTML (well-nested paragraphs, headings, lists, quotes, code, emphasis, links,
+// images and tables; their own attributes only; text escaped as cmark escapes it; every URL already
+// safe and absolute), which the HTML5 parse would not restructure. False for anything else, and then
+// only the sanitizer can tell what it becomes.
+bool is_sanitized_markdown_html(std::string_view html, const HtmlPolicy& policy);
+
 // `url` as an attribute value may carry it: resolved against the base, with tabs and line breaks
 // removed and the ends trimmed as browsers do; nullopt (untrusted) when its scheme is not http, https
 // or mailto.

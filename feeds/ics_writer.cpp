@@ -23,10 +23,18 @@ using std::chrono::seconds;
 // bare in CATEGORIES and X- properties (X-WR-CALNAME, X-ALT-DESC), so we escape every TEXT value
 // ourselves. Line breaks become \n; other control characters are not allowed in TEXT and dropped.
 void append_escaped_text(std::string& out, std::string_view s) {
+    // The bytes that are not copied as they are, looked up rather than compared: HTML descriptions
+    // make this the loop every byte of a calendar goes through.
+    static constexpr auto special = [] {
+        std::array<bool, 256> t{};
+        for (std::size_t c = 0; c < 0x20; ++c) t[c] = c != '\t';
+        t[0x7f] = t['\\'] = t[';'] = t[','] = true;
+        return t;
+    }();
     std::size_t run = 0;  // start of the bytes not yet copied
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if ((c >= 0x20 && c != 0x7f && c != '\\' && c != ';' && c != ',') || c == '\t') continue;
+        if (!special[c]) continue;
         out.append(s.data() + run, i - run);
         if (c == '\\' || c == ';' || c == ',') {
             out += '\\';
@@ -81,6 +89,24 @@ void append_value_text(std::string& line, icalproperty* property) {
     }
 }
 
+// The name icalproperty_get_property_name_r gives a property (an X- property's own name, else its
+// kind's), without its search through libical's table of names and its copy, once per property.
+std::string property_name(icalproperty* p) {
+    static const auto names = [] {
+        std::array<const char*, 128> by_kind{};
+        for (std::size_t k = 0; k < by_kind.size(); ++k)
+            by_kind[k] = icalproperty_kind_to_string(static_cast<icalproperty_kind>(k));
+        return by_kind;
+    }();
+    const icalproperty_kind kind = icalproperty_isa(p);
+    if (kind == ICAL_X_PROPERTY)
+        if (const char* x_name = icalproperty_get_x_name(p)) return x_name;
+    const auto k = static_cast<std::size_t>(kind);
+    if (k < names.size() && names[k]) return names[k];
+    const OwnedString name{icalproperty_get_property_name_r(p)};
+    return name.get();
+}
+
 // Serializes a component tree built with libical: names, parameters and non-TEXT values are
 // libical's; TEXT values use append_escaped_text; every line is folded by append_folded.
 void write_component(icalcomponent* component, std::string& out) {
@@ -88,8 +114,7 @@ void write_component(icalcomponent* component, std::string& out) {
     append_folded(out, "BEGIN:" + name);
     for (auto* p = icalcomponent_get_first_property(component, ICAL_ANY_PROPERTY); p;
          p = icalcomponent_get_next_property(component, ICAL_ANY_PROPERTY)) {
-        const OwnedString property_name{icalproperty_get_property_name_r(p)};
-        std::string line = property_name.get();
+        std::string line = property_name(p);
         for (auto* param = icalproperty_get_first_parameter(p, ICAL_ANY_PARAMETER); param;
              param = icalproperty_get_next_parameter(p, ICAL_ANY_PARAMETER)) {
             const OwnedString text{icalparameter_as_ical_string_r(param)};

@@ -1,6 +1,7 @@
 #include "feeds/syndication.hpp"
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "feeds/content.hpp"
@@ -113,16 +114,28 @@ Instant entry_updated(const Item& item, const RenderRequest& request) {
 std::string html_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    for (const char c : text) {
+    // Runs without a special character are copied whole, not byte by byte: summaries are mostly
+    // such runs.
+    static constexpr auto special = [] {
+        std::array<bool, 256> t{};
+        t['&'] = t['<'] = t['>'] = t['"'] = t['\''] = true;
+        return t;
+    }();
+    std::size_t run = 0;  // start of the bytes not yet copied
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (!special[static_cast<unsigned char>(c)]) continue;
+        out.append(text.data() + run, i - run);
         switch (c) {
             case '&': out += "&amp;"; break;
             case '<': out += "&lt;"; break;
             case '>': out += "&gt;"; break;
             case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            default: out += "&#39;"; break;
         }
+        run = i + 1;
     }
+    out.append(text.data() + run, text.size() - run);
     return out;
 }
 
@@ -287,6 +300,114 @@ Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, co
     return std::move(rope).finish();
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON Feed entries
+
+// A JSON string as nlohmann's dump() writes it without ensure_ascii: the two-character escapes,
+// \u00xx for other control characters, every other byte as it is. False, with `out` partly
+// written, when `s` is not valid UTF-8 (dump() replaces such bytes with U+FFFD).
+bool append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    // ASCII copied as it is: one lookup for the common byte.
+    static constexpr auto plain = [] {
+        std::array<bool, 256> t{};
+        for (std::size_t c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+        return t;
+    }();
+    out += '"';
+    std::size_t run = 0;  // start of the bytes not yet copied
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        if (plain[b]) {
+            ++i;
+            continue;
+        }
+        if (b >= 0x80) {
+            const std::size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3
+                                                   : b >= 0xC2   ? 2
+                                                                 : 0;
+            if (length == 0 || b > 0xF4 || i + length > s.size()) return false;
+            char32_t code_point = b & (0x7F >> length);
+            for (std::size_t k = 1; k < length; ++k) {
+                const auto c = static_cast<unsigned char>(s[i + k]);
+                if ((c & 0xC0) != 0x80) return false;
+                code_point = (code_point << 6) | (c & 0x3F);
+            }
+            const char32_t least = length == 2 ? 0x80 : length == 3 ? 0x800
+                                                                    : 0x10000;
+            if (code_point < least || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) return false;
+            i += length;
+            continue;
+        }
+        out.append(s.data() + run, i - run);
+        switch (b) {
+            case '\b': out += "\\b"; break;
+            case '\t': out += "\\t"; break;
+            case '\n': out += "\\n"; break;
+            case '\f': out += "\\f"; break;
+            case '\r': out += "\\r"; break;
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            default:
+                out += "\\u00";
+                out += hex[b >> 4];
+                out += hex[b & 0xF];
+        }
+        run = ++i;
+    }
+    out.append(s.data() + run, s.size() - run);
+    out += '"';
+    return true;
+}
+
+// `value` (objects, arrays and strings only) as dump(2) lays it out when it starts `indent` spaces
+// in. False when it holds anything else or a string that is not valid UTF-8: dump() writes it then.
+bool append_json(std::string& out, const nlohmann::ordered_json& value, std::size_t indent) {
+    switch (value.type()) {
+        case nlohmann::json::value_t::string: return append_json_string(out, value.get_ref<const std::string&>());
+        case nlohmann::json::value_t::object: {
+            if (value.empty()) {
+                out += "{}";
+                return true;
+            }
+            out += "{\n";
+            bool first = true;
+            for (const auto& [key, member] : value.items()) {
+                if (!first) out += ",\n";
+                first = false;
+                out.append(indent + 2, ' ');
+                if (!append_json_string(out, key)) return false;
+                out += ": ";
+                if (!append_json(out, member, indent + 2)) return false;
+            }
+            out += '\n';
+            out.append(indent, ' ');
+            out += '}';
+            return true;
+        }
+        case nlohmann::json::value_t::array: {
+            if (value.empty()) {
+                out += "[]";
+                return true;
+            }
+            out += "[\n";
+            bool first = true;
+            for (const auto& element : value) {
+                if (!first) out += ",\n";
+                first = false;
+                out.append(indent + 2, ' ');
+                if (!append_json(out, element, indent + 2)) return false;
+            }
+            out += '\n';
+            out.append(indent, ' ');
+            out += ']';
+            return true;
+        }
+        default: return false;
+    }
+}
+
 }  // namespace
 
 Rope render_rss(const RenderRequest& request) {
@@ -367,9 +488,12 @@ Rope render_json_feed(const RenderRequest& request) {
     out.resize(out.size() - empty_items.size());
     RopeBuilder rope;
     rope.append(out).append("[\n");
+    // A JSON string's escaping does not depend on what surrounds it; the entries above write
+    // theirs with append_json_string, or with dump() when the text is not valid UTF-8.
     const auto escaped_body = [&](const Item& item) {
-        const std::string quoted = dump(ordered_json(item.html));
-        return quoted.substr(1, quoted.size() - 2);  // a JSON string's escaping does not depend on what surrounds it
+        std::string quoted;
+        if (!append_json_string(quoted, item.html)) quoted = dump(ordered_json(item.html));
+        return quoted.substr(1, quoted.size() - 2);
     };
     add_entries(
         rope, request, zone, ",\n", [&](const Item& item) {
@@ -385,8 +509,14 @@ Rope render_json_feed(const RenderRequest& request) {
             entry["date_modified"] = format_rfc3339(entry_updated(item, request));
             if (const auto categories = item_categories(item); !categories.empty()) entry["tags"] = categories;
             if (!item.authors.empty()) entry["authors"] = authors(item.authors);
-            // feed > items > entry: four spaces deeper than dump() puts a top-level value. JSON
-            // strings hold no raw line breaks, so every "\n" is a line of the layout.
+            // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written
+            // directly in dump()'s layout (its serializer was a third of the feed's cost); dump() and
+            // re-indenting remain for text with invalid UTF-8, which dump() replaces.
+            if (std::string direct = "    "; append_json(direct, entry, 4)) {
+                direct.shrink_to_fit();  // kept with the document: no slack from its growth
+                return direct;
+            }
+            // JSON strings hold no raw line breaks, so every "\n" is a line of the layout.
             const std::string flat = dump(entry);
             std::string indented = "    ";
             indented.reserve(flat.size() + flat.size() / 8);

@@ -89,14 +89,13 @@ NormalizedText normalize_text(std::string_view bytes, const std::string& path) {
         return out;
     }
     out.text.reserve(bytes.size());
-    for (std::size_t i = 0; i < bytes.size(); ++i) {
-        if (bytes[i] == '\r') {
-            out.text += '\n';
-            if (i + 1 < bytes.size() && bytes[i + 1] == '\n') ++i;
-        } else {
-            out.text += bytes[i];
-        }
+    // CRLF and a lone CR become LF; the text between is copied whole, not byte by byte.
+    for (std::size_t cr; (cr = bytes.find('\r')) != std::string_view::npos;) {
+        out.text.append(bytes.substr(0, cr));
+        out.text += '\n';
+        bytes.remove_prefix(cr + 1 < bytes.size() && bytes[cr + 1] == '\n' ? cr + 2 : cr + 1);
     }
+    out.text.append(bytes);
     return out;
 }
 

@@ -29,6 +29,53 @@ TEST(SplitFrontMatter, YamlWithLines) {
     EXPECT_EQ(doc.front_matter.find("geo")->find("lat")->scalar, "1.5");
 }
 
+void expect_same_tree(const FmNode& a, const FmNode& b, const std::string& where) {
+    EXPECT_EQ(a.kind, b.kind) << where;
+    EXPECT_EQ(a.scalar, b.scalar) << where;
+    EXPECT_EQ(a.quoted, b.quoted) << where;
+    EXPECT_EQ(a.line, b.line) << where;
+    EXPECT_EQ(a.column, b.column) << where;
+    ASSERT_EQ(a.list.size(), b.list.size()) << where;
+    for (std::size_t i = 0; i < a.list.size(); ++i) expect_same_tree(a.list[i], b.list[i], where + "[" + std::to_string(i) + "]");
+    ASSERT_EQ(a.map.size(), b.map.size()) << where;
+    for (std::size_t i = 0; i < a.map.size(); ++i) {
+        EXPECT_EQ(a.map[i].key, b.map[i].key) << where;
+        EXPECT_EQ(a.map[i].line, b.map[i].line) << where;
+        EXPECT_EQ(a.map[i].column, b.map[i].column) << where;
+        expect_same_tree(a.map[i].value, b.map[i].value, where + "." + a.map[i].key);
+    }
+}
+
+// Flat "key: value" front matter is read without yaml-cpp; a comment line after it sends the same
+// lines through yaml-cpp, which must give the same tree, lines and columns.
+TEST(SplitFrontMatter, FlatFrontMatterReadsAsYamlCppReadsIt) {
+    const std::string flat =
+        "title: \"Panel: security, governance \xC3\xA9 \xF0\x9F\x98\x80\"\nstart: 2025-08-26T18:30\n"
+        "duration:   PT2H\ntimezone: Africa/Nairobi\nempty:\nquoted_empty: \"\"\ntags: [community, panel-2, v1.5]\n"
+        "none: []\nurl: https://example.org/a?b=c;d=e\nrrule: FREQ=WEEKLY;BYDAY=TU\ncount: 3\ndraft: true\n"
+        "k-1_x: a b,  c@d+e/f\n";
+    const auto fast = split_front_matter("---\n" + flat + "---\nBody\n", "x.md");
+    const auto yaml_cpp = split_front_matter("---\n" + flat + "# through yaml-cpp\n---\nBody\n", "x.md");
+    ASSERT_TRUE(fast.diagnostics.empty());
+    ASSERT_TRUE(yaml_cpp.diagnostics.empty());
+    EXPECT_EQ(fast.front_matter.map.size(), 13u);
+    expect_same_tree(fast.front_matter, yaml_cpp.front_matter, "front matter");
+}
+
+// Lines of nearly that shape still go to yaml-cpp, with its messages.
+TEST(SplitFrontMatter, NearlyFlatFrontMatterKeepsYamlCppsErrors) {
+    const std::pair<std::string, int> cases[] = {{"title: a: b\n", 2}, {"title: \"a\" b\n", 2}, {"tags: [a, b\n", 3}, {"a: 1\n a: 2\n", 3}};
+    for (const auto& [fm, line] : cases) {
+        const auto doc = split_front_matter("---\n" + fm + "---\n", "x.md");
+        ASSERT_EQ(doc.diagnostics.size(), 1u) << fm;
+        EXPECT_TRUE(doc.diagnostics[0].message.starts_with("YAML syntax error: ")) << fm;
+        EXPECT_EQ(doc.diagnostics[0].line, line) << fm;
+    }
+    const auto nulls = split_front_matter("---\na: null\nb: ~\n---\n", "x.md");
+    EXPECT_EQ(nulls.front_matter.find("a")->kind, FmNode::Kind::null);
+    EXPECT_EQ(nulls.front_matter.find("b")->kind, FmNode::Kind::null);
+}
+
 TEST(SplitFrontMatter, TomlValuesBecomeText) {
     const std::string text =
         "+++\ntitle = \"T\"\nstart = 2024-05-01T09:30:00\nwhen = 2024-05-01T09:30:00Z\noff = 2024-05-01T09:30:00-05:00\n"

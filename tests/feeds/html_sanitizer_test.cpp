@@ -110,6 +110,89 @@ TEST(HtmlSanitizer, WithoutBaseRelativeUrlsStayRelative) {
     EXPECT_EQ(sanitize_html("<a href=\"/x\">x</a>", HtmlPolicy{}), "<a href=\"/x\">x</a>");
 }
 
+// HTML the check accepts is returned by the sanitizer unchanged; what it refuses is left to the
+// sanitizer, which changes it (or might).
+struct ShapeCase {
+    const char* name;
+    const char* html;
+    bool accepted;
+};
+
+std::string shape_name(const ::testing::TestParamInfo<ShapeCase>& info) { return info.param.name; }
+
+class MarkdownHtmlTest : public ::testing::TestWithParam<ShapeCase> {};
+
+TEST_P(MarkdownHtmlTest, AcceptsOnlyWhatTheSanitizerKeeps) {
+    const std::string html = GetParam().html;
+    EXPECT_EQ(is_sanitized_markdown_html(html, safe), GetParam().accepted);
+    // Trusted HTML keeps more (any scheme), but what is accepted must still come back unchanged.
+    for (const HtmlPolicy& policy : {safe, trusted}) {
+        if (is_sanitized_markdown_html(html, policy)) {
+            EXPECT_EQ(sanitize_html(html, policy), html);
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    HtmlSanitizer, MarkdownHtmlTest,
+    ::testing::Values(
+        ShapeCase{"empty", "", true},
+        ShapeCase{"paragraphs_and_entities", "<h1>T &amp; &lt;b&gt;</h1>\n<p>&quot;Ä&quot; it's <em>x</em> <strong>y</strong></p>\n",
+                  true},
+        ShapeCase{"lists_quotes_code",
+                  "<blockquote>\n<ol start=\"3\">\n<li>a<ul>\n<li>\n<p>b</p>\n</li>\n</ul>\n</li>\n</ol>\n</blockquote>\n"
+                  "<pre><code class=\"language-c++\">\nint a &lt; b;\n</code></pre>\n<hr />\n",
+                  true},
+        ShapeCase{"links_and_images",
+                  "<p><a href=\"https://example.org/a?b=1\" title=\"T &amp; U\">l</a><br />\n"
+                  "<img src=\"https://example.org/i.png\" alt=\"A\" /> <del>d</del> <code>c</code></p>\n",
+                  true},
+        ShapeCase{"table",
+                  "<table>\n<thead>\n<tr>\n<th align=\"left\">a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>b</td>\n"
+                  "</tr>\n</tbody>\n</table>\n",
+                  true},
+        ShapeCase{"relative_url", "<p><a href=\"x\">l</a></p>", false},
+        ShapeCase{"url_with_entity", "<p><a href=\"https://example.org/?a=1&amp;b=2\">l</a></p>", false},
+        ShapeCase{"unsafe_scheme", "<p><a href=\"ftp://example.org/\">l</a></p>", false},
+        ShapeCase{"link_without_url", "<p><a title=\"t\">l</a></p>", false},
+        ShapeCase{"duplicate_attribute", "<p><img src=\"https://example.org/a\" src=\"https://example.org/b\" /></p>",
+                  false},
+        ShapeCase{"empty_paragraph", "<p></p>\n<p>x</p>", false},
+        ShapeCase{"block_in_paragraph", "<p>a<ul><li>b</li></ul></p>", false},
+        ShapeCase{"link_in_link", "<p><a href=\"https://a.org/\">a<a href=\"https://b.org/\">b</a></a></p>", false},
+        ShapeCase{"text_in_table", "<table>x<tbody><tr><td>y</td></tr></tbody></table>", false},
+        ShapeCase{"line_break_after_pre", "<pre>\n<code>x</code></pre>", false},
+        ShapeCase{"unclosed", "<p><em>x</p>", false},
+        ShapeCase{"raw_html", "<div>x</div><!-- c -->", false},
+        ShapeCase{"other_class", "<pre><code class=\"evil x\">y</code></pre>", false},
+        ShapeCase{"control_characters", "<p>a\x01b\rc</p>", false},
+        ShapeCase{"c1_control",
+                  "<p>a\xC2\x85"
+                  "b</p>",
+                  false},
+        ShapeCase{"noncharacter",
+                  "<p>a\xEF\xB7\x90"
+                  "b</p>",
+                  false},
+        ShapeCase{"invalid_utf8", "<p>a\xC3(b</p>", false},
+        ShapeCase{"other_entity", "<p>&nbsp;</p>", false},
+        ShapeCase{"raw_greater_than", "<p>a > b</p>", false}),
+    shape_name);
+
+TEST(HtmlSanitizer, MarkdownHtmlDeeperThanTheSanitizerKeepsIsRefused) {
+    std::string html;
+    for (int i = 0; i < 100; ++i) html += "<blockquote>\n";
+    std::string deep = html + "<p>x</p>\n";
+    for (int i = 0; i < 100; ++i) deep += "</blockquote>\n";
+    EXPECT_FALSE(is_sanitized_markdown_html(deep, safe));
+    std::string shallow;
+    for (int i = 0; i < 98; ++i) shallow += "<blockquote>\n";
+    shallow += "<p>x</p>\n";
+    for (int i = 0; i < 98; ++i) shallow += "</blockquote>\n";
+    EXPECT_TRUE(is_sanitized_markdown_html(shallow, safe));
+    EXPECT_EQ(sanitize_html(shallow, safe), shallow);
+}
+
 class HtmlTextTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(HtmlTextTest, Renders) { EXPECT_EQ(html_text(GetParam().html, safe), GetParam().expected); }

@@ -253,6 +253,27 @@ TEST(JsonFeed, PostItem) {
     EXPECT_EQ(doc["description"], "Posts from the example site");
 }
 
+// Entries are written without nlohmann's serializer: parsing the feed and dumping it again must give
+// the same bytes, escapes included.
+TEST(JsonFeed, EntriesAreLaidOutAsDumpLaysThemOut) {
+    const Site& site = small_site();
+    for (const auto& feed : site.config.feeds) {
+        const std::string text = render_json_feed(request_for(site, feed, FeedFormat::json, zone("Asia/Tokyo"))).str();
+        EXPECT_EQ(nlohmann::ordered_json::parse(text).dump(2) + "\n", text);
+    }
+    // Titles with what JSON escapes (tab, quote, backslash) and what it does not (slash, non-ASCII).
+    std::map<std::string, std::string> sources = small_sources();
+    for (auto& [path, text] : sources)
+        if (const auto at = text.find("title: "); at != std::string::npos)
+            text.insert(at + 7, R"("Tab\t quote \" backslash \\ slash / \u00e9 \U0001F600" #)");
+    const Site escaped = make_site(small_config(), sources);
+    for (const auto& feed : escaped.config.feeds) {
+        const std::string text = render_json_feed(request_for(escaped, feed, FeedFormat::json)).str();
+        EXPECT_NE(text.find(R"(Tab\t quote \" backslash \\ slash / é 😀)"), std::string::npos);
+        EXPECT_EQ(nlohmann::ordered_json::parse(text).dump(2) + "\n", text);
+    }
+}
+
 TEST(JsonFeed, InvalidUtf8IsReplacedNotThrown) {
     SiteConfig config = small_config();
     config.feeds[0].title = "Bad \xFF byte";
