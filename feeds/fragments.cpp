@@ -30,22 +30,22 @@ void FragmentCache::touch(Entry& entry) {
     ++used_;
 }
 
-const Fragment& FragmentCache::found(Entries::value_type& entry) {
+const Fragment& FragmentCache::found(Entries::value_type& entry, bool in_pass) {
     touch(entry.second);
-    if (in_pass_) current_.push_back(&entry);
+    if (in_pass_ && in_pass) current_.push_back(&entry);
     return entry.second.fragment;
 }
 
-const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Instant updated) {
+const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Instant updated, bool in_pass) {
     const KeyView key{item.path, item.index, item.revision, item.serial, zone, updated};
-    if (previous_) {
+    if (previous_ && in_pass) {
         // The entry where the previous pass had it, or one further on (an item removed or moved away).
         for (std::size_t at = position_; at < previous_->entries.size() && at <= position_ + 1; ++at) {
             auto* candidate = previous_->entries[at];
             if (!KeyEqual{}(key, candidate->first)) continue;
             position_ = at + 1;
             ++hits_;
-            return &found(*candidate);
+            return &found(*candidate, true);
         }
         // The same item changed (a new revision or date): its old entry's place is passed.
         if (position_ < previous_->entries.size()) {
@@ -59,14 +59,15 @@ const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Ins
         return nullptr;
     }
     ++hits_;
-    return &found(*it);
+    return &found(*it, in_pass);
 }
 
-const Fragment& FragmentCache::insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment) {
+const Fragment& FragmentCache::insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment,
+                                      bool in_pass) {
     const std::string_view kept_zone = *zones_.emplace(zone).first;
     auto [it, inserted] = entries_.insert_or_assign(Key{item.path, item.index, item.revision, item.serial, kept_zone, updated},
                                                     Entry{std::move(fragment), 0});
-    return found(*it);
+    return found(*it, in_pass);
 }
 
 void FragmentCache::begin_pass(std::string_view name) {

@@ -24,7 +24,9 @@ namespace almanac {
 struct IcsEvent {
     Instant start;
     std::string uid;
-    Piece text;  // BEGIN:VEVENT … END:VEVENT, folded, CRLF; shared by every document holding it
+    // BEGIN:VEVENT … END:VEVENT, folded, CRLF, in pieces shared by every document holding them: a
+    // timed event's lines up to its times differ between zone views, the rest (SUMMARY on) does not.
+    std::vector<Piece> pieces;
 };
 
 // A zone an item's times are written in (a TZID), and the span its VTIMEZONE must cover.
@@ -51,8 +53,11 @@ public:
 
     // The entry rendered from `item` stated in `zone` ("" for an entry that no zone changes) with
     // fallback date `updated`, else null. A hit counts as a use for sweep().
-    const Fragment* find(const Item& item, std::string_view zone, Instant updated);
-    const Fragment& insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment);
+    // `in_pass` false: a part of an entry (its body, kept apart), not an entry of the document: it
+    // does not take a place in the current pass (begin_pass).
+    const Fragment* find(const Item& item, std::string_view zone, Instant updated, bool in_pass = true);
+    const Fragment& insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment,
+                           bool in_pass = true);
 
     // Lookups between begin_pass(name) and end_pass() that come in the order of the previous pass
     // of that name (a document rendered again after an edit) find their entries by position: a key
@@ -121,7 +126,7 @@ private:
     // Counts an entry as used in this generation.
     void touch(Entry& entry);
     // Records `entry` as the next of the current pass, the one after `hint` when it came from there.
-    const Fragment& found(Entries::value_type& entry);
+    const Fragment& found(Entries::value_type& entry, bool in_pass);
     Entries entries_;
     // The zone names keys hold, once each: a few distinct names, always in cache when compared.
     std::unordered_set<std::string> zones_;

@@ -394,7 +394,31 @@ void cover(std::vector<IcsZoneUse>& zones, const WrittenTime& t, Instant until) 
 }
 
 // An item's VEVENTs in `view` and the zones they use.
-Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant updated, Instant now) {
+// A VEVENT's lines from SUMMARY on state nothing in the view's zone (the times come before them):
+// they are a piece of their own, which the zone views of a feed share through `cache` when it keeps
+// them (a 10,000-event calendar's three views held 79 MB of VEVENTs, two thirds of it the same
+// lines). The cut depends only on the bytes, so a render without a cache cuts the same pieces and
+// the document's ETag (made from its pieces' hashes) is the same.
+std::vector<Piece> vevent_pieces(const Item& item, std::size_t n, std::string text, FragmentCache* cache) {
+    const std::size_t at = text.find("\r\nSUMMARY");
+    if (at == std::string::npos) return {make_piece(std::move(text))};
+    const std::string_view tail = std::string_view(text).substr(at + 2);
+    // Kept per item and VEVENT; used only when its bytes are these (LAST-MODIFIED may have come since).
+    const std::string key = "#vevent-" + std::to_string(n);
+    if (cache && !cache->keeps(key)) cache = nullptr;
+    Piece shared;
+    if (const Fragment* kept = cache ? cache->find(item, key, Instant{}, false) : nullptr)
+        if (!kept->pieces.empty() && kept->pieces.front()->str() == tail) shared = kept->pieces.front();
+    if (!shared) {
+        shared = make_piece(std::string(tail));
+        if (cache) cache->insert(item, key, Instant{}, Fragment{{shared}, {}, {}}, false);
+    }
+    text.resize(at + 2);
+    return {make_piece(std::move(text)), std::move(shared)};
+}
+
+Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant updated, Instant now,
+                     FragmentCache* cache = nullptr) {
     Fragment f;
     for (const auto& p : plan(item, view)) {
         cover(f.zones, p.start, std::max(p.start.instant, p.covered_until));
@@ -404,7 +428,7 @@ Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant 
         const IcalComponent component{vevent(p, updated, now)};
         std::string text;
         write_component(component.get(), text);
-        f.events.push_back({p.start.instant, p.uid, make_piece(std::move(text))});
+        f.events.push_back({p.start.instant, p.uid, vevent_pieces(item, f.events.size(), std::move(text), cache)});
     }
     return f;
 }
@@ -432,7 +456,7 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
         if (request.fragments && request.fragments->keeps(zone)) {
             const Instant dates = entry_date_key(*item, request);
             const Fragment* f = request.fragments->find(*item, zone, dates);
-            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates, render_item(*item, view, request.updated, request.now)));
+            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates, render_item(*item, view, request.updated, request.now, request.fragments)));
         } else {
             rendered.push_back(render_item(*item, view, request.updated, request.now));
         }
@@ -490,7 +514,8 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
         write_component(vtimezone_component(make_vtimezone(use.zone, use.first, use.last)).get(), head);
     RopeBuilder rope;
     rope.append(head);
-    for (const auto* e : events) rope.share(e->text);
+    for (const auto* e : events)
+        for (const auto& piece : e->pieces) rope.share(piece);
     rope.append(end);
     return std::move(rope).finish();
 }

@@ -243,11 +243,11 @@ std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, s
     if (at == std::string::npos) return {make_piece(std::move(bytes))};
     Piece shared;
     FragmentCache* cache = request.fragments && request.fragments->keeps(body_key) ? request.fragments : nullptr;
-    if (const Fragment* kept = cache ? cache->find(item, body_key, Instant{}) : nullptr) {
+    if (const Fragment* kept = cache ? cache->find(item, body_key, Instant{}, false) : nullptr) {
         shared = kept->pieces.front();
     } else {
         shared = make_piece(body);
-        if (cache) cache->insert(item, body_key, Instant{}, Fragment{{shared}, {}, {}});
+        if (cache) cache->insert(item, body_key, Instant{}, Fragment{{shared}, {}, {}}, false);
     }
     std::vector<Piece> pieces;
     if (at > 0) pieces.push_back(make_piece(bytes.substr(0, at)));

@@ -418,6 +418,18 @@ TEST(Publisher, ZoneViewsShareEventBodies) {
         }
         EXPECT_EQ(bodies.size(), 1u) << extension;  // one piece in all three views
     }
+    // iCalendar: the VEVENT's lines from SUMMARY on, after the times that differ between views.
+    std::set<const PieceText*> tails;
+    std::set<std::string> heads;
+    for (const char* view : {"", "tz/UTC/", "tz/Asia/Tokyo/"})
+        for (const auto& piece : kept.at(std::string(view) + "events.ics").body.pieces()) {
+            if (piece->str().starts_with("SUMMARY:Long\r\n")) tails.insert(piece.get());
+            if (piece->str().find("UID:") != std::string::npos && piece->str().ends_with("\r\n") &&
+                piece->str().find("DTSTART") != std::string::npos && piece->str().find("Long") == std::string::npos)
+                heads.insert(piece->str());
+        }
+    EXPECT_EQ(tails.size(), 1u);
+    EXPECT_GE(heads.size(), 3u);  // the times differ in each view
 }
 
 // The daemon keeps rendered entries between builds: whatever it reuses, every document must be the
