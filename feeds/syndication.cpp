@@ -256,24 +256,27 @@ std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, s
     return pieces;
 }
 
-// The pieces of `item`'s entry: from the request's fragment cache when it was rendered before from
-// the same item, zone (events only: a post says nothing zoned) and dates (entry_date_key); else
-// render(). `escaped_body` gives item.html as the format writes it.
+// Adds the pieces of `item`'s entry to `rope`: from the request's fragment cache when it was
+// rendered before from the same item, zone (events only: a post says nothing zoned) and dates
+// (entry_date_key); else render(). `escaped_body` gives item.html as the format writes it.
 template <class Render, class Body>
-std::vector<Piece> entry_pieces(const RenderRequest& request, const Item& item, const Zone& zone, const Render& render,
-                                const Body& escaped_body) {
+void add_entry(RopeBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
+               const Render& render, const Body& escaped_body) {
     const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
     const auto make = [&] {
         std::string bytes = render();
         if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
         return split_entry(request, item, std::move(bytes), escaped_body(item));
     };
-    if (!request.fragments || !request.fragments->keeps(key)) return make();
+    const auto add = [&](const std::vector<Piece>& pieces) {
+        for (const auto& piece : pieces) rope.share(piece);
+    };
+    if (!request.fragments || !request.fragments->keeps(key)) return add(make());
     const Instant dates = entry_date_key(item, request);
-    if (const Fragment* f = request.fragments->find(item, key, dates)) return f->pieces;
+    if (const Fragment* f = request.fragments->find(item, key, dates)) return add(f->pieces);
     Fragment f;
     f.pieces = make();
-    return request.fragments->insert(item, key, dates, std::move(f)).pieces;
+    add(request.fragments->insert(item, key, dates, std::move(f)).pieces);
 }
 
 // Every entry's pieces, in order, into `rope`, with `separator` between entries.
@@ -284,9 +287,8 @@ void add_entries(RopeBuilder& rope, const RenderRequest& request, const Zone& zo
     for (const Item* item : request.items) {
         if (!first) rope.append(separator);
         first = false;
-        for (auto& piece : entry_pieces(
-                 request, *item, zone, [&] { return render(*item); }, escaped_body))
-            rope.share(std::move(piece));
+        add_entry(
+            rope, request, *item, zone, [&] { return render(*item); }, escaped_body);
     }
 }
 
