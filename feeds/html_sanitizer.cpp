@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "feeds/markdown.hpp"
+#include "feeds/text.hpp"
 
 namespace almanac {
 
@@ -17,7 +18,6 @@ namespace {
 
 bool is_ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool is_html_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
 constexpr std::size_t max_open_elements = 512;
@@ -461,7 +461,7 @@ std::string element_name(const GumboElement& e) {
     if (e.tag_namespace == GUMBO_NAMESPACE_SVG)
         if (const char* svg = gumbo_normalize_svg_tagname(&piece)) return svg;
     std::string name(piece.data, piece.length);
-    if (e.tag_namespace == GUMBO_NAMESPACE_HTML) std::transform(name.begin(), name.end(), name.begin(), ascii_lower);
+    if (e.tag_namespace == GUMBO_NAMESPACE_HTML) std::transform(name.begin(), name.end(), name.begin(), [](char c) { return ascii_lower(c); });
     return is_plain_name(name) ? name : "";
 }
 
@@ -998,20 +998,9 @@ bool is_stable_text(std::string_view s) {
             ++p;
             continue;
         }
-        const std::size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3
-                                               : b >= 0xC2   ? 2
-                                                             : 0;
-        if (length == 0 || b > 0xF4 || p + length > s.size()) return false;
-        char32_t code_point = b & (0x7F >> length);
-        for (std::size_t i = 1; i < length; ++i) {
-            const auto c = static_cast<unsigned char>(s[p + i]);
-            if ((c & 0xC0) != 0x80) return false;
-            code_point = (code_point << 6) | (c & 0x3F);
-        }
-        const char32_t least = length == 2 ? 0x80 : length == 3 ? 0x800
-                                                                : 0x10000;
-        if (code_point < least || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF) ||
-            code_point <= 0x9F || (code_point >= 0xFDD0 && code_point <= 0xFDEF) || (code_point & 0xFFFE) == 0xFFFE)
+        const auto [code_point, length] = decode_utf8(s, p);
+        if (length == 0 || code_point <= 0x9F || (code_point >= 0xFDD0 && code_point <= 0xFDEF) ||
+            (code_point & 0xFFFE) == 0xFFFE)
             return false;
         p += length;
     }

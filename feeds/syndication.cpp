@@ -6,6 +6,7 @@
 
 #include "feeds/content.hpp"
 #include "feeds/event_text.hpp"
+#include "feeds/text.hpp"
 #include "feeds/xml_writer.hpp"
 
 namespace almanac {
@@ -326,19 +327,8 @@ bool append_json_string(std::string& out, std::string_view s) {
             continue;
         }
         if (b >= 0x80) {
-            const std::size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3
-                                                   : b >= 0xC2   ? 2
-                                                                 : 0;
-            if (length == 0 || b > 0xF4 || i + length > s.size()) return false;
-            char32_t code_point = b & (0x7F >> length);
-            for (std::size_t k = 1; k < length; ++k) {
-                const auto c = static_cast<unsigned char>(s[i + k]);
-                if ((c & 0xC0) != 0x80) return false;
-                code_point = (code_point << 6) | (c & 0x3F);
-            }
-            const char32_t least = length == 2 ? 0x80 : length == 3 ? 0x800
-                                                                    : 0x10000;
-            if (code_point < least || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) return false;
+            const std::size_t length = decode_utf8(s, i).length;
+            if (length == 0) return false;
             i += length;
             continue;
         }

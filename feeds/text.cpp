@@ -5,39 +5,35 @@
 
 namespace almanac {
 
+Utf8Sequence decode_utf8(std::string_view s, std::size_t at) {
+    const auto b = static_cast<unsigned char>(s[at]);
+    const std::size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3
+                                           : b >= 0xC2   ? 2
+                                                         : 0;
+    // C0/C1 are overlong leads, F5..FF lead past U+10FFFF, 80..BF continue without a lead.
+    if (length == 0 || b > 0xF4 || at + length > s.size()) return {};
+    char32_t code_point = b & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+        const auto c = static_cast<unsigned char>(s[at + k]);
+        if ((c & 0xC0) != 0x80) return {};
+        code_point = (code_point << 6) | (c & 0x3F);
+    }
+    const char32_t least = length == 2 ? 0x80 : length == 3 ? 0x800
+                                                            : 0x10000;
+    if (code_point < least || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) return {};
+    return {code_point, length};
+}
+
 std::size_t find_invalid_utf8(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const std::size_t n = s.size();
     std::size_t i = 0;
-    while (i < n) {
-        const unsigned char c = p[i];
-        if (c < 0x80) {
+    while (i < s.size()) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
             ++i;
             continue;
         }
-        std::size_t len = 0;
-        std::uint32_t cp = 0;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            cp = c & 0x1Fu;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            cp = c & 0x0Fu;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            cp = c & 0x07u;
-        } else {
-            return i;  // continuation byte without a lead, C0/C1 overlong leads, F5..FF
-        }
-        if (i + len > n) return i;
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xC0u) != 0x80u) return i;
-            cp = (cp << 6) | (p[i + k] & 0x3Fu);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return i;  // overlong
-        if (cp >= 0xD800 && cp <= 0xDFFF) return i;                            // surrogate
-        if (cp > 0x10FFFF) return i;
-        i += len;
+        const auto sequence = decode_utf8(s, i);
+        if (sequence.length == 0) return i;
+        i += sequence.length;
     }
     return std::string_view::npos;
 }

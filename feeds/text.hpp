@@ -24,6 +24,15 @@ NormalizedText normalize_text(std::string_view bytes, const std::string& path);
 // Offset of the first invalid UTF-8 byte, or npos when the text is valid.
 std::size_t find_invalid_utf8(std::string_view s);
 
+// The code point of the multi-byte UTF-8 sequence that starts at s[at] (a byte of 0x80 or more) and
+// its length; length 0 when the bytes there are not one (a continuation byte without a lead, an
+// overlong form, a surrogate, a code point above U+10FFFF, a sequence cut short).
+struct Utf8Sequence {
+    char32_t code_point = 0;
+    std::size_t length = 0;
+};
+Utf8Sequence decode_utf8(std::string_view s, std::size_t at);
+
 // `s` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD: for text from
 // libraries that may quote a byte out of the middle of a character (yaml-cpp's messages).
 std::string valid_utf8(std::string_view s);
