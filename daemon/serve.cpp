@@ -1,9 +1,11 @@
 #include "daemon/serve.hpp"
 
+#include <malloc.h>
 #include <sched.h>
 #include <time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -38,6 +40,15 @@ namespace {
 
 // CPU time this process has used, all threads, in ms: a rebuild's cost where wall time depends on
 // what else the machine runs.
+// glibc gives each thread that allocates an arena of its own, up to 8 per CPU. The daemon's render
+// tasks, encoder and I/O threads each left freed memory in theirs: on the 10,000-event site the
+// resident size settled ~20 MB higher after the first edits with the default than with one arena per
+// CPU the process may use. An operator's MALLOC_ARENA_MAX still decides.
+void limit_malloc_arenas() {
+    if (const char* set = std::getenv("MALLOC_ARENA_MAX"); set && *set) return;
+    mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, render_threads())));
+}
+
 double process_cpu_ms() {
     timespec t{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -544,6 +555,7 @@ private:
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
+    limit_malloc_arenas();
     const auto loaded = load_config(options.config_path, options.overrides);
     LogConfig log = loaded.config ? loaded.config->log : LogConfig{};
     configure_logging(log);
