@@ -1,5 +1,7 @@
 #include "feeds/fragments.hpp"
 
+#include <algorithm>
+
 #include <xxhash.h>
 
 namespace almanac {
@@ -92,7 +94,7 @@ void FragmentCache::end_pass() {
 
 void FragmentCache::sweep() {
     end_pass();
-    if (entries_.size() > 2 * used_) {
+    if (entries_.size() > used_ + std::max<std::size_t>(used_ / 16, 1)) {
         std::erase_if(entries_, [&](const auto& entry) { return entry.second.used != generation_; });
         // A sequence of an earlier generation may point at entries just erased.
         std::erase_if(sequences_, [&](const auto& s) { return s.second.generation != generation_; });

@@ -67,8 +67,9 @@ public:
     void end_pass();
 
     // Drops the entries not found or inserted since the previous sweep. The walk over every entry
-    // is skipped while they are few: the unused ones wait for a later sweep (at most as many as the
-    // used ones), so a rebuild that reuses nearly everything does not pay for the whole cache.
+    // is skipped while they are few: the unused ones (an edited item's earlier versions) wait for a
+    // later sweep, but never more than a sixteenth of the used ones, so that a daemon's memory does
+    // not creep with every edit (it kept as many as the used ones).
     void sweep();
     std::size_t size() const { return entries_.size(); }
     std::size_t hits() const { return hits_; }
