@@ -2,34 +2,13 @@
 
 #include <array>
 
+#include "feeds/text.hpp"
+
 namespace almanac {
 
 namespace {
 
 constexpr std::string_view replacement_character = "\xEF\xBF\xBD";
-
-// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF), or 0 when it is not one.
-std::size_t utf8_sequence_length(std::string_view s) {
-    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-    const auto continuation = [&](std::size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
-    const unsigned char b0 = byte(0);
-    if (b0 < 0x80) return 1;
-    if (b0 >= 0xC2 && b0 <= 0xDF) return continuation(1) ? 2 : 0;
-    if (b0 >= 0xE0 && b0 <= 0xEF) {
-        if (!continuation(1) || !continuation(2)) return 0;
-        if (b0 == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
-        if (b0 == 0xED && byte(1) >= 0xA0) return 0;  // UTF-16 surrogate
-        return 3;
-    }
-    if (b0 >= 0xF0 && b0 <= 0xF4) {
-        if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-        if (b0 == 0xF0 && byte(1) < 0x90) return 0;   // overlong
-        if (b0 == 0xF4 && byte(1) >= 0x90) return 0;  // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
 
 // Bytes that pass through unchanged: printable ASCII other than the five specials, tab, LF, CR.
 // Everything else takes the slow path (an entity, a dropped control, or a UTF-8 sequence to check).
@@ -69,7 +48,7 @@ void append_xml_escaped(std::string& out, std::string_view text) {
             run = ++i;
             continue;
         }
-        const std::size_t n = utf8_sequence_length(text.substr(i));
+        const std::size_t n = decode_utf8(text, i).length;  // c is 0x80 or more here
         if (n == 0) {
             flush();
             out += replacement_character;
