@@ -32,22 +32,22 @@ void FragmentCache::touch(Entry& entry) {
     ++used_;
 }
 
-const Fragment& FragmentCache::found(Entries::value_type& entry, bool in_pass) {
+const Fragment& FragmentCache::found(Entries::value_type& entry) {
     touch(entry.second);
-    if (in_pass_ && in_pass) current_.push_back(&entry);
+    if (in_pass_) current_.push_back(&entry);
     return entry.second.fragment;
 }
 
-const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Instant updated, bool in_pass) {
+const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Instant updated) {
     const KeyView key{item.path, item.index, item.revision, item.serial, zone, updated};
-    if (previous_ && in_pass) {
+    if (previous_) {
         // The entry where the previous pass had it, or one further on (an item removed or moved away).
         for (std::size_t at = position_; at < previous_->entries.size() && at <= position_ + 1; ++at) {
             auto* candidate = previous_->entries[at];
             if (!KeyEqual{}(key, candidate->first)) continue;
             position_ = at + 1;
             ++hits_;
-            return &found(*candidate, true);
+            return &found(*candidate);
         }
         // The same item changed (a new revision or date): its old entry's place is passed.
         if (position_ < previous_->entries.size()) {
@@ -61,15 +61,33 @@ const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Ins
         return nullptr;
     }
     ++hits_;
-    return &found(*it, in_pass);
+    return &found(*it);
 }
 
-const Fragment& FragmentCache::insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment,
-                                      bool in_pass) {
+const Fragment& FragmentCache::insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment) {
     const std::string_view kept_zone = *zones_.emplace(zone).first;
     auto [it, inserted] = entries_.insert_or_assign(Key{item.path, item.index, item.revision, item.serial, kept_zone, updated},
                                                     Entry{std::move(fragment), 0});
-    return found(*it, in_pass);
+    return found(*it);
+}
+
+Piece FragmentCache::shared_part(const Item& item, std::string_view name, std::string_view bytes) {
+    if (!keeps(name)) return make_piece(std::string(bytes));
+    const auto it = entries_.find(KeyView{item.path, item.index, item.revision, item.serial, name, Instant{}});
+    // Used only when its bytes are these: a part may depend on more than the item (LAST-MODIFIED
+    // comes due with the clock).
+    if (it != entries_.end() && !it->second.fragment.pieces.empty() && it->second.fragment.pieces.front()->str() == bytes) {
+        ++hits_;
+        touch(it->second);
+        return it->second.fragment.pieces.front();
+    }
+    ++misses_;
+    Piece piece = make_piece(std::string(bytes));
+    const std::string_view kept_name = *zones_.emplace(name).first;
+    auto [at, inserted] = entries_.insert_or_assign(Key{item.path, item.index, item.revision, item.serial, kept_name, Instant{}},
+                                                    Entry{Fragment{{piece}, {}, {}}, 0});
+    touch(at->second);
+    return piece;
 }
 
 void FragmentCache::begin_pass(std::string_view name) {

@@ -53,11 +53,14 @@ public:
 
     // The entry rendered from `item` stated in `zone` ("" for an entry that no zone changes) with
     // fallback date `updated`, else null. A hit counts as a use for sweep().
-    // `in_pass` false: a part of an entry (its body, kept apart), not an entry of the document: it
-    // does not take a place in the current pass (begin_pass).
-    const Fragment* find(const Item& item, std::string_view zone, Instant updated, bool in_pass = true);
-    const Fragment& insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment,
-                           bool in_pass = true);
+    const Fragment* find(const Item& item, std::string_view zone, Instant updated);
+    const Fragment& insert(const Item& item, std::string_view zone, Instant updated, Fragment fragment);
+
+    // A part of `item`'s entries that is the same in several of them (an event's body in each zone
+    // view): the piece kept under `name` (a name no zone has, such as "#body") when it holds exactly
+    // `bytes`, else a new piece, kept for the next entry that asks when keeps(name). Parts take no
+    // place in a pass.
+    Piece shared_part(const Item& item, std::string_view name, std::string_view bytes);
 
     // Lookups between begin_pass(name) and end_pass() that come in the order of the previous pass
     // of that name (a document rendered again after an edit) find their entries by position: a key
@@ -126,8 +129,8 @@ private:
     };
     // Counts an entry as used in this generation.
     void touch(Entry& entry);
-    // Records `entry` as the next of the current pass, the one after `hint` when it came from there.
-    const Fragment& found(Entries::value_type& entry, bool in_pass);
+    // Counts `entry` as used and records it as the next entry of the current pass, if any.
+    const Fragment& found(Entries::value_type& entry);
     Entries entries_;
     // The zone names keys hold, once each: a few distinct names, always in cache when compared.
     std::unordered_set<std::string> zones_;

@@ -403,16 +403,8 @@ std::vector<Piece> vevent_pieces(const Item& item, std::size_t n, std::string te
     const std::size_t at = text.find("\r\nSUMMARY");
     if (at == std::string::npos) return {make_piece(std::move(text))};
     const std::string_view tail = std::string_view(text).substr(at + 2);
-    // Kept per item and VEVENT; used only when its bytes are these (LAST-MODIFIED may have come since).
-    const std::string key = "#vevent-" + std::to_string(n);
-    if (cache && !cache->keeps(key)) cache = nullptr;
-    Piece shared;
-    if (const Fragment* kept = cache ? cache->find(item, key, Instant{}, false) : nullptr)
-        if (!kept->pieces.empty() && kept->pieces.front()->str() == tail) shared = kept->pieces.front();
-    if (!shared) {
-        shared = make_piece(std::string(tail));
-        if (cache) cache->insert(item, key, Instant{}, Fragment{{shared}, {}, {}}, false);
-    }
+    // Kept per item and VEVENT.
+    Piece shared = cache ? cache->shared_part(item, "#vevent-" + std::to_string(n), tail) : make_piece(std::string(tail));
     text.resize(at + 2);
     return {make_piece(std::move(text)), std::move(shared)};
 }

@@ -242,14 +242,7 @@ constexpr std::size_t min_shared_body = 256;  // smaller bodies are not worth a 
 std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, std::string bytes, const std::string& body) {
     const std::size_t at = body.size() >= min_shared_body ? bytes.rfind(body) : std::string::npos;
     if (at == std::string::npos) return {make_piece(std::move(bytes))};
-    Piece shared;
-    FragmentCache* cache = request.fragments && request.fragments->keeps(body_key) ? request.fragments : nullptr;
-    if (const Fragment* kept = cache ? cache->find(item, body_key, Instant{}, false) : nullptr) {
-        shared = kept->pieces.front();
-    } else {
-        shared = make_piece(body);
-        if (cache) cache->insert(item, body_key, Instant{}, Fragment{{shared}, {}, {}}, false);
-    }
+    Piece shared = request.fragments ? request.fragments->shared_part(item, body_key, body) : make_piece(body);
     std::vector<Piece> pieces;
     if (at > 0) pieces.push_back(make_piece(bytes.substr(0, at)));
     pieces.push_back(std::move(shared));
