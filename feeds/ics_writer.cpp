@@ -409,18 +409,27 @@ std::vector<Piece> vevent_pieces(const Item& item, std::size_t n, std::string te
     return {make_piece(std::move(text)), std::move(shared)};
 }
 
+// The zones `p` states its times in, with the span each must cover.
+void cover_planned(std::vector<IcsZoneUse>& zones, const PlannedEvent& p) {
+    cover(zones, p.start, std::max(p.start.instant, p.covered_until));
+    cover(zones, p.end, p.end.instant);
+    for (const auto& t : p.rdates) cover(zones, t, t.instant);
+    for (const auto& t : p.exdates) cover(zones, t, t.instant);
+}
+
+std::string vevent_text(const PlannedEvent& p, Instant updated, Instant now) {
+    const IcalComponent component{vevent(p, updated, now)};
+    std::string text;
+    write_component(component.get(), text);
+    return text;
+}
+
 Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant updated, Instant now,
                      FragmentCache* cache = nullptr) {
     Fragment f;
     for (const auto& p : plan(item, view)) {
-        cover(f.zones, p.start, std::max(p.start.instant, p.covered_until));
-        cover(f.zones, p.end, p.end.instant);
-        for (const auto& t : p.rdates) cover(f.zones, t, t.instant);
-        for (const auto& t : p.exdates) cover(f.zones, t, t.instant);
-        const IcalComponent component{vevent(p, updated, now)};
-        std::string text;
-        write_component(component.get(), text);
-        f.events.push_back({p.start.instant, p.uid, vevent_pieces(item, f.events.size(), std::move(text), cache)});
+        cover_planned(f.zones, p);
+        f.events.push_back({p.start.instant, p.uid, vevent_pieces(item, f.events.size(), vevent_text(p, updated, now), cache)});
     }
     return f;
 }
@@ -431,15 +440,38 @@ bool view_independent(const Item& item) {
     return item.event->rrule || std::holds_alternative<CivilDate>(item.event->start);
 }
 
+// A VEVENT of a calendar being written: rendered (from a fragment), or only planned when the
+// document is streamed and its entry is not kept, then rendered as it is written.
+struct CalendarEvent {
+    Instant start;
+    std::string_view uid;  // in `rendered`'s IcsEvent, or in `planned_uid`
+    const IcsEvent* rendered = nullptr;
+    const Item* item = nullptr;  // planned: the item, and which of plan()'s VEVENTs it is
+    std::size_t n = 0;
+    std::unique_ptr<std::string> planned_uid;
+};
+
 // The feed (`whole_calendar`) or one event's document.
 Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
     init_libical();
     const auto& view = request.view.zone;
 
     // Each item's VEVENTs, from the cache when they were rendered before from the same item, zone
-    // and dates (entry_date_key).
+    // and dates (entry_date_key). A streamed document's other VEVENTs are only planned here (their
+    // order and zones), and rendered one at a time as they are written: a 100,000-event calendar
+    // is not held whole.
     std::vector<Fragment> rendered;  // without a cache
     std::vector<const Fragment*> fragments;
+    std::vector<CalendarEvent> events;
+    std::map<std::string, IcsZoneUse> coverage;  // by TZID, so VTIMEZONEs come out sorted
+    const auto add_zones = [&](const std::vector<IcsZoneUse>& zones) {
+        for (const auto& use : zones) {
+            const auto [it, inserted] = coverage.try_emplace(use.zone.name, use);
+            if (inserted) continue;
+            it->second.first = std::min(it->second.first, use.first);
+            it->second.last = std::max(it->second.last, use.last);
+        }
+    };
     fragments.reserve(request.items.size());
     for (const auto* item : request.items) {
         if (!item->event) continue;
@@ -449,25 +481,27 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
             const Instant dates = entry_date_key(*item, request);
             const Fragment* f = request.fragments->find(*item, zone, dates);
             fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates, render_item(*item, view, request.updated, request.now, request.fragments)));
+        } else if (request.out) {
+            std::vector<IcsZoneUse> zones;
+            std::size_t n = 0;
+            for (auto& p : plan(*item, view)) {
+                cover_planned(zones, p);
+                auto uid = std::make_unique<std::string>(std::move(p.uid));
+                events.push_back({p.start.instant, *uid, nullptr, item, n++, std::move(uid)});
+            }
+            add_zones(zones);
         } else {
             rendered.push_back(render_item(*item, view, request.updated, request.now));
         }
     }
     for (const auto& f : rendered) fragments.push_back(&f);
 
-    std::vector<const IcsEvent*> events;
-    std::map<std::string, IcsZoneUse> coverage;  // by TZID, so VTIMEZONEs come out sorted
     for (const auto* f : fragments) {
-        for (const auto& e : f->events) events.push_back(&e);
-        for (const auto& use : f->zones) {
-            const auto [it, inserted] = coverage.try_emplace(use.zone.name, use);
-            if (inserted) continue;
-            it->second.first = std::min(it->second.first, use.first);
-            it->second.last = std::max(it->second.last, use.last);
-        }
+        for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, nullptr});
+        add_zones(f->zones);
     }
-    std::sort(events.begin(), events.end(), [](const IcsEvent* a, const IcsEvent* b) {
-        return std::tie(a->start, a->uid) < std::tie(b->start, b->uid);
+    std::sort(events.begin(), events.end(), [](const CalendarEvent& a, const CalendarEvent& b) {
+        return std::tie(a.start, a.uid) < std::tie(b.start, b.uid);
     });
 
     const IcalComponent calendar{icalcomponent_new_vcalendar()};
@@ -504,10 +538,15 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
     head.resize(head.size() - end.size());
     for (const auto& [name, use] : coverage)
         write_component(vtimezone_component(make_vtimezone(use.zone, use.first, use.last)).get(), head);
-    RopeBuilder rope;
+    DocumentBuilder rope(request.out);
     rope.append(head);
-    for (const auto* e : events)
-        for (const auto& piece : e->pieces) rope.share(piece);
+    for (const auto& e : events) {
+        if (e.rendered) {
+            for (const auto& piece : e.rendered->pieces) rope.share(piece);
+        } else {
+            rope.append(vevent_text(plan(*e.item, view).at(e.n), request.updated, request.now));
+        }
+    }
     rope.append(end);
     return std::move(rope).finish();
 }

@@ -98,9 +98,10 @@ namespace {
 // Renders already selected items; the selection and the dates do not depend on format or zone.
 Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
                          const std::vector<const Item*>& items, Instant updated, Instant now,
-                         FragmentCache* fragments = nullptr) {
+                         FragmentCache* fragments = nullptr, ByteSink* out = nullptr) {
     RenderRequest request;
     request.fragments = fragments;
+    request.out = out;
     request.site = &site;
     request.feed = &feed;
     request.items = items;
@@ -115,15 +116,17 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     doc.body = f.render(request);
     if (fragments) fragments->end_pass();
     doc.media_type = f.media_type;
-    doc.etag = strong_etag(doc.body);
+    if (!out) doc.etag = strong_etag(doc.body);
     return doc;
 }
 
 // One event's document, from the feed's selection and "updated" (so that its VEVENTs are the feed's).
 Document render_event_selected(const Site& site, const FeedConfig& feed, const Item& item, const std::optional<Zone>& zone,
-                               Instant updated, Instant now, FragmentCache* fragments = nullptr) {
+                               Instant updated, Instant now, FragmentCache* fragments = nullptr,
+                               ByteSink* out = nullptr) {
     RenderRequest request;
     request.fragments = fragments;
+    request.out = out;
     request.site = &site;
     request.feed = &feed;
     request.items = {&item};
@@ -134,7 +137,7 @@ Document render_event_selected(const Site& site, const FeedConfig& feed, const I
     Document doc;
     doc.body = render_event_ics(request);
     doc.media_type = output_format(FeedFormat::ics).media_type;
-    doc.etag = strong_etag(doc.body);
+    if (!out) doc.etag = strong_etag(doc.body);
     return doc;
 }
 
@@ -236,6 +239,14 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         selections.push_back({feeds[i], std::move(items), updated});
     }
 
+    // Each document to the sink, or rendered into control.open's output: `render` is given the
+    // output to render into (null: none) and returns the document.
+    const auto deliver = [&sink, &control](std::string path, const auto& render) {
+        if (!control.open) return sink(std::move(path), render(nullptr));
+        const auto out = control.open(path);
+        render(out.get());
+        out->close();
+    };
     // Local caches when none is kept: the views of a feed still share their zone-free entries.
     FragmentStore local(false);
     FragmentStore& store = control.fragments ? *control.fragments : local;
@@ -244,10 +255,11 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         for (const auto format : s.feed->formats) {
             FragmentCache* cache = &store.cache(s.feed->name, format);  // looked up here, not in the tasks
             const bool events = control.events && format == FeedFormat::ics;
-            tasks.emplace_back([&site, &sink, &views, &s, &options, format, cache, events] {
+            tasks.emplace_back([&site, &deliver, &views, &s, &options, format, cache, events] {
                 for (const auto& zone : views)
-                    sink(document_path(*s.feed, format, zone),
-                         render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache));
+                    deliver(document_path(*s.feed, format, zone), [&](ByteSink* out) {
+                        return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
+                    });
                 if (!events) return;
                 // After the feed's views, whose entries the cache now holds; a repeated UID's slug
                 // is published once, for the event find_event gives.
@@ -255,12 +267,20 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
                 for (const auto* item : s.items)
                     if (item->event)
                         if (auto slug = event_slug(item->uid); slugs.insert(slug).second)
-                            sink(event_document_path(*s.feed, slug, std::nullopt),
-                                 render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache));
+                            deliver(event_document_path(*s.feed, slug, std::nullopt), [&](ByteSink* out) {
+                                return render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache, out);
+                            });
             });
         }
     if (control.index)
-        tasks.emplace_back([&] { sink(std::string(index_document_path), render_index_document(site, std::nullopt, options, control.occurrences)); });
+        tasks.emplace_back([&] {
+            deliver(std::string(index_document_path), [&](ByteSink* out) {
+                Document doc = render_index_document(site, std::nullopt, options, control.occurrences);
+                if (out)
+                    for (const auto& piece : doc.body.pieces()) out->write(*piece);
+                return doc;
+            });
+        });
     if (control.run) {
         control.run(tasks);
     } else {

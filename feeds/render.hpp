@@ -22,6 +22,16 @@ struct FeedView {
     std::vector<std::string> kinds;  // ?kind=
 };
 
+// Where a renderer puts a document's bytes as they are made, in order, when it is asked to stream
+// them (RenderRequest::out): the caller decides what a write does (`almanac build` writes a file).
+class ByteSink {
+public:
+    virtual void write(std::string_view bytes) = 0;
+
+protected:
+    ~ByteSink() = default;
+};
+
 // Everything a renderer needs besides the site: the feed, its items (already selected and ordered),
 // the view, and the absolute URL the document is served at (for rel=self links).
 struct RenderRequest {
@@ -34,6 +44,36 @@ struct RenderRequest {
     Instant now = Instant::max();  // the publishing instant: item dates after it are not stated (item_updated)
     // Entries rendered before, for this feed and format (feeds/fragments.hpp); null renders all.
     FragmentCache* fragments = nullptr;
+    // Null: the renderer returns the document. Else its bytes go to `out` as each entry is made and
+    // the renderer returns an empty rope, so that a caller writing a 280 MB calendar holds one entry
+    // of it at a time rather than all of it.
+    ByteSink* out = nullptr;
+};
+
+// A renderer's document as it is assembled: a rope (RopeBuilder), or bytes handed to a ByteSink.
+class DocumentBuilder {
+public:
+    explicit DocumentBuilder(ByteSink* out) : out_(out) {}
+    DocumentBuilder& append(std::string_view text) {
+        if (out_)
+            out_->write(text);
+        else
+            rope_.append(text);
+        return *this;
+    }
+    DocumentBuilder& share(const Piece& piece) {
+        if (!out_)
+            rope_.share(piece);
+        else if (piece)
+            out_->write(*piece);
+        return *this;
+    }
+    // The rope; empty when the bytes went to the sink.
+    Rope finish() && { return std::move(rope_).finish(); }
+
+private:
+    ByteSink* out_;
+    RopeBuilder rope_;
 };
 
 // A document's bytes: its own head and tail, and its entries shared with the fragment cache.

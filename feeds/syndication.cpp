@@ -254,7 +254,7 @@ std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, s
 // rendered before from the same item, zone (events only: a post says nothing zoned) and dates
 // (entry_date_key); else render(). `escaped_body` gives item.html as the format writes it.
 template <class Render, class Body>
-void add_entry(RopeBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
+void add_entry(DocumentBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
                const Render& render, const Body& escaped_body) {
     const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
     const auto make = [&] {
@@ -275,7 +275,7 @@ void add_entry(RopeBuilder& rope, const RenderRequest& request, const Item& item
 
 // Every entry's pieces, in order, into `rope`, with `separator` between entries.
 template <class Render, class Body>
-void add_entries(RopeBuilder& rope, const RenderRequest& request, const Zone& zone, std::string_view separator,
+void add_entries(DocumentBuilder& rope, const RenderRequest& request, const Zone& zone, std::string_view separator,
                  const Render& render, const Body& escaped_body) {
     bool first = true;
     for (const Item* item : request.items) {
@@ -289,7 +289,7 @@ void add_entries(RopeBuilder& rope, const RenderRequest& request, const Zone& zo
 // The document: the writer's bytes so far, the entries, then the closing tags.
 template <class Render>
 Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, const Render& render) {
-    RopeBuilder rope;
+    DocumentBuilder rope(request.out);
     rope.append(xml.flush());
     add_entries(rope, request, zone, "", render, [](const Item& item) { return xml_escape(item.html); });
     rope.append(std::move(xml).finish());
@@ -468,10 +468,10 @@ Rope render_json_feed(const RenderRequest& request) {
     // The feed with an empty "items" (its last member), then each entry dumped on its own and
     // indented to where dump() would have put it: the same bytes as dumping the whole feed.
     std::string out = dump(feed);
-    if (request.items.empty()) return Rope(out + "\n");
+    if (request.items.empty()) return std::move(DocumentBuilder(request.out).append(out).append("\n")).finish();
     constexpr std::string_view empty_items = "[]\n}";
     out.resize(out.size() - empty_items.size());
-    RopeBuilder rope;
+    DocumentBuilder rope(request.out);
     rope.append(out).append("[\n");
     // A JSON string's escaping does not depend on what surrounds it; the entries above write
     // theirs with append_json_string, or with dump() when the text is not valid UTF-8.
