@@ -265,7 +265,12 @@ void add_entry(DocumentBuilder& rope, const RenderRequest& request, const Item& 
     const auto add = [&](const std::vector<Piece>& pieces) {
         for (const auto& piece : pieces) rope.share(piece);
     };
-    if (!request.fragments || !request.fragments->keeps(key)) return add(make());
+    if (!request.fragments || !request.fragments->keeps(key)) {
+        // Streamed and not kept: where pieces are cut does not matter, so the bytes go as they are.
+        if (!request.out) return add(make());
+        rope.append(render());
+        return;
+    }
     const Instant dates = entry_date_key(item, request);
     if (const Fragment* f = request.fragments->find(item, key, dates)) return add(f->pieces);
     Fragment f;
