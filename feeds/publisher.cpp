@@ -95,10 +95,9 @@ std::vector<std::optional<Zone>> prerendered_views(const SiteConfig& config) {
 
 namespace {
 
-// Renders already selected items; the selection and the dates do not depend on format or zone.
-Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
-                         const std::vector<const Item*>& items, Instant updated, Instant now,
-                         FragmentCache* fragments = nullptr, ByteSink* out = nullptr) {
+RenderRequest selected_request(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
+                               const std::vector<const Item*>& items, Instant updated, Instant now,
+                               FragmentCache* fragments, ByteSink* out) {
     RenderRequest request;
     request.fragments = fragments;
     request.out = out;
@@ -109,6 +108,14 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     request.self_url = view_url(site.config, feed, format, view);
     request.updated = updated;
     request.now = now;
+    return request;
+}
+
+// Renders already selected items; the selection and the dates do not depend on format or zone.
+Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
+                         const std::vector<const Item*>& items, Instant updated, Instant now,
+                         FragmentCache* fragments = nullptr, ByteSink* out = nullptr) {
+    const RenderRequest request = selected_request(site, feed, format, view, items, updated, now, fragments, out);
     const OutputFormat& f = output_format(format);
     Document doc;
     // The next render of this view asks for its entries in (nearly) the same order.
@@ -255,11 +262,24 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         for (const auto format : s.feed->formats) {
             FragmentCache* cache = &store.cache(s.feed->name, format);  // looked up here, not in the tasks
             const bool events = control.events && format == FeedFormat::ics;
-            tasks.emplace_back([&site, &deliver, &views, &s, &options, format, cache, events] {
-                for (const auto& zone : views)
-                    deliver(document_path(*s.feed, format, zone), [&](ByteSink* out) {
-                        return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
-                    });
+            tasks.emplace_back([&site, &deliver, &control, &views, &s, &options, format, cache, events] {
+                if (control.open && output_format(format).render_views) {
+                    // Every view at once, streamed: what they share is rendered once.
+                    std::vector<std::unique_ptr<DocumentOutput>> outs;
+                    std::vector<RenderRequest> requests;
+                    for (const auto& zone : views) {
+                        outs.push_back(control.open(document_path(*s.feed, format, zone)));
+                        requests.push_back(selected_request(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated,
+                                                            options.now, cache, outs.back().get()));
+                    }
+                    output_format(format).render_views(requests);
+                    for (const auto& out : outs) out->close();
+                } else {
+                    for (const auto& zone : views)
+                        deliver(document_path(*s.feed, format, zone), [&](ByteSink* out) {
+                            return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
+                        });
+                }
                 if (!events) return;
                 // After the feed's views, whose entries the cache now holds; a repeated UID's slug
                 // is published once, for the event find_event gives.

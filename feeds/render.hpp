@@ -79,11 +79,17 @@ private:
 // A document's bytes: its own head and tail, and its entries shared with the fragment cache.
 using Renderer = Rope (*)(const RenderRequest&);
 
+// Several views of one feed streamed at once: requests that differ only in view, self_url and out
+// (every one set), each out receiving what Renderer gives for its request. What the views share is
+// made once instead of once per view.
+using ViewsRenderer = void (*)(const std::vector<RenderRequest>&);
+
 struct OutputFormat {
     FeedFormat format;
     std::string_view extension;   // "ics"
     std::string_view media_type;  // "text/calendar; charset=utf-8"
     Renderer render;
+    ViewsRenderer render_views = nullptr;  // null: each view is rendered on its own
 };
 
 // The formats, in the order of FeedFormat.
