@@ -166,7 +166,8 @@ struct EntryText {
     std::string content_html;
 };
 
-EntryText entry_text(const Item& item, const Zone& zone) {
+// `with_body` false: an event's content is its facts alone (its body is written apart: stream_views).
+EntryText entry_text(const Item& item, const Zone& zone, bool with_body = true) {
     if (!item.event) return {item.summary, html_escape(item.summary), item.html};
     std::string facts_text;
     std::string facts_html = "<p>";
@@ -187,12 +188,12 @@ EntryText entry_text(const Item& item, const Zone& zone) {
     EntryText text;
     text.summary_text = item.summary.empty() ? facts_text : facts_text + "\n\n" + item.summary;
     text.summary_html = item.summary.empty() ? facts_html : facts_html + "<p>" + html_escape(item.summary) + "</p>\n";
-    text.content_html = facts_html + item.html;
+    text.content_html = with_body ? facts_html + item.html : std::move(facts_html);
     return text;
 }
 
-void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone) {
-    const EntryText text = entry_text(item, zone);
+void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone, bool with_body) {
+    const EntryText text = entry_text(item, zone, with_body);
     xml.open("item");
     xml.text_element("title", entry_title(item));
     xml.text_element("link", item.permalink);
@@ -207,8 +208,8 @@ void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& reque
     xml.close();
 }
 
-void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone) {
-    const EntryText text = entry_text(item, zone);
+void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone, bool with_body) {
+    const EntryText text = entry_text(item, zone, with_body);
     xml.open("entry");
     xml.text_element("id", entry_id(item, request.site->config.site));
     xml.text_element("title", entry_title(item), {{"type", "text"}});
@@ -291,12 +292,15 @@ void add_entries(DocumentBuilder& rope, const RenderRequest& request, const Zone
     }
 }
 
+// item.html as an XML entry's content holds it.
+std::string xml_body(const Item& item) { return xml_escape(item.html); }
+
 // The document: the writer's bytes so far, the entries, then the closing tags.
 template <class Render>
 Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, const Render& render) {
     DocumentBuilder rope(request.out);
     rope.append(xml.flush());
-    add_entries(rope, request, zone, "", render, [](const Item& item) { return xml_escape(item.html); });
+    add_entries(rope, request, zone, "", render, xml_body);
     rope.append(std::move(xml).finish());
     return std::move(rope).finish();
 }
@@ -400,9 +404,11 @@ bool append_json(std::string& out, const nlohmann::ordered_json& value, std::siz
 
 }  // namespace
 
-Rope render_rss(const RenderRequest& request) {
+namespace {
+
+// The RSS document's writer, holding everything before the first entry.
+XmlWriter rss_writer(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
-    const Zone zone = view_zone(request);
     const std::string updated = format_rfc822(request.updated);
     XmlWriter xml;
     xml.open("rss", {{"version", "2.0"},
@@ -418,16 +424,18 @@ Rope render_rss(const RenderRequest& request) {
     xml.text_element("lastBuildDate", updated);
     xml.text_element("generator", generator_name);
     xml.empty_element("atom:link", {{"href", request.self_url}, {"rel", "self"}, {"type", "application/rss+xml"}});
-    return assemble(xml, request, zone, [&](const Item& item) {
-        auto entry = XmlWriter::fragment(2);  // rss > channel > item
-        write_rss_item(entry, item, request, zone);
-        return std::move(entry).take();
-    });
+    return xml;
 }
 
-Rope render_atom(const RenderRequest& request) {
+std::string rss_entry(const RenderRequest& request, const Item& item, const Zone& zone, bool with_body) {
+    auto entry = XmlWriter::fragment(2);  // rss > channel > item
+    write_rss_item(entry, item, request, zone, with_body);
+    return std::move(entry).take();
+}
+
+// The Atom document's writer, holding everything before the first entry.
+XmlWriter atom_writer(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
-    const Zone zone = view_zone(request);
     XmlWriter xml;
     xml.open("feed", {{"xmlns", "http://www.w3.org/2005/Atom"}, {"xml:lang", site.language}});
     xml.text_element("id", feed_id(request));
@@ -440,22 +448,117 @@ Rope render_atom(const RenderRequest& request) {
     xml.empty_element("link", {{"rel", "self"}, {"type", "application/atom+xml"}, {"href", request.self_url}});
     xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", site.base_url}});
     xml.text_element("generator", generator_name);
-    return assemble(xml, request, zone, [&](const Item& item) {
-        auto entry = XmlWriter::fragment(1);  // feed > entry
-        write_atom_entry(entry, item, request, zone);
-        return std::move(entry).take();
-    });
+    return xml;
 }
 
-Rope render_json_feed(const RenderRequest& request) {
-    using nlohmann::ordered_json;
-    const SiteInfo& site = request.site->config.site;
+std::string atom_entry(const RenderRequest& request, const Item& item, const Zone& zone, bool with_body) {
+    auto entry = XmlWriter::fragment(1);  // feed > entry
+    write_atom_entry(entry, item, request, zone, with_body);
+    return std::move(entry).take();
+}
+
+// A document's bytes before its first entry and after its last.
+struct Frame {
+    std::string head;
+    std::string tail;
+};
+
+Frame xml_frame(XmlWriter xml) {
+    Frame frame;
+    frame.head = xml.flush();
+    frame.tail = std::move(xml).finish();
+    return frame;
+}
+
+// Where an XML entry's content element ends, given its closing tag: the last one (nothing after it
+// in the entry is named so).
+std::size_t xml_content_end(std::string_view entry, std::string_view closing_tag) { return entry.rfind(closing_tag); }
+
+// Views of one feed in one format, streamed (ViewsRenderer). A post's entry is the same in every view
+// (add_entry keeps it). An event's entry differs between views only in its "when and where" lines;
+// its body (item.html as `body` escapes it; nullopt: not cut out) is escaped once: each view's entry
+// is made with the facts alone as its content (`entry(request, item, zone, false)`), and the body is
+// written where `content_end` finds that content ends. Escaping goes byte by byte and the facts end
+// with an ASCII line break, so the bytes are those of the whole entry. `escaped_body`: add_entry's.
+template <class Entry, class EscapedBody, class Body, class ContentEnd>
+void stream_views(const std::vector<RenderRequest>& requests, const std::vector<Frame>& frames, std::string_view separator,
+                  const Entry& entry, const EscapedBody& escaped_body, const Body& body, const ContentEnd& content_end) {
+    std::vector<Zone> zones;
+    for (const auto& request : requests) zones.push_back(view_zone(request));
+    for (std::size_t v = 0; v < requests.size(); ++v) requests[v].out->write(frames[v].head);
+    bool first = true;
+    for (const Item* item : requests.front().items) {
+        if (!first)
+            for (const auto& request : requests) request.out->write(separator);
+        first = false;
+        const std::optional<std::string> escaped = item->event ? body(*item) : std::nullopt;
+        for (std::size_t v = 0; v < requests.size(); ++v) {
+            const RenderRequest& request = requests[v];
+            const Zone& zone = zones[v];
+            if (escaped) {
+                const std::string bytes = entry(request, *item, zone, false);
+                if (const std::size_t end = content_end(bytes); end != std::string::npos) {
+                    request.out->write(std::string_view(bytes).substr(0, end));
+                    request.out->write(*escaped);
+                    request.out->write(std::string_view(bytes).substr(end));
+                    continue;
+                }
+            }
+            DocumentBuilder builder(request.out);
+            add_entry(
+                builder, request, *item, zone, [&] { return entry(request, *item, zone, true); }, escaped_body);
+        }
+    }
+    for (std::size_t v = 0; v < requests.size(); ++v) requests[v].out->write(frames[v].tail);
+}
+
+}  // namespace
+
+Rope render_rss(const RenderRequest& request) {
     const Zone zone = view_zone(request);
-    const auto authors = [](const std::vector<std::string>& names) {
-        ordered_json list = ordered_json::array();
-        for (const auto& name : names) list.push_back({{"name", name}});
-        return list;
-    };
+    XmlWriter xml = rss_writer(request);
+    return assemble(xml, request, zone, [&](const Item& item) { return rss_entry(request, item, zone, true); });
+}
+
+void render_rss_views(const std::vector<RenderRequest>& requests) {
+    std::vector<Frame> frames;
+    for (const auto& request : requests) frames.push_back(xml_frame(rss_writer(request)));
+    stream_views(
+        requests, frames, "", rss_entry, xml_body, [](const Item& item) { return std::optional<std::string>(xml_body(item)); },
+        [](std::string_view entry) { return xml_content_end(entry, "</content:encoded>"); });
+}
+
+Rope render_atom(const RenderRequest& request) {
+    const Zone zone = view_zone(request);
+    XmlWriter xml = atom_writer(request);
+    return assemble(xml, request, zone, [&](const Item& item) { return atom_entry(request, item, zone, true); });
+}
+
+void render_atom_views(const std::vector<RenderRequest>& requests) {
+    std::vector<Frame> frames;
+    for (const auto& request : requests) frames.push_back(xml_frame(atom_writer(request)));
+    stream_views(
+        requests, frames, "", atom_entry, xml_body, [](const Item& item) { return std::optional<std::string>(xml_body(item)); },
+        [](std::string_view entry) { return xml_content_end(entry, "</content>"); });
+}
+
+namespace {
+
+using nlohmann::ordered_json;
+
+// Content is valid UTF-8 by construction; `replace` keeps a stray byte in a config value from
+// throwing while the document is being built.
+std::string dump(const ordered_json& value) { return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+ordered_json json_authors(const std::vector<std::string>& names) {
+    ordered_json list = ordered_json::array();
+    for (const auto& name : names) list.push_back({{"name", name}});
+    return list;
+}
+
+// The JSON Feed document around its entries; `frame.head` alone, with its end, when it has none.
+Frame json_frame(const RenderRequest& request) {
+    const SiteInfo& site = request.site->config.site;
     ordered_json feed;
     feed["version"] = "https://jsonfeed.org/version/1.1";
     feed["title"] = feed_title(request);
@@ -463,62 +566,95 @@ Rope render_json_feed(const RenderRequest& request) {
     feed["feed_url"] = request.self_url;
     if (!request.feed->description.empty()) feed["description"] = request.feed->description;
     feed["language"] = site.language;
-    feed["authors"] = authors({feed_author(request)});
+    feed["authors"] = json_authors({feed_author(request)});
     feed["items"] = ordered_json::array();
-    // Content is valid UTF-8 by construction; `replace` keeps a stray byte in a config value from
-    // throwing while the document is being built.
-    const auto dump = [](const ordered_json& value) {
-        return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-    };
     // The feed with an empty "items" (its last member), then each entry dumped on its own and
     // indented to where dump() would have put it: the same bytes as dumping the whole feed.
     std::string out = dump(feed);
-    if (request.items.empty()) return std::move(DocumentBuilder(request.out).append(out).append("\n")).finish();
+    if (request.items.empty()) return {out + "\n", ""};
     constexpr std::string_view empty_items = "[]\n}";
     out.resize(out.size() - empty_items.size());
+    return {out + "[\n", "\n  ]\n}\n"};
+}
+
+// A JSON string's escaping does not depend on what surrounds it; the entries write theirs with
+// append_json_string, or with dump() when the text is not valid UTF-8.
+std::string json_body(const Item& item) {
+    std::string quoted;
+    if (!append_json_string(quoted, item.html)) quoted = dump(ordered_json(item.html));
+    return quoted.substr(1, quoted.size() - 2);
+}
+
+std::string json_entry(const RenderRequest& request, const Item& item, const Zone& zone, bool with_body) {
+    const SiteInfo& site = request.site->config.site;
+    const EntryText text = entry_text(item, zone, with_body);
+    ordered_json entry;
+    entry["id"] = entry_id(item, site);
+    entry["url"] = item.permalink;
+    if (item.event && !item.event->url.empty()) entry["external_url"] = item.event->url;
+    entry["title"] = entry_title(item);
+    entry["content_html"] = text.content_html;
+    if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
+    entry["date_published"] = format_rfc3339(entry_published(item, request));
+    entry["date_modified"] = format_rfc3339(entry_updated(item, request));
+    if (const auto categories = item_categories(item); !categories.empty()) entry["tags"] = categories;
+    if (!item.authors.empty()) entry["authors"] = json_authors(item.authors);
+    // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written
+    // directly in dump()'s layout (its serializer was a third of the feed's cost); dump() and
+    // re-indenting remain for text with invalid UTF-8, which dump() replaces.
+    if (std::string direct = "    "; append_json(direct, entry, 4)) {
+        direct.shrink_to_fit();  // kept with the document: no slack from its growth
+        return direct;
+    }
+    // JSON strings hold no raw line breaks, so every "\n" is a line of the layout.
+    const std::string flat = dump(entry);
+    std::string indented = "    ";
+    indented.reserve(flat.size() + flat.size() / 8);
+    for (const char c : flat) {
+        indented += c;
+        if (c == '\n') indented += "    ";
+    }
+    return indented;
+}
+
+// Where a JSON entry's "content_html" string ends (at its closing quote). Its key can only be the
+// member's: in a string value a quote is escaped.
+std::size_t json_content_end(std::string_view entry) {
+    constexpr std::string_view key = "\"content_html\": \"";
+    std::size_t at = entry.find(key);
+    if (at == std::string_view::npos) return at;
+    for (at += key.size(); at < entry.size(); ++at) {
+        if (entry[at] == '"') return at;
+        if (entry[at] == '\\') ++at;
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace
+
+Rope render_json_feed(const RenderRequest& request) {
+    const Zone zone = view_zone(request);
+    const Frame frame = json_frame(request);
     DocumentBuilder rope(request.out);
-    rope.append(out).append("[\n");
-    // A JSON string's escaping does not depend on what surrounds it; the entries above write
-    // theirs with append_json_string, or with dump() when the text is not valid UTF-8.
-    const auto escaped_body = [&](const Item& item) {
-        std::string quoted;
-        if (!append_json_string(quoted, item.html)) quoted = dump(ordered_json(item.html));
-        return quoted.substr(1, quoted.size() - 2);
-    };
+    rope.append(frame.head);
+    if (request.items.empty()) return std::move(rope).finish();
     add_entries(
-        rope, request, zone, ",\n", [&](const Item& item) {
-            const EntryText text = entry_text(item, zone);
-            ordered_json entry;
-            entry["id"] = entry_id(item, site);
-            entry["url"] = item.permalink;
-            if (item.event && !item.event->url.empty()) entry["external_url"] = item.event->url;
-            entry["title"] = entry_title(item);
-            entry["content_html"] = text.content_html;
-            if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
-            entry["date_published"] = format_rfc3339(entry_published(item, request));
-            entry["date_modified"] = format_rfc3339(entry_updated(item, request));
-            if (const auto categories = item_categories(item); !categories.empty()) entry["tags"] = categories;
-            if (!item.authors.empty()) entry["authors"] = authors(item.authors);
-            // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written
-            // directly in dump()'s layout (its serializer was a third of the feed's cost); dump() and
-            // re-indenting remain for text with invalid UTF-8, which dump() replaces.
-            if (std::string direct = "    "; append_json(direct, entry, 4)) {
-                direct.shrink_to_fit();  // kept with the document: no slack from its growth
-                return direct;
-            }
-            // JSON strings hold no raw line breaks, so every "\n" is a line of the layout.
-            const std::string flat = dump(entry);
-            std::string indented = "    ";
-            indented.reserve(flat.size() + flat.size() / 8);
-            for (const char c : flat) {
-                indented += c;
-                if (c == '\n') indented += "    ";
-            }
-            return indented;
-        },
-        escaped_body);
-    rope.append("\n  ]\n}\n");
+        rope, request, zone, ",\n", [&](const Item& item) { return json_entry(request, item, zone, true); }, json_body);
+    rope.append(frame.tail);
     return std::move(rope).finish();
+}
+
+void render_json_feed_views(const std::vector<RenderRequest>& requests) {
+    std::vector<Frame> frames;
+    for (const auto& request : requests) frames.push_back(json_frame(request));
+    stream_views(
+        requests, frames, ",\n", json_entry, json_body,
+        [](const Item& item) {
+            std::string quoted;
+            if (!append_json_string(quoted, item.html)) return std::optional<std::string>();
+            return std::optional<std::string>(quoted.substr(1, quoted.size() - 2));
+        },
+        json_content_end);
 }
 
 }  // namespace almanac

@@ -11,4 +11,10 @@ Rope render_rss(const RenderRequest& request);
 Rope render_atom(const RenderRequest& request);
 Rope render_json_feed(const RenderRequest& request);
 
+// The same documents in several views at once, streamed (ViewsRenderer): an event's body is escaped
+// once for all of them.
+void render_rss_views(const std::vector<RenderRequest>& requests);
+void render_atom_views(const std::vector<RenderRequest>& requests);
+void render_json_feed_views(const std::vector<RenderRequest>& requests);
+
 }  // namespace almanac

@@ -328,9 +328,14 @@ private:
 TEST(Publisher, StreamedDocumentsAreTheDocuments) {
     Fixture f;
     // Also an event of several VEVENTs (RDATEs without a rule), which a streamed calendar writes apart.
+    // Bodies that each format escapes (written apart from each view's entry when streamed), one of
+    // them not valid UTF-8.
     f.site = with_edit(f.site, "events/b.md", [](Item& item) {
         item.event->rdates = {*parse_event_time("2024-07-02T09:00"), *parse_event_time("2023-12-24T18:00")};
+        item.html = "<p>Tom &amp; \"Jerry\" — ‘quoted’, \\ \x01 </content>" + std::string(300, 'x') + "</p>\n";
+        item.text = "Tom & \"Jerry\"";
     });
+    f.site = with_edit(f.site, "events/a.md", [](Item& item) { item.html = "<p>bad \xff byte</p>"; });
     f.site.config.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}},
                            {"blog", "B", "", {"blog"}, {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}},
                            {"none", "N", "", {"pages"}, {FeedFormat::ics, FeedFormat::json}, {}, {}, {}, {}}};
