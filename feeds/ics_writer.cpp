@@ -721,8 +721,9 @@ Rope render_ics(const RenderRequest& request) {
     return {};
 }
 
-void render_ics_views(const std::vector<RenderRequest>& requests) {
-    if (!requests.empty()) stream_calendars(requests, true);
+void render_ics_views(const std::vector<FormatViews>& formats) {
+    for (const auto& f : formats)
+        if (!f.views.empty()) stream_calendars(f.views, true);
 }
 
 Rope render_event_ics(const RenderRequest& request) {

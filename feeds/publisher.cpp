@@ -258,40 +258,63 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
     FragmentStore local(false);
     FragmentStore& store = control.fragments ? *control.fragments : local;
     std::vector<std::function<void()>> tasks;
-    for (const auto& s : selections)
-        for (const auto format : s.feed->formats) {
-            FragmentCache* cache = &store.cache(s.feed->name, format);  // looked up here, not in the tasks
-            const bool events = control.events && format == FeedFormat::ics;
-            tasks.emplace_back([&site, &deliver, &control, &views, &s, &options, format, cache, events] {
-                if (control.open && output_format(format).render_views) {
-                    // Every view at once, streamed: what they share is rendered once.
-                    std::vector<std::unique_ptr<DocumentOutput>> outs;
-                    std::vector<RenderRequest> requests;
-                    for (const auto& zone : views) {
-                        outs.push_back(control.open(document_path(*s.feed, format, zone)));
-                        requests.push_back(selected_request(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated,
-                                                            options.now, cache, outs.back().get()));
-                    }
-                    output_format(format).render_views(requests);
-                    for (const auto& out : outs) out->close();
-                } else {
-                    for (const auto& zone : views)
-                        deliver(document_path(*s.feed, format, zone), [&](ByteSink* out) {
-                            return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
+    for (const auto& s : selections) {
+        // A format's documents, one view after another, then (for a calendar, with control.events)
+        // each event's own document.
+        const auto views_of = [&site, &deliver, &views, &s, &options](FeedFormat format, FragmentCache* cache) {
+            for (const auto& zone : views)
+                deliver(document_path(*s.feed, format, zone), [&](ByteSink* out) {
+                    return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
+                });
+        };
+        const auto events_of = [&site, &deliver, &control, &s, &options](FeedFormat format, FragmentCache* cache) {
+            if (!control.events || format != FeedFormat::ics) return;
+            // After the feed's views, whose entries the cache now holds; a repeated UID's slug is
+            // published once, for the event find_event gives.
+            std::set<std::string> slugs;
+            for (const auto* item : s.items)
+                if (item->event)
+                    if (auto slug = event_slug(item->uid); slugs.insert(slug).second)
+                        deliver(event_document_path(*s.feed, slug, std::nullopt), [&](ByteSink* out) {
+                            return render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache, out);
                         });
+        };
+        // Streamed, the formats with the same ViewsRenderer are one task that renders all their
+        // views at once (what they share is made once); other formats are a task each.
+        std::vector<std::pair<ViewsRenderer, std::vector<FeedFormat>>> groups;
+        for (const auto format : s.feed->formats) {
+            const ViewsRenderer renderer = control.open ? output_format(format).render_views : nullptr;
+            const auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return renderer && g.first == renderer; });
+            if (group == groups.end())
+                groups.push_back({renderer, {format}});
+            else
+                group->second.push_back(format);
+        }
+        for (auto& [renderer, formats] : groups) {
+            std::vector<FragmentCache*> caches;  // looked up here, not in the tasks
+            for (const auto format : formats) caches.push_back(&store.cache(s.feed->name, format));
+            tasks.emplace_back([&site, &control, &views, &s, &options, views_of, events_of, renderer, formats, caches] {
+                if (!renderer) {
+                    views_of(formats.front(), caches.front());
+                    events_of(formats.front(), caches.front());
+                    return;
                 }
-                if (!events) return;
-                // After the feed's views, whose entries the cache now holds; a repeated UID's slug
-                // is published once, for the event find_event gives.
-                std::set<std::string> slugs;
-                for (const auto* item : s.items)
-                    if (item->event)
-                        if (auto slug = event_slug(item->uid); slugs.insert(slug).second)
-                            deliver(event_document_path(*s.feed, slug, std::nullopt), [&](ByteSink* out) {
-                                return render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache, out);
-                            });
+                std::vector<std::unique_ptr<DocumentOutput>> outs;
+                std::vector<FormatViews> requests;
+                for (std::size_t f = 0; f < formats.size(); ++f) {
+                    requests.push_back({formats[f], {}});
+                    for (const auto& zone : views) {
+                        outs.push_back(control.open(document_path(*s.feed, formats[f], zone)));
+                        requests.back().views.push_back(selected_request(site, *s.feed, formats[f], FeedView{zone, {}, {}}, s.items,
+                                                                         s.updated, options.now, caches[f], outs.back().get()));
+                    }
+                }
+                renderer(requests);
+                for (const auto& out : outs) out->close();
+                for (std::size_t f = 0; f < formats.size(); ++f) events_of(formats[f], caches[f]);
             });
         }
+    }
     if (control.index)
         tasks.emplace_back([&] {
             deliver(std::string(index_document_path), [&](ByteSink* out) {

@@ -79,17 +79,24 @@ private:
 // A document's bytes: its own head and tail, and its entries shared with the fragment cache.
 using Renderer = Rope (*)(const RenderRequest&);
 
-// Several views of one feed streamed at once: requests that differ only in view, self_url and out
-// (every one set), each out receiving what Renderer gives for its request. What the views share is
-// made once instead of once per view.
-using ViewsRenderer = void (*)(const std::vector<RenderRequest>&);
+// One format's views of a feed, for a ViewsRenderer: requests for the same feed, items, dates and
+// fragment cache (the format's), each with its own view, self_url and out (set).
+struct FormatViews {
+    FeedFormat format;
+    std::vector<RenderRequest> views;
+};
+
+// A feed's views in one or more formats, streamed at once: each out receives what the format's
+// Renderer gives for its request, while what the views and formats share is made once. The
+// publisher gives a ViewsRenderer, in one pass, every format of a feed whose render_views it is.
+using ViewsRenderer = void (*)(const std::vector<FormatViews>& formats);
 
 struct OutputFormat {
     FeedFormat format;
     std::string_view extension;   // "ics"
     std::string_view media_type;  // "text/calendar; charset=utf-8"
     Renderer render;
-    ViewsRenderer render_views = nullptr;  // null: each view is rendered on its own
+    ViewsRenderer render_views = nullptr;  // null: each view of the format is rendered on its own
 };
 
 // The formats, in the order of FeedFormat.

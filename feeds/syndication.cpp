@@ -192,8 +192,7 @@ EntryText entry_text(const Item& item, const Zone& zone, bool with_body = true) 
     return text;
 }
 
-void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone, bool with_body) {
-    const EntryText text = entry_text(item, zone, with_body);
+void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const EntryText& text) {
     xml.open("item");
     xml.text_element("title", entry_title(item));
     xml.text_element("link", item.permalink);
@@ -208,8 +207,7 @@ void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& reque
     xml.close();
 }
 
-void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone, bool with_body) {
-    const EntryText text = entry_text(item, zone, with_body);
+void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const EntryText& text) {
     xml.open("entry");
     xml.text_element("id", entry_id(item, request.site->config.site));
     xml.text_element("title", entry_title(item), {{"type", "text"}});
@@ -427,9 +425,9 @@ XmlWriter rss_writer(const RenderRequest& request) {
     return xml;
 }
 
-std::string rss_entry(const RenderRequest& request, const Item& item, const Zone& zone, bool with_body) {
+std::string rss_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
     auto entry = XmlWriter::fragment(2);  // rss > channel > item
-    write_rss_item(entry, item, request, zone, with_body);
+    write_rss_item(entry, item, request, text);
     return std::move(entry).take();
 }
 
@@ -451,9 +449,9 @@ XmlWriter atom_writer(const RenderRequest& request) {
     return xml;
 }
 
-std::string atom_entry(const RenderRequest& request, const Item& item, const Zone& zone, bool with_body) {
+std::string atom_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
     auto entry = XmlWriter::fragment(1);  // feed > entry
-    write_atom_entry(entry, item, request, zone, with_body);
+    write_atom_entry(entry, item, request, text);
     return std::move(entry).take();
 }
 
@@ -470,77 +468,21 @@ Frame xml_frame(XmlWriter xml) {
     return frame;
 }
 
-// Where an XML entry's content element ends, given its closing tag: the last one (nothing after it
-// in the entry is named so).
-std::size_t xml_content_end(std::string_view entry, std::string_view closing_tag) { return entry.rfind(closing_tag); }
-
-// Views of one feed in one format, streamed (ViewsRenderer). A post's entry is the same in every view
-// (add_entry keeps it). An event's entry differs between views only in its "when and where" lines;
-// its body (item.html as `body` escapes it; nullopt: not cut out) is escaped once: each view's entry
-// is made with the facts alone as its content (`entry(request, item, zone, false)`), and the body is
-// written where `content_end` finds that content ends. Escaping goes byte by byte and the facts end
-// with an ASCII line break, so the bytes are those of the whole entry. `escaped_body`: add_entry's.
-template <class Entry, class EscapedBody, class Body, class ContentEnd>
-void stream_views(const std::vector<RenderRequest>& requests, const std::vector<Frame>& frames, std::string_view separator,
-                  const Entry& entry, const EscapedBody& escaped_body, const Body& body, const ContentEnd& content_end) {
-    std::vector<Zone> zones;
-    for (const auto& request : requests) zones.push_back(view_zone(request));
-    for (std::size_t v = 0; v < requests.size(); ++v) requests[v].out->write(frames[v].head);
-    bool first = true;
-    for (const Item* item : requests.front().items) {
-        if (!first)
-            for (const auto& request : requests) request.out->write(separator);
-        first = false;
-        const std::optional<std::string> escaped = item->event ? body(*item) : std::nullopt;
-        for (std::size_t v = 0; v < requests.size(); ++v) {
-            const RenderRequest& request = requests[v];
-            const Zone& zone = zones[v];
-            if (escaped) {
-                const std::string bytes = entry(request, *item, zone, false);
-                if (const std::size_t end = content_end(bytes); end != std::string::npos) {
-                    request.out->write(std::string_view(bytes).substr(0, end));
-                    request.out->write(*escaped);
-                    request.out->write(std::string_view(bytes).substr(end));
-                    continue;
-                }
-            }
-            DocumentBuilder builder(request.out);
-            add_entry(
-                builder, request, *item, zone, [&] { return entry(request, *item, zone, true); }, escaped_body);
-        }
-    }
-    for (std::size_t v = 0; v < requests.size(); ++v) requests[v].out->write(frames[v].tail);
-}
-
 }  // namespace
 
 Rope render_rss(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     XmlWriter xml = rss_writer(request);
-    return assemble(xml, request, zone, [&](const Item& item) { return rss_entry(request, item, zone, true); });
+    return assemble(xml, request, zone, [&](const Item& item) { return rss_entry(request, item, entry_text(item, zone)); });
 }
 
-void render_rss_views(const std::vector<RenderRequest>& requests) {
-    std::vector<Frame> frames;
-    for (const auto& request : requests) frames.push_back(xml_frame(rss_writer(request)));
-    stream_views(
-        requests, frames, "", rss_entry, xml_body, [](const Item& item) { return std::optional<std::string>(xml_body(item)); },
-        [](std::string_view entry) { return xml_content_end(entry, "</content:encoded>"); });
-}
 
 Rope render_atom(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     XmlWriter xml = atom_writer(request);
-    return assemble(xml, request, zone, [&](const Item& item) { return atom_entry(request, item, zone, true); });
+    return assemble(xml, request, zone, [&](const Item& item) { return atom_entry(request, item, entry_text(item, zone)); });
 }
 
-void render_atom_views(const std::vector<RenderRequest>& requests) {
-    std::vector<Frame> frames;
-    for (const auto& request : requests) frames.push_back(xml_frame(atom_writer(request)));
-    stream_views(
-        requests, frames, "", atom_entry, xml_body, [](const Item& item) { return std::optional<std::string>(xml_body(item)); },
-        [](std::string_view entry) { return xml_content_end(entry, "</content>"); });
-}
 
 namespace {
 
@@ -585,9 +527,8 @@ std::string json_body(const Item& item) {
     return quoted.substr(1, quoted.size() - 2);
 }
 
-std::string json_entry(const RenderRequest& request, const Item& item, const Zone& zone, bool with_body) {
+std::string json_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
     const SiteInfo& site = request.site->config.site;
-    const EntryText text = entry_text(item, zone, with_body);
     ordered_json entry;
     entry["id"] = entry_id(item, site);
     entry["url"] = item.permalink;
@@ -639,22 +580,115 @@ Rope render_json_feed(const RenderRequest& request) {
     rope.append(frame.head);
     if (request.items.empty()) return std::move(rope).finish();
     add_entries(
-        rope, request, zone, ",\n", [&](const Item& item) { return json_entry(request, item, zone, true); }, json_body);
+        rope, request, zone, ",\n", [&](const Item& item) { return json_entry(request, item, entry_text(item, zone)); }, json_body);
     rope.append(frame.tail);
     return std::move(rope).finish();
 }
 
-void render_json_feed_views(const std::vector<RenderRequest>& requests) {
-    std::vector<Frame> frames;
-    for (const auto& request : requests) frames.push_back(json_frame(request));
-    stream_views(
-        requests, frames, ",\n", json_entry, json_body,
-        [](const Item& item) {
-            std::string quoted;
-            if (!append_json_string(quoted, item.html)) return std::optional<std::string>();
-            return std::optional<std::string>(quoted.substr(1, quoted.size() - 2));
-        },
-        json_content_end);
+
+namespace {
+
+// How a format's entries go into a document streamed by render_syndication_views.
+struct EntryFormat {
+    std::string (*entry)(const RenderRequest&, const Item&, const EntryText&);
+    std::string_view separator;
+    std::string (*escaped_body)(const Item&);                 // add_entry's
+    std::optional<std::string> (*spliced_body)(const Item&);  // item.html in the content; nullopt: not cut out
+    std::size_t (*content_end)(std::string_view entry);       // where the content ends; npos: not found
+};
+
+std::optional<std::string> xml_spliced_body(const Item& item) { return xml_body(item); }
+
+std::optional<std::string> json_spliced_body(const Item& item) {
+    std::string quoted;
+    if (!append_json_string(quoted, item.html)) return std::nullopt;
+    return quoted.substr(1, quoted.size() - 2);
+}
+
+EntryFormat entry_format(FeedFormat format) {
+    switch (format) {
+        case FeedFormat::rss:
+            return {rss_entry, "", xml_body, xml_spliced_body,
+                    [](std::string_view entry) { return entry.rfind("</content:encoded>"); }};
+        case FeedFormat::atom:
+            return {atom_entry, "", xml_body, xml_spliced_body, [](std::string_view entry) { return entry.rfind("</content>"); }};
+        case FeedFormat::json: break;
+        case FeedFormat::ics: break;
+    }
+    return {json_entry, ",\n", json_body, json_spliced_body, json_content_end};
+}
+
+Frame frame(FeedFormat format, const RenderRequest& request) {
+    switch (format) {
+        case FeedFormat::rss: return xml_frame(rss_writer(request));
+        case FeedFormat::atom: return xml_frame(atom_writer(request));
+        case FeedFormat::json: break;
+        case FeedFormat::ics: break;
+    }
+    return json_frame(request);
+}
+
+}  // namespace
+
+// Each view's entry text (its "when and where" lines) is made once for all formats; a post's entry
+// is the same in every view (add_entry keeps it). An event's body (item.html, escaped for the
+// format) is escaped once per kind of escaping for all views and formats: each view's entry is made
+// with the facts alone as its content, and the body is written where that content ends. Escaping
+// goes byte by byte and the facts end with an ASCII line break, so the bytes are those of the
+// whole entry.
+void render_syndication_views(const std::vector<FormatViews>& formats) {
+    if (formats.empty() || formats.front().views.empty()) return;
+    std::vector<EntryFormat> kinds;
+    std::vector<std::vector<Frame>> frames(formats.size());
+    for (std::size_t f = 0; f < formats.size(); ++f) {
+        kinds.push_back(entry_format(formats[f].format));
+        for (const auto& request : formats[f].views) {
+            frames[f].push_back(frame(formats[f].format, request));
+            request.out->write(frames[f].back().head);
+        }
+    }
+    std::vector<Zone> zones;
+    for (const auto& request : formats.front().views) zones.push_back(view_zone(request));
+    const auto& items = formats.front().views.front().items;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const Item& item = *items[i];
+        if (i > 0)
+            for (std::size_t f = 0; f < formats.size(); ++f)
+                for (const auto& request : formats[f].views) request.out->write(kinds[f].separator);
+        // Each body escaping once (RSS and Atom share theirs).
+        std::vector<std::pair<std::optional<std::string> (*)(const Item&), std::optional<std::string>>> bodies;
+        const auto spliced = [&](std::optional<std::string> (*escape)(const Item&)) -> const std::optional<std::string>& {
+            for (const auto& [kind, body] : bodies)
+                if (kind == escape) return body;
+            return bodies.emplace_back(escape, escape(item)).second;
+        };
+        for (std::size_t v = 0; v < zones.size(); ++v) {
+            const Zone& zone = zones[v];
+            std::optional<EntryText> facts;  // the entry's text with the facts alone as its content
+            for (std::size_t f = 0; f < formats.size(); ++f) {
+                const RenderRequest& request = formats[f].views[v];
+                const EntryFormat& kind = kinds[f];
+                if (item.event) {
+                    if (const auto& body = spliced(kind.spliced_body)) {
+                        if (!facts) facts = entry_text(item, zone, false);
+                        const std::string bytes = kind.entry(request, item, *facts);
+                        if (const std::size_t end = kind.content_end(bytes); end != std::string::npos) {
+                            request.out->write(std::string_view(bytes).substr(0, end));
+                            request.out->write(*body);
+                            request.out->write(std::string_view(bytes).substr(end));
+                            continue;
+                        }
+                    }
+                }
+                DocumentBuilder builder(request.out);
+                add_entry(
+                    builder, request, item, zone, [&] { return kind.entry(request, item, entry_text(item, zone)); },
+                    kind.escaped_body);
+            }
+        }
+    }
+    for (std::size_t f = 0; f < formats.size(); ++f)
+        for (std::size_t v = 0; v < formats[f].views.size(); ++v) formats[f].views[v].out->write(frames[f][v].tail);
 }
 
 }  // namespace almanac
