@@ -527,7 +527,57 @@ std::string json_body(const Item& item) {
     return quoted.substr(1, quoted.size() - 2);
 }
 
+// json_entry's bytes written member by member, in the layout append_json gives the entry object;
+// false (`out` partly written) when a string is not valid UTF-8, which only dump() writes.
+bool append_json_entry(std::string& out, const RenderRequest& request, const Item& item, const EntryText& text) {
+    const SiteInfo& site = request.site->config.site;
+    bool first = true;
+    const auto key = [&](std::string_view name) {
+        out += first ? "{\n      \"" : ",\n      \"";
+        first = false;
+        out += name;
+        out += "\": ";
+    };
+    const auto member = [&](std::string_view name, std::string_view value) {
+        key(name);
+        return append_json_string(out, value);
+    };
+    if (!member("id", entry_id(item, site)) || !member("url", item.permalink)) return false;
+    if (item.event && !item.event->url.empty() && !member("external_url", item.event->url)) return false;
+    if (!member("title", entry_title(item)) || !member("content_html", text.content_html)) return false;
+    if (!text.summary_text.empty() && !member("summary", text.summary_text)) return false;
+    if (!member("date_published", format_rfc3339(entry_published(item, request))) ||
+        !member("date_modified", format_rfc3339(entry_updated(item, request))))
+        return false;
+    if (const auto categories = item_categories(item); !categories.empty()) {
+        key("tags");
+        out += "[\n";
+        for (std::size_t i = 0; i < categories.size(); ++i) {
+            out += i == 0 ? "        " : ",\n        ";
+            if (!append_json_string(out, categories[i])) return false;
+        }
+        out += "\n      ]";
+    }
+    if (!item.authors.empty()) {
+        key("authors");
+        out += "[\n";
+        for (std::size_t i = 0; i < item.authors.size(); ++i) {
+            out += i == 0 ? "        {\n          \"name\": " : ",\n        {\n          \"name\": ";
+            if (!append_json_string(out, item.authors[i])) return false;
+            out += "\n        }";
+        }
+        out += "\n      ]";
+    }
+    out += "\n    }";
+    return true;
+}
+
 std::string json_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
+    // Written directly, without building the object (which took a third of the entry's cost).
+    if (std::string direct = "    "; append_json_entry(direct, request, item, text)) {
+        direct.shrink_to_fit();  // kept with the document: no slack from its growth
+        return direct;
+    }
     const SiteInfo& site = request.site->config.site;
     ordered_json entry;
     entry["id"] = entry_id(item, site);
