@@ -655,8 +655,27 @@ struct StreamedEvent {
     const IcsEvent* rendered = nullptr;
     const Item* item = nullptr;  // planned: the item, and which of plan()'s VEVENTs it is
     std::size_t n = 0;
+    std::size_t of = 0;  // the item's VEVENTs
     std::unique_ptr<std::string> planned_uid;
 };
+
+// An event's own document (render_event_ics in the default view) from its only VEVENT's lines.
+void write_own_document(const RenderRequest& feed_view, const PlannedEvent& p, std::string_view head, std::string_view tail,
+                        ByteSink& out) {
+    RenderRequest request;
+    request.site = feed_view.site;
+    request.feed = feed_view.feed;
+    request.fragments = feed_view.fragments;
+    request.self_url = event_url(request.site->config, *request.feed, event_slug(p.item->uid), std::nullopt);
+    std::vector<IcsZoneUse> zones;
+    cover_planned(zones, p);
+    Coverage coverage;
+    add_zones(coverage, zones);
+    out.write(calendar_head(request, false, coverage));
+    out.write(head);
+    out.write(tail);
+    out.write(calendar_end);
+}
 
 // The calendars of `requests` (one feed's views: the same items, dates and cache), streamed to their
 // outputs at once. A VEVENT not kept in the cache is only planned first (its place and the zones it
@@ -664,7 +683,7 @@ struct StreamedEvent {
 // from SUMMARY on are the same in every view and are made once for all of them; the views differ
 // in the lines up to its times (VEVENTs keep the same order in every view: they are sorted by
 // instant and UID).
-void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_calendar) {
+void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_calendar, const FormatViews* pass = nullptr) {
     init_libical();
     const RenderRequest& first = requests.front();
     std::vector<StreamedEvent> events;
@@ -678,7 +697,7 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             const Fragment* f = first.fragments->find(*item, zone, dates);
             if (!f) f = &first.fragments->insert(*item, zone, dates, render_item(*item, first.view.zone, first.updated, first.now, first.fragments));
             for (auto& c : coverage) add_zones(c, f->zones);
-            for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, nullptr});
+            for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, 0, nullptr});
             continue;
         }
         for (std::size_t v = 0; v < requests.size(); ++v) {
@@ -689,7 +708,7 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             if (v > 0) continue;
             for (std::size_t n = 0; n < planned.size(); ++n) {
                 auto uid = std::make_unique<std::string>(std::move(planned[n].uid));
-                events.push_back({planned[n].start.instant, *uid, nullptr, item, n, std::move(uid)});
+                events.push_back({planned[n].start.instant, *uid, nullptr, item, n, planned.size(), std::move(uid)});
             }
         }
     }
@@ -706,8 +725,13 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
         }
         const std::string tail = vevent_tail(*e.item, first.now);
         for (const auto& request : requests) {
-            request.out->write(vevent_head(plan(*e.item, request.view.zone).at(e.n), first.updated, first.now));
+            const auto planned = plan(*e.item, request.view.zone);
+            const std::string head = vevent_head(planned.at(e.n), first.updated, first.now);
+            request.out->write(head);
             request.out->write(tail);
+            // The event's own document shares these lines (its view is the default one).
+            if (pass && pass->own_document && e.of == 1 && !request.view.zone)
+                pass->own_document(*e.item, [&](ByteSink& out) { write_own_document(request, planned.front(), head, tail, out); });
         }
     }
     for (const auto& request : requests) request.out->write(calendar_end);
@@ -723,7 +747,7 @@ Rope render_ics(const RenderRequest& request) {
 
 void render_ics_views(const std::vector<FormatViews>& formats) {
     for (const auto& f : formats)
-        if (!f.views.empty()) stream_calendars(f.views, true);
+        if (!f.views.empty()) stream_calendars(f.views, true, &f);
 }
 
 Rope render_event_ics(const RenderRequest& request) {

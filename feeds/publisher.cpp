@@ -267,17 +267,25 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
                     return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
                 });
         };
-        const auto events_of = [&site, &deliver, &control, &s, &options](FeedFormat format, FragmentCache* cache) {
-            if (!control.events || format != FeedFormat::ics) return;
-            // After the feed's views, whose entries the cache now holds; a repeated UID's slug is
-            // published once, for the event find_event gives.
+        // The events whose own documents are published: a repeated UID's slug is published once,
+        // for the event find_event gives.
+        const auto published_events = [&s] {
+            std::set<const Item*> out;
             std::set<std::string> slugs;
             for (const auto* item : s.items)
-                if (item->event)
-                    if (auto slug = event_slug(item->uid); slugs.insert(slug).second)
-                        deliver(event_document_path(*s.feed, slug, std::nullopt), [&](ByteSink* out) {
-                            return render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache, out);
-                        });
+                if (item->event && slugs.insert(event_slug(item->uid)).second) out.insert(item);
+            return out;
+        };
+        const auto events_of = [&site, &deliver, &control, &s, &options](FeedFormat format, FragmentCache* cache,
+                                                                         const std::set<const Item*>& owners,
+                                                                         const std::set<const Item*>& done) {
+            if (!control.events || format != FeedFormat::ics) return;
+            // After the feed's views, whose entries the cache now holds.
+            for (const auto* item : s.items)
+                if (owners.contains(item) && !done.contains(item))
+                    deliver(event_document_path(*s.feed, event_slug(item->uid), std::nullopt), [&](ByteSink* out) {
+                        return render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache, out);
+                    });
         };
         // Streamed, the formats with the same ViewsRenderer are one task that renders all their
         // views at once (what they share is made once); other formats are a task each.
@@ -293,16 +301,26 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         for (auto& [renderer, formats] : groups) {
             std::vector<FragmentCache*> caches;  // looked up here, not in the tasks
             for (const auto format : formats) caches.push_back(&store.cache(s.feed->name, format));
-            tasks.emplace_back([&site, &control, &views, &s, &options, views_of, events_of, renderer, formats, caches] {
+            tasks.emplace_back([&site, &control, &views, &s, &options, views_of, published_events, events_of, renderer, formats, caches] {
+                const std::set<const Item*> publish = control.events ? published_events() : std::set<const Item*>();
+                std::set<const Item*> done;  // those the pass wrote
                 if (!renderer) {
                     views_of(formats.front(), caches.front());
-                    events_of(formats.front(), caches.front());
+                    events_of(formats.front(), caches.front(), publish, done);
                     return;
                 }
                 std::vector<std::unique_ptr<DocumentOutput>> outs;
                 std::vector<FormatViews> requests;
                 for (std::size_t f = 0; f < formats.size(); ++f) {
-                    requests.push_back({formats[f], {}});
+                    requests.push_back({formats[f], {}, {}});
+                    if (control.events && formats[f] == FeedFormat::ics)
+                        requests.back().own_document = [&](const Item& item, const std::function<void(ByteSink&)>& write) {
+                            if (!publish.contains(&item)) return;
+                            const auto out = control.open(event_document_path(*s.feed, event_slug(item.uid), std::nullopt));
+                            write(*out);
+                            out->close();
+                            done.insert(&item);
+                        };
                     for (const auto& zone : views) {
                         outs.push_back(control.open(document_path(*s.feed, formats[f], zone)));
                         requests.back().views.push_back(selected_request(site, *s.feed, formats[f], FeedView{zone, {}, {}}, s.items,
@@ -311,7 +329,7 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
                 }
                 renderer(requests);
                 for (const auto& out : outs) out->close();
-                for (std::size_t f = 0; f < formats.size(); ++f) events_of(formats[f], caches[f]);
+                for (std::size_t f = 0; f < formats.size(); ++f) events_of(formats[f], caches[f], publish, done);
             });
         }
     }

@@ -2,6 +2,7 @@
 // (Hugo's outputFormat: name, extension, media type, renderer) that the builder and server share.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,6 +85,11 @@ using Renderer = Rope (*)(const RenderRequest&);
 struct FormatViews {
     FeedFormat format;
     std::vector<RenderRequest> views;
+    // Calendars: when set, the pass also hands over each event's own document (render_event_ics in
+    // the default view) that it can make from the lines it writes anyway (an event of one VEVENT that
+    // the cache does not keep): `own_document(item, write)` calls `write` with where its bytes go, or
+    // does nothing for an event whose document is not wanted.
+    std::function<void(const Item&, const std::function<void(ByteSink&)>& write)> own_document;
 };
 
 // A feed's views in one or more formats, streamed at once: each out receives what the format's
