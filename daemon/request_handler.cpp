@@ -193,7 +193,7 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
     r.headers.emplace_back("Content-Type", rep.media_type);
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     if (encoding.empty()) {
-        r.body = rep.identity;
+        r.body = Body(rep.identity, rep.identity_file);
     } else {
         r.headers.emplace_back("Content-Encoding", std::string(encoding));
         r.body = encoding == "br" ? Body(rep.brotli) : Body(rep.gzip);
