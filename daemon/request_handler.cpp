@@ -349,9 +349,15 @@ Response route(const Snapshot& snapshot, const Request& request, const Metrics& 
         const auto last = path.rfind('/');
         if (last <= 4) return plain(404, "not found: " + echoed(path) + " (expected /tz/Area/Location/{feed}.{ext})");
         // "/tz/{zone}/{feed}/{event}.ics" when what precedes the file is not a zone but what precedes
-        // its folder is.
-        if (const auto folder = path.rfind('/', last - 1); folder > 4 && !find_zone(path.substr(4, last - 4)) &&
-                                                           find_zone(path.substr(4, folder - 4)))
+        // its folder is, or its folder names a feed (then an unknown zone is reported as such, not
+        // as a feed named after the event).
+        const auto names_feed = [&](std::string_view name) {
+            const auto& feeds = snapshot.site->config.feeds;
+            return std::any_of(feeds.begin(), feeds.end(), [&](const FeedConfig& f) { return f.name == name; });
+        };
+        if (const auto folder = path.rfind('/', last - 1);
+            folder > 4 && !find_zone(path.substr(4, last - 4)) &&
+            (find_zone(path.substr(4, folder - 4)) || names_feed(p.substr(folder + 1, last - folder - 1))))
             return event_response(snapshot, request, *target, p.substr(4, folder - 4), p.substr(folder + 1, last - folder - 1),
                                   p.substr(last + 1));
         return feed_response(snapshot, request, *target, p.substr(4, last - 4), p.substr(last + 1));
