@@ -60,8 +60,9 @@ private:
 
 struct Response {
     unsigned status = 200;
-    // Every header except Content-Length, Connection, Date and Server, which the server adds.
-    std::vector<std::pair<std::string, std::string>> headers;
+    // Every header except Content-Length, Connection, Date and Server, which the server adds. The
+    // names are string literals (they outlive the response), so that naming a field allocates nothing.
+    std::vector<std::pair<std::string_view, std::string>> headers;
     // The representation's bytes (shared with the snapshot, never copied); null means empty. For HEAD
     // the server sends Content-Length of this body but not the body itself.
     Body body;
