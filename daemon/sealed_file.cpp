@@ -93,6 +93,12 @@ SealedFile::~SealedFile() {
     release(size_);
 }
 
+std::shared_ptr<const SealedFile> LazySealedFile::get(const Rope& bytes) const {
+    const std::lock_guard lock(mutex_);
+    if (!file_) file_ = SealedFile::make(bytes);
+    return file_;
+}
+
 std::size_t SealedFile::open_files() { return files_open.load(); }
 std::size_t SealedFile::open_bytes() { return bytes_open.load(); }
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "feeds/rope.hpp"
@@ -39,6 +40,20 @@ private:
     SealedFile(int fd, std::size_t size) : fd_(fd), size_(size) {}
     int fd_;
     std::size_t size_;
+};
+
+// A sealed copy of a document's bytes made when a client first asks for them uncompressed: most
+// clients take gzip or brotli, and a copy nobody is sent would only hold memory and a descriptor.
+// Thread-safe; shared by the copies of a representation, which hold the same bytes.
+class LazySealedFile {
+public:
+    // The file holding `bytes` (the same bytes on every call), made by the first call that finds room
+    // under SealedFile's limits; null until one does.
+    std::shared_ptr<const SealedFile> get(const Rope& bytes) const;
+
+private:
+    mutable std::mutex mutex_;
+    mutable std::shared_ptr<const SealedFile> file_;
 };
 
 }  // namespace almanac

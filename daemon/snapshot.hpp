@@ -27,9 +27,9 @@ namespace almanac {
 // tags do not depend on whether the encodings exist yet: a snapshot is served before it is compressed.
 struct Representation {
     std::shared_ptr<const Rope> identity;  // one piece unless the document is large (see make_representation)
-    // identity's bytes again in a sealed file, which the server sends from the kernel's pages; only
-    // for documents from 64 KiB to 1 MiB, and null when SealedFile's limits are reached.
-    std::shared_ptr<const SealedFile> identity_file;
+    // identity's bytes again in a sealed file, which the server sends from the kernel's pages, made
+    // on the first uncompressed GET; only for documents from 64 KiB to 1 MiB (else null).
+    std::shared_ptr<const LazySealedFile> identity_file;
     std::shared_ptr<const Rope> gzip;           // null when not smaller than identity
     std::shared_ptr<const std::string> brotli;  // null when not smaller than identity
     std::string etag;                           // of identity: "\"…\""

@@ -84,11 +84,19 @@ Document document(std::size_t size) {
     return Document{Rope(std::string(size, 'e')), "text/calendar", "\"t\""};
 }
 
+// A representation of 64 KiB to 1 MiB has a sealed copy made on its first use, once, with its bytes;
+// until then it holds no file.
 TEST(SealedFile, DocumentsFrom64KiBTo1MiBGetOneWithTheirBytes) {
     EXPECT_FALSE(make_representation(document(64 * 1024 - 1), Instant{}, false)->identity_file);
+    const std::size_t files_before = SealedFile::open_files();
     const auto mid = make_representation(document(200'000), Instant{}, false);
     ASSERT_TRUE(mid->identity_file);
-    EXPECT_TRUE(read_all(mid->identity_file->fd(), mid->identity_file->size()) == mid->identity->str());
+    EXPECT_EQ(SealedFile::open_files(), files_before) << "made before anyone asked for it";
+    const auto file = mid->identity_file->get(*mid->identity);
+    ASSERT_TRUE(file);
+    EXPECT_TRUE(read_all(file->fd(), file->size()) == mid->identity->str());
+    EXPECT_EQ(mid->identity_file->get(*mid->identity), file) << "made again";
+    EXPECT_EQ(SealedFile::open_files(), files_before + 1);
     EXPECT_TRUE(make_representation(document(1 << 20), Instant{}, false)->identity_file);
     EXPECT_FALSE(make_representation(document((1 << 20) + 1), Instant{}, false)->identity_file)
         << "a large document stays a rope of shared pieces";
