@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdint>
 #include <ctime>
 #include <exception>
@@ -1202,7 +1203,12 @@ HttpServer::HttpServer(boost::asio::io_context& ioc,
                        std::vector<std::reference_wrapper<boost::asio::io_context>> connection_contexts,
                        const ServerLimits& limits, Handler handler, Observer observer, bool access_log)
     : state_(std::make_shared<State>(ioc, std::move(connection_contexts), limits, std::move(handler),
-                                     std::move(observer), access_log)) {}
+                                     std::move(observer), access_log)) {
+    // sendfile(2) has no MSG_NOSIGNAL: a body sent to a connection the client has reset would raise
+    // SIGPIPE, whose default action ends the process. Ignored, as nginx does; the write fails with
+    // EPIPE and only that connection ends.
+    std::signal(SIGPIPE, SIG_IGN);
+}
 
 // Closing is only posted to the contexts: if one is stopped, the posted work and the sessions it holds
 // are destroyed with it.

@@ -470,6 +470,24 @@ TEST_F(HttpServerTest, AClientLeavingDuringASealedFileHarmsNoOther) {
     EXPECT_TRUE(reply->body == sealed_body().file_bytes);
 }
 
+// Clients that reset the connection at every moment of a sealed body: sendfile has no MSG_NOSIGNAL,
+// so a write to a reset socket would raise SIGPIPE and end the process unless the server ignores it.
+TEST_F(HttpServerTest, ResetsDuringSealedBodiesDoNotKillTheServer) {
+    start();
+    for (int i = 0; i < 40; ++i) {
+        Client c(port_, 4096);
+        ASSERT_TRUE(c.send(get("/sealed") + get("/sealed")));
+        std::this_thread::sleep_for(std::chrono::microseconds(500 * (i % 8)));
+        linger reset{1, 0};  // close() sends RST at once
+        ::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/sealed")));
+    const auto reply = c.read_reply(false, 10s);
+    ASSERT_TRUE(reply);
+    EXPECT_TRUE(reply->body == sealed_body().file_bytes);
+}
+
 TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
     start();
     Client c(port_);
