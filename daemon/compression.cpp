@@ -138,6 +138,7 @@ const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& piec
     Chunk c;
     c.deflated = make_piece(std::move(*deflated));
     c.length = length;
+    c.combine_op = crc32_combine_gen(static_cast<z_off_t>(length));
     c.crc = crc32_z(0L, Z_NULL, 0);
     for (const auto* piece : pieces)
         c.crc = crc32_z(c.crc, reinterpret_cast<const Bytef*>((*piece)->data()), (*piece)->size());
@@ -157,7 +158,7 @@ std::optional<Rope> GzipChunks::compress(const Rope& body) {
         const Chunk* c = chunk(pieces);
         if (!c) return false;
         out.share(c->deflated);
-        crc = crc32_combine(crc, c->crc, static_cast<z_off_t>(c->length));
+        crc = crc32_combine_op(crc, c->crc, c->combine_op);
         pieces.clear();
         length = 0;
         return true;

@@ -52,6 +52,9 @@ private:
         Piece deflated;
         unsigned long crc = 0;
         std::size_t length = 0;
+        // zlib's operator for appending this chunk's CRC to another (crc32_combine_gen): made once,
+        // not worked out again from the length each time a document uses the chunk.
+        unsigned long combine_op = 0;
         bool used = true;
     };
     const Chunk* chunk(const std::vector<const Piece*>& pieces);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string_view>
+#include <unordered_map>
 
 namespace almanac {
 
@@ -24,7 +26,9 @@ bool below_any(const std::string& path, const std::vector<std::string>& folders)
 
 void ContentState::read(const ContentFile& file, Refresh& out) {
     ParsedSource parsed = read_content_file(file, config_);
-    Entry& entry = files_[file.path];
+    const auto [at, added] = files_.try_emplace(file.path);
+    Entry& entry = at->second;
+    const Diagnostics shown_before = std::move(entry.served.diagnostics);
     entry.stamp = file.stamp;
     entry.shown = parsed.display_path.empty() ? file.shown : parsed.display_path;
     entry.diagnostics = std::move(parsed.diagnostics);
@@ -44,6 +48,8 @@ void ContentState::read(const ContentFile& file, Refresh& out) {
         entry.has_good = true;
     }
     entry.serve();
+    if (added || entry.served.diagnostics != shown_before) reassemble_ = true;
+    else edited_.insert(file.path);
     out.read.push_back(file.path);
 }
 
@@ -75,6 +81,7 @@ ContentState::Refresh ContentState::refresh(const std::set<std::string>& hints, 
         out.removed.push_back(it->first);
         it = files_.erase(it);
     }
+    if (!out.removed.empty() || out.tree_changed) reassemble_ = true;
     return out;
 }
 
@@ -105,6 +112,7 @@ ContentState::Refresh ContentState::refresh_paths(const std::set<std::string>& p
         if (found.kind == ContentPath::Kind::file) read(found.file, out);
         else if (files_.erase(path) > 0) out.removed.push_back(path);
     }
+    if (!out.removed.empty() || out.tree_changed) reassemble_ = true;
     return out;
 }
 
@@ -120,13 +128,66 @@ void ContentState::Entry::serve() {
     }
 }
 
-Site ContentState::site() const {
+Site ContentState::site() {
+    if (reassemble_ || !last_site_ || !patch()) assemble();
+    reassemble_ = false;
+    edited_.clear();
+    return *last_site_;
+}
+
+void ContentState::assemble() {
     SharedSources files;
     files.reserve(files_.size());
     for (const auto& [path, entry] : files_) files.emplace_back(path, &entry.served);
     Diagnostics tree = folder_diagnostics_;
     for (const auto& [path, diagnostic] : entry_diagnostics_) tree.push_back(diagnostic);
-    return assemble_site(config_, files, std::move(tree));
+    last_site_ = assemble_site(config_, files, std::move(tree));
+    ++assemblies_;
+
+    // Which files an edit may patch: every item kept (the site keeps the files' order and drops
+    // only repeated UIDs), and no UID or permalink that another item has as well.
+    std::unordered_map<std::string_view, int> uids, permalinks;
+    for (const auto& [path, entry] : files_)
+        for (const auto& item : entry.served.items)
+            if (item->type != SectionType::page) {
+                ++uids[item->uid];
+                ++permalinks[item->permalink];
+            }
+    std::size_t at = 0;
+    const ItemList& items = last_site_->items;
+    for (auto& [path, entry] : files_) {
+        entry.site_begin = at;
+        entry.patchable = true;
+        for (const auto& item : entry.served.items) {
+            if (at < items.size() && items.shared(at) == item) ++at;
+            else entry.patchable = false;
+            if (item->type != SectionType::page && (uids[item->uid] > 1 || permalinks[item->permalink] > 1))
+                entry.patchable = false;
+        }
+        entry.site_count = entry.served.items.size();
+    }
+}
+
+bool ContentState::patch() {
+    for (const auto& path : edited_) {
+        const auto it = files_.find(path);
+        if (it == files_.end() || !it->second.patchable) return false;
+        const Entry& entry = it->second;
+        const auto& items = entry.served.items;
+        if (items.size() != entry.site_count) return false;
+        for (std::size_t k = 0; k < items.size(); ++k) {
+            const Item& before = last_site_->items[entry.site_begin + k];
+            if (before.path != items[k]->path || before.type != items[k]->type || before.uid != items[k]->uid ||
+                before.permalink != items[k]->permalink)
+                return false;
+        }
+    }
+    for (const auto& path : edited_) {
+        const Entry& entry = files_.at(path);
+        for (std::size_t k = 0; k < entry.served.items.size(); ++k)
+            last_site_->items.replace(entry.site_begin + k, entry.served.items[k]);
+    }
+    return true;
 }
 
 std::uint64_t ContentState::version(const std::string& path) const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,7 +48,13 @@ public:
     // The site made of every file's last good items, with the current diagnostics — including, for a
     // file whose latest version fails, its errors and a warning that the last good version is kept.
     // The items are shared with this state and every earlier site: only changed files' are new.
-    Site site() const;
+    // After an edit that changed no file's diagnostics, UIDs, permalinks or item kinds, and touched
+    // no file whose UID or permalink another item repeats, the last site is patched with the edited
+    // files' items instead of checking 11,000 items for duplicates again.
+    Site site();
+
+    // How many times site() has checked every item afresh rather than patched the last site.
+    std::size_t assemblies() const { return assemblies_; }
 
     // A number that changes whenever the items of `path` change (0 for an unknown path).
     std::uint64_t version(const std::string& path) const;
@@ -65,7 +72,18 @@ private:
         std::uint64_t version = 0;
         SharedSource served;  // what site() assembles: the items served and the diagnostics shown
         void serve();         // makes `served` again from the fields above
+        // Where last_site_ holds `served.items` (all of them, in order), when it holds all and none
+        // has a UID or permalink another item repeats; else patchable is false.
+        std::size_t site_begin = 0;
+        std::size_t site_count = 0;
+        bool patchable = false;
     };
+
+    // Assembles last_site_ afresh and notes where each file's items are in it.
+    void assemble();
+    // Puts the items of the files in edited_ into last_site_; false, leaving it unusable, when one
+    // of them cannot be patched in (see site()).
+    bool patch();
 
     // Reads and parses `file` into its entry, noting it in `out`.
     void read(const ContentFile& file, Refresh& out);
@@ -76,6 +94,10 @@ private:
     Diagnostics folder_diagnostics_;                       // ContentListing::diagnostics of the last listing
     std::map<std::string, Diagnostic> entry_diagnostics_;  // ContentListing::entry_diagnostics, kept current
     std::vector<std::string> unlisted_;                    // ContentListing::unlisted of the last listing
+    std::optional<Site> last_site_;                        // what site() gave last
+    std::set<std::string> edited_;                         // files read again since, with the same diagnostics
+    bool reassemble_ = true;                               // anything else changed since last_site_
+    std::size_t assemblies_ = 0;
 };
 
 }  // namespace almanac

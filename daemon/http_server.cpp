@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdint>
 #include <ctime>
 #include <exception>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,8 +61,9 @@ constexpr std::size_t read_chunk = 4096;
 constexpr auto linger_time = std::chrono::seconds(2);
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
 // File descriptors connections never take: the rest of the daemon needs them to read content files
-// and folders, zone files and inotify events. Without them a connection flood makes rebuilds fail.
-constexpr rlim_t reserved_descriptors = 64;
+// and folders, zone files and inotify events, and to hold the documents' sealed files. Without them
+// a connection flood makes rebuilds fail.
+constexpr rlim_t reserved_descriptors = 64 + SealedFile::max_files;
 // Refused or dropped connections are logged at most this often: a flood must not flood the log.
 constexpr auto overload_log_interval = std::chrono::seconds(10);
 
@@ -721,10 +724,54 @@ private:
         route_ = response.route.empty() ? "other" : std::move(response.route);
         // A client that never reads must not pin the connection.
         set_deadline(std::chrono::seconds(limits_.idle_timeout_seconds));
+        if (sent_bytes_ > 0 && body_.file()) return send_head_then_file();
         net::async_write(socket_, buffers_, transfer_all_at_once,
                          [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                              self->guarded([&] { self->on_write(ec); });
                          });
+    }
+
+    // A body in a sealed file leaves with sendfile(2), from the kernel's pages instead of copied from
+    // ours: first the head with MSG_MORE, so that it goes out in one segment with the body's start.
+    void send_head_then_file() {
+        file_sent_ = 0;
+        beast::error_code mode;
+        socket_.native_non_blocking(true, mode);
+        if (mode) return on_write(mode);
+        const ssize_t n = ::send(socket_.native_handle(), head_.data(), head_.size(), MSG_MORE | MSG_NOSIGNAL);
+        if (n == static_cast<ssize_t>(head_.size())) return send_file();
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return on_write(beast::error_code(errno, beast::system_category()));
+        // The socket's buffer is full: the rest of the head goes as any write does.
+        const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+        net::async_write(socket_, net::buffer(head_.data() + sent, head_.size() - sent),
+                         [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                             self->guarded([&] { ec ? self->on_write(ec) : self->send_file(); });
+                         });
+    }
+
+    // Sends what is left of the body's file, waiting for room in the socket's buffer when it is full.
+    void send_file() {
+        const SealedFile& file = *body_.file();
+        while (file_sent_ < file.size()) {
+            auto offset = static_cast<off_t>(file_sent_);
+            const ssize_t n = ::sendfile(socket_.native_handle(), file.fd(), &offset, file.size() - file_sent_);
+            if (n > 0) {
+                file_sent_ += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const beast::error_code& ec) {
+                    self->guarded([&] { ec ? self->on_write(ec) : self->send_file(); });
+                });
+                return;
+            }
+            // A sealed file cannot shrink, so 0 is not its end: something is wrong with the socket.
+            return on_write(n == 0 ? beast::error_code(net::error::connection_aborted)
+                                   : beast::error_code(errno, beast::system_category()));
+        }
+        on_write({});
     }
 
     void on_write(const beast::error_code& ec) {
@@ -824,6 +871,7 @@ private:
     std::string head_;                        // the status line and header being written
     Body body_;                               // kept alive until the write that borrows it completes
     std::vector<net::const_buffer> buffers_;  // head_, then the body's pieces unless none is sent
+    std::size_t file_sent_ = 0;               // bytes of body_.file() sent so far
     ServerLimits limits_;                     // as they were when the current request began
     std::uint64_t limits_version_ = std::numeric_limits<std::uint64_t>::max();
     std::string peer_;
@@ -1155,7 +1203,12 @@ HttpServer::HttpServer(boost::asio::io_context& ioc,
                        std::vector<std::reference_wrapper<boost::asio::io_context>> connection_contexts,
                        const ServerLimits& limits, Handler handler, Observer observer, bool access_log)
     : state_(std::make_shared<State>(ioc, std::move(connection_contexts), limits, std::move(handler),
-                                     std::move(observer), access_log)) {}
+                                     std::move(observer), access_log)) {
+    // sendfile(2) has no MSG_NOSIGNAL: a body sent to a connection the client has reset would raise
+    // SIGPIPE, whose default action ends the process. Ignored, as nginx does; the write fails with
+    // EPIPE and only that connection ends.
+    std::signal(SIGPIPE, SIG_IGN);
+}
 
 // Closing is only posted to the contexts: if one is stopped, the posted work and the sessions it holds
 // are destroyed with it.

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/sealed_file.hpp"
 #include "feeds/rope.hpp"
 
 namespace almanac {
@@ -23,13 +24,17 @@ struct Request {
 };
 
 // A response body: bytes shared with the snapshot, never copied, either one string or a rope of
-// pieces (a large document assembled from cached entries). Null means empty.
+// pieces (a large document assembled from cached entries), the rope possibly also in a sealed file
+// the server sends with sendfile(2). Null means empty.
 class Body {
 public:
     Body() = default;
     Body(std::nullptr_t) {}                                                    // NOLINT(google-explicit-constructor)
     Body(std::shared_ptr<const std::string> text) : text_(std::move(text)) {}  // NOLINT(google-explicit-constructor)
     Body(std::shared_ptr<const Rope> rope) : rope_(std::move(rope)) {}         // NOLINT(google-explicit-constructor)
+    // `rope`, whose bytes `file` holds too (null: none does).
+    Body(std::shared_ptr<const Rope> rope, std::shared_ptr<const SealedFile> file)
+        : rope_(std::move(rope)), file_(std::move(file)) {}
 
     explicit operator bool() const { return text_ || rope_; }
     std::size_t size() const { return text_ ? text_->size() : rope_ ? rope_->size()
@@ -41,6 +46,8 @@ public:
         if (rope_)
             for (const auto& piece : rope_->pieces()) f(piece->str());
     }
+    // The same bytes in a sealed file, or null.
+    const std::shared_ptr<const SealedFile>& file() const { return file_; }
     // The bytes in one string (a copy: for tests and small bodies).
     std::string str() const { return text_ ? *text_ : rope_ ? rope_->str()
                                                             : std::string(); }
@@ -48,12 +55,14 @@ public:
 private:
     std::shared_ptr<const std::string> text_;
     std::shared_ptr<const Rope> rope_;
+    std::shared_ptr<const SealedFile> file_;
 };
 
 struct Response {
     unsigned status = 200;
-    // Every header except Content-Length, Connection, Date and Server, which the server adds.
-    std::vector<std::pair<std::string, std::string>> headers;
+    // Every header except Content-Length, Connection, Date and Server, which the server adds. The
+    // names are string literals (they outlive the response), so that naming a field allocates nothing.
+    std::vector<std::pair<std::string_view, std::string>> headers;
     // The representation's bytes (shared with the snapshot, never copied); null means empty. For HEAD
     // the server sends Content-Length of this body but not the body itself.
     Body body;

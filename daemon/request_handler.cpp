@@ -163,6 +163,7 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
     const std::string& etag = encoding == "br" ? rep.etag_brotli : encoding == "gzip" ? rep.etag_gzip
                                                                                       : rep.etag;
     const auto max_age = snapshot.site->config.server.cache_max_age_seconds;
+    r.headers.reserve(10);  // every field below: no regrowth
     r.headers = {{"ETag", etag},
                  {"Cache-Control", "public, max-age=" + std::to_string(max_age)},
                  {"Vary", "Accept-Encoding"}};
@@ -193,7 +194,7 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
     r.headers.emplace_back("Content-Type", rep.media_type);
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     if (encoding.empty()) {
-        r.body = rep.identity;
+        r.body = Body(rep.identity, rep.identity_file && !r.head ? rep.identity_file->get(*rep.identity) : nullptr);
     } else {
         r.headers.emplace_back("Content-Encoding", std::string(encoding));
         r.body = encoding == "br" ? Body(rep.brotli) : Body(rep.gzip);
@@ -349,9 +350,15 @@ Response route(const Snapshot& snapshot, const Request& request, const Metrics& 
         const auto last = path.rfind('/');
         if (last <= 4) return plain(404, "not found: " + echoed(path) + " (expected /tz/Area/Location/{feed}.{ext})");
         // "/tz/{zone}/{feed}/{event}.ics" when what precedes the file is not a zone but what precedes
-        // its folder is.
-        if (const auto folder = path.rfind('/', last - 1); folder > 4 && !find_zone(path.substr(4, last - 4)) &&
-                                                           find_zone(path.substr(4, folder - 4)))
+        // its folder is, or its folder names a feed (then an unknown zone is reported as such, not
+        // as a feed named after the event).
+        const auto names_feed = [&](std::string_view name) {
+            const auto& feeds = snapshot.site->config.feeds;
+            return std::any_of(feeds.begin(), feeds.end(), [&](const FeedConfig& f) { return f.name == name; });
+        };
+        if (const auto folder = path.rfind('/', last - 1);
+            folder > 4 && !find_zone(path.substr(4, last - 4)) &&
+            (find_zone(path.substr(4, folder - 4)) || names_feed(p.substr(folder + 1, last - folder - 1))))
             return event_response(snapshot, request, *target, p.substr(4, folder - 4), p.substr(folder + 1, last - folder - 1),
                                   p.substr(last + 1));
         return feed_response(snapshot, request, *target, p.substr(4, last - 4), p.substr(last + 1));
@@ -371,25 +378,46 @@ Response handle_request(const Snapshot& snapshot, const Request& request, const 
     return r;
 }
 
+namespace {
+
+// The part of `rest` up to the first `separator` (all of it when there is none), which is taken off
+// `rest` with the separator: split() without a vector, for the fields read on every request.
+std::string_view take_part(std::string_view& rest, char separator) {
+    const auto at = rest.find(separator);
+    const auto part = rest.substr(0, at);
+    rest = at == std::string_view::npos ? std::string_view() : rest.substr(at + 1);
+    return part;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+}  // namespace
+
 std::string_view choose_encoding(std::string_view accept_encoding, bool have_gzip, bool have_brotli) {
     // q-values by coding; "*" stands for every coding not named.
     double q_br = -1, q_gzip = -1, q_any = -1;
-    for (const auto& part : split(accept_encoding, ',')) {
-        const auto fields = split(part, ';');
-        if (fields.empty()) continue;
-        const std::string coding = ascii_lower(trim(fields[0]));
+    for (std::string_view parts = accept_encoding; !parts.empty();) {
+        std::string_view fields = take_part(parts, ',');
+        const auto coding = trim(take_part(fields, ';'));
         double q = 1;
-        for (std::size_t i = 1; i < fields.size(); ++i) {
-            const auto param = trim(fields[i]);
+        while (!fields.empty()) {
+            const auto param = trim(take_part(fields, ';'));
             if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+                // strtod needs a terminated string; a qvalue is at most "1.000" (RFC 9110 §12.4.2).
+                const auto digits = param.substr(2, 31);
+                char value[32] = {};
+                std::copy(digits.begin(), digits.end(), value);
                 char* end = nullptr;
-                const std::string value(param.substr(2));
-                q = std::strtod(value.c_str(), &end);
-                if (end == value.c_str() || q < 0 || q > 1) q = 0;
+                q = std::strtod(value, &end);
+                if (end == value || q < 0 || q > 1) q = 0;
             }
         }
-        if (coding == "br") q_br = q;
-        else if (coding == "gzip" || coding == "x-gzip") q_gzip = q;
+        if (equals_ignoring_case(coding, "br")) q_br = q;
+        else if (equals_ignoring_case(coding, "gzip") || equals_ignoring_case(coding, "x-gzip")) q_gzip = q;
         else if (coding == "*") q_any = q;
     }
     if (q_br < 0) q_br = q_any < 0 ? 0 : q_any;
@@ -409,8 +437,8 @@ bool etag_list_matches(std::string_view if_none_match, std::string_view etag) {
         if (tag.starts_with("W/")) tag.remove_prefix(2);
         return tag;
     };
-    for (const auto& part : split(if_none_match, ',')) {
-        const auto tag = trim(part);
+    for (std::string_view parts = if_none_match; !parts.empty();) {
+        const auto tag = trim(take_part(parts, ','));
         if (tag == "*") return true;
         if (!tag.empty() && opaque(tag) == opaque(etag)) return true;
     }

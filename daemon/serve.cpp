@@ -294,6 +294,9 @@ private:
             input.run = [threads = render_threads_](std::vector<std::function<void()>>& tasks) { run_parallel(tasks, threads); };
             auto snapshot = build_snapshot(input);
             const auto render_done = std::chrono::steady_clock::now();
+            snapshot_.store(snapshot, std::memory_order_release);
+            // The caches' sweep is for the next rebuild: it runs once this one is served (a sweep that
+            // walks every entry took up to 90 ms on the 10k site when the caches came due together).
             spdlog::debug("rendered entries: {} reused, {} rendered, {} kept", fragments_.hits(), fragments_.misses(),
                           fragments_.size());
             fragments_.sweep();
@@ -306,7 +309,6 @@ private:
                 ms(render_done, std::chrono::steady_clock::now()), refresh.walked ? "listed" : "not listing",
                 refresh.read.size(), process_cpu_ms() - cpu_started);
             log_new_diagnostics(previous ? previous->site->diagnostics : Diagnostics{}, site->diagnostics);
-            snapshot_.store(snapshot, std::memory_order_release);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             metrics_.record_rebuild(reason, true, seconds);
             std::string what;

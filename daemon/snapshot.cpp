@@ -21,6 +21,10 @@ constexpr std::size_t min_compressed_bytes = 256;
 // Documents up to this size are kept in one piece: copying them costs less than writing many small
 // pieces on every request. Larger ones stay ropes, so an edit does not copy megabytes of entries.
 constexpr std::size_t max_flattened_bytes = 1 << 20;
+// Flattened documents from this size on are also put in a sealed file (SealedFile) when first sent
+// uncompressed: sending a body of 200 KB from the heap cost almanac 52 µs of CPU a request against
+// nginx's 29 µs with sendfile. Smaller ones gain less than the descriptor and the copy cost.
+constexpr std::size_t min_sealed_bytes = 64 * 1024;
 
 // Whether `r` is a large document, whose brotli may wait (see encode_snapshot).
 bool is_large(const Representation& r) { return r.identity->size() > max_flattened_bytes; }
@@ -58,6 +62,8 @@ std::shared_ptr<const Representation> make_representation(Document doc, Instant 
     auto r = std::make_shared<Representation>();
     if (doc.body.pieces().size() > 1 && doc.body.size() <= max_flattened_bytes) doc.body = Rope(doc.body.flat());
     r->identity = std::make_shared<const Rope>(std::move(doc.body));
+    if (r->identity->size() >= min_sealed_bytes && r->identity->size() <= max_flattened_bytes)
+        r->identity_file = std::make_shared<const LazySealedFile>();
     r->etag = std::move(doc.etag);
     r->etag_gzip = tag_variant(r->etag, ".gz");
     r->etag_brotli = tag_variant(r->etag, ".br");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "daemon/compression.hpp"
+#include "daemon/sealed_file.hpp"
 #include "feeds/publisher.hpp"
 #include "feeds/site.hpp"
 
@@ -25,7 +26,10 @@ namespace almanac {
 // One document ready to send: its bytes in each encoding, with one strong ETag per encoding. The
 // tags do not depend on whether the encodings exist yet: a snapshot is served before it is compressed.
 struct Representation {
-    std::shared_ptr<const Rope> identity;       // one piece unless the document is large (see make_representation)
+    std::shared_ptr<const Rope> identity;  // one piece unless the document is large (see make_representation)
+    // identity's bytes again in a sealed file, which the server sends from the kernel's pages, made
+    // on the first uncompressed GET; only for documents from 64 KiB to 1 MiB (else null).
+    std::shared_ptr<const LazySealedFile> identity_file;
     std::shared_ptr<const Rope> gzip;           // null when not smaller than identity
     std::shared_ptr<const std::string> brotli;  // null when not smaller than identity
     std::string etag;                           // of identity: "\"…\""

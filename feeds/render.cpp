@@ -65,6 +65,7 @@ std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, 
     const Instant to = w.future_days ? now + date::days{*w.future_days} : latest;
     // Each item's start is computed once (a zone conversion), not at every comparison.
     std::vector<std::pair<Instant, const Item*>> keyed;
+    keyed.reserve(site.items.size());
     for (const auto& item : site.items) {
         if (item.type == SectionType::page) continue;
         if (std::find(feed.sections.begin(), feed.sections.end(), item.section) == feed.sections.end()) continue;

@@ -81,6 +81,8 @@ public:
     void reserve(std::size_t n) { items_.reserve(n); }
     void push_back(Item item) { items_.push_back(std::make_shared<const Item>(std::move(item))); }
     void push_back(std::shared_ptr<const Item> item) { items_.push_back(std::move(item)); }
+    const std::shared_ptr<const Item>& shared(std::size_t i) const { return items_[i]; }
+    void replace(std::size_t i, std::shared_ptr<const Item> item) { items_[i] = std::move(item); }
 
 private:
     Pointers items_;

@@ -178,6 +178,77 @@ TEST_F(ContentStateTest, SitesShareTheItemsOfUnchangedFiles) {
     EXPECT_EQ(item(after, "events/a.md")->title, "A2 (longer)");
 }
 
+// What a site says, item by item and diagnostic by diagnostic, to compare two sites.
+std::string describe(const Site& site) {
+    std::string out;
+    for (const auto& i : site.items)
+        out += i.path + "#" + std::to_string(i.index) + " " + i.uid + " " + i.permalink + " " + i.title + "\n";
+    for (const auto& d : site.diagnostics) out += format_text(d) + "\n";
+    return out;
+}
+
+// An edit that keeps every UID, permalink and diagnostic patches the last site; any other change
+// assembles it afresh. Over random edits, the site is always what a state reading everything
+// afresh assembles. (No edit breaks a file here: the fresh state would not have its last good
+// version. A broken edit changes the diagnostics, which the next test shows is never patched.)
+TEST_F(ContentStateTest, PatchedSitesAreWhatAFreshStateAssembles) {
+    const std::vector<std::string> titles{"A", "B", "Longer title", "C"};
+    const std::vector<std::string> uids{"", "", "", "u-1", "u-2", "u-1"};  // "" keeps the derived UID
+    const std::vector<std::string> slugs{"", "", "", "same", "other"};
+    auto event = [&](unsigned r) {
+        std::string text = "---\ntitle: " + titles[r % titles.size()] + "\nstart: 2030-01-0" + std::to_string(1 + r % 9) + "\n";
+        if (const auto& uid = uids[(r / 7) % uids.size()]; !uid.empty()) text += "uid: " + uid + "\n";
+        if (const auto& slug = slugs[(r / 43) % slugs.size()]; !slug.empty()) text += "slug: " + slug + "\n";
+        return text + "---\nbody " + std::to_string(r) + "\n";
+    };
+    for (int f = 0; f < 8; ++f) write("content/events/e" + std::to_string(f) + ".md", event(static_cast<unsigned>(f * 11)));
+    ContentState state(config());
+    state.refresh({});
+    (void)state.site();
+    unsigned seed = 12345;
+    auto next = [&] { return seed = seed * 1103515245u + 12345u; };
+    int patched = 0;
+    for (int round = 0; round < 200; ++round) {
+        std::set<std::string> paths;
+        const int edits = 1 + static_cast<int>((next() >> 16) % 3);
+        for (int e = 0; e < edits; ++e) {
+            const std::string rel = "events/e" + std::to_string((next() >> 16) % 10) + ".md";  // e8, e9 come and go
+            const unsigned r = next() >> 8;
+            if (r % 17 == 0 && fs::exists(dir / "content" / rel)) fs::remove(dir / "content" / rel);
+            else if (r % 2 == 0) write("content/" + rel, "---\ntitle: Retitled " + std::to_string(round) + "\nstart: 2030-01-01\n---\n");
+            else write("content/" + rel, event(r));
+            paths.insert(rel);
+        }
+        const auto before = state.assemblies();
+        state.refresh_paths(paths);
+        const Site site = state.site();
+        patched += state.assemblies() == before;
+        ContentState fresh(config());
+        fresh.refresh({});
+        ASSERT_EQ(describe(site), describe(fresh.site())) << "round " << round;
+    }
+    EXPECT_GT(patched, 20) << "the rounds that could be patched were assembled afresh";
+}
+
+// A title edit patches; a new UID, a repeated permalink or a new diagnostic assembles afresh.
+TEST_F(ContentStateTest, OnlyEditsThatKeepUidsPermalinksAndDiagnosticsArePatched) {
+    ContentState state(config());
+    state.refresh({});
+    (void)state.site();
+    const auto assembled = [&](const std::string& text) {
+        const auto before = state.assemblies();
+        write("content/events/a.md", text);
+        state.refresh_paths({"events/a.md"});
+        (void)state.site();
+        return state.assemblies() != before;
+    };
+    EXPECT_FALSE(assembled("---\ntitle: A2\nstart: 2030-01-01\n---\n"));
+    EXPECT_TRUE(assembled("---\ntitle: A2\nstart: 2030-01-01\nuid: new\n---\n"));
+    EXPECT_FALSE(assembled("---\ntitle: A3\nstart: 2030-01-01\nuid: new\n---\n"));
+    EXPECT_TRUE(assembled("---\ntitle: A3\nstart: 2030-01-01\nuid: new\nslug: b\n---\n"));
+    EXPECT_TRUE(assembled("---\ntitle: A3\nstart: 2030-13-01\nuid: new\nslug: b\n---\n"));
+}
+
 TEST_F(ContentStateTest, RereadAllFindsAnEditThatKeptTheStamp) {
     // `rsync --inplace -t`, or an edit within one clock tick: same inode, size and mtime. Only the
     // watcher's event can tell; when events were lost (queue overflow), everything is read again.

@@ -93,8 +93,11 @@ sockaddr_in loopback(int port) {
 // A loopback HTTP client on a raw socket: responses are parsed by Content-Length only.
 class Client {
 public:
-    explicit Client(int port) {
+    // `receive_buffer` bytes (0: the system's default) is SO_RCVBUF, set before connecting.
+    explicit Client(int port, int receive_buffer = 0) {
         fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd_ >= 0 && receive_buffer > 0)
+            ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
         const auto addr = loopback(port);
         if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) close();
     }
@@ -204,6 +207,27 @@ std::shared_ptr<const Rope> many_pieces() {
     return rope;
 }
 
+// A 600 KB body whose sealed file holds other bytes of the same length than its rope: a client that
+// gets the file's bytes shows the server sent the file, not the heap copy.
+struct SealedBody {
+    std::shared_ptr<const Rope> rope;
+    std::shared_ptr<const SealedFile> file;
+    std::string file_bytes;
+};
+
+const SealedBody& sealed_body() {
+    static const SealedBody body = [] {
+        std::string heap, file;
+        for (int i = 0; heap.size() < 600'000; ++i) {
+            heap += "heap line " + std::to_string(i) + "\n";
+            file += "file line " + std::to_string(i) + "\n";
+        }
+        auto in_file = SealedFile::make(Rope(file));
+        return SealedBody{std::make_shared<const Rope>(std::move(heap)), std::move(in_file), std::move(file)};
+    }();
+    return body;
+}
+
 class HttpServerTest : public ::testing::Test {
 protected:
     void make_server(const ServerLimits& limits = {}, bool access_log = false) {
@@ -263,6 +287,11 @@ protected:
         }
         if (r.target == "/pieces") {
             res.body = many_pieces();
+            res.head = r.method == "HEAD";
+            return res;
+        }
+        if (r.target == "/sealed") {
+            res.body = Body(sealed_body().rope, sealed_body().file);
             res.head = r.method == "HEAD";
             return res;
         }
@@ -382,6 +411,81 @@ TEST_F(HttpServerTest, ABodyOfManyPiecesIsSentWholeAndInOrder) {
     ASSERT_TRUE(again);
     EXPECT_TRUE(again->body == expected);
     EXPECT_TRUE(c.unread().empty()) << c.unread().size() << " bytes after the last response";
+}
+
+// A body in a sealed file goes out from the file, whole, with the right Content-Length, on a
+// kept-alive connection, and not at all for HEAD.
+TEST_F(HttpServerTest, ABodyInASealedFileIsSentFromTheFile) {
+    start();
+    const auto& sealed = sealed_body();
+    ASSERT_TRUE(sealed.file) << "no sealed file: memfd_create or its seals are refused here";
+    const std::string& expected = sealed.file_bytes;
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/sealed") + "HEAD /sealed HTTP/1.1\r\nHost: test\r\n\r\n" + get("/small") + get("/sealed")));
+    const auto first = c.read_reply();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->header("Content-Length"), std::to_string(expected.size()));
+    EXPECT_TRUE(first->body == expected) << "the body is not the file's bytes (" << first->body.substr(0, 20) << "…)";
+    const auto head = c.read_reply(true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->header("Content-Length"), std::to_string(expected.size()));
+    const auto small = c.read_reply();
+    ASSERT_TRUE(small);
+    EXPECT_EQ(small->body, "target=/small");
+    const auto again = c.read_reply();
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->body == expected);
+    EXPECT_TRUE(c.unread().empty()) << c.unread().size() << " bytes after the last response";
+}
+
+// A client whose receive buffer is small and who waits before reading fills the socket: sendfile
+// stops, the server waits for room and goes on where it stopped, for two responses in a row.
+TEST_F(HttpServerTest, ASlowReaderGetsAllOfASealedFile) {
+    start();
+    const std::string& expected = sealed_body().file_bytes;
+    Client c(port_, 4096);
+    ASSERT_TRUE(c.send(get("/sealed") + get("/sealed")));
+    std::this_thread::sleep_for(300ms);
+    for (int i = 0; i < 2; ++i) {
+        const auto reply = c.read_reply(false, 10s);
+        ASSERT_TRUE(reply) << "response " << i;
+        EXPECT_TRUE(reply->body == expected) << "response " << i << " differs (" << reply->body.size() << " bytes)";
+    }
+    EXPECT_TRUE(c.unread().empty());
+}
+
+// A client that leaves in the middle of a sealed body ends its connection only: the next client
+// gets the whole body.
+TEST_F(HttpServerTest, AClientLeavingDuringASealedFileHarmsNoOther) {
+    start();
+    {
+        Client leaving(port_, 4096);
+        ASSERT_TRUE(leaving.send(get("/sealed")));
+        std::this_thread::sleep_for(100ms);
+    }
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/sealed")));
+    const auto reply = c.read_reply(false, 10s);
+    ASSERT_TRUE(reply);
+    EXPECT_TRUE(reply->body == sealed_body().file_bytes);
+}
+
+// Clients that reset the connection at every moment of a sealed body: sendfile has no MSG_NOSIGNAL,
+// so a write to a reset socket would raise SIGPIPE and end the process unless the server ignores it.
+TEST_F(HttpServerTest, ResetsDuringSealedBodiesDoNotKillTheServer) {
+    start();
+    for (int i = 0; i < 40; ++i) {
+        Client c(port_, 4096);
+        ASSERT_TRUE(c.send(get("/sealed") + get("/sealed")));
+        std::this_thread::sleep_for(std::chrono::microseconds(500 * (i % 8)));
+        linger reset{1, 0};  // close() sends RST at once
+        ::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    Client c(port_);
+    ASSERT_TRUE(c.send(get("/sealed")));
+    const auto reply = c.read_reply(false, 10s);
+    ASSERT_TRUE(reply);
+    EXPECT_TRUE(reply->body == sealed_body().file_bytes);
 }
 
 TEST_F(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
@@ -1051,12 +1155,12 @@ TEST_F(HttpServerTest, AdoptRefusesASocketThatIsNotListening) {
     EXPECT_THROW(server_->adopt(-1), std::runtime_error);
 }
 
-// Runs in a child process and never returns: a server whose process may open only 128 files (the hard
+// Runs in a child process and never returns: a server whose process may open only 256 files (the hard
 // limit too, so it cannot raise it) with the default max_connections of 10000. It writes its port to
 // `port_fd`, then opens and closes a file every 10 ms, as a rebuild would, until `done_fd` closes;
 // the exit status is 0 when every one of those opens worked.
 [[noreturn]] void serve_with_few_descriptors(int port_fd, int done_fd) {
-    const rlimit limit{128, 128};
+    const rlimit limit{256, 256};
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(2);
     boost::asio::io_context ioc{1}, connections{1};
     auto work = boost::asio::make_work_guard(ioc);

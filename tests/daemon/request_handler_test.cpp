@@ -3,6 +3,8 @@
 #include "daemon/request_handler.hpp"
 
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 #include <zlib.h>
 
 #include "daemon/compression.hpp"
@@ -93,6 +95,8 @@ TEST_F(HandlerTest, RoutesAndStatuses) {
         {"GET", "/events.atom", 404, "other", "feed 'events' is not published as .atom"},
         {"GET", "/events.pdf", 404, "other", "not published as .pdf"},
         {"GET", "/tz/Mars/Olympus/events.ics", 404, "other", "unknown time zone 'Mars/Olympus'"},
+        {"GET", "/tz/Mars/Olympus/events/launch.ics", 404, "other", "unknown time zone 'Mars/Olympus'"},
+        {"GET", "/tz/Mars/Olympus/nope/launch.ics", 404, "other", "no feed named 'launch'"},
         {"GET", "/tz/../events.ics", 404, "other", "unknown time zone '..'"},
         {"GET", "/events.ics?tz=localtime", 404, "other", "unknown time zone"},
         {"GET", "/tz/Asia/Tokyo/events.ics?tz=UTC", 400, "other", "two different time zones"},
@@ -412,6 +416,35 @@ TEST(Handler, ZonesOnlyFromThePrerenderListWhenAllowAnyIsOff) {
     EXPECT_EQ(handle_request(*snapshot, Request{"GET", "/tz/Asia/Tokyo/events.ics", "", "", "", ""}, metrics).status, 200u);
 }
 
+// A document of 64 KiB to 1 MiB sent uncompressed goes with its sealed copy (the server sends that
+// with sendfile), made by that first GET; HEAD and compressed answers make none.
+TEST_F(HandlerTest, MidSizedDocumentsAreSentFromTheirSealedCopy) {
+    auto big = std::make_shared<Snapshot>(4);
+    big->site = snapshot->site;
+    big->options = snapshot->options;
+    big->documents = snapshot->documents;
+    std::string bytes;
+    while (bytes.size() < 200'000) bytes += "BEGIN:VEVENT\r\nSUMMARY:" + std::to_string(bytes.size()) + "\r\nEND:VEVENT\r\n";
+    big->documents["events.ics"] =
+        encode_representation(make_representation(Document{Rope(bytes), "text/calendar", strong_etag(Rope(bytes))}, Instant{}));
+    const auto& rep = *big->documents.at("events.ics");
+    ASSERT_TRUE(rep.identity_file);
+    const auto ask = [&](const std::string& method, const std::string& encoding) {
+        return handle_request(*big, Request{method, "/events.ics", "", "", encoding, ""}, metrics);
+    };
+    EXPECT_FALSE(ask("HEAD", "").body.file());
+    EXPECT_FALSE(ask("GET", "gzip").body.file());
+    const std::size_t files_before = SealedFile::open_files();
+    const auto r = ask("GET", "");
+    ASSERT_TRUE(r.body.file());
+    EXPECT_EQ(r.body.file()->size(), bytes.size());
+    EXPECT_EQ(SealedFile::open_files(), files_before + 1);
+    EXPECT_EQ(ask("GET", "").body.file(), r.body.file()) << "one copy for every request";
+    std::string sent(bytes.size(), '\0');
+    ASSERT_EQ(::pread(r.body.file()->fd(), sent.data(), sent.size(), 0), static_cast<ssize_t>(sent.size()));
+    EXPECT_TRUE(sent == bytes);
+}
+
 TEST(Handler, ViewCacheIsBounded) {
     ViewCache cache(2);
     const auto rep = make_representation(Document{Rope(std::string("x")), "text/plain", "\"1\""}, Instant{});
@@ -513,7 +546,7 @@ TEST_F(HandlerTest, EventDocumentErrors) {
         {"/nofeed/" + slug, 404, "no feed named 'nofeed'"},
         {"/events/" + slug.substr(0, slug.size() - 4) + ".rss", 404, "expected /{feed}/{event}.ics"},
         {"/events/.ics", 404, "expected /{feed}/{event}.ics"},
-        {"/tz/Mars/Base/events/" + slug, 404, "no feed named"},
+        {"/tz/Mars/Base/events/" + slug, 404, "unknown time zone 'Mars/Base'"},
         {"/tz/Asia/Tokyo/events/" + slug + "?tz=UTC", 400, "two different time zones"},
         {path + "?tz=Nowhere/Here", 404, "unknown time zone"},
         {"/events/a/b.ics", 404, "not found"},
