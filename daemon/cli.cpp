@@ -219,22 +219,38 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     const PublishOptions options{std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
                                  source_date_epoch_from_env(epoch_problem)};
     if (!epoch_problem.empty()) err << "almanac build: warning: " << epoch_problem << "\n";
-    // Written as publish_site's tasks give them, on render_threads() threads: a big site's output
-    // never has to fit in memory.
+    // Each document is written as it is rendered, by publish_site's tasks on render_threads()
+    // threads: a big site's output never has to fit in memory, nor even one of its feeds.
     const std::string dir = opts.value("out");
     std::size_t written = 0, unchanged = 0;
     std::string problem;
     std::mutex mutex;
-    const auto write = [&](std::string path, Document doc) {
-        {
-            const std::lock_guard lock(mutex);
-            if (!problem.empty()) return;
+    // A DocumentFile that counts itself when closed; after the first problem, nothing is written.
+    class CountedFile final : public DocumentOutput {
+    public:
+        CountedFile(const std::string& dir, const std::string& path, std::size_t& written, std::size_t& unchanged,
+                    std::string& problem, std::mutex& mutex)
+            : written_(written), unchanged_(unchanged), problem_(problem), mutex_(mutex) {
+            const std::lock_guard lock(mutex_);
+            if (problem_.empty()) file_.emplace(dir, path);
         }
-        bool wrote = false;
-        auto result = write_document(dir, path, doc.body, &wrote);
-        const std::lock_guard lock(mutex);
-        if (problem.empty()) problem = std::move(result);
-        ++(wrote ? written : unchanged);
+        void write(std::string_view bytes) override {
+            if (file_) file_->write(bytes);
+        }
+        void close() override {
+            if (!file_) return;
+            file_->close();
+            const std::lock_guard lock(mutex_);
+            if (problem_.empty()) problem_ = file_->problem();
+            ++(file_->written() ? written_ : unchanged_);
+        }
+
+    private:
+        std::optional<DocumentFile> file_;
+        std::size_t& written_;
+        std::size_t& unchanged_;
+        std::string& problem_;
+        std::mutex& mutex_;
     };
     ProgressLog writing("almanac build: feeds selected");
     PublishControl control;
@@ -242,7 +258,10 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     control.events = true;
     const unsigned threads = render_threads();
     control.run = [threads](std::vector<std::function<void()>>& tasks) { run_parallel(tasks, threads); };
-    publish_site(site, options, write, control);
+    control.open = [&](const std::string& path) {
+        return std::make_unique<CountedFile>(dir, path, written, unchanged, problem, mutex);
+    };
+    publish_site(site, options, {}, control);
     if (!problem.empty()) {
         err << "almanac build: " << problem << "\n";
         return 1;

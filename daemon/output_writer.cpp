@@ -2,18 +2,15 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <system_error>
-#include <vector>
 
 #include <cstring>
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 namespace almanac {
@@ -22,90 +19,157 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Writes every piece of `body` to `fd`, up to IOV_MAX pieces per system call. Returns errno, or 0.
-int write_pieces(int fd, const Rope& body) {
-    const auto& pieces = body.pieces();
-    std::vector<iovec> iov;
-    iov.reserve(std::min<std::size_t>(pieces.size(), IOV_MAX));
-    std::size_t next = 0;  // the first piece not yet in iov
-    while (next < pieces.size() || !iov.empty()) {
-        while (next < pieces.size() && iov.size() < IOV_MAX) {
-            iov.push_back({const_cast<char*>(pieces[next]->data()), pieces[next]->size()});
-            ++next;
-        }
-        const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
+constexpr std::size_t compare_block = std::size_t{1} << 16;
+constexpr std::size_t write_buffer = std::size_t{1} << 18;
+
+// Writes all of `bytes` to `fd`. Returns errno, or 0.
+int write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno;
         }
-        // Drop what was written; a partial write leaves the rest of its piece first.
-        auto written = static_cast<std::size_t>(n);
-        std::size_t done = 0;
-        while (done < iov.size() && written >= iov[done].iov_len) written -= iov[done++].iov_len;
-        iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(done));
-        if (!iov.empty() && written > 0) {
-            iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + written;
-            iov.front().iov_len -= written;
-        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
     }
     return 0;
 }
 
-// True when `target` is a regular file holding exactly `body` (compared as it is read, in blocks).
-bool holds(const fs::path& target, const Rope& body) {
-    const int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return false;
+}  // namespace
+
+DocumentFile::DocumentFile(const std::string& dir, const std::string& path)
+    : target_(fs::path(dir) / path), temp_(target_.string() + ".tmp") {
+    // Compared only when it is a regular file (not followed when a symlink: that is replaced).
+    old_ = ::open(target_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st {};
-    bool same = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::size_t>(st.st_size) == body.size();
-    // Not zeroed (every byte compared is read first), and only as large as the file: a build of
-    // 10,000 small documents cleared 64 KiB for each.
-    const std::size_t block_size = std::min<std::size_t>(std::size_t{1} << 16, std::max<std::size_t>(body.size(), 1));
-    const auto block = std::make_unique_for_overwrite<char[]>(block_size);
-    const auto& pieces = body.pieces();
-    std::size_t piece = 0, offset = 0;  // where the next byte to compare is in body
-    while (same) {
-        const ssize_t n = ::read(fd, block.get(), block_size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            same = n == 0;  // the sizes are equal: the end of the file is the end of body
-            break;
-        }
-        for (std::size_t at = 0; same && at < static_cast<std::size_t>(n);) {
-            while (piece < pieces.size() && offset == pieces[piece]->size()) ++piece, offset = 0;
-            if (piece == pieces.size()) {
-                same = false;  // the file grew while it was read
-                break;
-            }
-            const std::size_t len = std::min(static_cast<std::size_t>(n) - at, pieces[piece]->size() - offset);
-            same = std::memcmp(block.get() + at, pieces[piece]->data() + offset, len) == 0;
-            at += len;
-            offset += len;
-        }
+    if (old_ >= 0 && (::fstat(old_, &st) != 0 || !S_ISREG(st.st_mode))) {
+        ::close(old_);
+        old_ = -1;
     }
-    ::close(fd);
+}
+
+DocumentFile::~DocumentFile() {
+    if (old_ >= 0) ::close(old_);
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlink(temp_.c_str());
+    }
+}
+
+void DocumentFile::fail(std::string message) {
+    if (problem_.empty()) problem_ = std::move(message);
+    if (old_ >= 0) ::close(old_);
+    old_ = -1;
+}
+
+std::size_t DocumentFile::compare(std::string_view bytes) {
+    std::size_t same = 0;
+    while (same < bytes.size()) {
+        if (block_at_ == block_size_) {
+            // Not zeroed (every byte compared is read first), and allocated only once a file is
+            // compared: most builds write into an empty directory.
+            if (!block_) block_ = std::make_unique_for_overwrite<char[]>(compare_block);
+            ssize_t n = 0;
+            do n = ::read(old_, block_.get(), compare_block);
+            while (n < 0 && errno == EINTR);
+            if (n <= 0) return same;  // the old file ends here (or cannot be read): it differs
+            block_size_ = static_cast<std::size_t>(n);
+            block_at_ = 0;
+        }
+        const std::size_t len = std::min(bytes.size() - same, block_size_ - block_at_);
+        if (std::memcmp(block_.get() + block_at_, bytes.data() + same, len) != 0) return same;
+        block_at_ += len;
+        same += len;
+    }
     return same;
 }
 
-}  // namespace
+void DocumentFile::start_writing() {
+    std::error_code ec;
+    fs::create_directories(target_.parent_path(), ec);
+    if (ec) return fail("cannot create " + target_.parent_path().string() + ": " + ec.message());
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return fail("cannot write " + temp_.string() + ": " + std::generic_category().message(errno));
+    // The bytes that matched are the old file's first ones: copied from it.
+    if (matched_ == 0 || old_ < 0) return;
+    const auto block = std::make_unique_for_overwrite<char[]>(compare_block);
+    for (std::uint64_t at = 0; at < matched_;) {
+        const ssize_t n = ::pread(old_, block.get(), std::min<std::uint64_t>(compare_block, matched_ - at), static_cast<off_t>(at));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return fail("cannot read " + target_.string() + ": " + std::generic_category().message(n < 0 ? errno : EIO));
+        if (const int error = write_all(fd_, {block.get(), static_cast<std::size_t>(n)}))
+            return fail("cannot write " + temp_.string() + ": " + std::generic_category().message(error));
+        at += static_cast<std::uint64_t>(n);
+    }
+    ::close(old_);
+    old_ = -1;
+}
+
+void DocumentFile::flush() {
+    if (const int error = write_all(fd_, pending_)) fail("cannot write " + temp_.string() + ": " + std::generic_category().message(error));
+    pending_.clear();
+}
+
+void DocumentFile::write(std::string_view bytes) {
+    if (!problem_.empty() || bytes.empty()) return;
+    if (fd_ < 0) {
+        if (old_ >= 0) {
+            const std::size_t same = compare(bytes);
+            matched_ += same;
+            if (same == bytes.size()) return;
+            bytes.remove_prefix(same);
+        }
+        start_writing();
+        if (!problem_.empty()) return;
+    }
+    if (pending_.size() + bytes.size() > write_buffer) {
+        flush();
+        if (bytes.size() >= write_buffer) {
+            if (const int error = write_all(fd_, bytes))
+                fail("cannot write " + temp_.string() + ": " + std::generic_category().message(error));
+            return;
+        }
+    }
+    pending_ += bytes;
+}
+
+void DocumentFile::close() {
+    if (!problem_.empty()) return;
+    if (fd_ < 0) {
+        // Every byte matched: the same file when the old one ends here too.
+        if (old_ >= 0 && block_at_ == block_size_) {
+            char extra = 0;
+            ssize_t n = 0;
+            do n = ::read(old_, &extra, 1);
+            while (n < 0 && errno == EINTR);
+            if (n == 0) {
+                ::close(old_);
+                old_ = -1;
+                return;
+            }
+        }
+        start_writing();
+        if (!problem_.empty()) return;
+    }
+    flush();
+    const int close_error = ::close(fd_) == 0 ? 0 : errno;
+    fd_ = -1;
+    if (!problem_.empty() || close_error) {
+        ::unlink(temp_.c_str());
+        return fail("cannot write " + temp_.string() + ": " + std::generic_category().message(close_error));
+    }
+    std::error_code ec;
+    fs::rename(temp_, target_, ec);
+    if (ec) return fail("cannot rename " + temp_.string() + " to " + target_.string() + ": " + ec.message());
+    written_ = true;
+}
 
 std::string write_document(const std::string& dir, const std::string& path, const Rope& body, bool* written) {
-    std::error_code ec;
-    const fs::path target = fs::path(dir) / path;
-    if (written) *written = false;
-    if (holds(target, body)) return {};
-    fs::create_directories(target.parent_path(), ec);
-    if (ec) return "cannot create " + target.parent_path().string() + ": " + ec.message();
-    const fs::path temp = target.string() + ".tmp";
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return "cannot write " + temp.string() + ": " + std::generic_category().message(errno);
-    const int write_error = write_pieces(fd, body);
-    const int close_error = ::close(fd) == 0 ? 0 : errno;
-    if (write_error || close_error)
-        return "cannot write " + temp.string() + ": " + std::generic_category().message(write_error ? write_error : close_error);
-    fs::rename(temp, target, ec);
-    if (ec) return "cannot rename " + temp.string() + " to " + target.string() + ": " + ec.message();
-    if (written) *written = true;
-    return {};
+    DocumentFile file(dir, path);
+    for (const auto& piece : body.pieces()) file.write(*piece);
+    file.close();
+    if (written) *written = file.written();
+    return file.problem();
 }
 
 std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents) {

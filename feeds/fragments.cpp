@@ -90,6 +90,15 @@ Piece FragmentCache::shared_part(const Item& item, std::string_view name, std::s
     return piece;
 }
 
+const std::string* FragmentCache::kept_text(const std::string& key) const {
+    const auto it = texts_.find(key);
+    return it == texts_.end() ? nullptr : &it->second;
+}
+
+const std::string& FragmentCache::keep_text(std::string key, std::string text) {
+    return texts_.insert_or_assign(std::move(key), std::move(text)).first->second;
+}
+
 void FragmentCache::begin_pass(std::string_view name) {
     end_pass();
     pass_ = name;

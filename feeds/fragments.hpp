@@ -62,6 +62,11 @@ public:
     // place in a pass.
     Piece shared_part(const Item& item, std::string_view name, std::string_view bytes);
 
+    // Text that depends only on `key` under the cache's configuration (a zone's VTIMEZONE over whole
+    // years), kept for as long as the cache: null when none is kept under `key`.
+    const std::string* kept_text(const std::string& key) const;
+    const std::string& keep_text(std::string key, std::string text);
+
     // Lookups between begin_pass(name) and end_pass() that come in the order of the previous pass
     // of that name (a document rendered again after an edit) find their entries by position: a key
     // comparison instead of hashing the key and walking a bucket, which for the 10,000 entries of
@@ -132,6 +137,7 @@ private:
     // Counts `entry` as used and records it as the next entry of the current pass, if any.
     const Fragment& found(Entries::value_type& entry);
     Entries entries_;
+    std::unordered_map<std::string, std::string> texts_;
     // The zone names keys hold, once each: a few distinct names, always in cache when compared.
     std::unordered_set<std::string> zones_;
     std::unordered_map<std::string, Sequence> sequences_;

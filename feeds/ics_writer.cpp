@@ -107,11 +107,9 @@ std::string property_name(icalproperty* p) {
     return name.get();
 }
 
-// Serializes a component tree built with libical: names, parameters and non-TEXT values are
-// libical's; TEXT values use append_escaped_text; every line is folded by append_folded.
-void write_component(icalcomponent* component, std::string& out) {
-    const std::string name = icalcomponent_kind_to_string(icalcomponent_isa(component));
-    append_folded(out, "BEGIN:" + name);
+// A component's property lines, each folded by append_folded: names, parameters and non-TEXT values
+// are libical's; TEXT values use append_escaped_text.
+void write_properties(icalcomponent* component, std::string& out) {
     for (auto* p = icalcomponent_get_first_property(component, ICAL_ANY_PROPERTY); p;
          p = icalcomponent_get_next_property(component, ICAL_ANY_PROPERTY)) {
         std::string line = property_name(p);
@@ -125,6 +123,14 @@ void write_component(icalcomponent* component, std::string& out) {
         append_value_text(line, p);
         append_folded(out, line);
     }
+}
+
+// Serializes a component tree built with libical: names, parameters and non-TEXT values are
+// libical's; TEXT values use append_escaped_text; every line is folded by append_folded.
+void write_component(icalcomponent* component, std::string& out) {
+    const std::string name = icalcomponent_kind_to_string(icalcomponent_isa(component));
+    append_folded(out, "BEGIN:" + name);
+    write_properties(component, out);
     for (auto* c = icalcomponent_get_first_component(component, ICAL_ANY_COMPONENT); c;
          c = icalcomponent_get_next_component(component, ICAL_ANY_COMPONENT))
         write_component(c, out);
@@ -338,13 +344,91 @@ icalproperty_status ical_status(EventStatus s) {
     return ICAL_STATUS_CONFIRMED;
 }
 
-icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated, Instant now) {
+// `t` as libical writes its value: YYYYMMDD for a date, YYYYMMDDTHHMMSS for a wall time, with a Z
+// in UTC. False (nothing written) for a year outside 1-9999, which libical may write otherwise.
+bool append_ical_time(std::string& out, const WrittenTime& t) {
+    const auto day = date::floor<date::days>(t.local);
+    const date::year_month_day ymd{day};
+    const int year = static_cast<int>(ymd.year());
+    if (year < 1 || year > 9999) return false;
+    char buf[24];
+    const auto two = [&](char* at, long v) {
+        at[0] = static_cast<char>('0' + v / 10);
+        at[1] = static_cast<char>('0' + v % 10);
+    };
+    two(buf, year / 100);
+    two(buf + 2, year % 100);
+    two(buf + 4, static_cast<unsigned>(ymd.month()));
+    two(buf + 6, static_cast<unsigned>(ymd.day()));
+    std::size_t n = 8;
+    if (t.form != WrittenTime::Form::date) {
+        const date::hh_mm_ss<seconds> hms{t.local - day};
+        buf[n++] = 'T';
+        two(buf + n, hms.hours().count());
+        two(buf + n + 2, hms.minutes().count());
+        two(buf + n + 4, hms.seconds().count());
+        n += 6;
+        if (t.form == WrittenTime::Form::utc) buf[n++] = 'Z';
+    }
+    out.append(buf, n);
+    return true;
+}
+
+// DTSTART or DTEND's line as with_form and libical write it; false for what append_ical_time leaves
+// to libical, and for a TZID libical would quote.
+bool append_time_line(std::string& out, std::string_view name, const WrittenTime& t) {
+    std::string line(name);
+    if (t.form == WrittenTime::Form::date) line += ";VALUE=DATE";
+    if (t.form == WrittenTime::Form::zoned) {
+        if (t.zone.name.find_first_of(";:,\"") != std::string::npos) return false;
+        line += ";TZID=";
+        line += t.zone.name;
+    }
+    line += ':';
+    if (!append_ical_time(line, t)) return false;
+    append_folded(out, line);
+    return true;
+}
+
+std::string_view status_text(EventStatus s) {
+    switch (s) {
+        case EventStatus::tentative: return "TENTATIVE";
+        case EventStatus::cancelled: return "CANCELLED";
+        case EventStatus::confirmed: break;
+    }
+    return "CONFIRMED";
+}
+
+// vevent_head's lines for a VEVENT without RRULE, RDATE and EXDATE (each single event's, in every
+// view), written here rather than through libical's property objects, which cost more than the
+// rest of the VEVENT in a zone view. The same bytes (ics_writer_test compares them with libical's
+// over a table of times, zones and UIDs); nullopt where libical is left to write them.
+std::optional<std::string> single_vevent_head(const PlannedEvent& p, Instant fallback_updated, Instant now) {
+    if (p.rrule || !p.rdates.empty() || !p.exdates.empty() || p.uid.find('\0') != std::string::npos) return std::nullopt;
+    const auto& item = *p.item;
+    std::string out;
+    append_folded(out, "BEGIN:VEVENT");
+    std::string line = "UID:";
+    append_escaped_text(line, p.uid);
+    append_folded(out, line);
+    line = "DTSTAMP:";
+    if (!append_ical_time(line, utc_time(item_updated(item, now).value_or(fallback_updated)))) return std::nullopt;
+    append_folded(out, line);
+    append_folded(out, "SEQUENCE:" + std::to_string(item.event->sequence));
+    append_folded(out, "STATUS:" + std::string(status_text(item.event->status)));
+    if (!append_time_line(out, "DTSTART", p.start) || !append_time_line(out, "DTEND", p.end)) return std::nullopt;
+    return out;
+}
+
+// A VEVENT's lines up to its times, BEGIN:VEVENT to its EXDATEs: the part a zone view changes.
+std::string vevent_head(const PlannedEvent& p, Instant fallback_updated, Instant now) {
+    if (auto head = single_vevent_head(p, fallback_updated, now)) return std::move(*head);
     const auto& item = *p.item;
     const auto& event = *item.event;
-    const auto updated = item_updated(item, now);
-    auto* c = icalcomponent_new_vevent();
+    const IcalComponent component{icalcomponent_new_vevent()};
+    auto* c = component.get();
     icalcomponent_add_property(c, icalproperty_new_uid(p.uid.c_str()));
-    icalcomponent_add_property(c, icalproperty_new_dtstamp(ical_utc_time(updated.value_or(fallback_updated))));
+    icalcomponent_add_property(c, icalproperty_new_dtstamp(ical_utc_time(item_updated(item, now).value_or(fallback_updated))));
     icalcomponent_add_property(c, icalproperty_new_sequence(event.sequence));
     icalcomponent_add_property(c, icalproperty_new_status(ical_status(event.status)));
     icalcomponent_add_property(c, with_form(icalproperty_new_dtstart(ical_time(p.start)), p.start));
@@ -352,6 +436,18 @@ icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated, Instant n
     if (p.rrule) icalcomponent_add_property(c, icalproperty_new_rrule(icalrecurrencetype_from_string(p.rrule->text.c_str())));
     for (const auto& t : p.rdates) icalcomponent_add_property(c, rdate_property(t));
     for (const auto& t : p.exdates) icalcomponent_add_property(c, with_form(icalproperty_new_exdate(ical_time(t)), t));
+    std::string out;
+    append_folded(out, "BEGIN:VEVENT");
+    write_properties(c, out);
+    return out;
+}
+
+// The rest of the item's VEVENTs, SUMMARY to END:VEVENT: the same in every view and in each of them.
+std::string vevent_tail(const Item& item, Instant now) {
+    const auto& event = *item.event;
+    const auto updated = item_updated(item, now);
+    const IcalComponent component{icalcomponent_new_vevent()};
+    auto* c = component.get();
     icalcomponent_add_property(c, icalproperty_new_summary(item.title.c_str()));
     if (!item.text.empty()) icalcomponent_add_property(c, icalproperty_new_description(item.text.c_str()));
     if (!item.html.empty()) {
@@ -379,7 +475,10 @@ icalcomponent* vevent(const PlannedEvent& p, Instant fallback_updated, Instant n
     // keep a comma inside a tag from splitting it.
     for (const auto& category : item_categories(item)) icalcomponent_add_property(c, icalproperty_new_categories(category.c_str()));
     if (updated) icalcomponent_add_property(c, icalproperty_new_lastmodified(ical_utc_time(*updated)));
-    return c;
+    std::string out;
+    write_properties(c, out);
+    append_folded(out, "END:VEVENT");
+    return out;
 }
 
 void cover(std::vector<IcsZoneUse>& zones, const WrittenTime& t, Instant until) {
@@ -409,18 +508,24 @@ std::vector<Piece> vevent_pieces(const Item& item, std::size_t n, std::string te
     return {make_piece(std::move(text)), std::move(shared)};
 }
 
+// The zones `p` states its times in, with the span each must cover.
+void cover_planned(std::vector<IcsZoneUse>& zones, const PlannedEvent& p) {
+    cover(zones, p.start, std::max(p.start.instant, p.covered_until));
+    cover(zones, p.end, p.end.instant);
+    for (const auto& t : p.rdates) cover(zones, t, t.instant);
+    for (const auto& t : p.exdates) cover(zones, t, t.instant);
+}
+
+std::string vevent_text(const PlannedEvent& p, Instant updated, Instant now) {
+    return vevent_head(p, updated, now) + vevent_tail(*p.item, now);
+}
+
 Fragment render_item(const Item& item, const std::optional<Zone>& view, Instant updated, Instant now,
                      FragmentCache* cache = nullptr) {
     Fragment f;
     for (const auto& p : plan(item, view)) {
-        cover(f.zones, p.start, std::max(p.start.instant, p.covered_until));
-        cover(f.zones, p.end, p.end.instant);
-        for (const auto& t : p.rdates) cover(f.zones, t, t.instant);
-        for (const auto& t : p.exdates) cover(f.zones, t, t.instant);
-        const IcalComponent component{vevent(p, updated, now)};
-        std::string text;
-        write_component(component.get(), text);
-        f.events.push_back({p.start.instant, p.uid, vevent_pieces(item, f.events.size(), std::move(text), cache)});
+        cover_planned(f.zones, p);
+        f.events.push_back({p.start.instant, p.uid, vevent_pieces(item, f.events.size(), vevent_text(p, updated, now), cache)});
     }
     return f;
 }
@@ -431,45 +536,35 @@ bool view_independent(const Item& item) {
     return item.event->rrule || std::holds_alternative<CivilDate>(item.event->start);
 }
 
-// The feed (`whole_calendar`) or one event's document.
-Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
-    init_libical();
+// The lines of the VTIMEZONE `use` needs. make_vtimezone depends only on the zone and the years of
+// the span's ends, so `cache` keeps the lines by those: a build's 10,000 event documents need a few.
+std::string vtimezone_text(const IcsZoneUse& use, FragmentCache* cache) {
+    const auto year = [](Instant t) { return static_cast<int>(date::year_month_day{date::floor<date::days>(t)}.year()); };
+    std::string key;
+    if (cache) {
+        key = "VTIMEZONE " + use.zone.name + " " + std::to_string(year(use.first)) + " " + std::to_string(year(use.last));
+        if (const std::string* text = cache->kept_text(key)) return *text;
+    }
+    std::string text;
+    write_component(vtimezone_component(make_vtimezone(use.zone, use.first, use.last)).get(), text);
+    if (cache) cache->keep_text(std::move(key), text);
+    return text;
+}
+
+using Coverage = std::map<std::string, IcsZoneUse>;  // by TZID, so VTIMEZONEs come out sorted
+
+void add_zones(Coverage& coverage, const std::vector<IcsZoneUse>& zones) {
+    for (const auto& use : zones) {
+        const auto [it, inserted] = coverage.try_emplace(use.zone.name, use);
+        if (inserted) continue;
+        it->second.first = std::min(it->second.first, use.first);
+        it->second.last = std::max(it->second.last, use.last);
+    }
+}
+
+// The calendar's own properties, then its VTIMEZONEs: everything before its first VEVENT.
+std::string calendar_head(const RenderRequest& request, bool whole_calendar, const Coverage& coverage) {
     const auto& view = request.view.zone;
-
-    // Each item's VEVENTs, from the cache when they were rendered before from the same item, zone
-    // and dates (entry_date_key).
-    std::vector<Fragment> rendered;  // without a cache
-    std::vector<const Fragment*> fragments;
-    fragments.reserve(request.items.size());
-    for (const auto* item : request.items) {
-        if (!item->event) continue;
-        const std::string_view zone = view_independent(*item) ? std::string_view() : view ? std::string_view(view->name)
-                                                                                          : "-";
-        if (request.fragments && request.fragments->keeps(zone)) {
-            const Instant dates = entry_date_key(*item, request);
-            const Fragment* f = request.fragments->find(*item, zone, dates);
-            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates, render_item(*item, view, request.updated, request.now, request.fragments)));
-        } else {
-            rendered.push_back(render_item(*item, view, request.updated, request.now));
-        }
-    }
-    for (const auto& f : rendered) fragments.push_back(&f);
-
-    std::vector<const IcsEvent*> events;
-    std::map<std::string, IcsZoneUse> coverage;  // by TZID, so VTIMEZONEs come out sorted
-    for (const auto* f : fragments) {
-        for (const auto& e : f->events) events.push_back(&e);
-        for (const auto& use : f->zones) {
-            const auto [it, inserted] = coverage.try_emplace(use.zone.name, use);
-            if (inserted) continue;
-            it->second.first = std::min(it->second.first, use.first);
-            it->second.last = std::max(it->second.last, use.last);
-        }
-    }
-    std::sort(events.begin(), events.end(), [](const IcsEvent* a, const IcsEvent* b) {
-        return std::tie(a->start, a->uid) < std::tie(b->start, b->uid);
-    });
-
     const IcalComponent calendar{icalcomponent_new_vcalendar()};
     auto* cal = calendar.get();
     icalcomponent_add_property(cal, icalproperty_new_prodid("-//almanac//almanac//EN"));
@@ -496,26 +591,169 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
         icalcomponent_add_property(cal, x_property("X-PUBLISHED-TTL", ttl.get()));
     }
     if (view) icalcomponent_add_property(cal, x_property("X-WR-TIMEZONE", view->name));
-
-    // The calendar's own properties, then its VTIMEZONEs and VEVENTs, then its END line.
     std::string head;
-    write_component(cal, head);
-    constexpr std::string_view end = "END:VCALENDAR\r\n";
-    head.resize(head.size() - end.size());
-    for (const auto& [name, use] : coverage)
-        write_component(vtimezone_component(make_vtimezone(use.zone, use.first, use.last)).get(), head);
+    append_folded(head, "BEGIN:VCALENDAR");
+    write_properties(cal, head);
+    for (const auto& [name, use] : coverage) head += vtimezone_text(use, request.fragments);
+    return head;
+}
+
+constexpr std::string_view calendar_end = "END:VCALENDAR\r\n";
+
+// The zone a kept entry of `item` is keyed by in `view`.
+std::string_view entry_zone(const Item& item, const std::optional<Zone>& view) {
+    if (view_independent(item)) return {};
+    return view ? std::string_view(view->name) : "-";
+}
+
+// The feed (`whole_calendar`) or one event's document, whole.
+Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
+    init_libical();
+    const auto& view = request.view.zone;
+
+    // Each item's VEVENTs, from the cache when they were rendered before from the same item, zone
+    // and dates (entry_date_key).
+    std::vector<Fragment> rendered;  // without a cache
+    std::vector<const Fragment*> fragments;
+    fragments.reserve(request.items.size());
+    for (const auto* item : request.items) {
+        if (!item->event) continue;
+        const std::string_view zone = entry_zone(*item, view);
+        if (request.fragments && request.fragments->keeps(zone)) {
+            const Instant dates = entry_date_key(*item, request);
+            const Fragment* f = request.fragments->find(*item, zone, dates);
+            fragments.push_back(f ? f : &request.fragments->insert(*item, zone, dates, render_item(*item, view, request.updated, request.now, request.fragments)));
+        } else {
+            rendered.push_back(render_item(*item, view, request.updated, request.now));
+        }
+    }
+    for (const auto& f : rendered) fragments.push_back(&f);
+
+    std::vector<const IcsEvent*> events;
+    Coverage coverage;
+    for (const auto* f : fragments) {
+        for (const auto& e : f->events) events.push_back(&e);
+        add_zones(coverage, f->zones);
+    }
+    std::sort(events.begin(), events.end(), [](const IcsEvent* a, const IcsEvent* b) {
+        return std::tie(a->start, a->uid) < std::tie(b->start, b->uid);
+    });
+
     RopeBuilder rope;
-    rope.append(head);
+    rope.append(calendar_head(request, whole_calendar, coverage));
     for (const auto* e : events)
         for (const auto& piece : e->pieces) rope.share(piece);
-    rope.append(end);
+    rope.append(calendar_end);
     return std::move(rope).finish();
+}
+
+// A VEVENT of calendars being streamed: rendered (a kept fragment's), or only planned, and rendered
+// as it is written.
+struct StreamedEvent {
+    Instant start;
+    std::string_view uid;  // in `rendered`, or in `planned_uid`
+    const IcsEvent* rendered = nullptr;
+    const Item* item = nullptr;  // planned: the item, and which of plan()'s VEVENTs it is
+    std::size_t n = 0;
+    std::size_t of = 0;  // the item's VEVENTs
+    std::unique_ptr<std::string> planned_uid;
+};
+
+// An event's own document (render_event_ics in the default view) from its only VEVENT's lines.
+void write_own_document(const RenderRequest& feed_view, const PlannedEvent& p, std::string_view head, std::string_view tail,
+                        ByteSink& out) {
+    RenderRequest request;
+    request.site = feed_view.site;
+    request.feed = feed_view.feed;
+    request.fragments = feed_view.fragments;
+    request.self_url = event_url(request.site->config, *request.feed, event_slug(p.item->uid), std::nullopt);
+    std::vector<IcsZoneUse> zones;
+    cover_planned(zones, p);
+    Coverage coverage;
+    add_zones(coverage, zones);
+    out.write(calendar_head(request, false, coverage));
+    out.write(head);
+    out.write(tail);
+    out.write(calendar_end);
+}
+
+// The calendars of `requests` (one feed's views: the same items, dates and cache), streamed to their
+// outputs at once. A VEVENT not kept in the cache is only planned first (its place and the zones it
+// uses), then rendered as it is written: a 100,000-event calendar is never held whole. Its lines
+// from SUMMARY on are the same in every view and are made once for all of them; the views differ
+// in the lines up to its times (VEVENTs keep the same order in every view: they are sorted by
+// instant and UID).
+void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_calendar, const FormatViews* pass = nullptr) {
+    init_libical();
+    const RenderRequest& first = requests.front();
+    std::vector<StreamedEvent> events;
+    std::vector<Coverage> coverage(requests.size());
+    for (const auto* item : first.items) {
+        if (!item->event) continue;
+        const std::string_view zone = entry_zone(*item, first.view.zone);
+        if (zone.empty() && first.fragments && first.fragments->keeps(zone)) {
+            // The same VEVENTs in every view, kept.
+            const Instant dates = entry_date_key(*item, first);
+            const Fragment* f = first.fragments->find(*item, zone, dates);
+            if (!f) f = &first.fragments->insert(*item, zone, dates, render_item(*item, first.view.zone, first.updated, first.now, first.fragments));
+            for (auto& c : coverage) add_zones(c, f->zones);
+            for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, 0, nullptr});
+            continue;
+        }
+        for (std::size_t v = 0; v < requests.size(); ++v) {
+            std::vector<IcsZoneUse> zones;
+            auto planned = plan(*item, requests[v].view.zone);
+            for (const auto& p : planned) cover_planned(zones, p);
+            add_zones(coverage[v], zones);
+            if (v > 0) continue;
+            for (std::size_t n = 0; n < planned.size(); ++n) {
+                auto uid = std::make_unique<std::string>(std::move(planned[n].uid));
+                events.push_back({planned[n].start.instant, *uid, nullptr, item, n, planned.size(), std::move(uid)});
+            }
+        }
+    }
+    std::sort(events.begin(), events.end(), [](const StreamedEvent& a, const StreamedEvent& b) {
+        return std::tie(a.start, a.uid) < std::tie(b.start, b.uid);
+    });
+
+    for (std::size_t v = 0; v < requests.size(); ++v) requests[v].out->write(calendar_head(requests[v], whole_calendar, coverage[v]));
+    for (const auto& e : events) {
+        if (e.rendered) {
+            for (const auto& request : requests)
+                for (const auto& piece : e.rendered->pieces) request.out->write(*piece);
+            continue;
+        }
+        const std::string tail = vevent_tail(*e.item, first.now);
+        for (const auto& request : requests) {
+            const auto planned = plan(*e.item, request.view.zone);
+            const std::string head = vevent_head(planned.at(e.n), first.updated, first.now);
+            request.out->write(head);
+            request.out->write(tail);
+            // The event's own document shares these lines (its view is the default one).
+            if (pass && pass->own_document && e.of == 1 && !request.view.zone)
+                pass->own_document(*e.item, [&](ByteSink& out) { write_own_document(request, planned.front(), head, tail, out); });
+        }
+    }
+    for (const auto& request : requests) request.out->write(calendar_end);
 }
 
 }  // namespace
 
-Rope render_ics(const RenderRequest& request) { return render_calendar(request, true); }
+Rope render_ics(const RenderRequest& request) {
+    if (!request.out) return render_calendar(request, true);
+    stream_calendars({request}, true);
+    return {};
+}
 
-Rope render_event_ics(const RenderRequest& request) { return render_calendar(request, false); }
+void render_ics_views(const std::vector<FormatViews>& formats) {
+    for (const auto& f : formats)
+        if (!f.views.empty()) stream_calendars(f.views, true, &f);
+}
+
+Rope render_event_ics(const RenderRequest& request) {
+    if (!request.out) return render_calendar(request, false);
+    stream_calendars({request}, false);
+    return {};
+}
 
 }  // namespace almanac

@@ -13,6 +13,10 @@ namespace almanac {
 // recurring events keep their own TZID so that every instant is the same as in the default view.
 Rope render_ics(const RenderRequest& request);
 
+// The feed in several views at once, streamed (ViewsRenderer): each request's `out` receives what
+// render_ics would for it; the VEVENT lines the views share are made once.
+void render_ics_views(const std::vector<FormatViews>& formats);
+
 // One event's own document (SPEC §5 `GET /{feed}/{event}.ics`, for "add to calendar"): the VEVENTs
 // of request.items (one item; a recurring event's whole series) with the VTIMEZONEs they use, in the
 // same view forms and bytes as in the feed, under a VCALENDAR without the feed's name, description

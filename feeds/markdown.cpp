@@ -796,14 +796,18 @@ public:
 
     void write(std::string_view s) {
         flush_breaks();
-        for (char c : s) {
-            if (c == '\n') {
-                out_ += '\n';
-                at_line_start_ = true;
-            } else {
-                if (at_line_start_) start_line();
-                out_ += c;
+        // Line by line, each appended whole after its prefix (byte by byte, this was a tenth of
+        // reading a site).
+        while (!s.empty()) {
+            const std::size_t end = s.find('\n');
+            if (const std::string_view line = s.substr(0, end); !line.empty()) {
+                start_line();
+                out_ += line;
             }
+            if (end == std::string_view::npos) break;
+            out_ += '\n';
+            at_line_start_ = true;
+            s.remove_prefix(end + 1);
         }
     }
 

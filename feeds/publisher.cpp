@@ -95,12 +95,12 @@ std::vector<std::optional<Zone>> prerendered_views(const SiteConfig& config) {
 
 namespace {
 
-// Renders already selected items; the selection and the dates do not depend on format or zone.
-Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
-                         const std::vector<const Item*>& items, Instant updated, Instant now,
-                         FragmentCache* fragments = nullptr) {
+RenderRequest selected_request(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
+                               const std::vector<const Item*>& items, Instant updated, Instant now,
+                               FragmentCache* fragments, ByteSink* out) {
     RenderRequest request;
     request.fragments = fragments;
+    request.out = out;
     request.site = &site;
     request.feed = &feed;
     request.items = items;
@@ -108,6 +108,14 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     request.self_url = view_url(site.config, feed, format, view);
     request.updated = updated;
     request.now = now;
+    return request;
+}
+
+// Renders already selected items; the selection and the dates do not depend on format or zone.
+Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
+                         const std::vector<const Item*>& items, Instant updated, Instant now,
+                         FragmentCache* fragments = nullptr, ByteSink* out = nullptr) {
+    const RenderRequest request = selected_request(site, feed, format, view, items, updated, now, fragments, out);
     const OutputFormat& f = output_format(format);
     Document doc;
     // The next render of this view asks for its entries in (nearly) the same order.
@@ -115,15 +123,17 @@ Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat fo
     doc.body = f.render(request);
     if (fragments) fragments->end_pass();
     doc.media_type = f.media_type;
-    doc.etag = strong_etag(doc.body);
+    if (!out) doc.etag = strong_etag(doc.body);
     return doc;
 }
 
 // One event's document, from the feed's selection and "updated" (so that its VEVENTs are the feed's).
 Document render_event_selected(const Site& site, const FeedConfig& feed, const Item& item, const std::optional<Zone>& zone,
-                               Instant updated, Instant now, FragmentCache* fragments = nullptr) {
+                               Instant updated, Instant now, FragmentCache* fragments = nullptr,
+                               ByteSink* out = nullptr) {
     RenderRequest request;
     request.fragments = fragments;
+    request.out = out;
     request.site = &site;
     request.feed = &feed;
     request.items = {&item};
@@ -134,7 +144,7 @@ Document render_event_selected(const Site& site, const FeedConfig& feed, const I
     Document doc;
     doc.body = render_event_ics(request);
     doc.media_type = output_format(FeedFormat::ics).media_type;
-    doc.etag = strong_etag(doc.body);
+    if (!out) doc.etag = strong_etag(doc.body);
     return doc;
 }
 
@@ -236,31 +246,102 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         selections.push_back({feeds[i], std::move(items), updated});
     }
 
+    // Each document to the sink, or rendered into control.open's output: `render` is given the
+    // output to render into (null: none) and returns the document.
+    const auto deliver = [&sink, &control](std::string path, const auto& render) {
+        if (!control.open) return sink(std::move(path), render(nullptr));
+        const auto out = control.open(path);
+        render(out.get());
+        out->close();
+    };
     // Local caches when none is kept: the views of a feed still share their zone-free entries.
     FragmentStore local(false);
     FragmentStore& store = control.fragments ? *control.fragments : local;
     std::vector<std::function<void()>> tasks;
-    for (const auto& s : selections)
+    for (const auto& s : selections) {
+        // A format's documents, one view after another, then (for a calendar, with control.events)
+        // each event's own document.
+        const auto views_of = [&site, &deliver, &views, &s, &options](FeedFormat format, FragmentCache* cache) {
+            for (const auto& zone : views)
+                deliver(document_path(*s.feed, format, zone), [&](ByteSink* out) {
+                    return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
+                });
+        };
+        // The events whose own documents are published: a repeated UID's slug is published once,
+        // for the event find_event gives.
+        const auto published_events = [&s] {
+            std::set<const Item*> out;
+            std::set<std::string> slugs;
+            for (const auto* item : s.items)
+                if (item->event && slugs.insert(event_slug(item->uid)).second) out.insert(item);
+            return out;
+        };
+        const auto events_of = [&site, &deliver, &control, &s, &options](FeedFormat format, FragmentCache* cache,
+                                                                         const std::set<const Item*>& owners,
+                                                                         const std::set<const Item*>& done) {
+            if (!control.events || format != FeedFormat::ics) return;
+            // After the feed's views, whose entries the cache now holds.
+            for (const auto* item : s.items)
+                if (owners.contains(item) && !done.contains(item))
+                    deliver(event_document_path(*s.feed, event_slug(item->uid), std::nullopt), [&](ByteSink* out) {
+                        return render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache, out);
+                    });
+        };
+        // Streamed, the formats with the same ViewsRenderer are one task that renders all their
+        // views at once (what they share is made once); other formats are a task each.
+        std::vector<std::pair<ViewsRenderer, std::vector<FeedFormat>>> groups;
         for (const auto format : s.feed->formats) {
-            FragmentCache* cache = &store.cache(s.feed->name, format);  // looked up here, not in the tasks
-            const bool events = control.events && format == FeedFormat::ics;
-            tasks.emplace_back([&site, &sink, &views, &s, &options, format, cache, events] {
-                for (const auto& zone : views)
-                    sink(document_path(*s.feed, format, zone),
-                         render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache));
-                if (!events) return;
-                // After the feed's views, whose entries the cache now holds; a repeated UID's slug
-                // is published once, for the event find_event gives.
-                std::set<std::string> slugs;
-                for (const auto* item : s.items)
-                    if (item->event)
-                        if (auto slug = event_slug(item->uid); slugs.insert(slug).second)
-                            sink(event_document_path(*s.feed, slug, std::nullopt),
-                                 render_event_selected(site, *s.feed, *item, std::nullopt, s.updated, options.now, cache));
+            const ViewsRenderer renderer = control.open ? output_format(format).render_views : nullptr;
+            const auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return renderer && g.first == renderer; });
+            if (group == groups.end())
+                groups.push_back({renderer, {format}});
+            else
+                group->second.push_back(format);
+        }
+        for (auto& [renderer, formats] : groups) {
+            std::vector<FragmentCache*> caches;  // looked up here, not in the tasks
+            for (const auto format : formats) caches.push_back(&store.cache(s.feed->name, format));
+            tasks.emplace_back([&site, &control, &views, &s, &options, views_of, published_events, events_of, renderer, formats, caches] {
+                const std::set<const Item*> publish = control.events ? published_events() : std::set<const Item*>();
+                std::set<const Item*> done;  // those the pass wrote
+                if (!renderer) {
+                    views_of(formats.front(), caches.front());
+                    events_of(formats.front(), caches.front(), publish, done);
+                    return;
+                }
+                std::vector<std::unique_ptr<DocumentOutput>> outs;
+                std::vector<FormatViews> requests;
+                for (std::size_t f = 0; f < formats.size(); ++f) {
+                    requests.push_back({formats[f], {}, {}});
+                    if (control.events && formats[f] == FeedFormat::ics)
+                        requests.back().own_document = [&](const Item& item, const std::function<void(ByteSink&)>& write) {
+                            if (!publish.contains(&item)) return;
+                            const auto out = control.open(event_document_path(*s.feed, event_slug(item.uid), std::nullopt));
+                            write(*out);
+                            out->close();
+                            done.insert(&item);
+                        };
+                    for (const auto& zone : views) {
+                        outs.push_back(control.open(document_path(*s.feed, formats[f], zone)));
+                        requests.back().views.push_back(selected_request(site, *s.feed, formats[f], FeedView{zone, {}, {}}, s.items,
+                                                                         s.updated, options.now, caches[f], outs.back().get()));
+                    }
+                }
+                renderer(requests);
+                for (const auto& out : outs) out->close();
+                for (std::size_t f = 0; f < formats.size(); ++f) events_of(formats[f], caches[f], publish, done);
             });
         }
+    }
     if (control.index)
-        tasks.emplace_back([&] { sink(std::string(index_document_path), render_index_document(site, std::nullopt, options, control.occurrences)); });
+        tasks.emplace_back([&] {
+            deliver(std::string(index_document_path), [&](ByteSink* out) {
+                Document doc = render_index_document(site, std::nullopt, options, control.occurrences);
+                if (out)
+                    for (const auto& piece : doc.body.pieces()) out->write(*piece);
+                return doc;
+            });
+        });
     if (control.run) {
         control.run(tasks);
     } else {

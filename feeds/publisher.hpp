@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -87,6 +88,14 @@ private:
     std::map<std::pair<std::string, FeedFormat>, FragmentCache> caches_;
 };
 
+// A document written as it is rendered (PublishControl::open): its bytes in order, then close().
+// Destroyed without close(), it was abandoned (a render threw).
+class DocumentOutput : public ByteSink {
+public:
+    virtual ~DocumentOutput() = default;
+    virtual void close() = 0;
+};
+
 // Runs every task and returns when all are done. The pure library runs them one after another;
 // a caller with threads may run them at once: they share nothing but the site and the sink.
 using TaskRunner = std::function<void(std::vector<std::function<void()>>& tasks)>;
@@ -104,9 +113,14 @@ struct PublishControl {
     // Also each event's own document (event_document_path), in the default view only: `almanac build`
     // writes them; `serve` renders them on request, so that a rebuild does not render one per event.
     bool events = false;
+    // When set, each document is rendered straight into the output this gives for its document_path
+    // instead of being handed to the sink whole: `almanac build` holds one entry of a feed at a time,
+    // not its whole document (a 100,000-event calendar is 280 MB). Called from the tasks' threads.
+    std::function<std::unique_ptr<DocumentOutput>(const std::string& path)> open;
 };
 
-// Every feed's documents (as publish_feed), the events' own documents with control.events, and then the index page, handed to `sink` with their
+// Every feed's documents (as publish_feed), the events' own documents with control.events, and then
+// the index page, handed to `sink` (or written to control.open's outputs) with their
 // document_path()s and index_document_path. The work is one task per feed and format (its default
 // and pre-rendered views) plus one for the index page; with a parallel `run`, `sink` is called
 // from its threads, at the same time, in no fixed order.

@@ -14,10 +14,10 @@ namespace almanac {
 
 const std::vector<OutputFormat>& output_formats() {
     static const std::vector<OutputFormat> table{
-        {FeedFormat::ics, "ics", "text/calendar; charset=utf-8", render_ics},
-        {FeedFormat::rss, "rss", "application/rss+xml; charset=utf-8", render_rss},
-        {FeedFormat::atom, "atom", "application/atom+xml; charset=utf-8", render_atom},
-        {FeedFormat::json, "json", "application/feed+json; charset=utf-8", render_json_feed},
+        {FeedFormat::ics, "ics", "text/calendar; charset=utf-8", render_ics, render_ics_views},
+        {FeedFormat::rss, "rss", "application/rss+xml; charset=utf-8", render_rss, render_syndication_views},
+        {FeedFormat::atom, "atom", "application/atom+xml; charset=utf-8", render_atom, render_syndication_views},
+        {FeedFormat::json, "json", "application/feed+json; charset=utf-8", render_json_feed, render_syndication_views},
     };
     return table;
 }

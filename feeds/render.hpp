@@ -2,6 +2,7 @@
 // (Hugo's outputFormat: name, extension, media type, renderer) that the builder and server share.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,16 @@ struct FeedView {
     std::vector<std::string> kinds;  // ?kind=
 };
 
+// Where a renderer puts a document's bytes as they are made, in order, when it is asked to stream
+// them (RenderRequest::out): the caller decides what a write does (`almanac build` writes a file).
+class ByteSink {
+public:
+    virtual void write(std::string_view bytes) = 0;
+
+protected:
+    ~ByteSink() = default;
+};
+
 // Everything a renderer needs besides the site: the feed, its items (already selected and ordered),
 // the view, and the absolute URL the document is served at (for rel=self links).
 struct RenderRequest {
@@ -34,16 +45,64 @@ struct RenderRequest {
     Instant now = Instant::max();  // the publishing instant: item dates after it are not stated (item_updated)
     // Entries rendered before, for this feed and format (feeds/fragments.hpp); null renders all.
     FragmentCache* fragments = nullptr;
+    // Null: the renderer returns the document. Else its bytes go to `out` as each entry is made and
+    // the renderer returns an empty rope, so that a caller writing a 280 MB calendar holds one entry
+    // of it at a time rather than all of it.
+    ByteSink* out = nullptr;
+};
+
+// A renderer's document as it is assembled: a rope (RopeBuilder), or bytes handed to a ByteSink.
+class DocumentBuilder {
+public:
+    explicit DocumentBuilder(ByteSink* out) : out_(out) {}
+    DocumentBuilder& append(std::string_view text) {
+        if (out_)
+            out_->write(text);
+        else
+            rope_.append(text);
+        return *this;
+    }
+    DocumentBuilder& share(const Piece& piece) {
+        if (!out_)
+            rope_.share(piece);
+        else if (piece)
+            out_->write(*piece);
+        return *this;
+    }
+    // The rope; empty when the bytes went to the sink.
+    Rope finish() && { return std::move(rope_).finish(); }
+
+private:
+    ByteSink* out_;
+    RopeBuilder rope_;
 };
 
 // A document's bytes: its own head and tail, and its entries shared with the fragment cache.
 using Renderer = Rope (*)(const RenderRequest&);
+
+// One format's views of a feed, for a ViewsRenderer: requests for the same feed, items, dates and
+// fragment cache (the format's), each with its own view, self_url and out (set).
+struct FormatViews {
+    FeedFormat format;
+    std::vector<RenderRequest> views;
+    // Calendars: when set, the pass also hands over each event's own document (render_event_ics in
+    // the default view) that it can make from the lines it writes anyway (an event of one VEVENT that
+    // the cache does not keep): `own_document(item, write)` calls `write` with where its bytes go, or
+    // does nothing for an event whose document is not wanted.
+    std::function<void(const Item&, const std::function<void(ByteSink&)>& write)> own_document;
+};
+
+// A feed's views in one or more formats, streamed at once: each out receives what the format's
+// Renderer gives for its request, while what the views and formats share is made once. The
+// publisher gives a ViewsRenderer, in one pass, every format of a feed whose render_views it is.
+using ViewsRenderer = void (*)(const std::vector<FormatViews>& formats);
 
 struct OutputFormat {
     FeedFormat format;
     std::string_view extension;   // "ics"
     std::string_view media_type;  // "text/calendar; charset=utf-8"
     Renderer render;
+    ViewsRenderer render_views = nullptr;  // null: each view of the format is rendered on its own
 };
 
 // The formats, in the order of FeedFormat.

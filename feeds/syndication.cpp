@@ -166,7 +166,8 @@ struct EntryText {
     std::string content_html;
 };
 
-EntryText entry_text(const Item& item, const Zone& zone) {
+// `with_body` false: an event's content is its facts alone (its body is written apart: stream_views).
+EntryText entry_text(const Item& item, const Zone& zone, bool with_body = true) {
     if (!item.event) return {item.summary, html_escape(item.summary), item.html};
     std::string facts_text;
     std::string facts_html = "<p>";
@@ -187,12 +188,11 @@ EntryText entry_text(const Item& item, const Zone& zone) {
     EntryText text;
     text.summary_text = item.summary.empty() ? facts_text : facts_text + "\n\n" + item.summary;
     text.summary_html = item.summary.empty() ? facts_html : facts_html + "<p>" + html_escape(item.summary) + "</p>\n";
-    text.content_html = facts_html + item.html;
+    text.content_html = with_body ? facts_html + item.html : std::move(facts_html);
     return text;
 }
 
-void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone) {
-    const EntryText text = entry_text(item, zone);
+void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const EntryText& text) {
     xml.open("item");
     xml.text_element("title", entry_title(item));
     xml.text_element("link", item.permalink);
@@ -207,8 +207,7 @@ void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& reque
     xml.close();
 }
 
-void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const Zone& zone) {
-    const EntryText text = entry_text(item, zone);
+void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const EntryText& text) {
     xml.open("entry");
     xml.text_element("id", entry_id(item, request.site->config.site));
     xml.text_element("title", entry_title(item), {{"type", "text"}});
@@ -254,7 +253,7 @@ std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, s
 // rendered before from the same item, zone (events only: a post says nothing zoned) and dates
 // (entry_date_key); else render(). `escaped_body` gives item.html as the format writes it.
 template <class Render, class Body>
-void add_entry(RopeBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
+void add_entry(DocumentBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
                const Render& render, const Body& escaped_body) {
     const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
     const auto make = [&] {
@@ -265,7 +264,12 @@ void add_entry(RopeBuilder& rope, const RenderRequest& request, const Item& item
     const auto add = [&](const std::vector<Piece>& pieces) {
         for (const auto& piece : pieces) rope.share(piece);
     };
-    if (!request.fragments || !request.fragments->keeps(key)) return add(make());
+    if (!request.fragments || !request.fragments->keeps(key)) {
+        // Streamed and not kept: where pieces are cut does not matter, so the bytes go as they are.
+        if (!request.out) return add(make());
+        rope.append(render());
+        return;
+    }
     const Instant dates = entry_date_key(item, request);
     if (const Fragment* f = request.fragments->find(item, key, dates)) return add(f->pieces);
     Fragment f;
@@ -275,7 +279,7 @@ void add_entry(RopeBuilder& rope, const RenderRequest& request, const Item& item
 
 // Every entry's pieces, in order, into `rope`, with `separator` between entries.
 template <class Render, class Body>
-void add_entries(RopeBuilder& rope, const RenderRequest& request, const Zone& zone, std::string_view separator,
+void add_entries(DocumentBuilder& rope, const RenderRequest& request, const Zone& zone, std::string_view separator,
                  const Render& render, const Body& escaped_body) {
     bool first = true;
     for (const Item* item : request.items) {
@@ -286,12 +290,15 @@ void add_entries(RopeBuilder& rope, const RenderRequest& request, const Zone& zo
     }
 }
 
+// item.html as an XML entry's content holds it.
+std::string xml_body(const Item& item) { return xml_escape(item.html); }
+
 // The document: the writer's bytes so far, the entries, then the closing tags.
 template <class Render>
 Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, const Render& render) {
-    RopeBuilder rope;
+    DocumentBuilder rope(request.out);
     rope.append(xml.flush());
-    add_entries(rope, request, zone, "", render, [](const Item& item) { return xml_escape(item.html); });
+    add_entries(rope, request, zone, "", render, xml_body);
     rope.append(std::move(xml).finish());
     return std::move(rope).finish();
 }
@@ -395,9 +402,11 @@ bool append_json(std::string& out, const nlohmann::ordered_json& value, std::siz
 
 }  // namespace
 
-Rope render_rss(const RenderRequest& request) {
+namespace {
+
+// The RSS document's writer, holding everything before the first entry.
+XmlWriter rss_writer(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
-    const Zone zone = view_zone(request);
     const std::string updated = format_rfc822(request.updated);
     XmlWriter xml;
     xml.open("rss", {{"version", "2.0"},
@@ -413,16 +422,18 @@ Rope render_rss(const RenderRequest& request) {
     xml.text_element("lastBuildDate", updated);
     xml.text_element("generator", generator_name);
     xml.empty_element("atom:link", {{"href", request.self_url}, {"rel", "self"}, {"type", "application/rss+xml"}});
-    return assemble(xml, request, zone, [&](const Item& item) {
-        auto entry = XmlWriter::fragment(2);  // rss > channel > item
-        write_rss_item(entry, item, request, zone);
-        return std::move(entry).take();
-    });
+    return xml;
 }
 
-Rope render_atom(const RenderRequest& request) {
+std::string rss_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
+    auto entry = XmlWriter::fragment(2);  // rss > channel > item
+    write_rss_item(entry, item, request, text);
+    return std::move(entry).take();
+}
+
+// The Atom document's writer, holding everything before the first entry.
+XmlWriter atom_writer(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
-    const Zone zone = view_zone(request);
     XmlWriter xml;
     xml.open("feed", {{"xmlns", "http://www.w3.org/2005/Atom"}, {"xml:lang", site.language}});
     xml.text_element("id", feed_id(request));
@@ -435,22 +446,61 @@ Rope render_atom(const RenderRequest& request) {
     xml.empty_element("link", {{"rel", "self"}, {"type", "application/atom+xml"}, {"href", request.self_url}});
     xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", site.base_url}});
     xml.text_element("generator", generator_name);
-    return assemble(xml, request, zone, [&](const Item& item) {
-        auto entry = XmlWriter::fragment(1);  // feed > entry
-        write_atom_entry(entry, item, request, zone);
-        return std::move(entry).take();
-    });
+    return xml;
 }
 
-Rope render_json_feed(const RenderRequest& request) {
-    using nlohmann::ordered_json;
-    const SiteInfo& site = request.site->config.site;
+std::string atom_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
+    auto entry = XmlWriter::fragment(1);  // feed > entry
+    write_atom_entry(entry, item, request, text);
+    return std::move(entry).take();
+}
+
+// A document's bytes before its first entry and after its last.
+struct Frame {
+    std::string head;
+    std::string tail;
+};
+
+Frame xml_frame(XmlWriter xml) {
+    Frame frame;
+    frame.head = xml.flush();
+    frame.tail = std::move(xml).finish();
+    return frame;
+}
+
+}  // namespace
+
+Rope render_rss(const RenderRequest& request) {
     const Zone zone = view_zone(request);
-    const auto authors = [](const std::vector<std::string>& names) {
-        ordered_json list = ordered_json::array();
-        for (const auto& name : names) list.push_back({{"name", name}});
-        return list;
-    };
+    XmlWriter xml = rss_writer(request);
+    return assemble(xml, request, zone, [&](const Item& item) { return rss_entry(request, item, entry_text(item, zone)); });
+}
+
+
+Rope render_atom(const RenderRequest& request) {
+    const Zone zone = view_zone(request);
+    XmlWriter xml = atom_writer(request);
+    return assemble(xml, request, zone, [&](const Item& item) { return atom_entry(request, item, entry_text(item, zone)); });
+}
+
+
+namespace {
+
+using nlohmann::ordered_json;
+
+// Content is valid UTF-8 by construction; `replace` keeps a stray byte in a config value from
+// throwing while the document is being built.
+std::string dump(const ordered_json& value) { return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+ordered_json json_authors(const std::vector<std::string>& names) {
+    ordered_json list = ordered_json::array();
+    for (const auto& name : names) list.push_back({{"name", name}});
+    return list;
+}
+
+// The JSON Feed document around its entries; `frame.head` alone, with its end, when it has none.
+Frame json_frame(const RenderRequest& request) {
+    const SiteInfo& site = request.site->config.site;
     ordered_json feed;
     feed["version"] = "https://jsonfeed.org/version/1.1";
     feed["title"] = feed_title(request);
@@ -458,62 +508,237 @@ Rope render_json_feed(const RenderRequest& request) {
     feed["feed_url"] = request.self_url;
     if (!request.feed->description.empty()) feed["description"] = request.feed->description;
     feed["language"] = site.language;
-    feed["authors"] = authors({feed_author(request)});
+    feed["authors"] = json_authors({feed_author(request)});
     feed["items"] = ordered_json::array();
-    // Content is valid UTF-8 by construction; `replace` keeps a stray byte in a config value from
-    // throwing while the document is being built.
-    const auto dump = [](const ordered_json& value) {
-        return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-    };
     // The feed with an empty "items" (its last member), then each entry dumped on its own and
     // indented to where dump() would have put it: the same bytes as dumping the whole feed.
     std::string out = dump(feed);
-    if (request.items.empty()) return Rope(out + "\n");
+    if (request.items.empty()) return {out + "\n", ""};
     constexpr std::string_view empty_items = "[]\n}";
     out.resize(out.size() - empty_items.size());
-    RopeBuilder rope;
-    rope.append(out).append("[\n");
-    // A JSON string's escaping does not depend on what surrounds it; the entries above write
-    // theirs with append_json_string, or with dump() when the text is not valid UTF-8.
-    const auto escaped_body = [&](const Item& item) {
-        std::string quoted;
-        if (!append_json_string(quoted, item.html)) quoted = dump(ordered_json(item.html));
-        return quoted.substr(1, quoted.size() - 2);
+    return {out + "[\n", "\n  ]\n}\n"};
+}
+
+// A JSON string's escaping does not depend on what surrounds it; the entries write theirs with
+// append_json_string, or with dump() when the text is not valid UTF-8.
+std::string json_body(const Item& item) {
+    std::string quoted;
+    if (!append_json_string(quoted, item.html)) quoted = dump(ordered_json(item.html));
+    return quoted.substr(1, quoted.size() - 2);
+}
+
+// json_entry's bytes written member by member, in the layout append_json gives the entry object;
+// false (`out` partly written) when a string is not valid UTF-8, which only dump() writes.
+bool append_json_entry(std::string& out, const RenderRequest& request, const Item& item, const EntryText& text) {
+    const SiteInfo& site = request.site->config.site;
+    bool first = true;
+    const auto key = [&](std::string_view name) {
+        out += first ? "{\n      \"" : ",\n      \"";
+        first = false;
+        out += name;
+        out += "\": ";
     };
+    const auto member = [&](std::string_view name, std::string_view value) {
+        key(name);
+        return append_json_string(out, value);
+    };
+    if (!member("id", entry_id(item, site)) || !member("url", item.permalink)) return false;
+    if (item.event && !item.event->url.empty() && !member("external_url", item.event->url)) return false;
+    if (!member("title", entry_title(item)) || !member("content_html", text.content_html)) return false;
+    if (!text.summary_text.empty() && !member("summary", text.summary_text)) return false;
+    if (!member("date_published", format_rfc3339(entry_published(item, request))) ||
+        !member("date_modified", format_rfc3339(entry_updated(item, request))))
+        return false;
+    if (const auto categories = item_categories(item); !categories.empty()) {
+        key("tags");
+        out += "[\n";
+        for (std::size_t i = 0; i < categories.size(); ++i) {
+            out += i == 0 ? "        " : ",\n        ";
+            if (!append_json_string(out, categories[i])) return false;
+        }
+        out += "\n      ]";
+    }
+    if (!item.authors.empty()) {
+        key("authors");
+        out += "[\n";
+        for (std::size_t i = 0; i < item.authors.size(); ++i) {
+            out += i == 0 ? "        {\n          \"name\": " : ",\n        {\n          \"name\": ";
+            if (!append_json_string(out, item.authors[i])) return false;
+            out += "\n        }";
+        }
+        out += "\n      ]";
+    }
+    out += "\n    }";
+    return true;
+}
+
+std::string json_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
+    // Written directly, without building the object (which took a third of the entry's cost).
+    if (std::string direct = "    "; append_json_entry(direct, request, item, text)) {
+        direct.shrink_to_fit();  // kept with the document: no slack from its growth
+        return direct;
+    }
+    const SiteInfo& site = request.site->config.site;
+    ordered_json entry;
+    entry["id"] = entry_id(item, site);
+    entry["url"] = item.permalink;
+    if (item.event && !item.event->url.empty()) entry["external_url"] = item.event->url;
+    entry["title"] = entry_title(item);
+    entry["content_html"] = text.content_html;
+    if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
+    entry["date_published"] = format_rfc3339(entry_published(item, request));
+    entry["date_modified"] = format_rfc3339(entry_updated(item, request));
+    if (const auto categories = item_categories(item); !categories.empty()) entry["tags"] = categories;
+    if (!item.authors.empty()) entry["authors"] = json_authors(item.authors);
+    // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written
+    // directly in dump()'s layout (its serializer was a third of the feed's cost); dump() and
+    // re-indenting remain for text with invalid UTF-8, which dump() replaces.
+    if (std::string direct = "    "; append_json(direct, entry, 4)) {
+        direct.shrink_to_fit();  // kept with the document: no slack from its growth
+        return direct;
+    }
+    // JSON strings hold no raw line breaks, so every "\n" is a line of the layout.
+    const std::string flat = dump(entry);
+    std::string indented = "    ";
+    indented.reserve(flat.size() + flat.size() / 8);
+    for (const char c : flat) {
+        indented += c;
+        if (c == '\n') indented += "    ";
+    }
+    return indented;
+}
+
+// Where a JSON entry's "content_html" string ends (at its closing quote). Its key can only be the
+// member's: in a string value a quote is escaped.
+std::size_t json_content_end(std::string_view entry) {
+    constexpr std::string_view key = "\"content_html\": \"";
+    std::size_t at = entry.find(key);
+    if (at == std::string_view::npos) return at;
+    for (at += key.size(); at < entry.size(); ++at) {
+        if (entry[at] == '"') return at;
+        if (entry[at] == '\\') ++at;
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace
+
+Rope render_json_feed(const RenderRequest& request) {
+    const Zone zone = view_zone(request);
+    const Frame frame = json_frame(request);
+    DocumentBuilder rope(request.out);
+    rope.append(frame.head);
+    if (request.items.empty()) return std::move(rope).finish();
     add_entries(
-        rope, request, zone, ",\n", [&](const Item& item) {
-            const EntryText text = entry_text(item, zone);
-            ordered_json entry;
-            entry["id"] = entry_id(item, site);
-            entry["url"] = item.permalink;
-            if (item.event && !item.event->url.empty()) entry["external_url"] = item.event->url;
-            entry["title"] = entry_title(item);
-            entry["content_html"] = text.content_html;
-            if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
-            entry["date_published"] = format_rfc3339(entry_published(item, request));
-            entry["date_modified"] = format_rfc3339(entry_updated(item, request));
-            if (const auto categories = item_categories(item); !categories.empty()) entry["tags"] = categories;
-            if (!item.authors.empty()) entry["authors"] = authors(item.authors);
-            // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written
-            // directly in dump()'s layout (its serializer was a third of the feed's cost); dump() and
-            // re-indenting remain for text with invalid UTF-8, which dump() replaces.
-            if (std::string direct = "    "; append_json(direct, entry, 4)) {
-                direct.shrink_to_fit();  // kept with the document: no slack from its growth
-                return direct;
-            }
-            // JSON strings hold no raw line breaks, so every "\n" is a line of the layout.
-            const std::string flat = dump(entry);
-            std::string indented = "    ";
-            indented.reserve(flat.size() + flat.size() / 8);
-            for (const char c : flat) {
-                indented += c;
-                if (c == '\n') indented += "    ";
-            }
-            return indented;
-        },
-        escaped_body);
-    rope.append("\n  ]\n}\n");
+        rope, request, zone, ",\n", [&](const Item& item) { return json_entry(request, item, entry_text(item, zone)); }, json_body);
+    rope.append(frame.tail);
     return std::move(rope).finish();
+}
+
+
+namespace {
+
+// How a format's entries go into a document streamed by render_syndication_views.
+struct EntryFormat {
+    std::string (*entry)(const RenderRequest&, const Item&, const EntryText&);
+    std::string_view separator;
+    std::string (*escaped_body)(const Item&);                 // add_entry's
+    std::optional<std::string> (*spliced_body)(const Item&);  // item.html in the content; nullopt: not cut out
+    std::size_t (*content_end)(std::string_view entry);       // where the content ends; npos: not found
+};
+
+std::optional<std::string> xml_spliced_body(const Item& item) { return xml_body(item); }
+
+std::optional<std::string> json_spliced_body(const Item& item) {
+    std::string quoted;
+    if (!append_json_string(quoted, item.html)) return std::nullopt;
+    return quoted.substr(1, quoted.size() - 2);
+}
+
+EntryFormat entry_format(FeedFormat format) {
+    switch (format) {
+        case FeedFormat::rss:
+            return {rss_entry, "", xml_body, xml_spliced_body,
+                    [](std::string_view entry) { return entry.rfind("</content:encoded>"); }};
+        case FeedFormat::atom:
+            return {atom_entry, "", xml_body, xml_spliced_body, [](std::string_view entry) { return entry.rfind("</content>"); }};
+        case FeedFormat::json: break;
+        case FeedFormat::ics: break;
+    }
+    return {json_entry, ",\n", json_body, json_spliced_body, json_content_end};
+}
+
+Frame frame(FeedFormat format, const RenderRequest& request) {
+    switch (format) {
+        case FeedFormat::rss: return xml_frame(rss_writer(request));
+        case FeedFormat::atom: return xml_frame(atom_writer(request));
+        case FeedFormat::json: break;
+        case FeedFormat::ics: break;
+    }
+    return json_frame(request);
+}
+
+}  // namespace
+
+// Each view's entry text (its "when and where" lines) is made once for all formats; a post's entry
+// is the same in every view (add_entry keeps it). An event's body (item.html, escaped for the
+// format) is escaped once per kind of escaping for all views and formats: each view's entry is made
+// with the facts alone as its content, and the body is written where that content ends. Escaping
+// goes byte by byte and the facts end with an ASCII line break, so the bytes are those of the
+// whole entry.
+void render_syndication_views(const std::vector<FormatViews>& formats) {
+    if (formats.empty() || formats.front().views.empty()) return;
+    std::vector<EntryFormat> kinds;
+    std::vector<std::vector<Frame>> frames(formats.size());
+    for (std::size_t f = 0; f < formats.size(); ++f) {
+        kinds.push_back(entry_format(formats[f].format));
+        for (const auto& request : formats[f].views) {
+            frames[f].push_back(frame(formats[f].format, request));
+            request.out->write(frames[f].back().head);
+        }
+    }
+    std::vector<Zone> zones;
+    for (const auto& request : formats.front().views) zones.push_back(view_zone(request));
+    const auto& items = formats.front().views.front().items;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const Item& item = *items[i];
+        if (i > 0)
+            for (std::size_t f = 0; f < formats.size(); ++f)
+                for (const auto& request : formats[f].views) request.out->write(kinds[f].separator);
+        // Each body escaping once (RSS and Atom share theirs).
+        std::vector<std::pair<std::optional<std::string> (*)(const Item&), std::optional<std::string>>> bodies;
+        const auto spliced = [&](std::optional<std::string> (*escape)(const Item&)) -> const std::optional<std::string>& {
+            for (const auto& [kind, body] : bodies)
+                if (kind == escape) return body;
+            return bodies.emplace_back(escape, escape(item)).second;
+        };
+        for (std::size_t v = 0; v < zones.size(); ++v) {
+            const Zone& zone = zones[v];
+            std::optional<EntryText> facts;  // the entry's text with the facts alone as its content
+            for (std::size_t f = 0; f < formats.size(); ++f) {
+                const RenderRequest& request = formats[f].views[v];
+                const EntryFormat& kind = kinds[f];
+                if (item.event) {
+                    if (const auto& body = spliced(kind.spliced_body)) {
+                        if (!facts) facts = entry_text(item, zone, false);
+                        const std::string bytes = kind.entry(request, item, *facts);
+                        if (const std::size_t end = kind.content_end(bytes); end != std::string::npos) {
+                            request.out->write(std::string_view(bytes).substr(0, end));
+                            request.out->write(*body);
+                            request.out->write(std::string_view(bytes).substr(end));
+                            continue;
+                        }
+                    }
+                }
+                DocumentBuilder builder(request.out);
+                add_entry(
+                    builder, request, item, zone, [&] { return kind.entry(request, item, entry_text(item, zone)); },
+                    kind.escaped_body);
+            }
+        }
+    }
+    for (std::size_t f = 0; f < formats.size(); ++f)
+        for (std::size_t v = 0; v < formats[f].views.size(); ++v) formats[f].views[v].out->write(frames[f][v].tail);
 }
 
 }  // namespace almanac

@@ -11,4 +11,9 @@ Rope render_rss(const RenderRequest& request);
 Rope render_atom(const RenderRequest& request);
 Rope render_json_feed(const RenderRequest& request);
 
+// A feed's RSS, Atom and JSON Feed documents in several views at once, streamed (ViewsRenderer): each
+// out receives what the format's renderer gives for its request; what views and formats share (an
+// event's "when and where" text in a zone, its escaped body) is made once.
+void render_syndication_views(const std::vector<FormatViews>& formats);
+
 }  // namespace almanac

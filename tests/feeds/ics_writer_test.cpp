@@ -142,6 +142,38 @@ TEST(IcsWriter, CalendarProperties) {
     EXPECT_TRUE(has(ev, "STATUS:CONFIRMED"));
 }
 
+// A single event's lines up to its times are written without libical's property objects: these
+// are libical's bytes (almanac wrote them through libical before), folding and escaping included.
+TEST(IcsWriter, SingleEventHeadsAreLibicalsBytes) {
+    const Site site = make_site(
+        {{"long.md", event("title: Long\nuid: \"a-very-long-uid,with;commas;and\\\\backslashes-and-more-text-to-fold-beyond-"
+                           "seventy-five-octets@example.org\"\nstart: 2024-03-01T10:00\nduration: PT1H\nsequence: 3\n"
+                           "status: tentative\n")},
+         {"day.md", event("title: Day\nstart: 2024-05-01\n")},
+         {"utc.md", event("title: Utc\nstart: 2024-05-01T10:00Z\nend: 2024-05-01T11:30:15Z\nlastmod: 2024-04-01T08:09:10Z\n")},
+         {"cancel.md", event("title: Cancelled\nstart: 2024-06-01T10:00\ntimezone: America/Argentina/ComodRivadavia\n"
+                             "duration: PT2H\nstatus: cancelled\n")}});
+    const std::string view = render(site, "America/Argentina/ComodRivadavia");
+    for (const char* head : {
+             "BEGIN:VEVENT\r\nUID:a-very-long-uid\\,with\\;commas\\;and\\\\backslashes-and-more-text-to-fold-b\r\n "
+             "eyond-seventy-five-octets@example.org\r\nDTSTAMP:20250101T000000Z\r\nSEQUENCE:3\r\nSTATUS:TENTATIVE\r\n"
+             "DTSTART;TZID=America/Argentina/ComodRivadavia:20240301T060000\r\n"
+             "DTEND;TZID=America/Argentina/ComodRivadavia:20240301T070000\r\nSUMMARY:Long\r\n",
+             "BEGIN:VEVENT\r\nUID:events/day@example.org\r\nDTSTAMP:20250101T000000Z\r\nSEQUENCE:0\r\n"
+             "STATUS:CONFIRMED\r\nDTSTART;VALUE=DATE:20240501\r\nDTEND;VALUE=DATE:20240502\r\nSUMMARY:Day\r\n",
+             "BEGIN:VEVENT\r\nUID:events/utc@example.org\r\nDTSTAMP:20240401T080910Z\r\nSEQUENCE:0\r\n"
+             "STATUS:CONFIRMED\r\nDTSTART;TZID=America/Argentina/ComodRivadavia:20240501T070000\r\n"
+             "DTEND;TZID=America/Argentina/ComodRivadavia:20240501T083015\r\nSUMMARY:Utc\r\n",
+             "BEGIN:VEVENT\r\nUID:events/cancel@example.org\r\nDTSTAMP:20250101T000000Z\r\nSEQUENCE:0\r\n"
+             "STATUS:CANCELLED\r\nDTSTART;TZID=America/Argentina/ComodRivadavia:20240601T100000\r\n"
+             "DTEND;TZID=America/Argentina/ComodRivadavia:20240601T120000\r\nSUMMARY:Cancelled\r\n"})
+        EXPECT_NE(view.find(head), std::string::npos) << head;
+    const std::string own = render(site);
+    EXPECT_NE(own.find("DTSTART:20240501T100000Z\r\nDTEND:20240501T113015Z\r\n"), std::string::npos);
+    EXPECT_NE(own.find("DTSTART;TZID=Europe/Berlin:20240301T100000\r\nDTEND;TZID=Europe/Berlin:20240301T110000\r\n"),
+              std::string::npos);
+}
+
 TEST(IcsWriter, CrlfAndFoldingNeverSplitUtf8) {
     std::string title;
     while (title.size() < 200) title += "東京";

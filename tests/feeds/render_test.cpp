@@ -311,6 +311,58 @@ TEST(Publisher, EventDocumentsHoldTheFeedsVevents) {
     EXPECT_EQ(publish_site(f.site, options).size(), 10u);  // not without control.events
 }
 
+// A DocumentOutput that keeps what is written to it, for the streamed documents' tests.
+class StringOutput final : public DocumentOutput {
+public:
+    StringOutput(std::map<std::string, std::string>& documents, std::string path)
+        : documents_(documents), path_(std::move(path)) {}
+    void write(std::string_view bytes) override { bytes_ += bytes; }
+    void close() override { EXPECT_TRUE(documents_.emplace(path_, std::move(bytes_)).second) << path_; }
+
+private:
+    std::map<std::string, std::string>& documents_;
+    std::string path_;
+    std::string bytes_;
+};
+
+TEST(Publisher, StreamedDocumentsAreTheDocuments) {
+    Fixture f;
+    // Bodies that each format escapes (written apart from each view's entry when streamed), one of
+    // them not valid UTF-8.
+    f.site = with_edit(f.site, "events/b.md", [](Item& item) {
+        item.html = "<p>Tom &amp; \"Jerry\" — ‘quoted’, \\ \x01 </content>" + std::string(300, 'x') + "</p>\n";
+        item.text = "Tom & \"Jerry\"";
+    });
+    f.site = with_edit(f.site, "events/a.md", [](Item& item) { item.html = "<p>bad \xff byte</p>"; });
+    f.site.config.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}},
+                           {"blog", "B", "", {"blog"}, {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}},
+                           {"none", "N", "", {"pages"}, {FeedFormat::ics, FeedFormat::json}, {}, {}, {}, {}}};
+    // As it is (b, a single timed event, has its own document written by the calendar's pass), and
+    // with b an event of several VEVENTs (RDATEs without a rule), which a streamed calendar writes apart.
+    const Site with_rdates = with_edit(f.site, "events/b.md", [](Item& item) {
+        item.event->rdates = {*parse_event_time("2024-07-02T09:00"), *parse_event_time("2023-12-24T18:00")};
+    });
+    for (const Site* site : {static_cast<const Site*>(&f.site), &with_rdates}) {
+        const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+        PublishControl control;
+        control.events = true;
+        std::map<std::string, Document> whole;
+        publish_site(
+            *site, options, [&](std::string path, Document doc) { whole.emplace(std::move(path), std::move(doc)); }, control);
+        std::map<std::string, std::string> streamed;
+        control.open = [&](const std::string& path) { return std::make_unique<StringOutput>(streamed, path); };
+        publish_site(
+            *site, options, [](std::string, Document) { ADD_FAILURE() << "not streamed"; }, control);
+        ASSERT_EQ(streamed.size(), whole.size());
+        for (const auto& [path, doc] : whole) {
+            SCOPED_TRACE(path);
+            ASSERT_TRUE(streamed.contains(path));
+            EXPECT_EQ(doc.body, streamed.at(path));
+        }
+        EXPECT_EQ(streamed.at("events.ics").find("-rdate-20240702T090000") != std::string::npos, site == &with_rdates);
+    }
+}
+
 TEST(Publisher, EveryViewDeterministic) {
     Fixture f;
     f.site.config.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss}, {}, {}, {}, {}},

@@ -1,0 +1,102 @@
+#include "daemon/output_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace almanac {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "almanac-output-XXXXXX").string();
+        path = ::mkdtemp(pattern.data());
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::string read(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Writes `bytes` in pieces of `step` bytes; returns whether the file was replaced.
+bool stream(const fs::path& dir, const std::string& path, const std::string& bytes, std::size_t step = 7) {
+    DocumentFile file(dir.string(), path);
+    for (std::size_t at = 0; at < bytes.size(); at += step) file.write(std::string_view(bytes).substr(at, step));
+    file.close();
+    EXPECT_EQ(file.problem(), "");
+    return file.written();
+}
+
+std::string big(char mark) {
+    std::string s;
+    for (int i = 0; i < 30000; ++i) s += "line " + std::to_string(i) + mark + "\n";
+    return s;  // larger than the blocks files are compared and written in
+}
+
+TEST(DocumentFile, WritesOnlyWhatDiffers) {
+    TempDir dir;
+    const fs::path target = dir.path / "tz/UTC/events.ics";
+    const std::string bytes = big('a');
+    EXPECT_TRUE(stream(dir.path, "tz/UTC/events.ics", bytes));
+    EXPECT_EQ(read(target), bytes);
+    // The same bytes, in other pieces: not written again, so its modification time stays.
+    const auto before = fs::last_write_time(target);
+    EXPECT_FALSE(stream(dir.path, "tz/UTC/events.ics", bytes, 100000));
+    EXPECT_EQ(fs::last_write_time(target), before);
+    // A byte changed deep inside, a shorter and a longer document, an empty one: replaced, with the
+    // matching start copied from the old file.
+    std::string changed = bytes;
+    changed[200000] = 'X';
+    for (const std::string& next : {changed, bytes.substr(0, 150000), bytes + "more", std::string(), bytes}) {
+        EXPECT_TRUE(stream(dir.path, "tz/UTC/events.ics", next, 4096));
+        EXPECT_EQ(read(target), next);
+    }
+    EXPECT_FALSE(fs::exists(target.string() + ".tmp"));
+}
+
+TEST(DocumentFile, ReplacesASymlinkAndLeavesNothingWhenAbandoned) {
+    TempDir dir;
+    const fs::path target = dir.path / "events.ics";
+    std::ofstream(dir.path / "elsewhere") << "body";
+    fs::create_symlink(dir.path / "elsewhere", target);
+    EXPECT_TRUE(stream(dir.path, "events.ics", "body"));
+    EXPECT_FALSE(fs::is_symlink(target));
+    EXPECT_EQ(read(target), "body");
+    {
+        DocumentFile file(dir.path.string(), "events.ics");
+        file.write("half of another");
+    }
+    EXPECT_EQ(read(target), "body");
+    EXPECT_FALSE(fs::exists(target.string() + ".tmp"));
+}
+
+TEST(DocumentFile, ReportsWhatCannotBeWritten) {
+    TempDir dir;
+    std::ofstream(dir.path / "file") << "x";
+    DocumentFile file(dir.path.string(), "file/events.ics");
+    file.write("bytes");
+    file.close();
+    EXPECT_NE(file.problem().find("cannot create"), std::string::npos) << file.problem();
+    EXPECT_FALSE(file.written());
+    Rope body(std::string("bytes"));
+    EXPECT_NE(write_document(dir.path.string(), "file/events.ics", body), "");
+    EXPECT_EQ(write_document(dir.path.string(), "events.ics", body), "");
+    EXPECT_EQ(read(dir.path / "events.ics"), "bytes");
+}
+
+}  // namespace
+}  // namespace almanac
