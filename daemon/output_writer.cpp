@@ -39,8 +39,14 @@ int write_all(int fd, std::string_view bytes) {
 
 DocumentFile::DocumentFile(const std::string& dir, const std::string& path)
     : target_(fs::path(dir) / path), temp_(target_.string() + ".tmp") {
-    // Compared only when it is a regular file (not followed when a symlink: that is replaced).
-    old_ = ::open(target_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    // Compared only when it is a regular file (not followed when a symlink: that is replaced; not
+    // waited on when a FIFO: O_NONBLOCK).
+    old_ = ::open(target_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (old_ < 0 && (errno == EMFILE || errno == ENFILE)) {
+        // Not "no old file": the temporary file could not be opened either.
+        fail("cannot open " + target_.string() + ": " + std::generic_category().message(errno));
+        return;
+    }
     struct stat st {};
     if (old_ >= 0 && (::fstat(old_, &st) != 0 || !S_ISREG(st.st_mode))) {
         ::close(old_);
@@ -160,7 +166,10 @@ void DocumentFile::close() {
     }
     std::error_code ec;
     fs::rename(temp_, target_, ec);
-    if (ec) return fail("cannot rename " + temp_.string() + " to " + target_.string() + ": " + ec.message());
+    if (ec) {
+        ::unlink(temp_.c_str());
+        return fail("cannot rename " + temp_.string() + " to " + target_.string() + ": " + ec.message());
+    }
     written_ = true;
 }
 

@@ -97,6 +97,24 @@ echo "$changed" | grep -q '^\./events\.ics$' && ok "the edited event's calendar 
 echo "$changed" | grep -q 'blog' && fail "blog documents were rewritten for an event edit" || ok "the blog's files are left alone"
 grep -q 'Somewhere else entirely' "$tmp/out2/events.ics" && ok "the new bytes are there" || fail "events.ics lacks the edit"
 
+# A task renders a feed's views into files held open together (formats × zones): with 40 zones the
+# build needs more descriptors than a low soft limit gives, and raises it towards the hard limit.
+if [ "$(ulimit -H -n)" = unlimited ] || [ "$(ulimit -H -n)" -ge 4096 ]; then
+  cp -r "$src/examples" "$tmp/site3"
+  zones="UTC, Europe/Berlin, Europe/Paris, Europe/London, Europe/Madrid, Europe/Rome, Europe/Vienna, Europe/Oslo"
+  zones="$zones, Europe/Helsinki, Europe/Athens, Europe/Lisbon, Europe/Dublin, Europe/Warsaw, Europe/Prague, Europe/Kyiv"
+  zones="$zones, Asia/Tokyo, Asia/Seoul, Asia/Shanghai, Asia/Kolkata, Asia/Dubai, Asia/Singapore, Asia/Jakarta, Asia/Manila"
+  zones="$zones, America/New_York, America/Chicago, America/Denver, America/Los_Angeles, America/Toronto, America/Mexico_City"
+  zones="$zones, America/Sao_Paulo, America/Bogota, America/Lima, America/Halifax, America/St_Johns, Pacific/Auckland"
+  zones="$zones, Australia/Sydney, Australia/Perth, Africa/Cairo, Africa/Lagos, Africa/Nairobi"
+  sed -i "s|^  prerender: .*|  prerender: [$zones]|" "$tmp/site3/almanac.yaml"
+  (ulimit -S -n 48 && "$almanac" build --config "$tmp/site3/almanac.yaml" --out "$tmp/out3" >/dev/null 2>"$tmp/nofile.err")
+  expect_status "build with 40 zones under a soft limit of 48 open files" 0 $?
+  [ -s "$tmp/out3/tz/Africa/Nairobi/events.ics" ] && ok "every zone's documents are written" || { fail "zone documents missing"; head -3 "$tmp/nofile.err"; }
+else
+  ok "skipped: the hard open-file limit is below 4096"
+fi
+
 # --version, help, usage errors.
 "$almanac" --version | grep -q -E '^almanac [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version" || fail "--version"
 "$almanac" help | grep -q 'almanac check' && ok "help" || fail "help"

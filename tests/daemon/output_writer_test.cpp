@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace almanac {
@@ -96,6 +97,24 @@ TEST(DocumentFile, ReportsWhatCannotBeWritten) {
     EXPECT_NE(write_document(dir.path.string(), "file/events.ics", body), "");
     EXPECT_EQ(write_document(dir.path.string(), "events.ics", body), "");
     EXPECT_EQ(read(dir.path / "events.ics"), "bytes");
+}
+
+// A FIFO where a document goes is replaced, not waited on; a directory there is reported, and the
+// temporary file does not stay behind.
+TEST(DocumentFile, NeitherWaitsOnAFifoNorLeavesATemporaryFile) {
+    TempDir dir;
+    ASSERT_EQ(::mkfifo((dir.path / "events.ics").c_str(), 0644), 0);
+    ::alarm(20);  // a build that waits on the FIFO ends the test instead of hanging it
+    EXPECT_TRUE(stream(dir.path, "events.ics", "body"));
+    ::alarm(0);
+    EXPECT_EQ(read(dir.path / "events.ics"), "body");
+
+    fs::create_directories(dir.path / "blog.atom" / "inside");
+    DocumentFile file(dir.path.string(), "blog.atom");
+    file.write("feed");
+    file.close();
+    EXPECT_NE(file.problem().find("cannot rename"), std::string::npos) << file.problem();
+    EXPECT_FALSE(fs::exists(dir.path / "blog.atom.tmp"));
 }
 
 }  // namespace
