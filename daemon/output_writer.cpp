@@ -181,12 +181,6 @@ std::string write_document(const std::string& dir, const std::string& path, cons
     return file.problem();
 }
 
-std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents) {
-    for (const auto& [path, doc] : documents)
-        if (auto problem = write_document(dir, path, doc.body); !problem.empty()) return problem;
-    return {};
-}
-
 std::optional<Instant> source_date_epoch_from_env(std::string& problem) {
     const char* s = std::getenv("SOURCE_DATE_EPOCH");
     if (!s || !*s) return std::nullopt;

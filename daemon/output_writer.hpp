@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,9 +12,6 @@
 #include "feeds/publisher.hpp"
 
 namespace almanac {
-
-// Writes every document under `dir` (created if needed). Returns an error message, or empty.
-std::string write_documents(const std::string& dir, const std::map<std::string, Document>& documents);
 
 // One document written to dir/path as its bytes come (publish_site's PublishControl::open). While
 // they match the file already there they are only compared with it, so an unchanged file is neither
