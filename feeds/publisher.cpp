@@ -298,7 +298,10 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
             else
                 group->second.push_back(format);
         }
-        for (auto& [renderer, formats] : groups) {
+        for (auto& group : groups) {
+            // Named copies, not structured bindings: clang (the sanitizer build) cannot capture those.
+            const auto renderer = group.first;
+            const auto formats = group.second;
             std::vector<FragmentCache*> caches;  // looked up here, not in the tasks
             for (const auto format : formats) caches.push_back(&store.cache(s.feed->name, format));
             tasks.emplace_back([&site, &control, &views, &s, &options, views_of, published_events, events_of, renderer, formats, caches] {
