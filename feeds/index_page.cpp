@@ -9,6 +9,7 @@
 #include <set>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -408,14 +409,27 @@ void write_structured_data(std::string& out, const std::vector<Upcoming>& entrie
     out += "<script type=\"application/ld+json\">" + json + "</script>\n";
 }
 
-// The calendar each upcoming event's own document is published under: the first calendar feed
-// (in the config's order) whose default view holds it.
-std::map<const Item*, const FeedConfig*> event_feeds(const Site& site,
-                                                     const std::map<std::string, std::vector<const Item*>>& calendars) {
-    std::map<const Item*, const FeedConfig*> out;
-    for (const auto& feed : site.config.feeds)
-        if (const auto it = calendars.find(feed.name); it != calendars.end())
-            for (const auto* item : it->second) out.emplace(item, &feed);
+// The calendar each listed event's own document is published under: the first calendar feed (in
+// the config's order) whose default view holds it; null for none. Only the listed events are kept,
+// not every event of every calendar.
+template <class Entries>
+std::unordered_map<const Item*, const FeedConfig*> event_feeds(const Site& site,
+                                                               const std::map<std::string, std::vector<const Item*>>& calendars,
+                                                               const Entries& entries) {
+    std::unordered_map<const Item*, const FeedConfig*> out;
+    for (const auto& entry : entries) out.emplace(entry.item, nullptr);
+    std::size_t left = out.size();
+    for (const auto& feed : site.config.feeds) {
+        const auto it = calendars.find(feed.name);
+        if (it == calendars.end()) continue;
+        for (const auto* item : it->second) {
+            if (left == 0) return out;
+            if (const auto found = out.find(item); found != out.end() && !found->second) {
+                found->second = &feed;
+                --left;
+            }
+        }
+    }
     return out;
 }
 
@@ -431,14 +445,13 @@ void write_upcoming(std::string& out, const Site& site, const IndexOptions& opti
     out += "<p>Starting in the next " + period + ", times in " + xml_escape(view.name) + ".";
     if (list.truncated) out += " Listing the first " + plural(options.upcoming_limit, "event") + ".";
     out += "</p>\n";
-    const auto feeds = event_feeds(site, calendars);
+    const auto feeds = event_feeds(site, calendars, list.entries);
     for (std::size_t i = 0; i < list.entries.size(); ++i) {
         const auto& entry = list.entries[i];
         const std::string heading = day_heading(entry.day);
         if (i == 0 || entry.day != list.entries[i - 1].day) out += "<h3>" + xml_escape(heading) + "</h3>\n<ul>\n";
-        const auto feed = feeds.find(entry.item);
-        const auto ics = feed == feeds.end() ? std::string()
-                                             : event_url(site.config, *feed->second, event_slug(entry.item->uid), options.zone);
+        const FeedConfig* feed = feeds.at(entry.item);
+        const auto ics = !feed ? std::string() : event_url(site.config, *feed, event_slug(entry.item->uid), options.zone);
         write_event(out, entry, view, heading, ics);
         if (i + 1 == list.entries.size() || list.entries[i + 1].day != entry.day) out += "</ul>\n";
     }
@@ -464,7 +477,8 @@ std::string render_index_page(const Site& site, const IndexOptions& options) {
     write_head(out, site);
     out += "<body>\n<h1>" + xml_escape(site.config.site.title) + "</h1>\n";
     out += "<p class=\"zone\">Times in <strong>" + xml_escape(view.name) + "</strong></p>\n";
-    const auto calendars = calendar_items(site, options.now);
+    std::map<std::string, std::vector<const Item*>> selected;
+    const auto& calendars = options.calendars ? *options.calendars : (selected = calendar_items(site, options.now));
     write_feeds(out, site, options, calendars);
     write_zone_picker(out, site.config, view);
     write_upcoming(out, site, options, view, calendars);

@@ -5,8 +5,10 @@
 // caller passes the instant "now".
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "feeds/event_time.hpp"
 #include "feeds/recurrence.hpp"
@@ -21,6 +23,9 @@ struct IndexOptions {
     int upcoming_limit = 50;   // at most this many occurrences
     // Recurring events' occurrences kept from earlier pages (null: expanded here); same page either way.
     OccurrenceMemo* occurrences = nullptr;
+    // Every calendar feed's default-view items at `now` (select_items), by feed name, when the caller
+    // has selected them already (null: selected here); same page either way.
+    const std::map<std::string, std::vector<const Item*>>* calendars = nullptr;
 };
 
 // A complete UTF-8 HTML5 document. Links are absolute (documents from feed_url/view_url/event_url,

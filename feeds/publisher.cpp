@@ -189,11 +189,12 @@ std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig&
 }
 
 Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options,
-                               OccurrenceMemo* memo) {
+                               OccurrenceMemo* memo, const std::map<std::string, std::vector<const Item*>>* calendars) {
     IndexOptions index;
     index.now = options.now;
     index.zone = zone;
     index.occurrences = memo;
+    index.calendars = calendars;
     Document doc;
     doc.body = Rope(render_index_page(site, index));
     doc.media_type = "text/html; charset=utf-8";
@@ -336,10 +337,21 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
             });
         }
     }
+    // The index page lists every calendar's default-view items: taken from the selections above when
+    // every calendar is published here (an edit may publish only the feeds it changed).
+    std::map<std::string, std::vector<const Item*>> calendars;
+    bool all_calendars = true;
+    for (const auto& feed : site.config.feeds) {
+        if (std::find(feed.formats.begin(), feed.formats.end(), FeedFormat::ics) == feed.formats.end()) continue;
+        const auto s = std::find_if(selections.begin(), selections.end(), [&](const Selection& x) { return x.feed->name == feed.name; });
+        if (s == selections.end()) all_calendars = false;
+        else calendars.emplace(feed.name, s->items);
+    }
     if (control.index)
         tasks.emplace_back([&] {
             deliver(std::string(index_document_path), [&](ByteSink* out) {
-                Document doc = render_index_document(site, std::nullopt, options, control.occurrences);
+                Document doc = render_index_document(site, std::nullopt, options, control.occurrences,
+                                                     all_calendars ? &calendars : nullptr);
                 if (out)
                     for (const auto& piece : doc.body.pieces()) out->write(*piece);
                 return doc;

@@ -60,9 +60,11 @@ void publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions
 // The same documents, keyed by document_path.
 std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options);
 
-// The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone; `memo`: see IndexOptions.
+// The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone; `memo` and
+// `calendars`: see IndexOptions.
 Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options,
-                               OccurrenceMemo* memo = nullptr);
+                               OccurrenceMemo* memo = nullptr,
+                               const std::map<std::string, std::vector<const Item*>>* calendars = nullptr);
 
 // The path of the index page among the published documents.
 inline constexpr std::string_view index_document_path = "index.html";

@@ -262,6 +262,28 @@ TEST(IndexPage, SameInputSameBytes) {
     EXPECT_EQ(Fixture().page(), Fixture().page());
 }
 
+// Calendars selected by the caller (publish_site's selections) give the page the page gives itself.
+// A selection that differs shows in the page, so the page does use what it is given.
+TEST(IndexPage, GivenCalendarsGiveTheSamePage) {
+    Fixture f(Files{{"events/weekly.md",
+                     "---\ntitle: Weekly sync\nstart: 2024-01-04T10:00\nduration: PT1H\nrrule: FREQ=WEEKLY\ntags: [ops]\n---\n"}});
+    std::map<std::string, std::vector<const Item*>> calendars;
+    for (const auto& feed : f.site.config.feeds)
+        if (std::find(feed.formats.begin(), feed.formats.end(), FeedFormat::ics) != feed.formats.end())
+            calendars[feed.name] = select_items(f.site, feed, FeedView{}, utc(now_text));
+    IndexOptions options{utc(now_text), std::nullopt, 90, 50};
+    const std::string own = render_index_page(f.site, options);
+    options.calendars = &calendars;
+    EXPECT_EQ(render_index_page(f.site, options), own);
+    options.zone = *find_zone("Asia/Tokyo");
+    const std::string tokyo = render_index_page(f.site, options);
+    options.calendars = nullptr;
+    EXPECT_EQ(render_index_page(f.site, options), tokyo);
+    calendars["events"].clear();
+    options.calendars = &calendars;
+    EXPECT_NE(render_index_page(f.site, options), tokyo);
+}
+
 // The values of an attribute on every element carrying `marker` (a class="…" or other fixed text before it).
 std::vector<std::string> hrefs_after(const std::string& page, const std::string& marker) {
     std::vector<std::string> out;
