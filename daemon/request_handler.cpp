@@ -238,9 +238,8 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
     if (dot == std::string_view::npos || dot == 0) return plain(404, "not found: " + echoed(target.path));
     const std::string name(file.substr(0, dot));
     const std::string extension(file.substr(dot + 1));
-    const auto feed = std::find_if(site.config.feeds.begin(), site.config.feeds.end(),
-                                   [&](const FeedConfig& f) { return f.name == name; });
-    if (feed == site.config.feeds.end()) return plain(404, "no feed named '" + echoed(name) + "'");
+    const FeedConfig* feed = find_feed(site.config, name);
+    if (!feed) return plain(404, "no feed named '" + echoed(name) + "'");
     const OutputFormat* format = find_output_format(extension);
     if (!format || std::find(feed->formats.begin(), feed->formats.end(), format->format) == feed->formats.end())
         return plain(404, "feed '" + name + "' is not published as ." + echoed(extension));
@@ -277,9 +276,8 @@ Response event_response(const Snapshot& snapshot, const Request& request, const 
                         std::string_view feed_name, std::string_view file) {
     if (!file.ends_with(".ics") || file.size() == 4) return plain(404, "not found: " + echoed(target.path) + " (expected /{feed}/{event}.ics)");
     const Site& site = *snapshot.site;
-    const auto feed = std::find_if(site.config.feeds.begin(), site.config.feeds.end(),
-                                   [&](const FeedConfig& f) { return f.name == feed_name; });
-    if (feed == site.config.feeds.end()) return plain(404, "no feed named '" + echoed(feed_name) + "'");
+    const FeedConfig* feed = find_feed(site.config, feed_name);
+    if (!feed) return plain(404, "no feed named '" + echoed(feed_name) + "'");
     const auto slug = file.substr(0, file.size() - 4);
     auto zone = request_zone(site.config, target, zone_name);
     if (zone.error) return std::move(*zone.error);
@@ -352,13 +350,9 @@ Response route(const Snapshot& snapshot, const Request& request, const Metrics& 
         // "/tz/{zone}/{feed}/{event}.ics" when what precedes the file is not a zone but what precedes
         // its folder is, or its folder names a feed (then an unknown zone is reported as such, not
         // as a feed named after the event).
-        const auto names_feed = [&](std::string_view name) {
-            const auto& feeds = snapshot.site->config.feeds;
-            return std::any_of(feeds.begin(), feeds.end(), [&](const FeedConfig& f) { return f.name == name; });
-        };
         if (const auto folder = path.rfind('/', last - 1);
             folder > 4 && !find_zone(path.substr(4, last - 4)) &&
-            (find_zone(path.substr(4, folder - 4)) || names_feed(p.substr(folder + 1, last - folder - 1))))
+            (find_zone(path.substr(4, folder - 4)) || find_feed(snapshot.site->config, p.substr(folder + 1, last - folder - 1))))
             return event_response(snapshot, request, *target, p.substr(4, folder - 4), p.substr(folder + 1, last - folder - 1),
                                   p.substr(last + 1));
         return feed_response(snapshot, request, *target, p.substr(4, last - 4), p.substr(last + 1));
@@ -389,12 +383,6 @@ std::string_view take_part(std::string_view& rest, char separator) {
     return part;
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 }  // namespace
 
 std::string_view choose_encoding(std::string_view accept_encoding, bool have_gzip, bool have_brotli) {
@@ -416,8 +404,8 @@ std::string_view choose_encoding(std::string_view accept_encoding, bool have_gzi
                 if (end == value || q < 0 || q > 1) q = 0;
             }
         }
-        if (equals_ignoring_case(coding, "br")) q_br = q;
-        else if (equals_ignoring_case(coding, "gzip") || equals_ignoring_case(coding, "x-gzip")) q_gzip = q;
+        if (ascii_iequals(coding, "br")) q_br = q;
+        else if (ascii_iequals(coding, "gzip") || ascii_iequals(coding, "x-gzip")) q_gzip = q;
         else if (coding == "*") q_any = q;
     }
     if (q_br < 0) q_br = q_any < 0 ? 0 : q_any;

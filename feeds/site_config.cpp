@@ -40,4 +40,10 @@ const SectionConfig* find_section(const SiteConfig& config, const std::string& n
     return nullptr;
 }
 
+const FeedConfig* find_feed(const SiteConfig& config, std::string_view name) {
+    for (const auto& f : config.feeds)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
 }  // namespace almanac

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "feeds/shortcode_template.hpp"
@@ -119,5 +120,7 @@ SectionConfig detected_section(const std::string& folder);
 void complete_config(SiteConfig& config, const std::vector<std::string>& content_folders);
 
 const SectionConfig* find_section(const SiteConfig& config, const std::string& name);
+// The feed named `name`, or null.
+const FeedConfig* find_feed(const SiteConfig& config, std::string_view name);
 
 }  // namespace almanac
