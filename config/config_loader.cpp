@@ -644,7 +644,7 @@ const Field<FeedDraft> feed_fields[] = {
          const bool is_list = for_each_item(v, "a list of formats (ics, rss, atom, json)", [&](const Value& item) {
              const auto format = read_choice(item, feed_formats);
              if (!format) return;
-             if (std::find(f.feed.formats.begin(), f.feed.formats.end(), *format) != f.feed.formats.end())
+             if (publishes(f.feed, *format))
                  return item.error("duplicate format " + in_quotes(scalar_of(item.node())));
              f.feed.formats.push_back(*format);
              f.format_items.emplace_back(*format, item);

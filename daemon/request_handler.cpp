@@ -241,7 +241,7 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
     const FeedConfig* feed = find_feed(site.config, name);
     if (!feed) return plain(404, "no feed named '" + echoed(name) + "'");
     const OutputFormat* format = find_output_format(extension);
-    if (!format || std::find(feed->formats.begin(), feed->formats.end(), format->format) == feed->formats.end())
+    if (!format || !publishes(*feed, format->format))
         return plain(404, "feed '" + name + "' is not published as ." + echoed(extension));
 
     FeedView view;

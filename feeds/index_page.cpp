@@ -464,7 +464,7 @@ void write_upcoming(std::string& out, const Site& site, const IndexOptions& opti
 std::map<std::string, std::vector<const Item*>> calendar_items(const Site& site, Instant now) {
     std::map<std::string, std::vector<const Item*>> out;
     for (const auto& feed : site.config.feeds)
-        if (std::find(feed.formats.begin(), feed.formats.end(), FeedFormat::ics) != feed.formats.end())
+        if (publishes(feed, FeedFormat::ics))
             out.emplace(feed.name, select_items(site, feed, FeedView{}, now));
     return out;
 }

@@ -152,7 +152,7 @@ Document render_event_selected(const Site& site, const FeedConfig& feed, const I
 
 std::optional<Document> render_event_document(const Site& site, const FeedConfig& feed, std::string_view slug,
                                               const std::optional<Zone>& zone, const PublishOptions& options) {
-    if (std::find(feed.formats.begin(), feed.formats.end(), FeedFormat::ics) == feed.formats.end()) return std::nullopt;
+    if (!publishes(feed, FeedFormat::ics)) return std::nullopt;
     // A slug no event has is answered without selecting the feed (a tenth of the cost on a large site).
     if (std::none_of(site.items.begin(), site.items.end(),
                      [&](const Item& item) { return item.event && event_slug(item.uid) == slug; }))
@@ -342,7 +342,7 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
     std::map<std::string, std::vector<const Item*>> calendars;
     bool all_calendars = true;
     for (const auto& feed : site.config.feeds) {
-        if (std::find(feed.formats.begin(), feed.formats.end(), FeedFormat::ics) == feed.formats.end()) continue;
+        if (!publishes(feed, FeedFormat::ics)) continue;
         const auto s = std::find_if(selections.begin(), selections.end(), [&](const Selection& x) { return x.feed->name == feed.name; });
         if (s == selections.end()) all_calendars = false;
         else calendars.emplace(feed.name, s->items);

@@ -2,6 +2,7 @@
 // validates it; everything in feeds/ reads it. Defaults here are the defaults of a site with no config.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,11 @@ struct FeedConfig {
     std::optional<int> limit;
     FeedWindow window;
 };
+
+// Whether `feed` is published as `format`.
+inline bool publishes(const FeedConfig& feed, FeedFormat format) {
+    return std::find(feed.formats.begin(), feed.formats.end(), format) != feed.formats.end();
+}
 
 struct ServerLimits {
     int max_header_bytes = 16 * 1024;
