@@ -337,18 +337,18 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
             });
         }
     }
-    // The index page lists every calendar's default-view items: taken from the selections above when
-    // every calendar is published here (an edit may publish only the feeds it changed).
-    std::map<std::string, std::vector<const Item*>> calendars;
-    bool all_calendars = true;
-    for (const auto& feed : site.config.feeds) {
-        if (!publishes(feed, FeedFormat::ics)) continue;
-        const auto s = std::find_if(selections.begin(), selections.end(), [&](const Selection& x) { return x.feed->name == feed.name; });
-        if (s == selections.end()) all_calendars = false;
-        else calendars.emplace(feed.name, s->items);
-    }
     if (control.index)
         tasks.emplace_back([&] {
+            // The page lists every calendar's default-view items: taken from the selections above when
+            // every calendar is published here (an edit may publish only the feeds it changed).
+            std::map<std::string, std::vector<const Item*>> calendars;
+            bool all_calendars = true;
+            for (const auto& feed : site.config.feeds) {
+                if (!publishes(feed, FeedFormat::ics)) continue;
+                const auto s = std::find_if(selections.begin(), selections.end(), [&](const Selection& x) { return x.feed->name == feed.name; });
+                if (s == selections.end()) all_calendars = false;
+                else calendars.emplace(feed.name, s->items);
+            }
             deliver(std::string(index_document_path), [&](ByteSink* out) {
                 Document doc = render_index_document(site, std::nullopt, options, control.occurrences,
                                                      all_calendars ? &calendars : nullptr);
