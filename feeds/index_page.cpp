@@ -412,10 +412,9 @@ void write_structured_data(std::string& out, const std::vector<Upcoming>& entrie
 // The calendar each listed event's own document is published under: the first calendar feed (in
 // the config's order) whose default view holds it; null for none. Only the listed events are kept,
 // not every event of every calendar.
-template <class Entries>
 std::unordered_map<const Item*, const FeedConfig*> event_feeds(const Site& site,
                                                                const std::map<std::string, std::vector<const Item*>>& calendars,
-                                                               const Entries& entries) {
+                                                               const std::vector<Upcoming>& entries) {
     std::unordered_map<const Item*, const FeedConfig*> out;
     for (const auto& entry : entries) out.emplace(entry.item, nullptr);
     std::size_t left = out.size();
