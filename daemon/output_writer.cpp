@@ -22,7 +22,8 @@ namespace {
 constexpr std::size_t compare_block = std::size_t{1} << 16;
 constexpr std::size_t write_buffer = std::size_t{1} << 18;
 
-// Writes all of `bytes` to `fd`. Returns errno, or 0.
+}  // namespace
+
 int write_all(int fd, std::string_view bytes) {
     while (!bytes.empty()) {
         const ssize_t n = ::write(fd, bytes.data(), bytes.size());
@@ -34,8 +35,6 @@ int write_all(int fd, std::string_view bytes) {
     }
     return 0;
 }
-
-}  // namespace
 
 DocumentFile::DocumentFile(const std::string& dir, const std::string& path)
     : target_(fs::path(dir) / path), temp_(target_.string() + ".tmp") {

@@ -59,4 +59,7 @@ std::string write_document(const std::string& dir, const std::string& path, cons
 // `problem` says why a value that is set was not usable.
 std::optional<Instant> source_date_epoch_from_env(std::string& problem);
 
+// Writes all of `bytes` to `fd`, again after a short write or EINTR. Returns errno, or 0.
+int write_all(int fd, std::string_view bytes);
+
 }  // namespace almanac

@@ -2,14 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>  // memfd_create
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <climits>
-#include <vector>
+
+#include "daemon/output_writer.hpp"
 
 namespace almanac {
 
@@ -37,37 +35,6 @@ void release(std::size_t size) {
     files_open.fetch_sub(1);
 }
 
-// Writes every piece of `bytes` to `fd` from its start; false on any error.
-bool write_all(int fd, const Rope& bytes) {
-    std::vector<iovec> iov;
-    iov.reserve(std::min<std::size_t>(bytes.pieces().size(), IOV_MAX));
-    std::size_t piece = 0;
-    std::size_t skip = 0;  // bytes of pieces()[piece] already written
-    const auto& pieces = bytes.pieces();
-    while (piece < pieces.size()) {
-        iov.clear();
-        for (std::size_t i = piece; i < pieces.size() && iov.size() < IOV_MAX; ++i) {
-            const std::size_t from = i == piece ? skip : 0;
-            iov.push_back({const_cast<char*>(pieces[i]->data()) + from, pieces[i]->size() - from});
-        }
-        const ssize_t n = ::writev(fd, iov.data(), static_cast<int>(iov.size()));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        auto left = static_cast<std::size_t>(n);
-        while (left > 0) {
-            const std::size_t rest = pieces[piece]->size() - skip;
-            if (left < rest) {
-                skip += left;
-                break;
-            }
-            left -= rest;
-            skip = 0;
-            ++piece;
-        }
-    }
-    return true;
-}
-
 }  // namespace
 
 std::shared_ptr<const SealedFile> SealedFile::make(const Rope& bytes) {
@@ -79,8 +46,9 @@ std::shared_ptr<const SealedFile> SealedFile::make(const Rope& bytes) {
         return nullptr;
     }
     constexpr int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0 || !write_all(fd, bytes) ||
-        ::fcntl(fd, F_ADD_SEALS, seals) != 0) {
+    bool written = ::ftruncate(fd, static_cast<off_t>(size)) == 0;
+    for (const auto& piece : bytes.pieces()) written = written && write_all(fd, *piece) == 0;
+    if (!written || ::fcntl(fd, F_ADD_SEALS, seals) != 0) {
         ::close(fd);
         release(size);
         return nullptr;
