@@ -5,9 +5,9 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -38,8 +38,6 @@ namespace almanac {
 
 namespace {
 
-// CPU time this process has used, all threads, in ms: a rebuild's cost where wall time depends on
-// what else the machine runs.
 // glibc gives each thread that allocates an arena of its own, up to 8 per CPU. The daemon's render
 // tasks, encoder and I/O threads each left freed memory in theirs: on the 10,000-event site the
 // resident size settled ~20 MB higher after the first edits with the default than with one arena per
@@ -49,6 +47,8 @@ void limit_malloc_arenas() {
     mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, render_threads())));
 }
 
+// CPU time this process has used, all threads, in ms: a rebuild's cost where wall time depends on
+// what else the machine runs.
 double process_cpu_ms() {
     timespec t{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
