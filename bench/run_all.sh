@@ -41,3 +41,11 @@ timeout 900 "$py" "$here/edit_latency.py" "$almanac" "$root/examples" --rounds "
 echo
 echo "== HTTP: almanac serve vs nginx on the same bytes (bench/http_bench.py)"
 timeout 1800 "$py" "$here/http_bench.py" "$almanac" --rounds "$wrk_rounds" --duration "$duration" --work "$work"
+
+echo
+echo "== heap allocations per request (bench/http_allocations.py)"
+timeout 600 "$py" "$here/http_allocations.py" "$almanac" --work "$work"
+
+echo
+echo "== responses cut by a SIGKILL, server.sendfile on and off (bench/kill_cuts.py)"
+timeout 900 "$py" "$here/kill_cuts.py" "$almanac" --trials "$([ -n "${BENCH_QUICK:-}" ] && echo 5 || echo 25)" --work "$work"

@@ -705,6 +705,7 @@ const Field<ServerConfig> server_fields[] = {
     {"refresh_interval",
      [](const Value& v, ServerConfig& s) { assign(s.refresh_interval_seconds, read_duration(v, 60)); }},
     {"access_log", [](const Value& v, ServerConfig& s) { assign(s.access_log, read_bool(v)); }},
+    {"sendfile", [](const Value& v, ServerConfig& s) { assign(s.sendfile, read_bool(v)); }},
     {"limits", [](const Value& v, ServerConfig& s) { read_fields(v, s.limits, limits_fields); }},
 };
 

@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "daemon/sealed_file.hpp"
+
 #ifndef ALMANAC_VERSION
 #define ALMANAC_VERSION "0.0.0"
 #endif
@@ -76,6 +78,10 @@ std::string Metrics::render(const Snapshot& snapshot) const {
     out << "almanac_documents " << snapshot.documents.size() << '\n';
     family("almanac_view_cache_entries", "gauge", "Views rendered on demand and cached for the live snapshot.");
     out << "almanac_view_cache_entries " << snapshot.views.size() << '\n';
+    family("almanac_sealed_files", "gauge", "Documents held in sealed memory files for sendfile.");
+    out << "almanac_sealed_files " << SealedFile::open_files() << '\n';
+    family("almanac_sealed_bytes", "gauge", "Bytes held in those sealed memory files.");
+    out << "almanac_sealed_bytes " << SealedFile::open_bytes() << '\n';
     if (connections_) {
         family("almanac_open_connections", "gauge", "Open HTTP connections.");
         out << "almanac_open_connections " << connections_() << '\n';

@@ -194,7 +194,8 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
     r.headers.emplace_back("Content-Type", rep.media_type);
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     if (encoding.empty()) {
-        r.body = Body(rep.identity, rep.identity_file && !r.head ? rep.identity_file->get(*rep.identity) : nullptr);
+        const bool from_file = rep.identity_file && !r.head && snapshot.site->config.server.sendfile;
+        r.body = Body(rep.identity, from_file ? rep.identity_file->get(*rep.identity) : nullptr);
     } else {
         r.headers.emplace_back("Content-Encoding", std::string(encoding));
         r.body = encoding == "br" ? Body(rep.brotli) : Body(rep.gzip);

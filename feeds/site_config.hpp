@@ -64,6 +64,9 @@ struct ServerConfig {
     int cache_max_age_seconds = 300;
     int refresh_interval_seconds = 3600;  // advertised to calendar clients (REFRESH-INTERVAL)
     bool access_log = false;
+    // Large uncompressed bodies sent with sendfile(2) from a sealed copy (less CPU); false: copied to
+    // the socket with one write, which a SIGKILL cannot cut once the socket took it (see deploy.md).
+    bool sendfile = true;
     ServerLimits limits;
 };
 

@@ -134,6 +134,7 @@ TEST(ConfigLoader, EmptyDocumentsGiveDefaults) {
         EXPECT_FALSE(c.feeds_given);
         EXPECT_EQ(c.server.listen, std::vector<std::string>{"127.0.0.1:8080"});
         EXPECT_EQ(c.server.refresh_interval_seconds, 3600);
+        EXPECT_TRUE(c.server.sendfile);
     }
 }
 
@@ -325,6 +326,7 @@ TEST(ConfigLoader, ErrorsNameTheKeyPathLineAndColumn) {
         {"server:\n  refresh_interval: 30s\n", 2, 21,
          "server.refresh_interval: expected a duration of at least 60 seconds, got '30s'"},
         {"server:\n  access_log: on\n", 2, 15, "server.access_log: expected true or false, got 'on'"},
+        {"server:\n  sendfile: maybe\n", 2, 13, "server.sendfile: expected true or false, got 'maybe'"},
         {"server:\n  limits:\n    max_header_bytes: 100\n", 3, 23,
          "server.limits.max_header_bytes: expected an integer from 1024 to 1048576, got '100'"},
         {"server:\n  limits:\n    max_connections: 0\n", 3, 22,
@@ -416,6 +418,7 @@ TEST(ConfigLoader, ValuesAndNormalization) {
         "  cache_max_age: 5m\n"
         "  refresh_interval: PT1H30M\n"
         "  access_log: true\n"
+        "  sendfile: false\n"
         "  limits: {max_header_bytes: 8192, header_timeout: 5, idle_timeout: \"2m\", max_connections: 50,"
         " max_cached_zones: 0}\n"
         "log: {level: debug, format: journal}\n");
@@ -443,6 +446,7 @@ TEST(ConfigLoader, ValuesAndNormalization) {
     EXPECT_EQ(c.server.cache_max_age_seconds, 300);
     EXPECT_EQ(c.server.refresh_interval_seconds, 5400);
     EXPECT_TRUE(c.server.access_log);
+    EXPECT_FALSE(c.server.sendfile);
     EXPECT_EQ(c.server.limits.max_header_bytes, 8192);
     EXPECT_EQ(c.server.limits.header_timeout_seconds, 5);
     EXPECT_EQ(c.server.limits.idle_timeout_seconds, 120);

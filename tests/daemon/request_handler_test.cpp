@@ -443,6 +443,15 @@ TEST_F(HandlerTest, MidSizedDocumentsAreSentFromTheirSealedCopy) {
     std::string sent(bytes.size(), '\0');
     ASSERT_EQ(::pread(r.body.file()->fd(), sent.data(), sent.size(), 0), static_cast<ssize_t>(sent.size()));
     EXPECT_TRUE(sent == bytes);
+
+    // server.sendfile: false sends every body from the heap, with one write.
+    auto site = std::make_shared<Site>(*snapshot->site);
+    site->config.server.sendfile = false;
+    big->site = site;
+    const auto heap = ask("GET", "");
+    EXPECT_EQ(heap.status, 200u);
+    EXPECT_FALSE(heap.body.file());
+    EXPECT_EQ(heap.body.size(), bytes.size());
 }
 
 TEST(Handler, ViewCacheIsBounded) {

@@ -25,11 +25,17 @@ expect() { # NAME ACTUAL EXPECTED
 }
 
 # --- two replicas, each on its own copy of the example site (copied without keeping modification
-# times: the bytes must not depend on them), with a short max-age.
+# times: the bytes must not depend on them), with the server block of docs/deploy.md and a short
+# max-age (the port comes from --listen).
+sed -n '/<!-- replica-server:begin/,/<!-- replica-server:end/p' "$src/docs/deploy.md" | sed '1,2d;$d' | sed '$d' \
+  >"$tmp/replica-server.yaml"
+if [ "$(head -1 "$tmp/replica-server.yaml")" = "server:" ] && grep -q -E '^  sendfile: false( |$)' "$tmp/replica-server.yaml"; then
+  ok "docs/deploy.md's replica server block, with sendfile: false"
+else fail "docs/deploy.md's replica server block"; cat "$tmp/replica-server.yaml"; finish; exit; fi
 for r in r1 r2; do
   cp -r "$src/examples" "$tmp/$r"
   awk '/^[^ #]/ { skip = ($0 ~ /^server:/) } !skip' "$src/examples/almanac.yaml" >"$tmp/$r/almanac.yaml"
-  printf '\nserver:\n  listen: ["127.0.0.1:8080"]\n  cache_max_age: %ss\n' "$max_age" >>"$tmp/$r/almanac.yaml"
+  { echo; cat "$tmp/replica-server.yaml"; echo "  cache_max_age: ${max_age}s"; } >>"$tmp/$r/almanac.yaml"
   "$almanac" serve --config "$tmp/$r/almanac.yaml" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/$r.log" &
   pid=$!; pids+=("$pid"); eval "${r}_pid=$pid"
 done
@@ -123,6 +129,9 @@ retried=$(grep -c -E "\"127.0.0.1:$r1_port, 127.0.0.1:$r2_port\"" "$ndir/access.
   || { fail "no request was retried"; grep -c . "$ndir/access.log"; }
 grep -q -E 'connect\(\) failed \(111|upstream prematurely closed|recv\(\) failed \(104' "$ndir/error.log" \
   && ok "nginx logged the dead replica" || fail "no upstream error in nginx's log"
+# The surviving replica sent /blog.rss (180 KB) uncompressed, with one write: no sealed copy for sendfile.
+expect "sendfile: false: replica 2 holds no sealed file" \
+  "$(curl -s --noproxy '*' --max-time 5 "$r2/metrics" | sed -n 's/^almanac_sealed_files //p')" 0
 
 # --- expired entries filled by replica 1 are revalidated by replica 2 (same ETags): 304 upstream.
 sleep "$(awk -v f="$reval_filled" -v now="$EPOCHREALTIME" -v m="$max_age" 'BEGIN { w = f + m + 1.2 - now; if (w < 0) w = 0; printf "%.2f", w }')"

@@ -1106,6 +1106,12 @@ class ExampleSiteTest(SiteTestCase):
         h = healthz(server.port)
         self.assertEqual((h["error_count"], h["errors"]), (0, []))
         self.assertGreater(h["items"], 100)
+        # blog.rss (about 180 KB), asked for uncompressed, went out by sendfile from a sealed copy.
+        rss = len(get(server.port, "/blog.rss").body)
+        self.assertGreater(rss, 64 * 1024)
+        metrics = get(server.port, "/metrics").text()
+        self.assertGreaterEqual(metric(metrics, "almanac_sealed_files"), 1)
+        self.assertGreaterEqual(metric(metrics, "almanac_sealed_bytes"), rss)
 
     def test_with_base_url_every_link_to_a_document_is_served_here(self):
         # `scripts/dev.sh run` serves the example with --base-url at its own address: every link of the
