@@ -76,7 +76,8 @@ RopeBuilder& RopeBuilder::share(Piece piece) {
 void RopeBuilder::flush() {
     if (pending_.empty()) return;
     rope_.size_ += pending_.size();
-    rope_.pieces_.push_back(make_piece(std::move(pending_)));
+    if (!last_text_ || last_text_->str() != pending_) last_text_ = make_piece(std::move(pending_));
+    rope_.pieces_.push_back(last_text_);
     pending_.clear();
 }
 

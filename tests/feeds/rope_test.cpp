@@ -35,6 +35,26 @@ TEST(Rope, BuilderMergesTextAndSharesPieces) {
     EXPECT_EQ(printed.str(), rope.str());
 }
 
+// The text between entries (a JSON feed's ",\n") is one piece shared by every gap it fills, with
+// the bytes and the ETag of a piece made for each gap.
+TEST(Rope, RepeatedTextBetweenPiecesSharesOnePiece) {
+    const Piece a = piece("{\"id\": 1}"), b = piece("{\"id\": 2}"), c = piece("{\"id\": 3}");
+    RopeBuilder builder;
+    builder.append("[").share(a).append(",\n").share(b).append(",").append("\n").share(c).append(", ").share(a).append(",\n");
+    builder.share(b).append("]");
+    const Rope rope = std::move(builder).finish();
+    ASSERT_EQ(rope.pieces().size(), 11u);
+    EXPECT_EQ(rope.pieces()[2]->str(), ",\n");
+    EXPECT_EQ(rope.pieces()[4], rope.pieces()[2]) << "the same text, merged from two appends: the same piece";
+    EXPECT_EQ(rope.pieces()[6]->str(), ", ");
+    EXPECT_EQ(rope.pieces()[8]->str(), ",\n");
+    EXPECT_NE(rope.pieces()[8], rope.pieces()[2]) << "only the text gathered last is reused";
+    EXPECT_EQ(rope, "[{\"id\": 1},\n{\"id\": 2},\n{\"id\": 3}, {\"id\": 1},\n{\"id\": 2}]");
+    RopeBuilder separate;
+    for (const auto& p : rope.pieces()) separate.share(piece(p->str()));
+    EXPECT_EQ(strong_etag(rope), strong_etag(std::move(separate).finish()));
+}
+
 // Pieces live as long as every document sharing them: what appending left spare must not stay
 // allocated with them (rendered entries kept up to twice their bytes).
 TEST(Rope, PiecesHoldNoSpareCapacity) {
