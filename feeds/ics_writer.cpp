@@ -642,6 +642,9 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
     });
 
     RopeBuilder rope;
+    std::size_t pieces = 2;  // the head and calendar_end
+    for (const auto* e : events) pieces += e->pieces.size();
+    rope.reserve(pieces);
     rope.append(calendar_head(request, whole_calendar, coverage));
     for (const auto* e : events)
         for (const auto& piece : e->pieces) rope.share(piece);

@@ -69,6 +69,10 @@ public:
             out_->write(*piece);
         return *this;
     }
+    // Room for `pieces` pieces in the rope (nothing when streaming).
+    void reserve(std::size_t pieces) {
+        if (!out_) rope_.reserve(pieces);
+    }
     // The rope; empty when the bytes went to the sink.
     Rope finish() && { return std::move(rope_).finish(); }
 

@@ -84,6 +84,8 @@ public:
     RopeBuilder& append(std::string_view text);
     // Shares `piece` (null or empty: nothing).
     RopeBuilder& share(Piece piece);
+    // Room for `pieces` pieces, where the caller knows how many will come.
+    void reserve(std::size_t pieces) { rope_.pieces_.reserve(pieces); }
     std::size_t size() const { return rope_.size_ + pending_.size(); }
     Rope finish() &&;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "feeds/content.hpp"
@@ -249,44 +250,74 @@ std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, s
     return pieces;
 }
 
-// Adds the pieces of `item`'s entry to `rope`: from the request's fragment cache when it was
-// rendered before from the same item, zone (events only: a post says nothing zoned) and dates
-// (entry_date_key); else render(). `escaped_body` gives item.html as the format writes it.
+// The pieces of `item`'s entry as render() and `escaped_body` (item.html as the format writes it)
+// make them.
+template <class Render, class Body>
+std::vector<Piece> make_entry(const RenderRequest& request, const Item& item, const Render& render, const Body& escaped_body) {
+    std::string bytes = render();
+    if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
+    return split_entry(request, item, std::move(bytes), escaped_body(item));
+}
+
+// The pieces of `item`'s entry kept in the request's fragment cache: found when it was rendered
+// before from the same item, zone (events only: a post says nothing zoned) and dates
+// (entry_date_key), else made and kept. Null when the cache keeps no such entry.
+template <class Render, class Body>
+const std::vector<Piece>* kept_entry(const RenderRequest& request, const Item& item, const Zone& zone,
+                                     const Render& render, const Body& escaped_body) {
+    const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
+    if (!request.fragments || !request.fragments->keeps(key)) return nullptr;
+    const Instant dates = entry_date_key(item, request);
+    if (const Fragment* f = request.fragments->find(item, key, dates)) return &f->pieces;
+    Fragment f;
+    f.pieces = make_entry(request, item, render, escaped_body);
+    return &request.fragments->insert(item, key, dates, std::move(f)).pieces;
+}
+
+// Adds the pieces of `item`'s entry to `rope` (streamed: to its sink).
 template <class Render, class Body>
 void add_entry(DocumentBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
                const Render& render, const Body& escaped_body) {
-    const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
-    const auto make = [&] {
-        std::string bytes = render();
-        if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
-        return split_entry(request, item, std::move(bytes), escaped_body(item));
-    };
-    const auto add = [&](const std::vector<Piece>& pieces) {
-        for (const auto& piece : pieces) rope.share(piece);
-    };
-    if (!request.fragments || !request.fragments->keeps(key)) {
-        // Streamed and not kept: where pieces are cut does not matter, so the bytes go as they are.
-        if (!request.out) return add(make());
-        rope.append(render());
+    if (const auto* kept = kept_entry(request, item, zone, render, escaped_body)) {
+        for (const auto& piece : *kept) rope.share(piece);
         return;
     }
-    const Instant dates = entry_date_key(item, request);
-    if (const Fragment* f = request.fragments->find(item, key, dates)) return add(f->pieces);
-    Fragment f;
-    f.pieces = make();
-    add(request.fragments->insert(item, key, dates, std::move(f)).pieces);
+    // Streamed and not kept: where pieces are cut does not matter, so the bytes go as they are.
+    if (request.out) return void(rope.append(render()));
+    for (auto& piece : make_entry(request, item, render, escaped_body)) rope.share(std::move(piece));
 }
 
 // Every entry's pieces, in order, into `rope`, with `separator` between entries.
 template <class Render, class Body>
 void add_entries(DocumentBuilder& rope, const RenderRequest& request, const Zone& zone, std::string_view separator,
                  const Render& render, const Body& escaped_body) {
-    bool first = true;
+    if (request.out) {
+        bool first = true;
+        for (const Item* item : request.items) {
+            if (!first) rope.append(separator);
+            first = false;
+            add_entry(
+                rope, request, *item, zone, [&] { return render(*item); }, escaped_body);
+        }
+        return;
+    }
+    // A rope: the entries' pieces are gathered first, so that its list is allocated once, at its
+    // size (grown by doubling, it was copied about twice and kept up to twice the room it needs).
+    std::vector<const std::vector<Piece>*> entries;
+    entries.reserve(request.items.size());
+    std::deque<std::vector<Piece>> made;                                      // entries the cache does not keep
+    std::size_t pieces = 2 + (separator.empty() ? 0 : request.items.size());  // the head, the tail, the separators
     for (const Item* item : request.items) {
-        if (!first) rope.append(separator);
-        first = false;
-        add_entry(
-            rope, request, *item, zone, [&] { return render(*item); }, escaped_body);
+        const auto entry_render = [&] { return render(*item); };
+        const auto* kept = kept_entry(request, *item, zone, entry_render, escaped_body);
+        if (!kept) kept = &made.emplace_back(make_entry(request, *item, entry_render, escaped_body));
+        entries.push_back(kept);
+        pieces += kept->size();
+    }
+    rope.reserve(pieces);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (i > 0) rope.append(separator);
+        for (const auto& piece : *entries[i]) rope.share(piece);
     }
 }
 
