@@ -274,30 +274,29 @@ const std::vector<Piece>* kept_entry(const RenderRequest& request, const Item& i
     return &request.fragments->insert(item, key, dates, std::move(f)).pieces;
 }
 
-// Adds the pieces of `item`'s entry to `rope` (streamed: to its sink).
+// Streams `item`'s entry to request.out: its kept pieces, or, when the cache keeps none, the bytes
+// as render() gives them (where pieces are cut does not matter to a stream).
 template <class Render, class Body>
-void add_entry(DocumentBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
-               const Render& render, const Body& escaped_body) {
+void stream_entry(const RenderRequest& request, const Item& item, const Zone& zone, const Render& render,
+                  const Body& escaped_body) {
     if (const auto* kept = kept_entry(request, item, zone, render, escaped_body)) {
-        for (const auto& piece : *kept) rope.share(piece);
+        for (const auto& piece : *kept)
+            if (piece) request.out->write(*piece);
         return;
     }
-    // Streamed and not kept: where pieces are cut does not matter, so the bytes go as they are.
-    if (request.out) return void(rope.append(render()));
-    for (auto& piece : make_entry(request, item, render, escaped_body)) rope.share(std::move(piece));
+    request.out->write(render());
 }
 
-// Every entry's pieces, in order, into `rope`, with `separator` between entries.
+// Every entry's pieces, in order, with `separator` between entries: into `rope`, or, streaming,
+// straight to request.out (where `rope` writes too, unbuffered).
 template <class Render, class Body>
 void add_entries(DocumentBuilder& rope, const RenderRequest& request, const Zone& zone, std::string_view separator,
                  const Render& render, const Body& escaped_body) {
     if (request.out) {
-        bool first = true;
-        for (const Item* item : request.items) {
-            if (!first) rope.append(separator);
-            first = false;
-            add_entry(
-                rope, request, *item, zone, [&] { return render(*item); }, escaped_body);
+        for (std::size_t i = 0; i < request.items.size(); ++i) {
+            if (i > 0) request.out->write(separator);
+            stream_entry(
+                request, *request.items[i], zone, [&] { return render(*request.items[i]); }, escaped_body);
         }
         return;
     }
@@ -673,7 +672,7 @@ namespace {
 struct EntryFormat {
     std::string (*entry)(const RenderRequest&, const Item&, const EntryText&);
     std::string_view separator;
-    std::string (*escaped_body)(const Item&);                 // add_entry's
+    std::string (*escaped_body)(const Item&);                 // kept_entry's
     std::optional<std::string> (*spliced_body)(const Item&);  // item.html in the content; nullopt: not cut out
     std::size_t (*content_end)(std::string_view entry);       // where the content ends; npos: not found
 };
@@ -712,7 +711,7 @@ Frame frame(FeedFormat format, const RenderRequest& request) {
 }  // namespace
 
 // Each view's entry text (its "when and where" lines) is made once for all formats; a post's entry
-// is the same in every view (add_entry keeps it). An event's body (item.html, escaped for the
+// is the same in every view (kept_entry keeps it). An event's body (item.html, escaped for the
 // format) is escaped once per kind of escaping for all views and formats: each view's entry is made
 // with the facts alone as its content, and the body is written where that content ends. Escaping
 // goes byte by byte and the facts end with an ASCII line break, so the bytes are those of the
@@ -761,9 +760,8 @@ void render_syndication_views(const std::vector<FormatViews>& formats) {
                         }
                     }
                 }
-                DocumentBuilder builder(request.out);
-                add_entry(
-                    builder, request, item, zone, [&] { return kind.entry(request, item, entry_text(item, zone)); },
+                stream_entry(
+                    request, item, zone, [&] { return kind.entry(request, item, entry_text(item, zone)); },
                     kind.escaped_body);
             }
         }
