@@ -13,7 +13,7 @@
 # server's RSS (anonymous, file, shared) and the memfds it holds, after start and every 10 edits.
 # The client polls every --poll-interval ms (default 2): polling without a pause kept one of a 2-core
 # machine's cores busy with the client and its requests, and the rebuild then ran on the other alone
-# (render 145 ms instead of 85 ms on the 10,000-event site).
+# (render about 145 ms instead of 80 ms on the 10,000-event site).
 # Back to back by default (the next edit is written as soon as the previous one is served, i.e. while the
 # daemon may still be compressing the previous snapshot); --pause S waits between edits.
 # usage: edit_latency.py ALMANAC_BINARY [EXAMPLES_DIR] [--rounds N] [--pause S] [--mode etag|get|both]
@@ -283,6 +283,8 @@ def main():
     parser.add_argument("--poll-interval", type=float, default=2.0,
                         help="ms between the client's requests while it waits for the edit (default 2)")
     args = parser.parse_args()
+    if args.poll_interval < 0:
+        parser.error("--poll-interval must be 0 or more")
 
     root = tempfile.mkdtemp(prefix="almanac-bench-")
     server = None

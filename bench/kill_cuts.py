@@ -45,19 +45,22 @@ def site_with(work, sendfile):
 def trial(binary, config, path, clients, rng):
     proc = subprocess.Popen([binary, "serve", "--config", config, "--listen", "127.0.0.1:0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    port = None
+    found = []
+
+    def read_log():
+        for line in proc.stderr:
+            if not found and (m := re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)):
+                found.append(int(m.group(1)))
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
     deadline = time.monotonic() + 30
-    for line in proc.stderr:
-        if m := re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line):
-            port = int(m.group(1))
-            break
-        if time.monotonic() > deadline:
-            break
+    while not found and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    port = found[0] if found else None
     if port is None:
         proc.kill()
         proc.wait()
         sys.exit("almanac serve did not start")
-    threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
     counts = {"whole": 0, "cut": 0, "unanswered": 0}
     lock = threading.Lock()
     stop = threading.Event()
@@ -72,7 +75,7 @@ def trial(binary, config, path, clients, rng):
             except (OSError, http.client.HTTPException):
                 mine["unanswered"] += 1
                 break
-            length = int(r.getheader("Content-Length"))
+            length = int(r.getheader("Content-Length") or -1)
             try:
                 body = r.read()
             except (OSError, http.client.HTTPException):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, one after another, printing its figures (nothing is asserted):
-#   bench/run_all.sh            full runs (about 25 minutes on 2 cores; N = 100,000 takes the longest)
+#   bench/run_all.sh            full runs (about 35 minutes on 2 cores; N = 100,000 takes the longest)
 #   BENCH_QUICK=1 bench/run_all.sh   N = 1,000 and 10,000 only, one run each, short wrk runs
 # Installs what it needs (wrk, nginx, hugo) like scripts/dev.sh does, and builds almanac first.
 # Everything runs on 127.0.0.1 and in $BENCH_WORK (default /tmp/almanac-bench).
@@ -18,9 +18,9 @@ almanac="$root/build/almanac"
 mkdir -p "$work"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  sizes=1000,10000; runs=1; rounds=20; wrk_rounds=1; duration=5
+  sizes=1000,10000; runs=1; rounds=20; wrk_rounds=1; duration=5; kills=5
 else
-  sizes=1000,10000,100000; runs=3; rounds=100; wrk_rounds=3; duration=10
+  sizes=1000,10000,100000; runs=3; rounds=100; wrk_rounds=3; duration=10; kills=25
 fi
 
 echo "== full build: almanac build vs hugo (bench/build_bench.py)"
@@ -48,4 +48,4 @@ timeout 600 "$py" "$here/http_allocations.py" "$almanac" --work "$work"
 
 echo
 echo "== responses cut by a SIGKILL, server.sendfile on and off (bench/kill_cuts.py)"
-timeout 900 "$py" "$here/kill_cuts.py" "$almanac" --trials "$([ -n "${BENCH_QUICK:-}" ] && echo 5 || echo 25)" --work "$work"
+timeout 900 "$py" "$here/kill_cuts.py" "$almanac" --trials "$kills" --work "$work"

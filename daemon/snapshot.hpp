@@ -28,7 +28,8 @@ namespace almanac {
 struct Representation {
     std::shared_ptr<const Rope> identity;  // one piece unless the document is large (see make_representation)
     // identity's bytes again in a sealed file, which the server sends from the kernel's pages, made
-    // on the first uncompressed GET; only for documents from 64 KiB to 1 MiB (else null).
+    // on the first uncompressed GET when server.sendfile is on; only for documents from 64 KiB to
+    // 1 MiB (else null).
     std::shared_ptr<const LazySealedFile> identity_file;
     std::shared_ptr<const Rope> gzip;           // null when not smaller than identity
     std::shared_ptr<const std::string> brotli;  // null when not smaller than identity

@@ -444,7 +444,7 @@ TEST_F(HandlerTest, MidSizedDocumentsAreSentFromTheirSealedCopy) {
     ASSERT_EQ(::pread(r.body.file()->fd(), sent.data(), sent.size(), 0), static_cast<ssize_t>(sent.size()));
     EXPECT_TRUE(sent == bytes);
 
-    // server.sendfile: false sends every body from the heap, with one write.
+    // server.sendfile: false sends every body from the heap: no sealed copy.
     auto site = std::make_shared<Site>(*snapshot->site);
     site->config.server.sendfile = false;
     big->site = site;

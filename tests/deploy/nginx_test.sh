@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Scale-out as docs/deploy.md describes it: real nginx (Debian package nginx) on loopback, running the
 # site config printed in docs/deploy.md, in front of two almanac replicas serving copies of the example
-# site. Identical ETags and bytes from both replicas; through nginx MISS → HIT, 304, one cache entry
+# site with the replicas' server block printed there (sendfile: false). Identical ETags and bytes from both replicas; through nginx MISS → HIT, 304, one cache entry
 # per encoding, revalidation of one replica's entries by the other; one replica killed (SIGKILL) in
-# the middle of a bounded load with zero failed requests seen by the client; stale entries served
+# the middle of a bounded load with zero failed requests seen by the client, and no sealed file
+# (sendfile) on the survivor; stale entries served
 # when both are down.
 # usage: nginx_test.sh ALMANAC SOURCE_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/../script_harness.sh"
