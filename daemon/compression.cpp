@@ -50,7 +50,7 @@ std::optional<std::string> brotli_compress(std::string_view data, int quality) {
 }
 
 std::optional<std::string> brotli_compress(const Rope& data, int quality) {
-    if (data.pieces().size() <= 1) return brotli_compress(data.empty() ? std::string_view() : data.pieces().front()->str(), quality);
+    if (data.piece_count() <= 1) return brotli_compress(data.empty() ? std::string_view() : data.front()->str(), quality);
     const std::unique_ptr<BrotliEncoderState, decltype(&BrotliEncoderDestroyInstance)> state(
         BrotliEncoderCreateInstance(nullptr, nullptr, nullptr), &BrotliEncoderDestroyInstance);
     if (!state || !BrotliEncoderSetParameter(state.get(), BROTLI_PARAM_QUALITY, static_cast<std::uint32_t>(quality)) ||
@@ -71,9 +71,10 @@ std::optional<std::string> brotli_compress(const Rope& data, int quality) {
             if (op == BROTLI_OPERATION_FINISH ? BrotliEncoderIsFinished(state.get()) : length == 0) return true;
         }
     };
-    for (const auto& piece : data.pieces())
-        if (!feed(reinterpret_cast<const std::uint8_t*>(piece->data()), piece->size(), BROTLI_OPERATION_PROCESS))
-            return std::nullopt;
+    for (const auto& block : data.blocks())
+        for (const auto& piece : block->pieces)
+            if (!feed(reinterpret_cast<const std::uint8_t*>(piece->data()), piece->size(), BROTLI_OPERATION_PROCESS))
+                return std::nullopt;
     if (!feed(nullptr, 0, BROTLI_OPERATION_FINISH)) return std::nullopt;
     const std::size_t size = out.size();
     return exactly(std::move(out), size);  // appends leave up to half the capacity unused
@@ -163,11 +164,13 @@ std::optional<Rope> GzipChunks::compress(const Rope& body) {
         length = 0;
         return true;
     };
-    for (const auto& piece : body.pieces()) {
-        pieces.push_back(&piece);
-        length += piece->size();
-        if (length >= max_chunk || (length >= min_chunk && (piece->hash().low & boundary_mask) == 0))
-            if (!close_chunk()) return std::nullopt;
+    for (const auto& block : body.blocks()) {
+        for (const auto& piece : block->pieces) {
+            pieces.push_back(&piece);
+            length += piece->size();
+            if (length >= max_chunk || (length >= min_chunk && (piece->hash().low & boundary_mask) == 0))
+                if (!close_chunk()) return std::nullopt;
+        }
     }
     if (!close_chunk()) return std::nullopt;
     // A final, empty block with fixed codes (BFINAL 1, BTYPE 01, end-of-block), then the trailer.

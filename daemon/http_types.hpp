@@ -44,7 +44,7 @@ public:
     void for_each_piece(F&& f) const {
         if (text_ && !text_->empty()) f(std::string_view(*text_));
         if (rope_)
-            for (const auto& piece : rope_->pieces()) f(piece->str());
+            rope_->for_each_piece([&](const Piece& piece) { f(piece->str()); });
     }
     // The same bytes in a sealed file, or null.
     const std::shared_ptr<const SealedFile>& file() const { return file_; }

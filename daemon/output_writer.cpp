@@ -174,7 +174,7 @@ void DocumentFile::close() {
 
 std::string write_document(const std::string& dir, const std::string& path, const Rope& body, bool* written) {
     DocumentFile file(dir, path);
-    for (const auto& piece : body.pieces()) file.write(*piece);
+    body.for_each_piece([&](const Piece& piece) { file.write(*piece); });
     file.close();
     if (written) *written = file.written();
     return file.problem();

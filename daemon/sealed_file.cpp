@@ -47,7 +47,7 @@ std::shared_ptr<const SealedFile> SealedFile::make(const Rope& bytes) {
     }
     constexpr int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
     bool written = ::ftruncate(fd, static_cast<off_t>(size)) == 0;
-    for (const auto& piece : bytes.pieces()) written = written && write_all(fd, *piece) == 0;
+    bytes.for_each_piece([&](const Piece& piece) { written = written && write_all(fd, *piece) == 0; });
     if (!written || ::fcntl(fd, F_ADD_SEALS, seals) != 0) {
         ::close(fd);
         release(size);

@@ -39,8 +39,8 @@ void add_encodings(Representation& r, GzipChunks* chunks, bool defer_large_brotl
     const Rope& body = *r.identity;
     if (body.size() >= min_compressed_bytes) {
         std::optional<Rope> gz;
-        if (body.pieces().size() == 1) {
-            if (auto flat = gzip_compress(body.pieces().front()->str())) gz = Rope(std::move(*flat));
+        if (body.piece_count() == 1) {
+            if (auto flat = gzip_compress(body.front()->str())) gz = Rope(std::move(*flat));
         } else if (chunks) {
             gz = chunks->compress(body);
         } else {
@@ -60,7 +60,7 @@ void add_encodings(Representation& r, GzipChunks* chunks, bool defer_large_brotl
 
 std::shared_ptr<const Representation> make_representation(Document doc, Instant last_modified, bool encode) {
     auto r = std::make_shared<Representation>();
-    if (doc.body.pieces().size() > 1 && doc.body.size() <= max_flattened_bytes) doc.body = Rope(doc.body.flat());
+    if (doc.body.piece_count() > 1 && doc.body.size() <= max_flattened_bytes) doc.body = Rope(doc.body.flat());
     r->identity = std::make_shared<const Rope>(std::move(doc.body));
     if (r->identity->size() >= min_sealed_bytes && r->identity->size() <= max_flattened_bytes)
         r->identity_file = std::make_shared<const LazySealedFile>();

@@ -116,6 +116,8 @@ void FragmentCache::end_pass() {
     Sequence& s = sequences_[pass_];
     s.entries.swap(current_);
     s.generation = generation_;
+    s.rope = std::move(current_rope_);
+    current_rope_ = Rope();
     current_.clear();
 }
 

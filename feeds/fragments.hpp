@@ -73,6 +73,10 @@ public:
     // each of a large site's documents was a third of a rebuild. Any other order still finds them.
     void begin_pass(std::string_view name);
     void end_pass();
+    // The rope the previous pass of the current pass's name made (RopeBuilder's `previous`: the
+    // new rope shares its unchanged runs), or null; keep_rope() gives the one this pass made.
+    const Rope* previous_rope() const { return in_pass_ && previous_ && !previous_->rope.empty() ? &previous_->rope : nullptr; }
+    void keep_rope(Rope rope) { current_rope_ = std::move(rope); }
 
     // Drops the entries not found or inserted since the previous sweep. The walk over every entry
     // is skipped while they are few: the unused ones (an edited item's earlier versions) wait for a
@@ -131,6 +135,7 @@ private:
     struct Sequence {
         std::vector<Entries::value_type*> entries;
         std::uint64_t generation = 0;
+        Rope rope;  // the document the pass made (empty: streamed)
     };
     // Counts an entry as used in this generation.
     void touch(Entry& entry);
@@ -145,6 +150,7 @@ private:
     std::string pass_;              // the current pass's name; empty: none
     bool in_pass_ = false;
     std::vector<Entries::value_type*> current_;
+    Rope current_rope_;
     std::size_t position_ = 0;  // where the next lookup is expected in previous_
     bool keep_zoned_;
     std::uint64_t generation_ = 1;

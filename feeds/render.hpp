@@ -54,7 +54,8 @@ struct RenderRequest {
 // A renderer's document as it is assembled: a rope (RopeBuilder), or bytes handed to a ByteSink.
 class DocumentBuilder {
 public:
-    explicit DocumentBuilder(ByteSink* out) : out_(out) {}
+    // `previous`: see RopeBuilder.
+    explicit DocumentBuilder(ByteSink* out, const Rope* previous = nullptr) : out_(out), rope_(previous) {}
     DocumentBuilder& append(std::string_view text) {
         if (out_)
             out_->write(text);

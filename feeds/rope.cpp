@@ -1,5 +1,6 @@
 #include "feeds/rope.hpp"
 
+#include <array>
 #include <ostream>
 #include <utility>
 
@@ -15,48 +16,74 @@ PieceText::PieceText(std::string text) : text_(std::move(text)) {
 
 Piece make_piece(std::string text) { return std::make_shared<const PieceText>(std::move(text)); }
 
-Rope::Rope(std::string text) {
-    if (text.empty()) return;
-    size_ = text.size();
-    pieces_.push_back(make_piece(std::move(text)));
+namespace {
+
+Block make_block(std::vector<Piece> pieces) {
+    auto block = std::make_shared<RopeBlock>();
+    std::array<std::uint64_t, 3 * block_pieces> words{};
+    std::size_t n = 0;
+    for (const auto& piece : pieces) {
+        block->size += piece->size();
+        if (n + 3 > words.size()) continue;  // never: a run holds at most block_pieces pieces
+        words[n++] = piece->hash().low;
+        words[n++] = piece->hash().high;
+        words[n++] = static_cast<std::uint64_t>(piece->size());
+    }
+    const XXH128_hash_t h = XXH3_128bits(words.data(), n * sizeof(std::uint64_t));
+    block->hash = {h.low64, h.high64};
+    block->pieces = std::move(pieces);
+    return block;
 }
+
+}  // namespace
+
+Rope::Rope(std::string text) : Rope(make_piece(std::move(text))) {}
 
 Rope::Rope(Piece piece) {
     if (!piece || piece->empty()) return;
     size_ = piece->size();
-    pieces_.push_back(std::move(piece));
+    piece_count_ = 1;
+    blocks_.push_back(make_block({std::move(piece)}));
+}
+
+std::vector<Piece> Rope::pieces() const {
+    std::vector<Piece> out;
+    out.reserve(piece_count_);
+    for_each_piece([&](const Piece& piece) { out.push_back(piece); });
+    return out;
 }
 
 std::string Rope::str() const {
     std::string out;
     out.reserve(size_);
-    for (const auto& piece : pieces_) out += piece->str();
+    for_each_piece([&](const Piece& piece) { out += piece->str(); });
     return out;
 }
 
 Piece Rope::flat() const {
-    if (pieces_.size() == 1) return pieces_.front();
+    if (piece_count_ == 1) return front();
     return make_piece(str());
 }
 
 bool operator==(const Rope& a, std::string_view b) {
     if (a.size_ != b.size()) return false;
     std::size_t at = 0;
-    for (const auto& piece : a.pieces_) {
-        if (b.compare(at, piece->size(), piece->str()) != 0) return false;
+    bool equal = true;
+    a.for_each_piece([&](const Piece& piece) {
+        equal = equal && b.compare(at, piece->size(), piece->str()) == 0;
         at += piece->size();
-    }
-    return true;
+    });
+    return equal;
 }
 
 bool operator==(const Rope& a, const Rope& b) {
     if (a.size_ != b.size_) return false;
-    if (a.pieces_.size() == 1) return b == a.pieces_.front()->str();
+    if (a.piece_count_ == 1) return b == a.front()->str();
     return a == std::string_view(b.str());
 }
 
 std::ostream& operator<<(std::ostream& out, const Rope& rope) {
-    for (const auto& piece : rope.pieces()) out << piece->str();
+    rope.for_each_piece([&](const Piece& piece) { out << piece->str(); });
     return out;
 }
 
@@ -65,24 +92,83 @@ RopeBuilder& RopeBuilder::append(std::string_view text) {
     return *this;
 }
 
-RopeBuilder& RopeBuilder::share(Piece piece) {
-    if (!piece || piece->empty()) return *this;
+RopeBuilder& RopeBuilder::share(const Piece& piece) {
+    if (!piece) return *this;
     flush();
-    rope_.size_ += piece->size();
-    rope_.pieces_.push_back(std::move(piece));
+    add(piece);  // which drops an empty piece
     return *this;
+}
+
+const RopeBlock* RopeBuilder::candidate() const {
+    const std::size_t k = rope_.blocks_.size();
+    return previous_ && k < previous_->blocks_.size() ? previous_->blocks_[k].get() : nullptr;
 }
 
 void RopeBuilder::flush() {
     if (pending_.empty()) return;
-    rope_.size_ += pending_.size();
-    if (!last_text_ || last_text_->str() != pending_) last_text_ = make_piece(std::move(pending_));
-    rope_.pieces_.push_back(last_text_);
+    // The text the previous rope has at this place, when it is the same text: its piece, so that
+    // the run can still be that rope's.
+    const RopeBlock* c = candidate();
+    const std::size_t at = matching_ ? matched_ : run_.size();
+    if (c && at < c->pieces.size() && c->pieces[at]->str() == pending_)
+        last_text_ = c->pieces[at];
+    else if (!last_text_ || last_text_->str() != pending_)
+        last_text_ = make_piece(std::move(pending_));
     pending_.clear();
+    add(last_text_);
+}
+
+void RopeBuilder::add(const Piece& piece) {
+    if (matching_) {
+        // The candidate's piece: not empty, and its size is counted with its run's. Only the
+        // pointers are compared, so an unchanged piece's bytes are not even read.
+        const RopeBlock* c = candidate();
+        if (c && matched_ < c->pieces.size() && c->pieces[matched_].get() == piece.get()) {
+            if (++matched_ == block_pieces) close_run();
+            return;
+        }
+        // Another piece: the run is a new one, starting with what matched so far.
+        matching_ = false;
+        run_.reserve(block_pieces);
+        if (c) {
+            run_.assign(c->pieces.begin(), c->pieces.begin() + static_cast<std::ptrdiff_t>(matched_));
+            for (const auto& p : run_) run_size_ += p->size();
+        }
+    }
+    if (piece->empty()) return;
+    run_.push_back(piece);
+    run_size_ += piece->size();
+    if (run_.size() == block_pieces) close_run();
+}
+
+void RopeBuilder::close_run() {
+    std::size_t count = 0;
+    if (matching_) {
+        count = matched_;
+        if (count == 0) return;
+        const RopeBlock* c = candidate();
+        if (count == c->pieces.size()) {
+            rope_.blocks_.push_back(previous_->blocks_[rope_.blocks_.size()]);
+        } else {  // the rope ends inside the previous rope's run: a run of its own
+            rope_.blocks_.push_back(
+                make_block(std::vector<Piece>(c->pieces.begin(), c->pieces.begin() + static_cast<std::ptrdiff_t>(count))));
+        }
+        run_size_ = rope_.blocks_.back()->size;
+    } else {
+        count = run_.size();
+        rope_.blocks_.push_back(make_block(std::move(run_)));
+        run_ = {};
+    }
+    rope_.size_ += run_size_;
+    rope_.piece_count_ += count;
+    run_size_ = 0;
+    matched_ = 0;
+    matching_ = true;
 }
 
 Rope RopeBuilder::finish() && {
     flush();
+    close_run();
     return std::move(rope_);
 }
 

@@ -2,8 +2,9 @@
 // its head, each entry's cached bytes and its tail: assembling it after an edit shares the entries
 // that did not change instead of copying tens of megabytes, and the server writes the pieces with
 // scatter-gather I/O. The bytes are the concatenation of the pieces. Each piece is hashed once, when
-// it is made: a document's ETag (feeds/publisher.hpp) and its gzip chunks (daemon/compression.hpp)
-// are computed from its pieces' hashes, so an edit hashes the entries it changed, not 25 MB again.
+// it is made, and each run of pieces (RopeBlock) when it is made: a document's ETag
+// (feeds/publisher.hpp) comes from its runs' hashes and its gzip chunks (daemon/compression.hpp)
+// from its pieces' hashes, so an edit hashes the entries it changed, not 25 MB again.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +47,19 @@ using Piece = std::shared_ptr<const PieceText>;
 // the documents sharing it, and rendered entries grown by appends kept up to twice their size.
 Piece make_piece(std::string text);
 
+// Pieces in runs of at most block_pieces, each run shared between the ropes that hold it: a
+// document rendered again after an edit keeps every run whose pieces are all the same (RopeBuilder's
+// `previous`), instead of copying the 30,000 piece pointers of a 10,000-event calendar, and its ETag
+// and destruction walk the runs, not the pieces. Runs start every block_pieces pieces, so where
+// they fall depends only on the sequence of pieces, never on what was built before.
+struct RopeBlock {
+    std::vector<Piece> pieces;  // never empty pieces
+    std::size_t size = 0;       // bytes
+    PieceHash hash;             // XXH3-128 of the pieces' hashes and lengths
+};
+using Block = std::shared_ptr<const RopeBlock>;
+constexpr std::size_t block_pieces = 128;
+
 class Rope {
 public:
     Rope() = default;
@@ -55,8 +69,18 @@ public:
 
     std::size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
-    // Never empty pieces.
-    const std::vector<Piece>& pieces() const { return pieces_; }
+    std::size_t piece_count() const { return piece_count_; }
+    const std::vector<Block>& blocks() const { return blocks_; }
+    // Calls f(const Piece&) for each piece, in order.
+    template <class F>
+    void for_each_piece(F&& f) const {
+        for (const auto& block : blocks_)
+            for (const auto& piece : block->pieces) f(piece);
+    }
+    // The pieces, copied into one list: for tests and for ropes of a few pieces.
+    std::vector<Piece> pieces() const;
+    // The first piece (null when empty): the whole rope when piece_count() is 1.
+    Piece front() const { return blocks_.empty() ? nullptr : blocks_.front()->pieces.front(); }
 
     // The bytes in one string (a copy).
     std::string str() const;
@@ -68,8 +92,9 @@ public:
 
 private:
     friend class RopeBuilder;
-    std::vector<Piece> pieces_;
+    std::vector<Block> blocks_;
     std::size_t size_ = 0;
+    std::size_t piece_count_ = 0;
 };
 
 std::ostream& operator<<(std::ostream& out, const Rope& rope);
@@ -78,22 +103,37 @@ std::ostream& operator<<(std::ostream& out, const Rope& rope);
 // own; text next to text is merged, so a rope built from many small appends has few pieces. Text
 // equal to the text gathered last (the ",\n" between a JSON feed's entries) shares that piece
 // instead of making one more: the same bytes and hashes, 10,000 fewer allocations a document.
+//
+// Given the rope built before for the same document, a run of the new rope whose pieces are the
+// same pieces, at the same place, is that rope's run, shared whole; a text equal to the text there
+// shares its piece. The bytes, the pieces and so the ETag are those of a rope built without it.
 class RopeBuilder {
 public:
+    explicit RopeBuilder(const Rope* previous = nullptr) : previous_(previous) {}
     // Copies `text` into the rope.
     RopeBuilder& append(std::string_view text);
     // Shares `piece` (null or empty: nothing).
-    RopeBuilder& share(Piece piece);
+    RopeBuilder& share(const Piece& piece);
     // Room for `pieces` pieces, where the caller knows how many will come.
-    void reserve(std::size_t pieces) { rope_.pieces_.reserve(pieces); }
-    std::size_t size() const { return rope_.size_ + pending_.size(); }
+    void reserve(std::size_t pieces) { rope_.blocks_.reserve(pieces / block_pieces + 1); }
     Rope finish() &&;
 
 private:
     void flush();
+    void add(const Piece& piece);
+    // The previous rope's run at this run's place, or null.
+    const RopeBlock* candidate() const;
+    void close_run();
+
     Rope rope_;
     std::string pending_;
     Piece last_text_;  // the piece flush() made last
+    const Rope* previous_;
+    // The run being built: while its pieces are the candidate's (matched_ of them), none is copied.
+    std::vector<Piece> run_;
+    std::size_t matched_ = 0;
+    bool matching_ = true;
+    std::size_t run_size_ = 0;
 };
 
 }  // namespace almanac

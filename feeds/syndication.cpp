@@ -326,7 +326,7 @@ std::string xml_body(const Item& item) { return xml_escape(item.html); }
 // The document: the writer's bytes so far, the entries, then the closing tags.
 template <class Render>
 Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, const Render& render) {
-    DocumentBuilder rope(request.out);
+    DocumentBuilder rope(request.out, request.fragments ? request.fragments->previous_rope() : nullptr);
     rope.append(xml.flush());
     add_entries(rope, request, zone, "", render, xml_body);
     rope.append(std::move(xml).finish());
@@ -656,7 +656,7 @@ std::size_t json_content_end(std::string_view entry) {
 Rope render_json_feed(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     const Frame frame = json_frame(request);
-    DocumentBuilder rope(request.out);
+    DocumentBuilder rope(request.out, request.fragments ? request.fragments->previous_rope() : nullptr);
     rope.append(frame.head);
     if (request.items.empty()) return std::move(rope).finish();
     add_entries(

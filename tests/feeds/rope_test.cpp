@@ -16,8 +16,8 @@ TEST(Rope, BuilderMergesTextAndSharesPieces) {
     RopeBuilder b;
     b.append("<rss>").append("<channel>").share(shared).share(nullptr).share(piece("")).append("</channel>");
     b.share(shared).append("</rss>\n");
-    EXPECT_EQ(b.size(), 5u + 9 + 14 + 10 + 14 + 7);
     const Rope rope = std::move(b).finish();
+    EXPECT_EQ(rope.size(), 5u + 9 + 14 + 10 + 14 + 7);
     // Text next to text is one piece; shared pieces stay themselves; empty ones are dropped.
     ASSERT_EQ(rope.pieces().size(), 5u);
     EXPECT_EQ(rope.pieces()[0]->str(), "<rss><channel>");
@@ -54,6 +54,73 @@ TEST(Rope, RepeatedTextBetweenPiecesSharesOnePiece) {
     for (const auto& p : std::vector<Piece>{piece("["), a, piece(",\n"), b, piece(",\n"), c, piece(", "), a, piece(",\n"), b, piece("]")})
         separate.share(p);
     EXPECT_EQ(strong_etag(rope), strong_etag(std::move(separate).finish()));
+}
+
+// A rope built again with the previous one shares that rope's runs where all their pieces are the
+// same, and makes new runs where one differs, was added or removed; the bytes, the pieces and the
+// ETag are those of a rope built without it, and where the runs fall does not depend on it.
+TEST(Rope, RebuiltRopeSharesTheUnchangedRuns) {
+    std::vector<Piece> entries;
+    for (int i = 0; i < 1000; ++i) entries.push_back(piece("{\"id\": " + std::to_string(i) + "}"));
+    const auto build = [](const std::vector<Piece>& items, const Rope* previous, std::string_view head) {
+        RopeBuilder b(previous);
+        b.append(head).append("[");
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i > 0) b.append(",\n");
+            b.share(items[i]);
+        }
+        b.append("]");
+        return std::move(b).finish();
+    };
+    const Rope first = build(entries, nullptr, "{\"items\": ");
+    ASSERT_EQ(first.piece_count(), 1999u + 2);
+    ASSERT_EQ(first.blocks().size(), 16u);  // 2,001 pieces in runs of 128
+    for (std::size_t k = 0; k + 1 < first.blocks().size(); ++k) EXPECT_EQ(first.blocks()[k]->pieces.size(), block_pieces);
+
+    const auto shared_runs = [](const Rope& a, const Rope& b) {
+        std::size_t n = 0;
+        for (std::size_t k = 0; k < std::min(a.blocks().size(), b.blocks().size()); ++k) n += a.blocks()[k] == b.blocks()[k];
+        return n;
+    };
+    const auto same_as_fresh = [&](const Rope& rebuilt, const std::vector<Piece>& items, std::string_view head) {
+        const Rope fresh = build(items, nullptr, head);
+        EXPECT_EQ(rebuilt, fresh.str());
+        EXPECT_EQ(rebuilt.piece_count(), fresh.piece_count());
+        EXPECT_EQ(strong_etag(rebuilt), strong_etag(fresh));
+        ASSERT_EQ(rebuilt.blocks().size(), fresh.blocks().size());
+        for (std::size_t k = 0; k < fresh.blocks().size(); ++k) EXPECT_EQ(rebuilt.blocks()[k]->hash, fresh.blocks()[k]->hash) << k;
+    };
+
+    // The same pieces: every run is the previous rope's (the head and the separators included).
+    const Rope again = build(entries, &first, "{\"items\": ");
+    EXPECT_EQ(shared_runs(again, first), first.blocks().size());
+    same_as_fresh(again, entries, "{\"items\": ");
+
+    // One entry changed (entry 500 is piece 1,001 with the head and separators: run 7): one new run.
+    auto edited = entries;
+    edited[500] = piece("{\"id\": \"five hundred\"}");
+    const Rope one = build(edited, &first, "{\"items\": ");
+    EXPECT_EQ(shared_runs(one, first), first.blocks().size() - 1);
+    EXPECT_NE(one.blocks()[7], first.blocks()[7]);
+    EXPECT_NE(strong_etag(one), strong_etag(first));
+    same_as_fresh(one, edited, "{\"items\": ");
+
+    // Another head: the first run is new, the others are still shared.
+    const Rope head = build(entries, &first, "{\"title\": \"x\", \"items\": ");
+    EXPECT_EQ(shared_runs(head, first), first.blocks().size() - 1);
+    same_as_fresh(head, entries, "{\"title\": \"x\", \"items\": ");
+
+    // An entry removed near the end: the runs before it are shared, the ones after are new, and the
+    // rope ends with fewer pieces than the previous one's last run.
+    auto removed = entries;
+    removed.erase(removed.begin() + 990);
+    const Rope shorter = build(removed, &first, "{\"items\": ");
+    EXPECT_EQ(shared_runs(shorter, first), 15u);
+    same_as_fresh(shorter, removed, "{\"items\": ");
+    // The previous rope ending inside a run of the new one, and a rope that is a prefix of it.
+    same_as_fresh(build(entries, &shorter, "{\"items\": "), entries, "{\"items\": ");
+    const std::vector<Piece> prefix(entries.begin(), entries.begin() + 64);
+    same_as_fresh(build(prefix, &first, "{\"items\": "), prefix, "{\"items\": ");
 }
 
 // Pieces live as long as every document sharing them: what appending left spare must not stay
