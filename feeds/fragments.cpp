@@ -103,6 +103,7 @@ void FragmentCache::begin_pass(std::string_view name) {
     end_pass();
     pass_ = name;
     in_pass_ = true;
+    current_rope_ = Rope();
     const auto it = sequences_.find(pass_);
     previous_ = it == sequences_.end() ? nullptr : &it->second;
     position_ = 0;

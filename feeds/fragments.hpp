@@ -3,7 +3,8 @@
 // events), and so that the daemon's next rebuild renders only the items that changed. An entry is
 // reused only when everything it was rendered from is the same: the item (path, index in its file,
 // revision of its file's bytes), the zone its times are stated in, and the document's fallback date.
-// A cache belongs to one feed and format under one configuration; it is not thread-safe.
+// It also keeps the document each pass (one document of the feed) made last, whose runs of pieces
+// the next render of that document shares where nothing changed (feeds/rope.hpp). A cache belongs to one feed and format under one configuration; it is not thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -74,7 +75,8 @@ public:
     void begin_pass(std::string_view name);
     void end_pass();
     // The rope the previous pass of the current pass's name made (RopeBuilder's `previous`: the
-    // new rope shares its unchanged runs), or null; keep_rope() gives the one this pass made.
+    // new rope shares its unchanged runs), or null. Valid until the pass ends (end_pass, the next
+    // begin_pass, sweep). keep_rope() gives the one this pass made, kept when the pass ends.
     const Rope* previous_rope() const { return in_pass_ && previous_ && !previous_->rope.empty() ? &previous_->rope : nullptr; }
     void keep_rope(Rope rope) { current_rope_ = std::move(rope); }
 

@@ -499,7 +499,7 @@ void cover(std::vector<IcsZoneUse>& zones, const WrittenTime& t, Instant until) 
 // they are a piece of their own, which the zone views of a feed share through `cache` when it keeps
 // them (a 10,000-event calendar's three views held 79 MB of VEVENTs, two thirds of it the same
 // lines). The cut depends only on the bytes, so a render without a cache cuts the same pieces and
-// the document's ETag (made from its pieces' hashes) is the same.
+// the document's ETag (made from its pieces' hashes, or its runs') is the same.
 std::vector<Piece> vevent_pieces(const Item& item, std::size_t n, std::string text, FragmentCache* cache) {
     const std::size_t at = text.find("\r\nSUMMARY");
     if (at == std::string::npos) return {make_piece(std::move(text))};

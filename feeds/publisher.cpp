@@ -1,7 +1,6 @@
 #include "feeds/publisher.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -52,18 +51,12 @@ namespace {
 
 // XXH3-64 over each piece's XXH3-128 and length, as little-endian 64-bit words.
 std::string etag_of_pieces(const std::vector<std::pair<PieceHash, std::size_t>>& pieces, std::size_t size) {
-    const auto little = [](std::uint64_t v) {
-        if constexpr (std::endian::native == std::endian::little) return v;
-        std::uint64_t r = 0;
-        for (int i = 0; i < 8; ++i) r |= ((v >> (8 * i)) & 0xFF) << (8 * (7 - i));
-        return r;
-    };
     std::vector<std::uint64_t> words;
     words.reserve(pieces.size() * 3);
     for (const auto& [hash, length] : pieces) {
-        words.push_back(little(hash.low));
-        words.push_back(little(hash.high));
-        words.push_back(little(static_cast<std::uint64_t>(length)));
+        words.push_back(little_endian(hash.low));
+        words.push_back(little_endian(hash.high));
+        words.push_back(little_endian(static_cast<std::uint64_t>(length)));
     }
     return format_etag(XXH3_64bits(words.data(), words.size() * sizeof(std::uint64_t)), size);
 }

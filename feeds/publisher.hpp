@@ -133,9 +133,11 @@ void publish_site(const Site& site, const PublishOptions& options, const Documen
 std::map<std::string, Document> publish_site(const Site& site, const PublishOptions& options);
 
 // A strong ETag for `body`: "\"<hash>-<length>\"", both in hex, where the hash is XXH3-64 over each
-// piece's XXH3-128 and length (little-endian 64-bit words). Stable across machines and runs; it
-// depends on where the pieces end, which is itself a function of the site and the view, so `build`,
-// `serve` and every replica agree. The string_view form is the tag of a one-piece document.
+// piece's XXH3-128 and length (little-endian 64-bit words), or, for a rope of more than one run of
+// pieces (feeds/rope.hpp), over each run's hash and length. Stable across machines and runs; it
+// depends on where the pieces end and the runs start, which are themselves a function of the site
+// and the view, so `build`, `serve` and every replica agree. The string_view form is the tag of a
+// one-piece document.
 std::string strong_etag(std::string_view body);
 std::string strong_etag(const Rope& body);
 

@@ -25,9 +25,9 @@ Block make_block(std::vector<Piece> pieces) {
     for (const auto& piece : pieces) {
         block->size += piece->size();
         if (n + 3 > words.size()) continue;  // never: a run holds at most block_pieces pieces
-        words[n++] = piece->hash().low;
-        words[n++] = piece->hash().high;
-        words[n++] = static_cast<std::uint64_t>(piece->size());
+        words[n++] = little_endian(piece->hash().low);
+        words[n++] = little_endian(piece->hash().high);
+        words[n++] = little_endian(static_cast<std::uint64_t>(piece->size()));
     }
     const XXH128_hash_t h = XXH3_128bits(words.data(), n * sizeof(std::uint64_t));
     block->hash = {h.low64, h.high64};
@@ -37,7 +37,7 @@ Block make_block(std::vector<Piece> pieces) {
 
 }  // namespace
 
-Rope::Rope(std::string text) : Rope(make_piece(std::move(text))) {}
+Rope::Rope(std::string text) : Rope(text.empty() ? nullptr : make_piece(std::move(text))) {}
 
 Rope::Rope(Piece piece) {
     if (!piece || piece->empty()) return;
@@ -127,6 +127,7 @@ void RopeBuilder::add(const Piece& piece) {
             if (++matched_ == block_pieces) close_run();
             return;
         }
+        if (piece->empty()) return;  // nothing, and no reason for a new run
         // Another piece: the run is a new one, starting with what matched so far.
         matching_ = false;
         run_.reserve(block_pieces);
@@ -156,6 +157,10 @@ void RopeBuilder::close_run() {
         run_size_ = rope_.blocks_.back()->size;
     } else {
         count = run_.size();
+        if (count == 0) {  // never left matching but for empty pieces: no run
+            matching_ = true;
+            return;
+        }
         rope_.blocks_.push_back(make_block(std::move(run_)));
         run_ = {};
     }

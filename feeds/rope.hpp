@@ -3,10 +3,12 @@
 // that did not change instead of copying tens of megabytes, and the server writes the pieces with
 // scatter-gather I/O. The bytes are the concatenation of the pieces. Each piece is hashed once, when
 // it is made, and each run of pieces (RopeBlock) when it is made: a document's ETag
-// (feeds/publisher.hpp) comes from its runs' hashes and its gzip chunks (daemon/compression.hpp)
-// from its pieces' hashes, so an edit hashes the entries it changed, not 25 MB again.
+// (feeds/publisher.hpp) comes from its runs' hashes (a rope of one run: its pieces') and its gzip
+// chunks (daemon/compression.hpp) from its pieces' hashes, so an edit hashes the entries it
+// changed, not 25 MB again.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
@@ -16,6 +18,15 @@
 #include <vector>
 
 namespace almanac {
+
+// `v` as a little-endian word: hashes of hashes are made of these, so they are the same on every
+// machine.
+inline std::uint64_t little_endian(std::uint64_t v) {
+    if constexpr (std::endian::native == std::endian::little) return v;
+    std::uint64_t r = 0;
+    for (int i = 0; i < 8; ++i) r |= ((v >> (8 * i)) & 0xFF) << (8 * (7 - i));
+    return r;
+}
 
 // XXH3-128 of a piece's bytes: the same on every machine.
 struct PieceHash {

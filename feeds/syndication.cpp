@@ -233,7 +233,7 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
 // own, kept once in the fragment cache under this name, which no zone has: a 10,000-event site's
 // RSS, Atom and JSON entries took 200 MB for three views, two thirds of it the same bodies. The
 // split depends only on the entry's bytes, so `almanac build` (which keeps no zoned entry) cuts the
-// same pieces, and the ETag (made from the pieces' hashes) agrees.
+// same pieces, and the ETag (made from the pieces' hashes, or their runs') agrees.
 constexpr std::string_view body_key = "#body";
 constexpr std::size_t min_shared_body = 256;  // smaller bodies are not worth a piece of their own
 
