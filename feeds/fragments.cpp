@@ -103,6 +103,7 @@ void FragmentCache::begin_pass(std::string_view name) {
     end_pass();
     pass_ = name;
     in_pass_ = true;
+    passed_ = true;
     current_rope_ = Rope();
     const auto it = sequences_.find(pass_);
     previous_ = it == sequences_.end() ? nullptr : &it->second;
@@ -124,6 +125,14 @@ void FragmentCache::end_pass() {
 
 void FragmentCache::sweep() {
     end_pass();
+    // Not looked at since the previous sweep: its feed was not rendered again (its documents, still
+    // served, share these entries' pieces). Kept whole, so that the feed's next edit renders one
+    // entry, not all of them (an event edited after a newsletter took 1.3-1.7 s instead of 0.1 s).
+    if (used_ == 0 && !passed_) {
+        hits_ = misses_ = 0;
+        return;
+    }
+    passed_ = false;
     if (entries_.size() > used_ + std::max<std::size_t>(used_ / 16, 1)) {
         std::erase_if(entries_, [&](const auto& entry) { return entry.second.used != generation_; });
         // A sequence of an earlier generation may point at entries just erased.

@@ -83,7 +83,8 @@ public:
     // Drops the entries not found or inserted since the previous sweep. The walk over every entry
     // is skipped while they are few: the unused ones (an edited item's earlier versions) wait for a
     // later sweep, but never more than a sixteenth of the used ones, so that a daemon's memory does
-    // not creep with every edit (it kept as many as the used ones).
+    // not creep with every edit (it kept as many as the used ones). A cache nothing looked at and
+    // no pass began in since the previous sweep (a feed not rendered again) keeps every entry.
     void sweep();
     std::size_t size() const { return entries_.size(); }
     std::size_t hits() const { return hits_; }
@@ -157,6 +158,7 @@ private:
     bool keep_zoned_;
     std::uint64_t generation_ = 1;
     std::size_t used_ = 0;  // entries used in this generation
+    bool passed_ = false;   // a pass began in this generation
     std::size_t hits_ = 0;
     std::size_t misses_ = 0;
 };

@@ -34,7 +34,8 @@ TEST(FragmentCache, FindsOnlyTheSameItemZoneAndDate) {
 }
 
 // Unused entries go once they are more than a sixteenth of the used ones (and more than one); until
-// then a sweep does not walk the cache.
+// then a sweep does not walk the cache. A cache not looked at between two sweeps keeps everything
+// (its feed was not rendered again); one whose pass found nothing drops everything.
 TEST(FragmentCache, SweepDropsUnusedEntriesOnceTheyOutnumberUsedOnes) {
     FragmentCache cache;
     for (int i = 0; i < 10; ++i) cache.insert(item("p" + std::to_string(i), 1), "", Instant{}, text("x"));
@@ -53,7 +54,16 @@ TEST(FragmentCache, SweepDropsUnusedEntriesOnceTheyOutnumberUsedOnes) {
     EXPECT_NE(cache.find(item("p0", 1), "", Instant{}), nullptr);
     EXPECT_EQ(cache.find(item("p1", 1), "", Instant{}), nullptr);
     cache.sweep();
-    cache.sweep();  // nothing used since: everything goes
+    cache.sweep();  // not looked at since: everything stays, and is found after
+    cache.sweep();
+    ASSERT_EQ(cache.size(), 2u);
+    EXPECT_NE(cache.find(item("p0", 1), "", Instant{}), nullptr);
+    EXPECT_NE(cache.find(item("p9", 1), "", Instant{}), nullptr);
+    cache.sweep();
+    EXPECT_EQ(cache.size(), 2u);
+    cache.begin_pass("");  // a pass that finds nothing (the feed is empty now): everything goes
+    cache.end_pass();
+    cache.sweep();
     EXPECT_EQ(cache.size(), 0u);
 }
 
@@ -98,7 +108,11 @@ TEST(FragmentCache, PassesFindByPositionWhateverChangesBetweenThem) {
         if (round % 2) order.erase(order.begin() + static_cast<std::ptrdiff_t>(next(order.size())));
         order.insert(order.begin() + static_cast<std::ptrdiff_t>(next(order.size())),
                      {"events/new" + std::to_string(round) + ".md", 1});
-        if (round % 10 == 9) cache.sweep();  // a sweep with no pass between: everything unused goes
+        if (round % 10 == 9) {  // a pass that finds nothing, then a sweep: everything goes
+            cache.begin_pass("empty");
+            cache.end_pass();
+            cache.sweep();
+        }
     }
     EXPECT_GT(hits_expected, 60u * 2 * 180);
 }
