@@ -4,7 +4,8 @@
 // reused only when everything it was rendered from is the same: the item (path, index in its file,
 // revision of its file's bytes), the zone its times are stated in, and the document's fallback date.
 // It also keeps the document each pass (one document of the feed) made last, whose runs of pieces
-// the next render of that document shares where nothing changed (feeds/rope.hpp). A cache belongs to one feed and format under one configuration; it is not thread-safe.
+// the next render of that document shares where nothing changed (feeds/rope.hpp). A cache belongs
+// to one feed and format under one configuration; it is not thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -641,10 +641,7 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
         return std::tie(a->start, a->uid) < std::tie(b->start, b->uid);
     });
 
-    RopeBuilder rope(request.fragments ? request.fragments->previous_rope() : nullptr);
-    std::size_t pieces = 2;  // the head and calendar_end
-    for (const auto* e : events) pieces += e->pieces.size();
-    rope.reserve(pieces);
+    RopeBuilder rope(previous_document(request));
     rope.append(calendar_head(request, whole_calendar, coverage));
     for (const auto* e : events)
         for (const auto& piece : e->pieces) rope.share(piece);

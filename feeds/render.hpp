@@ -51,6 +51,12 @@ struct RenderRequest {
     ByteSink* out = nullptr;
 };
 
+// The document the request's fragment cache kept from the previous render of this one, whose
+// unchanged runs the new one shares (RopeBuilder's `previous`), or null.
+inline const Rope* previous_document(const RenderRequest& request) {
+    return request.fragments ? request.fragments->previous_rope() : nullptr;
+}
+
 // A renderer's document as it is assembled: a rope (RopeBuilder), or bytes handed to a ByteSink.
 class DocumentBuilder {
 public:
@@ -69,10 +75,6 @@ public:
         else if (piece)
             out_->write(*piece);
         return *this;
-    }
-    // Room for `pieces` pieces in the rope (nothing when streaming).
-    void reserve(std::size_t pieces) {
-        if (!out_) rope_.reserve(pieces);
     }
     // The rope; empty when the bytes went to the sink.
     Rope finish() && { return std::move(rope_).finish(); }

@@ -68,12 +68,13 @@ Piece Rope::flat() const {
 bool operator==(const Rope& a, std::string_view b) {
     if (a.size_ != b.size()) return false;
     std::size_t at = 0;
-    bool equal = true;
-    a.for_each_piece([&](const Piece& piece) {
-        equal = equal && b.compare(at, piece->size(), piece->str()) == 0;
-        at += piece->size();
-    });
-    return equal;
+    for (const auto& block : a.blocks_) {
+        for (const auto& piece : block->pieces) {
+            if (b.compare(at, piece->size(), piece->str()) != 0) return false;
+            at += piece->size();
+        }
+    }
+    return true;
 }
 
 bool operator==(const Rope& a, const Rope& b) {
@@ -119,15 +120,15 @@ void RopeBuilder::flush() {
 }
 
 void RopeBuilder::add(const Piece& piece) {
+    const RopeBlock* c = matching_ ? candidate() : nullptr;
+    // The candidate's piece: not empty, and its size is counted with its run's. Only the pointers
+    // are compared, so an unchanged piece's bytes are not even read.
+    if (c && matched_ < c->pieces.size() && c->pieces[matched_].get() == piece.get()) {
+        if (++matched_ == block_pieces) close_run();
+        return;
+    }
+    if (piece->empty()) return;  // nothing, and no reason for a new run
     if (matching_) {
-        // The candidate's piece: not empty, and its size is counted with its run's. Only the
-        // pointers are compared, so an unchanged piece's bytes are not even read.
-        const RopeBlock* c = candidate();
-        if (c && matched_ < c->pieces.size() && c->pieces[matched_].get() == piece.get()) {
-            if (++matched_ == block_pieces) close_run();
-            return;
-        }
-        if (piece->empty()) return;  // nothing, and no reason for a new run
         // Another piece: the run is a new one, starting with what matched so far.
         matching_ = false;
         run_.reserve(block_pieces);
@@ -136,7 +137,6 @@ void RopeBuilder::add(const Piece& piece) {
             for (const auto& p : run_) run_size_ += p->size();
         }
     }
-    if (piece->empty()) return;
     run_.push_back(piece);
     run_size_ += piece->size();
     if (run_.size() == block_pieces) close_run();

@@ -125,8 +125,6 @@ public:
     RopeBuilder& append(std::string_view text);
     // Shares `piece` (null or empty: nothing).
     RopeBuilder& share(const Piece& piece);
-    // Room for `pieces` pieces, where the caller knows how many will come.
-    void reserve(std::size_t pieces) { rope_.blocks_.reserve(pieces / block_pieces + 1); }
     Rope finish() &&;
 
 private:

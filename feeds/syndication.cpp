@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "feeds/content.hpp"
@@ -250,73 +249,44 @@ std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, s
     return pieces;
 }
 
-// The pieces of `item`'s entry as render() and `escaped_body` (item.html as the format writes it)
-// make them.
+// Adds the pieces of `item`'s entry to `rope`: from the request's fragment cache when it was
+// rendered before from the same item, zone (events only: a post says nothing zoned) and dates
+// (entry_date_key); else render(). `escaped_body` gives item.html as the format writes it.
 template <class Render, class Body>
-std::vector<Piece> make_entry(const RenderRequest& request, const Item& item, const Render& render, const Body& escaped_body) {
-    std::string bytes = render();
-    if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
-    return split_entry(request, item, std::move(bytes), escaped_body(item));
-}
-
-// The pieces of `item`'s entry kept in the request's fragment cache: found when it was rendered
-// before from the same item, zone (events only: a post says nothing zoned) and dates
-// (entry_date_key), else made and kept. Null when the cache keeps no such entry.
-template <class Render, class Body>
-const std::vector<Piece>* kept_entry(const RenderRequest& request, const Item& item, const Zone& zone,
-                                     const Render& render, const Body& escaped_body) {
+void add_entry(DocumentBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
+               const Render& render, const Body& escaped_body) {
     const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
-    if (!request.fragments || !request.fragments->keeps(key)) return nullptr;
-    const Instant dates = entry_date_key(item, request);
-    if (const Fragment* f = request.fragments->find(item, key, dates)) return &f->pieces;
-    Fragment f;
-    f.pieces = make_entry(request, item, render, escaped_body);
-    return &request.fragments->insert(item, key, dates, std::move(f)).pieces;
-}
-
-// Streams `item`'s entry to request.out: its kept pieces, or, when the cache keeps none, the bytes
-// as render() gives them (where pieces are cut does not matter to a stream).
-template <class Render, class Body>
-void stream_entry(const RenderRequest& request, const Item& item, const Zone& zone, const Render& render,
-                  const Body& escaped_body) {
-    if (const auto* kept = kept_entry(request, item, zone, render, escaped_body)) {
-        for (const auto& piece : *kept)
-            if (piece) request.out->write(*piece);
+    const auto make = [&] {
+        std::string bytes = render();
+        if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
+        return split_entry(request, item, std::move(bytes), escaped_body(item));
+    };
+    const auto add = [&](const std::vector<Piece>& pieces) {
+        for (const auto& piece : pieces) rope.share(piece);
+    };
+    if (!request.fragments || !request.fragments->keeps(key)) {
+        // Streamed and not kept: where pieces are cut does not matter, so the bytes go as they are.
+        if (!request.out) return add(make());
+        rope.append(render());
         return;
     }
-    request.out->write(render());
+    const Instant dates = entry_date_key(item, request);
+    if (const Fragment* f = request.fragments->find(item, key, dates)) return add(f->pieces);
+    Fragment f;
+    f.pieces = make();
+    add(request.fragments->insert(item, key, dates, std::move(f)).pieces);
 }
 
-// Every entry's pieces, in order, with `separator` between entries: into `rope`, or, streaming,
-// straight to request.out (where `rope` writes too, unbuffered).
+// Every entry's pieces, in order, into `rope`, with `separator` between entries.
 template <class Render, class Body>
 void add_entries(DocumentBuilder& rope, const RenderRequest& request, const Zone& zone, std::string_view separator,
                  const Render& render, const Body& escaped_body) {
-    if (request.out) {
-        for (std::size_t i = 0; i < request.items.size(); ++i) {
-            if (i > 0) request.out->write(separator);
-            stream_entry(
-                request, *request.items[i], zone, [&] { return render(*request.items[i]); }, escaped_body);
-        }
-        return;
-    }
-    // A rope: the entries' pieces are gathered first, so that its list is allocated once, at its
-    // size (grown by doubling, it was copied about twice and kept up to twice the room it needs).
-    std::vector<const std::vector<Piece>*> entries;
-    entries.reserve(request.items.size());
-    std::deque<std::vector<Piece>> made;                                      // entries the cache does not keep
-    std::size_t pieces = 2 + (separator.empty() ? 0 : request.items.size());  // the head, the tail, the separators
+    bool first = true;
     for (const Item* item : request.items) {
-        const auto entry_render = [&] { return render(*item); };
-        const auto* kept = kept_entry(request, *item, zone, entry_render, escaped_body);
-        if (!kept) kept = &made.emplace_back(make_entry(request, *item, entry_render, escaped_body));
-        entries.push_back(kept);
-        pieces += kept->size();
-    }
-    rope.reserve(pieces);
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-        if (i > 0) rope.append(separator);
-        for (const auto& piece : *entries[i]) rope.share(piece);
+        if (!first) rope.append(separator);
+        first = false;
+        add_entry(
+            rope, request, *item, zone, [&] { return render(*item); }, escaped_body);
     }
 }
 
@@ -326,7 +296,7 @@ std::string xml_body(const Item& item) { return xml_escape(item.html); }
 // The document: the writer's bytes so far, the entries, then the closing tags.
 template <class Render>
 Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, const Render& render) {
-    DocumentBuilder rope(request.out, request.fragments ? request.fragments->previous_rope() : nullptr);
+    DocumentBuilder rope(request.out, previous_document(request));
     rope.append(xml.flush());
     add_entries(rope, request, zone, "", render, xml_body);
     rope.append(std::move(xml).finish());
@@ -656,7 +626,7 @@ std::size_t json_content_end(std::string_view entry) {
 Rope render_json_feed(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     const Frame frame = json_frame(request);
-    DocumentBuilder rope(request.out, request.fragments ? request.fragments->previous_rope() : nullptr);
+    DocumentBuilder rope(request.out, previous_document(request));
     rope.append(frame.head);
     if (request.items.empty()) return std::move(rope).finish();
     add_entries(
@@ -672,7 +642,7 @@ namespace {
 struct EntryFormat {
     std::string (*entry)(const RenderRequest&, const Item&, const EntryText&);
     std::string_view separator;
-    std::string (*escaped_body)(const Item&);                 // kept_entry's
+    std::string (*escaped_body)(const Item&);                 // add_entry's
     std::optional<std::string> (*spliced_body)(const Item&);  // item.html in the content; nullopt: not cut out
     std::size_t (*content_end)(std::string_view entry);       // where the content ends; npos: not found
 };
@@ -711,7 +681,7 @@ Frame frame(FeedFormat format, const RenderRequest& request) {
 }  // namespace
 
 // Each view's entry text (its "when and where" lines) is made once for all formats; a post's entry
-// is the same in every view (kept_entry keeps it). An event's body (item.html, escaped for the
+// is the same in every view (add_entry keeps it). An event's body (item.html, escaped for the
 // format) is escaped once per kind of escaping for all views and formats: each view's entry is made
 // with the facts alone as its content, and the body is written where that content ends. Escaping
 // goes byte by byte and the facts end with an ASCII line break, so the bytes are those of the
@@ -760,8 +730,9 @@ void render_syndication_views(const std::vector<FormatViews>& formats) {
                         }
                     }
                 }
-                stream_entry(
-                    request, item, zone, [&] { return kind.entry(request, item, entry_text(item, zone)); },
+                DocumentBuilder builder(request.out);
+                add_entry(
+                    builder, request, item, zone, [&] { return kind.entry(request, item, entry_text(item, zone)); },
                     kind.escaped_body);
             }
         }
