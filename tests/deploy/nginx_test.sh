@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale-out as docs/deploy.md describes it: real nginx (Debian package nginx) on loopback, running the
 # site config printed in docs/deploy.md, in front of two almanac replicas serving copies of the example
-# site with the replicas' server block printed there (sendfile: false). Identical ETags and bytes from both replicas; through nginx MISS → HIT, 304, one cache entry
+# site with the replicas' server block printed there (sendfile: false). Identical ETags and bytes
+# from both replicas; through nginx MISS → HIT, 304, one cache entry
 # per encoding, revalidation of one replica's entries by the other; one replica killed (SIGKILL) in
 # the middle of a bounded load with zero failed requests seen by the client, and no sealed file
 # (sendfile) on the survivor; stale entries served
@@ -21,6 +22,9 @@ get() {
   tr -d '\r' <"$tmp/head.raw" | sed 's/^\([^:]*\):/\L\1:/' >"$tmp/head"
 }
 header() { sed -n "s/^$1: //p" "$tmp/head" | tail -1; }
+# doc_block NAME: the fenced block between <!-- NAME:begin … --> and <!-- NAME:end --> in docs/deploy.md,
+# without the markers and the fence lines.
+doc_block() { sed -n "/<!-- $1:begin/,/<!-- $1:end/p" "$src/docs/deploy.md" | sed '1,2d;$d' | sed '$d'; }
 expect() { # NAME ACTUAL EXPECTED
   if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', expected '$3'"; return 1; fi
 }
@@ -28,8 +32,7 @@ expect() { # NAME ACTUAL EXPECTED
 # --- two replicas, each on its own copy of the example site (copied without keeping modification
 # times: the bytes must not depend on them), with the server block of docs/deploy.md and a short
 # max-age (the port comes from --listen).
-sed -n '/<!-- replica-server:begin/,/<!-- replica-server:end/p' "$src/docs/deploy.md" | sed '1,2d;$d' | sed '$d' \
-  >"$tmp/replica-server.yaml"
+doc_block replica-server >"$tmp/replica-server.yaml"
 if [ "$(head -1 "$tmp/replica-server.yaml")" = "server:" ] && grep -q -E '^  sendfile: false( |$)' "$tmp/replica-server.yaml"; then
   ok "docs/deploy.md's replica server block, with sendfile: false"
 else fail "docs/deploy.md's replica server block"; cat "$tmp/replica-server.yaml"; finish; exit; fi
@@ -56,7 +59,7 @@ from_py /usr/bin/python3 "$here/compare_replicas.py" "$r1" "$r2" "${paths[@]}"
 # --- nginx with the site config of docs/deploy.md.
 port=$(free_port)
 ndir="$tmp/nginx"; mkdir -p "$ndir/cache"
-sed -n '/<!-- nginx-site:begin/,/<!-- nginx-site:end/p' "$src/docs/deploy.md" | sed '1,2d;$d' | sed '$d' >"$ndir/site.conf"
+doc_block nginx-site >"$ndir/site.conf"
 sed -e "s|server 127.0.0.1:8081 |server 127.0.0.1:$r1_port |" -e "s|server 127.0.0.1:8082 |server 127.0.0.1:$r2_port |" \
     -e "s|^\(    listen \)80;|\1127.0.0.1:$port;|" -e "s|/var/cache/nginx/almanac|$ndir/cache|" \
     "$ndir/site.conf" >"$ndir/almanac.conf"
