@@ -12,16 +12,15 @@ import argparse
 import http.client
 import os
 import random
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from edit_latency import Server  # noqa: E402
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
 
 
@@ -43,24 +42,8 @@ def site_with(work, sendfile):
 
 
 def trial(binary, config, path, clients, rng):
-    proc = subprocess.Popen([binary, "serve", "--config", config, "--listen", "127.0.0.1:0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    found = []
-
-    def read_log():
-        for line in proc.stderr:
-            if not found and (m := re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)):
-                found.append(int(m.group(1)))
-    reader = threading.Thread(target=read_log, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 30
-    while not found and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    port = found[0] if found else None
-    if port is None:
-        proc.kill()
-        proc.wait()
-        sys.exit("almanac serve did not start")
+    server = Server(binary, config)  # started, listening and watching, or the script exits
+    port = server.port
     counts = {"whole": 0, "cut": 0, "unanswered": 0}
     lock = threading.Lock()
     stop = threading.Event()
@@ -94,8 +77,7 @@ def trial(binary, config, path, clients, rng):
     for t in threads:
         t.start()
     time.sleep(rng.uniform(0.3, 1.0))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    server.kill()  # SIGKILL
     stop.set()
     for t in threads:
         t.join(10)
