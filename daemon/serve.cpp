@@ -297,8 +297,8 @@ private:
             snapshot_.store(snapshot, std::memory_order_release);
             // The caches' sweep is for the next rebuild: it runs once this one is served (a sweep that
             // walks every entry took up to 90 ms on the 10k site when the caches came due together).
-            spdlog::debug("rendered entries: {} reused, {} rendered, {} kept", fragments_.hits(), fragments_.misses(),
-                          fragments_.size());
+            spdlog::debug("rendered entries: {} reused, {} rendered, {} kept; {} document(s) patched", fragments_.hits(),
+                          fragments_.misses(), fragments_.size(), fragments_.patched());
             fragments_.sweep();
             occurrences_.sweep();
             const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };

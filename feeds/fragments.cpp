@@ -34,13 +34,16 @@ void FragmentCache::touch(Entry& entry) {
 
 const Fragment& FragmentCache::found(Entries::value_type& entry) {
     touch(entry.second);
-    if (in_pass_) current_.push_back(&entry);
+    if (patching_)
+        current_.at(patch_position_) = &entry;
+    else if (in_pass_)
+        current_.push_back(&entry);
     return entry.second.fragment;
 }
 
 const Fragment* FragmentCache::find(const Item& item, std::string_view zone, Instant updated) {
     const KeyView key{item.path, item.index, item.revision, item.serial, zone, updated};
-    if (previous_) {
+    if (previous_ && !patching_) {
         // The entry where the previous pass had it, or one further on (an item removed or moved away).
         for (std::size_t at = position_; at < previous_->entries.size() && at <= position_ + 1; ++at) {
             auto* candidate = previous_->entries[at];
@@ -109,6 +112,44 @@ void FragmentCache::begin_pass(std::string_view name) {
     previous_ = it == sequences_.end() ? nullptr : &it->second;
     position_ = 0;
     current_.clear();
+    stamps_ = nullptr;
+    updated_ = Instant{};
+    units_.clear();
+    events_.clear();
+}
+
+void FragmentCache::begin_pass(std::string_view name, EntryStamps stamps, Instant updated) {
+    begin_pass(name);
+    stamps_ = std::move(stamps);
+    updated_ = updated;
+}
+
+std::optional<std::vector<std::size_t>> FragmentCache::changed_entries() const {
+    if (!in_pass_ || !previous_ || !previous_->patchable || !stamps_ || previous_->updated != updated_) return std::nullopt;
+    const auto& before = *previous_->stamps;
+    const auto& now = *stamps_;
+    if (before.size() != now.size()) return std::nullopt;
+    std::vector<std::size_t> changed;
+    for (std::size_t i = 0; i < now.size(); ++i) {
+        if (now[i].serial == 0) return std::nullopt;  // an item not known by a serial: not comparable
+        if (before[i] == now[i]) continue;
+        if (changed.size() == max_patched) return std::nullopt;
+        changed.push_back(i);
+    }
+    return changed;
+}
+
+void FragmentCache::begin_patch() {
+    current_ = previous_->entries;
+    patching_ = true;
+}
+
+void FragmentCache::abandon_patch() {
+    patching_ = false;
+    current_.clear();
+    units_.clear();
+    events_.clear();
+    position_ = 0;
 }
 
 void FragmentCache::end_pass() {
@@ -119,8 +160,19 @@ void FragmentCache::end_pass() {
     s.entries.swap(current_);
     s.generation = generation_;
     s.rope = std::move(current_rope_);
+    s.stamps = std::move(stamps_);
+    s.updated = updated_;
+    s.units.swap(units_);
+    s.events.swap(events_);
+    s.carried = patching_;
+    s.patchable = s.stamps && !s.rope.empty() && !s.units.empty() && s.entries.size() == s.stamps->size();
+    if (patching_) ++patched_;
+    patching_ = false;
     current_rope_ = Rope();
     current_.clear();
+    stamps_ = nullptr;
+    units_.clear();
+    events_.clear();
 }
 
 void FragmentCache::sweep() {
@@ -129,10 +181,14 @@ void FragmentCache::sweep() {
     // served, share these entries' pieces). Kept whole, so that the feed's next edit renders one
     // entry, not all of them (an event edited after a newsletter took 1.3-1.7 s instead of 0.1 s).
     if (used_ == 0 && !passed_) {
-        hits_ = misses_ = 0;
+        hits_ = misses_ = patched_ = 0;
         return;
     }
     passed_ = false;
+    // A patched pass found only the entries it changed: the others it holds are used too.
+    for (auto& [name, s] : sequences_)
+        if (s.generation == generation_ && s.carried)
+            for (auto* entry : s.entries) touch(entry->second);
     if (entries_.size() > used_ + std::max<std::size_t>(used_ / 16, 1)) {
         std::erase_if(entries_, [&](const auto& entry) { return entry.second.used != generation_; });
         // A sequence of an earlier generation may point at entries just erased.
@@ -140,7 +196,23 @@ void FragmentCache::sweep() {
     }
     ++generation_;
     used_ = 0;
-    hits_ = misses_ = 0;
+    hits_ = misses_ = patched_ = 0;
+}
+
+std::vector<std::uint32_t> patched_units(const std::vector<std::uint32_t>& units, const std::vector<RopeEdit>& edits) {
+    std::vector<std::uint32_t> out;
+    out.reserve(units.size());
+    auto edit = edits.begin();
+    std::int64_t shift = 0;
+    for (const std::uint32_t at : units) {
+        for (; edit != edits.end() && edit->end <= at; ++edit) {
+            std::int64_t kept = 0;
+            for (const auto& piece : edit->pieces) kept += piece && !piece->empty();
+            shift += kept - static_cast<std::int64_t>(edit->end - edit->begin);
+        }
+        out.push_back(static_cast<std::uint32_t>(static_cast<std::int64_t>(at) + shift));
+    }
+    return out;
 }
 
 }  // namespace almanac

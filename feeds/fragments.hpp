@@ -10,6 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,6 +48,17 @@ struct Fragment {
     std::vector<IcsZoneUse> zones;  // iCalendar: the TZIDs they use
 };
 
+// What an entry of a document is rendered from besides the zone: its item (a parse, named by its
+// serial, and the entry's index in its file) and its date (entry_date_key). Two passes whose stamps
+// are equal at a position hold the same entry there.
+struct EntryStamp {
+    std::uint64_t serial = 0;
+    int index = 0;
+    Instant date;
+    friend bool operator==(const EntryStamp&, const EntryStamp&) = default;
+};
+using EntryStamps = std::shared_ptr<const std::vector<EntryStamp>>;
+
 class FragmentCache {
 public:
     // `keep_zoned` false: only entries no zone changes are kept, for a caller that renders each
@@ -74,7 +87,42 @@ public:
     // comparison instead of hashing the key and walking a bucket, which for the 10,000 entries of
     // each of a large site's documents was a third of a rebuild. Any other order still finds them.
     void begin_pass(std::string_view name);
+    // A pass over entries described by `stamps` (one per item of the document, in order, each with a
+    // nonzero serial) in a document dated `updated`: when the previous pass of that name was over
+    // the same number of entries and dated the same, changed_entries() tells which differ, and the
+    // renderer may patch the previous document (patch_rope) instead of walking every entry.
+    void begin_pass(std::string_view name, EntryStamps stamps, Instant updated);
     void end_pass();
+
+    // Patching a pass. A renderer that records the pieces of each unit of its document (an entry; a
+    // calendar's VEVENT in order) with unit() during a whole render may render the next pass of the same name as a patch: the positions whose stamps
+    // changed, when they are few (at most max_patched) and the previous pass was patchable (each
+    // item found or inserted in order, units recorded); else nullopt.
+    static constexpr std::size_t max_patched = 16;
+    std::optional<std::vector<std::size_t>> changed_entries() const;
+    // Starts the patch: the pass holds the previous pass's entries; found() and insert() after
+    // patch_at(i) record theirs at position i. abandon_patch() gives up (the renderer then renders
+    // the whole document, finding and inserting from the first entry as in any pass).
+    void begin_patch();
+    void patch_at(std::size_t position) { patch_position_ = position; }
+    void abandon_patch();
+    // The previous pass's entry at `position`, its units' places (unit j's pieces are
+    // [units[2j], units[2j + 1])), and its calendar events in document order (a calendar's units).
+    const Fragment& previous_entry(std::size_t position) const { return previous_->entries.at(position)->second.fragment; }
+    const std::vector<std::uint32_t>& previous_units() const { return previous_->units; }
+    const std::vector<const IcsEvent*>& previous_events() const { return previous_->events; }
+    // During a whole render: the next unit's pieces are [begin, end) (RopeBuilder::mark).
+    void unit(std::size_t begin, std::size_t end) {
+        if (!in_pass_) return;
+        units_.push_back(static_cast<std::uint32_t>(begin));
+        units_.push_back(static_cast<std::uint32_t>(end));
+    }
+    // A patch's units and events, replacing those recorded.
+    void keep_units(std::vector<std::uint32_t> units) { units_ = std::move(units); }
+    void keep_events(std::vector<const IcsEvent*> events) {
+        if (in_pass_) events_ = std::move(events);
+    }
+    std::size_t patched() const { return patched_; }
     // The rope the previous pass of the current pass's name made (RopeBuilder's `previous`: the
     // new rope shares its unchanged runs), or null. Valid until the pass ends (end_pass, the next
     // begin_pass, sweep). keep_rope() gives the one this pass made, kept when the pass ends.
@@ -140,6 +188,14 @@ private:
         std::vector<Entries::value_type*> entries;
         std::uint64_t generation = 0;
         Rope rope;  // the document the pass made (empty: streamed)
+        // For a patch of the next pass (changed_entries): the stamps and date the pass was given, where
+        // its units begin, its calendar events; patchable when every item has its entry in order.
+        EntryStamps stamps;
+        Instant updated;
+        std::vector<std::uint32_t> units;
+        std::vector<const IcsEvent*> events;
+        bool patchable = false;
+        bool carried = false;  // a patch: its entries were not each found, sweep() counts them used
     };
     // Counts an entry as used in this generation.
     void touch(Entry& entry);
@@ -155,6 +211,14 @@ private:
     bool in_pass_ = false;
     std::vector<Entries::value_type*> current_;
     Rope current_rope_;
+    EntryStamps stamps_;  // the current pass's
+    Instant updated_;
+    std::vector<std::uint32_t> units_;
+    std::vector<const IcsEvent*> events_;
+    bool patching_ = false;
+    bool patched_pass_ = false;  // the current pass is a patch
+    std::size_t patch_position_ = 0;
+    std::size_t patched_ = 0;   // passes patched since the last sweep
     std::size_t position_ = 0;  // where the next lookup is expected in previous_
     bool keep_zoned_;
     std::uint64_t generation_ = 1;
@@ -163,5 +227,9 @@ private:
     std::size_t hits_ = 0;
     std::size_t misses_ = 0;
 };
+
+// `units` (FragmentCache::previous_units) after `edits` (in order, each a unit's whole range) made a
+// patch: each place after an edit moved by the number of pieces it added or removed.
+std::vector<std::uint32_t> patched_units(const std::vector<std::uint32_t>& units, const std::vector<RopeEdit>& edits);
 
 }  // namespace almanac

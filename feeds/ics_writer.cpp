@@ -608,9 +608,68 @@ std::string_view entry_zone(const Item& item, const std::optional<Zone>& view) {
     return view ? std::string_view(view->name) : "-";
 }
 
+// The same VEVENTs at the same places in the calendar, and the same VTIMEZONEs: the entries of one
+// item that a patch may swap (patch_calendar).
+bool same_places(const Fragment& a, const Fragment& b) {
+    if (a.events.size() != b.events.size() || a.zones.size() != b.zones.size()) return false;
+    for (std::size_t k = 0; k < a.events.size(); ++k)
+        if (a.events[k].start != b.events[k].start || a.events[k].uid != b.events[k].uid) return false;
+    for (std::size_t k = 0; k < a.zones.size(); ++k)
+        if (a.zones[k].zone.name != b.zones[k].zone.name || a.zones[k].first != b.zones[k].first ||
+            a.zones[k].last != b.zones[k].last)
+            return false;
+    return true;
+}
+
+// The calendar the request's fragment cache made in its previous pass, with the VEVENTs of the items
+// whose stamps changed (FragmentCache::changed_entries) in place of theirs, when they sort to the same
+// places and use the same zones over the same spans (so the head and the order are the same): the
+// rope a whole render gives. nullopt when it cannot be patched.
+std::optional<Rope> patch_calendar(const RenderRequest& request) {
+    FragmentCache* cache = request.fragments;
+    const Rope* previous = previous_document(request);
+    if (!cache || request.out || !previous) return std::nullopt;
+    const auto changed = cache->changed_entries();
+    if (!changed) return std::nullopt;
+    const auto& units = cache->previous_units();
+    const auto& events = cache->previous_events();
+    if (units.size() != 2 * events.size()) return std::nullopt;
+    cache->begin_patch();
+    const auto give_up = [&] {
+        cache->abandon_patch();
+        return std::nullopt;
+    };
+    std::vector<RopeEdit> edits;
+    std::vector<const IcsEvent*> placed = events;
+    for (const std::size_t i : *changed) {
+        const Item& item = *request.items[i];
+        if (!item.event) return give_up();
+        const std::string_view zone = entry_zone(item, request.view.zone);
+        if (!cache->keeps(zone)) return give_up();
+        const Fragment& old = cache->previous_entry(i);
+        cache->patch_at(i);
+        const Instant dates = entry_date_key(item, request);
+        const Fragment* f = cache->find(item, zone, dates);
+        if (!f) f = &cache->insert(item, zone, dates, render_item(item, request.view.zone, request.updated, request.now, cache));
+        if (!same_places(old, *f)) return give_up();
+        for (std::size_t k = 0; k < old.events.size(); ++k) {
+            const auto at = std::find(events.begin(), events.end(), &old.events[k]);
+            if (at == events.end()) return give_up();
+            const auto j = static_cast<std::size_t>(at - events.begin());
+            edits.push_back({units[2 * j], units[2 * j + 1], f->events[k].pieces});
+            placed[j] = &f->events[k];
+        }
+    }
+    std::sort(edits.begin(), edits.end(), [](const RopeEdit& a, const RopeEdit& b) { return a.begin < b.begin; });
+    cache->keep_units(patched_units(units, edits));
+    cache->keep_events(std::move(placed));
+    return patch_rope(*previous, edits);
+}
+
 // The feed (`whole_calendar`) or one event's document, whole.
 Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
     init_libical();
+    if (auto patched = patch_calendar(request)) return std::move(*patched);
     const auto& view = request.view.zone;
 
     // Each item's VEVENTs, from the cache when they were rendered before from the same item, zone
@@ -641,10 +700,15 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
         return std::tie(a->start, a->uid) < std::tie(b->start, b->uid);
     });
 
+    // Each VEVENT's pieces are a unit of the cache's pass, which the next pass may patch.
     RopeBuilder rope(previous_document(request));
     rope.append(calendar_head(request, whole_calendar, coverage));
-    for (const auto* e : events)
+    for (const auto* e : events) {
+        const std::size_t begin = rope.mark();
         for (const auto& piece : e->pieces) rope.share(piece);
+        if (request.fragments) request.fragments->unit(begin, rope.mark());
+    }
+    if (request.fragments && rendered.empty()) request.fragments->keep_events(std::move(events));
     rope.append(calendar_end);
     return std::move(rope).finish();
 }

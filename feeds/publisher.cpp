@@ -97,9 +97,10 @@ namespace {
 
 RenderRequest selected_request(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
                                const std::vector<const Item*>& items, Instant updated, Instant now,
-                               FragmentCache* fragments, ByteSink* out) {
+                               FragmentCache* fragments, ByteSink* out, EntryStamps stamps = nullptr) {
     RenderRequest request;
     request.fragments = fragments;
+    request.stamps = std::move(stamps);
     request.out = out;
     request.site = &site;
     request.feed = &feed;
@@ -114,12 +115,12 @@ RenderRequest selected_request(const Site& site, const FeedConfig& feed, FeedFor
 // Renders already selected items; the selection and the dates do not depend on format or zone.
 Document render_selected(const Site& site, const FeedConfig& feed, FeedFormat format, const FeedView& view,
                          const std::vector<const Item*>& items, Instant updated, Instant now,
-                         FragmentCache* fragments = nullptr, ByteSink* out = nullptr) {
-    const RenderRequest request = selected_request(site, feed, format, view, items, updated, now, fragments, out);
+                         FragmentCache* fragments = nullptr, ByteSink* out = nullptr, EntryStamps stamps = nullptr) {
+    const RenderRequest request = selected_request(site, feed, format, view, items, updated, now, fragments, out, stamps);
     const OutputFormat& f = output_format(format);
     Document doc;
     // The next render of this view asks for its entries in (nearly) the same order.
-    if (fragments) fragments->begin_pass(view.zone ? view.zone->name : std::string_view());
+    if (fragments) fragments->begin_pass(view.zone ? view.zone->name : std::string_view(), request.stamps, updated);
     doc.body = f.render(request);
     if (fragments) {
         if (!out) fragments->keep_rope(doc.body);
@@ -221,6 +222,12 @@ std::size_t FragmentStore::hits() const {
     return n;
 }
 
+std::size_t FragmentStore::patched() const {
+    std::size_t n = 0;
+    for (const auto& [key, cache] : caches_) n += cache.patched();
+    return n;
+}
+
 std::size_t FragmentStore::misses() const {
     std::size_t n = 0;
     for (const auto& [key, cache] : caches_) n += cache.misses();
@@ -239,6 +246,7 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         const FeedConfig* feed;
         std::vector<const Item*> items;
         Instant updated;
+        EntryStamps stamps;  // for documents kept in control.fragments, which the next publish may patch
     };
     std::vector<Selection> selections;
     selections.reserve(feeds.size());
@@ -247,7 +255,8 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         const auto* known = control.selected ? control.selected(*feeds[i]) : nullptr;
         auto items = known ? *known : select_items(site, *feeds[i], FeedView{}, options.now);
         const Instant updated = feed_updated(items, fallback, options.now);
-        selections.push_back({feeds[i], std::move(items), updated});
+        EntryStamps stamps = control.fragments && !control.open ? entry_stamps(items, updated, options.now) : nullptr;
+        selections.push_back({feeds[i], std::move(items), updated, std::move(stamps)});
     }
 
     // Each document to the sink, or rendered into control.open's output: `render` is given the
@@ -268,7 +277,8 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         const auto views_of = [&site, &deliver, &views, &s, &options](FeedFormat format, FragmentCache* cache) {
             for (const auto& zone : views)
                 deliver(document_path(*s.feed, format, zone), [&](ByteSink* out) {
-                    return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache, out);
+                    return render_selected(site, *s.feed, format, FeedView{zone, {}, {}}, s.items, s.updated, options.now, cache,
+                                           out, s.stamps);
                 });
         };
         // The events whose own documents are published: a repeated UID's slug is published once,

@@ -81,9 +81,10 @@ public:
     }
     // Drops every entry the publishes since the last sweep did not use.
     void sweep();
-    std::size_t size() const;    // entries
-    std::size_t hits() const;    // since the last sweep
-    std::size_t misses() const;  // since the last sweep
+    std::size_t size() const;     // entries
+    std::size_t hits() const;     // since the last sweep
+    std::size_t misses() const;   // since the last sweep
+    std::size_t patched() const;  // documents patched since the last sweep (FragmentCache::changed_entries)
 
 private:
     bool keep_zoned_;

@@ -114,6 +114,16 @@ Instant undated_feed_date(const SiteConfig& config, std::optional<Instant> sourc
     return parse_tag_date(config.site.id_date).value_or(Instant{date::sys_days{date::year{2026} / 1 / 1}});
 }
 
+EntryStamps entry_stamps(const std::vector<const Item*>& items, Instant updated, Instant now) {
+    auto stamps = std::make_shared<std::vector<EntryStamp>>();
+    stamps->reserve(items.size());
+    for (const Item* item : items) {
+        if (item->serial == 0) return nullptr;
+        stamps->push_back({item->serial, item->index, item_updated(*item, now).value_or(updated)});
+    }
+    return stamps;
+}
+
 Instant entry_date_key(const Item& item, const RenderRequest& request) {
     return item_updated(item, request.now).value_or(request.updated);
 }

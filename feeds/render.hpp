@@ -45,6 +45,9 @@ struct RenderRequest {
     Instant now = Instant::max();  // the publishing instant: item dates after it are not stated (item_updated)
     // Entries rendered before, for this feed and format (feeds/fragments.hpp); null renders all.
     FragmentCache* fragments = nullptr;
+    // Each item's EntryStamp (its serial, index and entry_date_key), when the caller knows every
+    // item by a serial: a renderer may then patch the document the cache's previous pass made.
+    EntryStamps stamps;
     // Null: the renderer returns the document. Else its bytes go to `out` as each entry is made and
     // the renderer returns an empty rope, so that a caller writing a 280 MB calendar holds one entry
     // of it at a time rather than all of it.
@@ -76,6 +79,8 @@ public:
             out_->write(*piece);
         return *this;
     }
+    // RopeBuilder::mark; 0 when the bytes go to the sink.
+    std::size_t mark() { return out_ ? 0 : rope_.mark(); }
     // The rope; empty when the bytes went to the sink.
     Rope finish() && { return std::move(rope_).finish(); }
 
@@ -131,6 +136,10 @@ Instant feed_updated(const std::vector<const Item*>& items, Instant fallback, In
 // SOURCE_DATE_EPOCH the options carry, else site.id_date (a day the site existed, fixed in the
 // config) at 00:00 UTC. It comes from the config alone, never from another feed's items.
 Instant undated_feed_date(const SiteConfig& config, std::optional<Instant> source_date_epoch);
+
+// The stamps of `items` in a document dated `updated` at `now` (RenderRequest::stamps); null when an
+// item has no serial.
+EntryStamps entry_stamps(const std::vector<const Item*>& items, Instant updated, Instant now);
 
 // The date an item's entry is keyed by in a fragment cache: what its dates say at `now`, else the
 // document's `updated` (the only two things its entry's dates depend on).

@@ -1,5 +1,6 @@
 #include "feeds/rope.hpp"
 
+#include <algorithm>
 #include <array>
 #include <ostream>
 #include <utility>
@@ -171,10 +172,66 @@ void RopeBuilder::close_run() {
     matching_ = true;
 }
 
+std::size_t RopeBuilder::mark() {
+    flush();
+    return rope_.piece_count_ + (matching_ ? matched_ : run_.size());
+}
+
 Rope RopeBuilder::finish() && {
     flush();
     close_run();
     return std::move(rope_);
+}
+
+Rope patch_rope(const Rope& base, const std::vector<RopeEdit>& edits) {
+    const auto kept = [](const std::vector<Piece>& pieces) {
+        std::size_t n = 0;
+        for (const auto& piece : pieces) n += piece && !piece->empty();
+        return n;
+    };
+    const bool same_places =
+        std::all_of(edits.begin(), edits.end(), [&](const RopeEdit& e) { return kept(e.pieces) == e.end - e.begin; });
+    if (!same_places) {
+        // Every piece from the first edit on moves: built again, sharing the runs before it.
+        RopeBuilder builder(&base);
+        const auto add = [&](const std::vector<Piece>& pieces) {
+            for (const auto& p : pieces) builder.share(p);
+        };
+        std::size_t at = 0;
+        auto edit = edits.begin();
+        base.for_each_piece([&](const Piece& piece) {
+            for (; edit != edits.end() && edit->begin == at && edit->end == at; ++edit) add(edit->pieces);  // insertions
+            if (edit != edits.end() && edit->begin <= at && at < edit->end) {
+                if (at == edit->begin) add(edit->pieces);
+                if (at + 1 == edit->end) ++edit;
+            } else {
+                builder.share(piece);
+            }
+            ++at;
+        });
+        for (; edit != edits.end(); ++edit) add(edit->pieces);  // insertions at the end
+        return std::move(builder).finish();
+    }
+    // The same number of pieces everywhere: each run stays where it is, and those an edit touches
+    // are made again.
+    Rope rope = base;
+    for (const auto& edit : edits) {
+        if (edit.begin == edit.end) continue;
+        std::size_t at = edit.begin;
+        auto piece = edit.pieces.begin();
+        while (at < edit.end) {
+            const std::size_t k = at / block_pieces;
+            std::vector<Piece> pieces = rope.blocks_[k]->pieces;
+            for (; at < edit.end && at < (k + 1) * block_pieces; ++at) {
+                while (!*piece || (*piece)->empty()) ++piece;
+                pieces[at - k * block_pieces] = *piece++;
+            }
+            rope.size_ -= rope.blocks_[k]->size;
+            rope.blocks_[k] = make_block(std::move(pieces));
+            rope.size_ += rope.blocks_[k]->size;
+        }
+    }
+    return rope;
 }
 
 }  // namespace almanac

@@ -71,6 +71,8 @@ struct RopeBlock {
 using Block = std::shared_ptr<const RopeBlock>;
 constexpr std::size_t block_pieces = 128;
 
+struct RopeEdit;
+
 class Rope {
 public:
     Rope() = default;
@@ -103,6 +105,7 @@ public:
 
 private:
     friend class RopeBuilder;
+    friend Rope patch_rope(const Rope& base, const std::vector<RopeEdit>& edits);
     std::vector<Block> blocks_;
     std::size_t size_ = 0;
     std::size_t piece_count_ = 0;
@@ -125,6 +128,9 @@ public:
     RopeBuilder& append(std::string_view text);
     // Shares `piece` (null or empty: nothing).
     RopeBuilder& share(const Piece& piece);
+    // The number of pieces so far, the text appended since the last piece made into one first: where
+    // the next shared piece will be (a patch of this rope, patch_rope, is given such places).
+    std::size_t mark();
     Rope finish() &&;
 
 private:
@@ -144,5 +150,20 @@ private:
     bool matching_ = true;
     std::size_t run_size_ = 0;
 };
+
+// Pieces [begin, end) of a rope replaced by `pieces` (patch_rope).
+struct RopeEdit {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    std::vector<Piece> pieces;
+};
+
+// `base` with each edit's pieces in place of its range (edits in order, not overlapping, inside the
+// rope; empty pieces dropped): the rope a RopeBuilder makes of that sequence of pieces, runs and
+// ETag included, sharing base's runs where their pieces stay at the same place. An edit that keeps
+// its range's number of pieces makes only the runs it falls in; one that does not makes every later
+// run new, as a render does. An entry edited in a 10,000-entry document costs a run, not a walk of
+// its 30,000 pieces.
+Rope patch_rope(const Rope& base, const std::vector<RopeEdit>& edits);
 
 }  // namespace almanac

@@ -249,32 +249,50 @@ std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, s
     return pieces;
 }
 
-// Adds the pieces of `item`'s entry to `rope`: from the request's fragment cache when it was
-// rendered before from the same item, zone (events only: a post says nothing zoned) and dates
-// (entry_date_key); else render(). `escaped_body` gives item.html as the format writes it.
+// The key of `item`'s entry in a fragment cache: its zone for an event (a post says nothing zoned).
+std::string_view entry_key(const Item& item, const Zone& zone) {
+    return item.event ? std::string_view(zone.name) : std::string_view();
+}
+
+// The pieces of `item`'s entry as `render` makes them (an event's body cut out: split_entry).
+template <class Render, class Body>
+std::vector<Piece> make_entry(const RenderRequest& request, const Item& item, const Render& render, const Body& escaped_body) {
+    std::string bytes = render();
+    if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
+    return split_entry(request, item, std::move(bytes), escaped_body(item));
+}
+
+// The pieces of `item`'s entry kept in the request's fragment cache under `key`: found when it was
+// rendered before from the same item, zone and dates (entry_date_key), else rendered and kept.
+template <class Render, class Body>
+const std::vector<Piece>& kept_entry(const RenderRequest& request, const Item& item, std::string_view key,
+                                     const Render& render, const Body& escaped_body) {
+    const Instant dates = entry_date_key(item, request);
+    if (const Fragment* f = request.fragments->find(item, key, dates)) return f->pieces;
+    Fragment f;
+    f.pieces = make_entry(request, item, render, escaped_body);
+    return request.fragments->insert(item, key, dates, std::move(f)).pieces;
+}
+
+// Adds the pieces of `item`'s entry to `rope`, from the request's fragment cache when it has one
+// that keeps them (kept_entry); else render(). `escaped_body` gives item.html as the format writes
+// it. Records the entry's pieces as a unit of the cache's pass, so that the next pass can patch it.
 template <class Render, class Body>
 void add_entry(DocumentBuilder& rope, const RenderRequest& request, const Item& item, const Zone& zone,
                const Render& render, const Body& escaped_body) {
-    const std::string_view key = item.event ? std::string_view(zone.name) : std::string_view();
-    const auto make = [&] {
-        std::string bytes = render();
-        if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
-        return split_entry(request, item, std::move(bytes), escaped_body(item));
-    };
-    const auto add = [&](const std::vector<Piece>& pieces) {
-        for (const auto& piece : pieces) rope.share(piece);
-    };
+    const std::string_view key = entry_key(item, zone);
     if (!request.fragments || !request.fragments->keeps(key)) {
         // Streamed and not kept: where pieces are cut does not matter, so the bytes go as they are.
-        if (!request.out) return add(make());
+        if (!request.out) {
+            for (const auto& piece : make_entry(request, item, render, escaped_body)) rope.share(piece);
+            return;
+        }
         rope.append(render());
         return;
     }
-    const Instant dates = entry_date_key(item, request);
-    if (const Fragment* f = request.fragments->find(item, key, dates)) return add(f->pieces);
-    Fragment f;
-    f.pieces = make();
-    add(request.fragments->insert(item, key, dates, std::move(f)).pieces);
+    const std::size_t begin = rope.mark();
+    for (const auto& piece : kept_entry(request, item, key, render, escaped_body)) rope.share(piece);
+    if (!request.out) request.fragments->unit(begin, rope.mark());
 }
 
 // Every entry's pieces, in order, into `rope`, with `separator` between entries.
@@ -290,12 +308,42 @@ void add_entries(DocumentBuilder& rope, const RenderRequest& request, const Zone
     }
 }
 
+// The document the request's fragment cache made in its previous pass, with the entries whose
+// stamps changed (FragmentCache::changed_entries) in place of theirs: the same rope a whole render
+// gives, without a walk of every entry. nullopt when it cannot be patched.
+template <class Render, class Body>
+std::optional<Rope> patch_entries(const RenderRequest& request, const Zone& zone, const Render& render,
+                                  const Body& escaped_body) {
+    FragmentCache* cache = request.fragments;
+    const Rope* previous = previous_document(request);
+    if (!cache || request.out || !previous) return std::nullopt;
+    const auto changed = cache->changed_entries();
+    if (!changed || cache->previous_units().size() != 2 * request.items.size()) return std::nullopt;
+    const auto& units = cache->previous_units();
+    cache->begin_patch();
+    std::vector<RopeEdit> edits;
+    for (const std::size_t i : *changed) {
+        const Item& item = *request.items[i];
+        const std::string_view key = entry_key(item, zone);
+        if (!cache->keeps(key)) {
+            cache->abandon_patch();
+            return std::nullopt;
+        }
+        cache->patch_at(i);
+        edits.push_back({units[2 * i], units[2 * i + 1], kept_entry(
+                                                             request, item, key, [&] { return render(item); }, escaped_body)});
+    }
+    cache->keep_units(patched_units(units, edits));
+    return patch_rope(*previous, edits);
+}
+
 // item.html as an XML entry's content holds it.
 std::string xml_body(const Item& item) { return xml_escape(item.html); }
 
 // The document: the writer's bytes so far, the entries, then the closing tags.
 template <class Render>
 Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, const Render& render) {
+    if (auto patched = patch_entries(request, zone, render, xml_body)) return std::move(*patched);
     DocumentBuilder rope(request.out, previous_document(request));
     rope.append(xml.flush());
     add_entries(rope, request, zone, "", render, xml_body);
@@ -626,11 +674,12 @@ std::size_t json_content_end(std::string_view entry) {
 Rope render_json_feed(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     const Frame frame = json_frame(request);
+    const auto render = [&](const Item& item) { return json_entry(request, item, entry_text(item, zone)); };
+    if (auto patched = patch_entries(request, zone, render, json_body)) return std::move(*patched);
     DocumentBuilder rope(request.out, previous_document(request));
     rope.append(frame.head);
     if (request.items.empty()) return std::move(rope).finish();
-    add_entries(
-        rope, request, zone, ",\n", [&](const Item& item) { return json_entry(request, item, entry_text(item, zone)); }, json_body);
+    add_entries(rope, request, zone, ",\n", render, json_body);
     rope.append(frame.tail);
     return std::move(rope).finish();
 }

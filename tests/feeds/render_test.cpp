@@ -532,6 +532,98 @@ TEST(Publisher, KeptEntriesGiveFreshBytes) {
     expect_same(publish(dated, &store), publish(dated, nullptr));
 }
 
+// The daemon's items have serials, and a document whose entries changed at a few places is patched
+// from the one before (FragmentCache::changed_entries) rather than rendered whole. Whatever the edit
+// (a title, a body that no longer gets a piece of its own, a start that moves an event, a new zone, a
+// date that moves the feed's, an item added or removed), every document keeps the bytes and the ETag
+// of a fresh render, and most one-file edits are patches.
+TEST(Publisher, PatchedDocumentsAreFreshRenders) {
+    SiteConfig c;
+    c.site.base_url = "https://example.org/";
+    c.site.timezone = "Europe/Berlin";
+    c.content.sections = {{"events", SectionType::event, {}, {}, "/events/:slug/"},
+                          {"blog", SectionType::post, {}, {}, "/blog/:slug/"}};
+    c.timezones.prerender = {"UTC", "Asia/Tokyo"};
+    c.feeds = {{"events", "E", "", {"events"}, {FeedFormat::ics, FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}},
+               {"blog", "B", "", {"blog"}, {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
+    std::uint64_t serial = 0;
+    std::map<std::string, std::string> texts;
+    for (int i = 0; i < 60; ++i) {
+        const std::string n = std::to_string(i);
+        const std::string body = i % 3 ? std::string(i % 2 ? 400 : 40, 'b') + n : "Short " + n;
+        const char* start[] = {"2024-05-01", "2024-03-01T10:00", "2024-07-01T18:00\ntimezone: America/New_York"};
+        texts["events/e" + n + ".md"] = "---\ntitle: E" + n + "\nstart: " + start[i % 3] + "\nduration: " + (i % 3 ? "PT1H" : "P1D") + "\n" +
+                                        (i % 7 == 0 ? "rrule: FREQ=WEEKLY;COUNT=5\n" : "") + "---\n" + body + "\n";
+        texts["blog/p" + n + ".md"] = "---\ntitle: P" + n + "\ndate: 2023-01-" + (i % 28 < 9 ? "0" : "") + std::to_string(i % 28 + 1) +
+                                      "\n---\n" + body + "\n";
+    }
+    std::map<std::string, ParsedSource> files;
+    const auto parse = [&](const std::string& path) {
+        const auto section = path.substr(0, path.find('/'));
+        auto parsed = parse_source(SourceFile{path, path, texts.at(path)}, *find_section(c, section), c);
+        ASSERT_FALSE(has_errors(parsed.diagnostics)) << path << "\n"
+                                                     << texts.at(path);
+        for (auto& item : parsed.items) item.serial = ++serial;
+        files[path] = std::move(parsed);
+    };
+    for (const auto& [path, text] : texts) parse(path);
+    const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
+    FragmentStore store;
+    const auto publish = [&](const Site& site, FragmentStore* fragments) {
+        std::map<std::string, Document> out;
+        PublishControl control;
+        control.fragments = fragments;
+        control.index = false;
+        publish_site(
+            site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
+        return out;
+    };
+    std::size_t patched = 0;
+    std::uint64_t seed = 99;
+    const auto next = [&](std::size_t n) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::size_t>((seed >> 33) % n);
+    };
+    const auto replace = [&](const std::string& path, const std::string& from, const std::string& to) {
+        std::string& text = texts.at(path);
+        const auto at = text.find(from);
+        if (at != std::string::npos) text.replace(at, from.size(), to);
+    };
+    for (int round = 0; round < 80; ++round) {
+        const Site site = assemble_site(c, files, {});
+        const auto kept = publish(site, &store);
+        const auto fresh = publish(site, nullptr);
+        ASSERT_EQ(kept.size(), fresh.size());
+        for (const auto& [path, doc] : fresh) {
+            EXPECT_EQ(kept.at(path).body, doc.body) << path << " round " << round;
+            EXPECT_EQ(kept.at(path).etag, doc.etag) << path << " round " << round;
+        }
+        patched += store.patched();
+        store.sweep();
+        // The next edit: mostly one title, else something that moves, grows or dates a document.
+        const std::string n = std::to_string(next(60));
+        const std::string event = "events/e" + n + ".md", post = "blog/p" + n + ".md";
+        switch (round % 10 < 6 ? 0 : next(6)) {
+            case 0: replace(next(2) ? event : post, "\ntitle: ", "\ntitle: Edited "); break;
+            case 1:
+                replace(event, std::string(40, 'b'), std::string(300, 'c'));
+                replace(event, std::string(400, 'b'), "tiny");
+                break;
+            case 2: replace(event, "start: 2024-", "start: 2023-"); break;
+            case 3: replace(event, "duration: PT1H", "timezone: Asia/Kolkata\nduration: PT1H"); break;
+            case 4: replace(post, "\n---\n", "\nlastmod: 2024-06-01\n---\n"); break;
+            default:
+                if (files.erase(event) == 0) parse(event);
+                continue;
+        }
+        if (files.contains(event)) parse(event);
+        parse(post);
+    }
+    // Every feed is published each round here (the daemon reuses the unchanged ones): most of the
+    // 21 documents of each round after the first are patches.
+    EXPECT_GT(patched, 79u * 21 * 3 / 4) << patched;
+}
+
 TEST(Publisher, FilteredViewsHaveTheirOwnSelfUrl) {
     Fixture f;
     const FeedConfig feed{"events", "E", "", {"events"}, {FeedFormat::atom}, {}, {}, {}, {}};

@@ -225,5 +225,55 @@ TEST(Rope, EtagComesFromThePiecesHashes) {
     EXPECT_EQ(strong_etag(Rope()), strong_etag(std::string_view()));
 }
 
+// A patch is the rope a builder makes of the patched sequence of pieces: the same pieces, the same
+// runs (so the same ETag), whether the edits keep their ranges' sizes or not, and it shares every run
+// the edits leave where it was.
+TEST(Rope, PatchIsTheRopeBuiltFromThePatchedPieces) {
+    std::vector<Piece> pieces;
+    for (int i = 0; i < 1000; ++i) pieces.push_back(make_piece("p" + std::to_string(i) + ";"));
+    const auto build = [](const std::vector<Piece>& sequence) {
+        RopeBuilder b;
+        for (const auto& p : sequence) b.share(p);
+        return std::move(b).finish();
+    };
+    const auto runs = [](const Rope& rope) {
+        std::vector<std::pair<std::size_t, PieceHash>> out;
+        for (const auto& block : rope.blocks()) out.emplace_back(block->size, block->hash);
+        return out;
+    };
+    const Rope base = build(pieces);
+    const auto check = [&](const std::vector<RopeEdit>& edits) {
+        std::vector<Piece> expected;
+        std::size_t at = 0;
+        for (const auto& e : edits) {
+            expected.insert(expected.end(), pieces.begin() + static_cast<std::ptrdiff_t>(at), pieces.begin() + static_cast<std::ptrdiff_t>(e.begin));
+            for (const auto& p : e.pieces)
+                if (p && !p->empty()) expected.push_back(p);
+            at = e.end;
+        }
+        expected.insert(expected.end(), pieces.begin() + static_cast<std::ptrdiff_t>(at), pieces.end());
+        const Rope patched = patch_rope(base, edits);
+        const Rope built = build(expected);
+        EXPECT_EQ(patched.str(), built.str());
+        EXPECT_EQ(patched.size(), built.size());
+        EXPECT_EQ(patched.piece_count(), built.piece_count());
+        EXPECT_EQ(patched.pieces(), built.pieces());
+        EXPECT_EQ(runs(patched), runs(built));
+        return patched;
+    };
+    const Piece x = make_piece("x"), yy = make_piece("yy"), empty = make_piece("");
+    // The same number of pieces: only the runs touched are new.
+    const Rope same = check({{5, 6, {x}}, {300, 302, {yy, empty, x}}, {999, 1000, {yy}}});
+    ASSERT_EQ(same.blocks().size(), base.blocks().size());
+    for (std::size_t k = 0; k < base.blocks().size(); ++k)
+        EXPECT_EQ(same.blocks()[k] == base.blocks()[k], k != 0 && k != 2 && k != 7) << k;
+    // More or fewer pieces: the runs before the first edit are shared, the later ones move.
+    const Rope more = check({{700, 701, {x, yy}}});
+    for (std::size_t k = 0; k < 5; ++k) EXPECT_EQ(more.blocks()[k], base.blocks()[k]) << k;
+    check({{0, 3, {x}}, {500, 500, {yy}}, {998, 1000, {}}});
+    check({{1000, 1000, {x, yy}}});
+    check({});
+}
+
 }  // namespace
 }  // namespace almanac
