@@ -241,7 +241,28 @@ std::vector<Start> rule_starts(const Event& event, Instant from, Instant to, std
 
 }  // namespace
 
+namespace {
+
+// The instant of `t` to within a day, without a zone: a wall time or a day read as UTC (no zone's
+// offset has reached 16 hours).
+Instant roughly(const EventTime& t) {
+    if (const auto* d = std::get_if<CivilDate>(&t)) return Instant{date::sys_days{d->ymd}};
+    if (const auto* w = std::get_if<WallTime>(&t)) return Instant{w->local.time_since_epoch()};
+    return std::get<Instant>(t);
+}
+
+}  // namespace
+
 std::vector<Occurrence> occurrences(const Event& event, Instant from, Instant to, std::size_t limit) {
+    // An event of one occurrence that surely starts outside [from, to) has none there: a large
+    // site's thousands of past and distant events cost no zone conversion each.
+    if (!event.rrule && event.rdates.empty()) {
+        constexpr auto margin = std::chrono::days{2};
+        const Instant start = roughly(event.start);
+        if ((start < Instant::max() - margin && start + margin <= from) ||
+            (start > Instant::min() + margin && start - margin >= to))
+            return {};
+    }
     auto excluded = event.exdates;
     std::sort(excluded.begin(), excluded.end());
     const auto wanted = [&](const EventTime& t, Instant instant) {
@@ -323,10 +344,10 @@ void OccurrenceMemo::sweep() {
 bool occurs_between(const Event& event, Instant from, Instant to) {
     // An occurrence that started before `from` may still be going on: look back by the event's
     // length, which a DST change can stretch by up to a clock jump.
-    const auto length = to_instant(event.end, event.zone) - to_instant(event.start, event.zone);
-    const auto lookback = std::max(length, seconds{0}) + largest_clock_jump;
     // One occurrence starting inside the window answers it; only the short lookback is scanned whole.
     if (!occurrences(event, from, to, 1).empty()) return true;
+    const auto length = to_instant(event.end, event.zone) - to_instant(event.start, event.zone);
+    const auto lookback = std::max(length, seconds{0}) + largest_clock_jump;
     const auto earliest = from < Instant::min() + lookback ? Instant::min() : from - lookback;
     const auto found = occurrences(event, earliest, from, std::numeric_limits<std::size_t>::max());
     return std::any_of(found.begin(), found.end(), [&](const Occurrence& o) { return o.end_instant > from; });

@@ -148,6 +148,35 @@ TEST(Recurrence, NonRecurringEventHasOneOccurrence) {
     EXPECT_TRUE(occurrences(e, utc("2024-09-16T07:00:01Z"), utc("2100-01-01T00:00Z")).empty());
 }
 
+// An event of one occurrence far from a window is answered without a zone conversion: wherever the
+// window's edges fall around it, in zones as far from UTC as any has been (Kiritimati at +14, Baker
+// Island at -12, Manila's local mean time of 1844 at +15:56, Sitka's of 1867 at -14:58 after +14:58),
+// for a day, a wall time and an instant, it occurs in [from, to) exactly when its start does.
+TEST(Recurrence, OneOccurrenceIsInAWindowExactlyWhenItsStartIs) {
+    struct Case {
+        const char* zone;
+        const char* start;
+        const char* end;
+    };
+    for (const Case c : {Case{"Pacific/Kiritimati", "2024-05-01T00:30", "2024-05-01T01:30"},
+                         Case{"Etc/GMT+12", "2024-05-01T23:30", "2024-05-02T00:30"},
+                         Case{"Asia/Manila", "1844-06-01T12:00", "1844-06-01T13:00"},
+                         Case{"America/Sitka", "1860-06-01T12:00", "1860-06-01T13:00"},
+                         Case{"Pacific/Kiritimati", "2024-05-01", "2024-05-02"},
+                         Case{"Etc/GMT+12", "2024-05-01", "2024-05-02"},
+                         Case{"UTC", "2024-05-01T10:00Z", "2024-05-01T11:00Z"}}) {
+        const auto e = make_event(c.zone, c.start, c.end);
+        const Instant start = to_instant(e.start, e.zone);
+        for (int from_hours = -80; from_hours <= 80; from_hours += 1)
+            for (const int span_hours : {1, 20, 50}) {
+                const Instant from = start + std::chrono::hours{from_hours};
+                const Instant to = from + std::chrono::hours{span_hours};
+                const bool in = from <= start && start < to;
+                EXPECT_EQ(occurrences(e, from, to, 10).size(), in ? 1u : 0u) << c.zone << " " << c.start << " " << from_hours;
+            }
+    }
+}
+
 TEST(Recurrence, WindowIsHalfOpenAndLimitTakesTheEarliest) {
     const auto e = make_event("UTC", "2024-01-01T10:00", "2024-01-01T11:00", "FREQ=WEEKLY");
     const auto from = utc("2024-01-08T10:00Z");  // the second occurrence: included
