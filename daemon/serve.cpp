@@ -286,6 +286,7 @@ private:
             input.generation = ++generation_;
             input.version = [this](const std::string& path) { return content_->version(path); };
             input.previous = previous;
+            if (previous && previous->generation == selections_generation_) input.previous_selections_until = selections_until_;
             input.live = current();
             ProgressLog rendering("rendering feeds");
             input.progress = rendering.callback();
@@ -318,7 +319,10 @@ private:
                          snapshot->generation, reason, what, site->items.size(), snapshot->documents.size(),
                          snapshot->feeds_rendered, snapshot->feeds_reused, seconds * 1000);
             if (reason != "start") notify("STATUS=" + status_line(*snapshot));
-            schedule_time_rebuild(*site, input.options.now);
+            // Until the next visibility change, the next rebuild may patch this one's selections.
+            const auto change = schedule_time_rebuild(*site, input.options.now);
+            selections_generation_ = snapshot->generation;
+            selections_until_ = change.value_or(Instant::max());
             if (reason != "start") encode(snapshot);
         } catch (const std::exception& e) {
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -437,11 +441,14 @@ private:
     }
 
     // Wakes the worker when an item's publishDate/expiryDate or a feed window boundary passes.
-    void schedule_time_rebuild(const Site& site, Instant now) {
+    // Returns next_visibility_change(site, now).
+    std::optional<Instant> schedule_time_rebuild(const Site& site, Instant now) {
         auto next = now + max_time_between_rebuilds;
-        if (const auto change = next_visibility_change(site, now); change && *change < next) next = *change;
+        const auto change = next_visibility_change(site, now);
+        if (change && *change < next) next = *change;
         arm_time_rebuild(std::max<std::chrono::system_clock::duration>(next - std::chrono::system_clock::now(),
                                                                        std::chrono::seconds(1)));
+        return change;
     }
 
     // A "time" rebuild after `wait`, replacing the one pending (from any thread: the timer lives on the strand).
@@ -532,7 +539,11 @@ private:
     std::unique_ptr<Watcher> watcher_;
     std::unique_ptr<ContentState> content_;  // used only by the worker
     FragmentStore fragments_;                // used only by the worker
-    OccurrenceMemo occurrences_;             // the index page's recurring events, used only by the worker
+    // The generation whose selections the next rebuild may patch, and until when (SnapshotInput::
+    // previous_selections_until); used only by the worker.
+    std::uint64_t selections_generation_ = 0;
+    Instant selections_until_ = Instant::min();
+    OccurrenceMemo occurrences_;  // the index page's recurring events, used only by the worker
     unsigned render_threads_ = render_threads();
 
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;

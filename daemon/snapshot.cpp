@@ -92,6 +92,8 @@ std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const 
     copy->site = snapshot.site;
     copy->options = snapshot.options;
     copy->signatures = snapshot.signatures;
+    copy->selections = snapshot.selections;
+    copy->filters = snapshot.filters;
     copy->feeds_rendered = snapshot.feeds_rendered;
     copy->feeds_reused = snapshot.feeds_reused;
     copy->build_duration = snapshot.build_duration;
@@ -197,6 +199,10 @@ std::shared_ptr<const Representation> same_as_live(const SnapshotInput& input, c
     return it->second;
 }
 
+// At most this many items swapped by an edit are placed in the previous selections
+// (reselect_items); more, and every feed is selected afresh.
+constexpr std::size_t max_reselected = 64;
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
@@ -209,24 +215,88 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     const Instant fallback = undated_feed_date(site.config, input.options.source_date_epoch);
     const auto views = prerendered_views(site.config);
 
-    // The feeds whose documents must be rendered, with their selected items (publish_site needs them too).
+    // The positions of the site's items that are not the previous snapshot's (an edit swaps the edited
+    // file's items in, ContentState::site), when its selections may be patched with them.
+    std::optional<std::vector<std::size_t>> changed;
+    const Snapshot* before = input.previous.get();
+    if (before && before->site && input.options.now >= before->options.now &&
+        input.options.now < input.previous_selections_until && before->site->items.size() == site.items.size()) {
+        changed.emplace();
+        for (std::size_t i = 0; i < site.items.size() && changed; ++i)
+            if (site.items.shared(i) != before->site->items.shared(i)) {
+                changed->push_back(i);
+                if (changed->size() > max_reselected) changed.reset();
+            }
+    }
+    const auto entry_of = [&](const Item& item) {
+        FeedSignature::Entry entry;
+        entry.serial = item.serial;
+        entry.index = item.index;
+        if (!item.serial) {
+            entry.path = item.path;
+            entry.version = input.version ? input.version(item.path) : 0;
+        }
+        entry.dates = item_updated(item, input.options.now);
+        return entry;
+    };
+
+    // The feeds whose documents must be rendered, with their selected items (publish_site needs them
+    // too) and their entries' stamps.
     std::map<std::string, std::vector<const Item*>> render;
+    std::map<std::string, EntryStamps> stamps;
     for (const auto& feed : site.config.feeds) {
         if (input.progress) input.progress(snap->feeds_rendered + snap->feeds_reused, site.config.feeds.size());
         FeedSignature signature;
-        auto items = select_items(site, feed, FeedView{}, input.options.now);
-        signature.items.reserve(items.size());
-        for (const auto* item : items) {
-            auto& entry = signature.items.emplace_back();
-            entry.serial = item->serial;
-            entry.index = item->index;
-            if (!item->serial) {
-                entry.path = item->path;
-                entry.version = input.version ? input.version(item->path) : 0;
+        std::optional<std::vector<const Item*>> reselected;
+        const std::vector<const Item*>* was = nullptr;
+        const FeedSignature* was_signed = nullptr;
+        if (changed) {
+            const auto selection = before->selections.find(feed.name);
+            const auto signed_ = before->signatures.find(feed.name);
+            if (selection != before->selections.end() && signed_ != before->signatures.end() &&
+                selection->second.size() == signed_->second.items.size()) {
+                was = &selection->second;
+                was_signed = &signed_->second;
+                reselected = reselect_items(*was, *before->site, site, *changed, feed, FeedView{}, input.options.now);
             }
-            entry.dates = item_updated(*item, input.options.now);
         }
-        signature.updated = feed_updated(items, fallback, input.options.now);
+        std::vector<const Item*> items;
+        if (reselected) {
+            // The previous signature, but where an item was swapped in: the others' dates at this
+            // instant are those at the previous one (next_visibility_change counts a date coming due).
+            items = std::move(*reselected);
+            signature = *was_signed;
+            for (std::size_t j = 0; j < items.size(); ++j)
+                if (items[j] != (*was)[j]) signature.items[j] = entry_of(*items[j]);
+        } else {
+            items = select_items(site, feed, FeedView{}, input.options.now);
+            signature.items.reserve(items.size());
+            for (const auto* item : items) signature.items.push_back(entry_of(*item));
+        }
+        // feed_updated, from the dates the signature holds.
+        std::optional<Instant> newest;
+        for (const auto& entry : signature.items)
+            if (entry.dates && (!newest || *newest < *entry.dates)) newest = entry.dates;
+        signature.updated = newest.value_or(fallback);
+        if (publishes(feed, FeedFormat::ics)) {
+            // The index page's filters: patched where items were swapped, like the signature.
+            CalendarFilters filters;
+            const CalendarFilters* kept = nullptr;
+            if (reselected)
+                if (const auto it = before->filters.find(feed.name); it != before->filters.end()) kept = &it->second;
+            if (kept) {
+                filters = *kept;
+                for (std::size_t j = 0; j < items.size(); ++j)
+                    if (items[j] != (*was)[j]) {
+                        filters.remove(*(*was)[j]);
+                        filters.add(*items[j]);
+                    }
+            } else {
+                filters = calendar_filters(items);
+            }
+            snap->filters.emplace(feed.name, std::move(filters));
+        }
+        snap->selections.emplace(feed.name, items);
 
         // Same items at the same versions with the same date: the previous bytes are this feed's bytes.
         std::vector<std::pair<std::string, std::shared_ptr<const Representation>>> kept;
@@ -246,6 +316,17 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
             snap->documents.insert(kept.begin(), kept.end());
             ++snap->feeds_reused;
         } else {
+            // The stamps publish_site gives each pass of the feed (entry_stamps), from the signature.
+            auto feed_stamps = std::make_shared<std::vector<EntryStamp>>();
+            feed_stamps->reserve(signature.items.size());
+            for (const auto& entry : signature.items) {
+                if (!entry.serial) {
+                    feed_stamps = nullptr;
+                    break;
+                }
+                feed_stamps->push_back({entry.serial, entry.index, entry.dates.value_or(signature.updated)});
+            }
+            stamps.emplace(feed.name, std::move(feed_stamps));
             render.emplace(feed.name, std::move(items));
             ++snap->feeds_rendered;
         }
@@ -256,8 +337,10 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
     PublishControl control;
     control.include_feed = [&](const FeedConfig& feed) { return render.contains(feed.name); };
     control.selected = [&](const FeedConfig& feed) { return &render.at(feed.name); };
+    control.stamps = [&](const FeedConfig& feed) { return stamps.at(feed.name); };
     control.fragments = input.fragments;
     control.occurrences = input.occurrences;
+    control.filters = &snap->filters;
     control.run = input.run;
     std::mutex mutex;
     publish_site(

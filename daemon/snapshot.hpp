@@ -115,8 +115,12 @@ struct Snapshot {
     PublishOptions options;                                                               // options.now: the instant this snapshot decided visibility at
     std::map<std::string, std::shared_ptr<const Representation>, std::less<>> documents;  // by document_path
     std::map<std::string, FeedSignature, std::less<>> signatures;                         // by feed name
-    std::size_t feeds_rendered = 0;                                                       // feeds rendered for this snapshot…
-    std::size_t feeds_reused = 0;                                                         // …and taken unchanged from the previous one
+    // Each feed's default-view select_items at options.now, by feed name: pointers into `site`.
+    std::map<std::string, std::vector<const Item*>, std::less<>> selections;
+    // Each calendar's calendar_filters of its selection, by feed name (the index page's filters).
+    std::map<std::string, CalendarFilters> filters;
+    std::size_t feeds_rendered = 0;  // feeds rendered for this snapshot…
+    std::size_t feeds_reused = 0;    // …and taken unchanged from the previous one
     std::chrono::steady_clock::duration build_duration{};
     mutable ViewCache views;
     // Events' own documents rendered on request (many and small): kept apart, so that a crawler
@@ -133,6 +137,11 @@ struct SnapshotInput {
     // Documents of feeds whose signature did not change are taken from here. Only valid with the
     // same configuration: pass null after a config reload.
     std::shared_ptr<const Snapshot> previous;
+    // Until when nothing but a file's change alters what select_items decides for previous's items:
+    // next_visibility_change(*previous->site, previous->options.now), or Instant::max() for never.
+    // Before it, each feed's selection is the previous one with the edited items swapped in
+    // (reselect_items) instead of a walk of every item. Instant::min(): not known.
+    Instant previous_selections_until = Instant::min();
     // The snapshot served until now, after a reload too (null at start): a document whose bytes it
     // holds keeps its Last-Modified, any other is dated options.now, and never earlier than a second
     // after the version it replaces.

@@ -10,7 +10,6 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -198,16 +197,14 @@ void write_subscribe(std::string& out, const std::string& url, const std::string
 // The tags and kinds of a calendar's events, each a filtered calendar (?tag=, ?kind=) to follow one series.
 void write_filters(std::string& out, const SiteConfig& config, const FeedConfig& feed, const std::string& name,
                    const std::vector<const Item*>& items, const IndexOptions& options) {
-    // Gathered in hash sets (the 10,000 events of a large calendar name a few tags, over and over),
-    // then listed in order.
-    std::unordered_set<std::string_view> tag_set, kind_set;
-    for (const auto* item : items) {
-        if (!item->event) continue;
-        tag_set.insert(item->tags.begin(), item->tags.end());
-        if (!item->kind.empty()) kind_set.insert(item->kind);
-    }
-    if (tag_set.empty() && kind_set.empty()) return;
-    const std::set<std::string_view> tags(tag_set.begin(), tag_set.end()), kinds(kind_set.begin(), kind_set.end());
+    CalendarFilters gathered;
+    const CalendarFilters* filters = nullptr;
+    if (options.filters)
+        if (const auto it = options.filters->find(feed.name); it != options.filters->end()) filters = &it->second;
+    if (!filters) filters = &(gathered = calendar_filters(items));
+    const auto& tags = filters->tags;
+    const auto& kinds = filters->kinds;
+    if (tags.empty() && kinds.empty()) return;
     // Plain lists, no <details>: the page stays HTML that every parser knows, and nothing is hidden
     // from a reader without CSS.
     out += "<p>Follow one series:</p>\n<ul class=\"filters\">\n";
@@ -217,8 +214,8 @@ void write_filters(std::string& out, const SiteConfig& config, const FeedConfig&
         write_subscribe(out, view_url(config, feed, FeedFormat::ics, view), name + " (" + std::string(value) + ")");
         out += "</li>\n";
     };
-    for (const auto kind : kinds) write("Kind", kind, FeedView{std::nullopt, {}, {std::string(kind)}});
-    for (const auto tag : tags) write("Tag", tag, FeedView{std::nullopt, {std::string(tag)}, {}});
+    for (const auto& [kind, count] : kinds) write("Kind", kind, FeedView{std::nullopt, {}, {kind}});
+    for (const auto& [tag, count] : tags) write("Tag", tag, FeedView{std::nullopt, {tag}, {}});
     out += "</ul>\n";
 }
 
@@ -473,6 +470,35 @@ std::map<std::string, std::vector<const Item*>> calendar_items(const Site& site,
 }
 
 }  // namespace
+
+void CalendarFilters::add(const Item& item) {
+    if (!item.event) return;
+    for (const auto& tag : item.tags) {
+        const auto it = tags.find(tag);
+        if (it != tags.end()) ++it->second;
+        else tags.emplace(tag, 1);
+    }
+    if (item.kind.empty()) return;
+    const auto it = kinds.find(item.kind);
+    if (it != kinds.end()) ++it->second;
+    else kinds.emplace(item.kind, 1);
+}
+
+void CalendarFilters::remove(const Item& item) {
+    if (!item.event) return;
+    const auto drop = [](auto& counts, const std::string& name) {
+        const auto it = counts.find(name);
+        if (it != counts.end() && --it->second == 0) counts.erase(it);
+    };
+    for (const auto& tag : item.tags) drop(tags, tag);
+    if (!item.kind.empty()) drop(kinds, item.kind);
+}
+
+CalendarFilters calendar_filters(const std::vector<const Item*>& items) {
+    CalendarFilters filters;
+    for (const auto* item : items) filters.add(*item);
+    return filters;
+}
 
 std::string render_index_page(const Site& site, const IndexOptions& options) {
     const Zone view = view_zone(site, options);

@@ -16,6 +16,18 @@
 
 namespace almanac {
 
+// A calendar's tags and kinds, which the index page offers as filtered calendars, each with the
+// number of the calendar's events naming it: a caller that keeps them patches them after an edit
+// (remove the item replaced, add the new one) instead of reading every event again.
+struct CalendarFilters {
+    std::map<std::string, std::size_t, std::less<>> tags;
+    std::map<std::string, std::size_t, std::less<>> kinds;
+    void add(const Item& item);     // counts an event's tags and kind; anything else is not counted
+    void remove(const Item& item);  // the opposite of add()
+    friend bool operator==(const CalendarFilters&, const CalendarFilters&) = default;
+};
+CalendarFilters calendar_filters(const std::vector<const Item*>& items);
+
 struct IndexOptions {
     Instant now;               // the snapshot's build instant: "upcoming" starts here
     std::optional<Zone> zone;  // the chosen zone (?tz=); nullopt: the site's timezone
@@ -26,6 +38,9 @@ struct IndexOptions {
     // Every calendar feed's default-view items at `now` (select_items), by feed name, when the caller
     // has selected them already (null: selected here); same page either way.
     const std::map<std::string, std::vector<const Item*>>* calendars = nullptr;
+    // Each calendar's calendar_filters of those items, by feed name, when the caller keeps them
+    // (null, or a feed not there: gathered here); same page either way.
+    const std::map<std::string, CalendarFilters>* filters = nullptr;
 };
 
 // A complete UTF-8 HTML5 document. Links are absolute (documents from feed_url/view_url/event_url,

@@ -193,12 +193,14 @@ std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig&
 }
 
 Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options,
-                               OccurrenceMemo* memo, const std::map<std::string, std::vector<const Item*>>* calendars) {
+                               OccurrenceMemo* memo, const std::map<std::string, std::vector<const Item*>>* calendars,
+                               const std::map<std::string, CalendarFilters>* filters) {
     IndexOptions index;
     index.now = options.now;
     index.zone = zone;
     index.occurrences = memo;
     index.calendars = calendars;
+    index.filters = filters;
     Document doc;
     doc.body = Rope(render_index_page(site, index));
     doc.media_type = "text/html; charset=utf-8";
@@ -255,7 +257,11 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         const auto* known = control.selected ? control.selected(*feeds[i]) : nullptr;
         auto items = known ? *known : select_items(site, *feeds[i], FeedView{}, options.now);
         const Instant updated = feed_updated(items, fallback, options.now);
-        EntryStamps stamps = control.fragments && !control.open ? entry_stamps(items, updated, options.now) : nullptr;
+        EntryStamps stamps;
+        if (control.fragments && !control.open) {
+            if (control.stamps) stamps = control.stamps(*feeds[i]);
+            if (!stamps) stamps = entry_stamps(items, updated, options.now);
+        }
         selections.push_back({feeds[i], std::move(items), updated, std::move(stamps)});
     }
 
@@ -364,7 +370,7 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
             }
             deliver(std::string(index_document_path), [&](ByteSink* out) {
                 Document doc = render_index_document(site, std::nullopt, options, control.occurrences,
-                                                     all_calendars ? &calendars : nullptr);
+                                                     all_calendars ? &calendars : nullptr, control.filters);
                 if (out)
                     doc.body.for_each_piece([&](const Piece& piece) { out->write(*piece); });
                 return doc;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "feeds/fragments.hpp"
+#include "feeds/index_page.hpp"
 #include "feeds/recurrence.hpp"
 #include "feeds/render.hpp"
 #include "feeds/site.hpp"
@@ -60,11 +61,12 @@ void publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions
 // The same documents, keyed by document_path.
 std::map<std::string, Document> publish_feed(const Site& site, const FeedConfig& feed, const PublishOptions& options);
 
-// The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone; `memo` and
-// `calendars`: see IndexOptions.
+// The index page (feeds/index_page.hpp) in `zone`'s view, or the site's zone; `memo`, `calendars`
+// and `filters`: see IndexOptions.
 Document render_index_document(const Site& site, const std::optional<Zone>& zone, const PublishOptions& options,
                                OccurrenceMemo* memo = nullptr,
-                               const std::map<std::string, std::vector<const Item*>>* calendars = nullptr);
+                               const std::map<std::string, std::vector<const Item*>>* calendars = nullptr,
+                               const std::map<std::string, CalendarFilters>* filters = nullptr);
 
 // The path of the index page among the published documents.
 inline constexpr std::string_view index_document_path = "index.html";
@@ -111,8 +113,11 @@ struct PublishControl {
     // The feed's default-view select_items() at options.now, when the caller has it already
     // (null: selected here).
     std::function<const std::vector<const Item*>*(const FeedConfig&)> selected;
-    bool index = true;                      // also the index page
-    OccurrenceMemo* occurrences = nullptr;  // for the index page (IndexOptions::occurrences)
+    // The entry_stamps of that selection, when the caller has them (null, or a null result: made here).
+    std::function<EntryStamps(const FeedConfig&)> stamps;
+    bool index = true;                                                // also the index page
+    OccurrenceMemo* occurrences = nullptr;                            // for the index page (IndexOptions::occurrences)
+    const std::map<std::string, CalendarFilters>* filters = nullptr;  // for the index page (IndexOptions::filters)
     // Also each event's own document (event_document_path), in the default view only: `almanac build`
     // writes them; `serve` renders them on request, so that a rebuild does not render one per event.
     bool events = false;

@@ -50,37 +50,68 @@ Instant start_instant(const Item& item) {
 
 }  // namespace
 
-std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now) {
-    std::vector<const Item*> out;
-    bool only_events = true;
-    for (const auto& name : feed.sections) {
-        const auto* section = find_section(site.config, name);
-        if (section && section->type != SectionType::event) only_events = false;
-    }
+namespace {
+
+// What select_items needs to know of a feed and a view at one instant.
+struct Selector {
+    const FeedConfig& feed;
+    const FeedView& view;
+    Instant now;
+    bool only_events = true;  // every section of the feed holds events
+    Instant from, to;         // the window
     // Far bounds for a window with one side open; years 1000 and 9999 bound every parsed date.
-    const Instant earliest = date::sys_days{date::year{1000} / 1 / 1};
-    const Instant latest = date::sys_days{date::year{9999} / 12 / 31};
-    const auto& w = feed.window;
-    const Instant from = w.past_days ? now - date::days{*w.past_days} : earliest;
-    const Instant to = w.future_days ? now + date::days{*w.future_days} : latest;
-    // Each item's start is computed once (a zone conversion), not at every comparison.
-    std::vector<std::pair<Instant, const Item*>> keyed;
-    keyed.reserve(site.items.size());
-    for (const auto& item : site.items) {
-        if (item.type == SectionType::page) continue;
-        if (std::find(feed.sections.begin(), feed.sections.end(), item.section) == feed.sections.end()) continue;
-        if (!is_visible(item, now)) continue;
-        if (!passes(item, feed.tags, feed.kinds) || !passes(item, view.tags, view.kinds)) continue;
-        if (item.event && (w.past_days || w.future_days) && !occurs_between(*item.event, from, to)) continue;
-        keyed.emplace_back(start_instant(item), &item);
+    static constexpr Instant earliest = date::sys_days{date::year{1000} / 1 / 1};
+    static constexpr Instant latest = date::sys_days{date::year{9999} / 12 / 31};
+
+    Selector(const SiteConfig& config, const FeedConfig& f, const FeedView& v, Instant t) : feed(f), view(v), now(t) {
+        for (const auto& name : feed.sections) {
+            const auto* section = find_section(config, name);
+            if (section && section->type != SectionType::event) only_events = false;
+        }
+        const auto& w = feed.window;
+        from = w.past_days ? now - date::days{*w.past_days} : earliest;
+        to = w.future_days ? now + date::days{*w.future_days} : latest;
     }
+
+    ItemPlacement place(const Item& item) const {
+        ItemPlacement p;
+        if (item.type == SectionType::page) return p;
+        if (std::find(feed.sections.begin(), feed.sections.end(), item.section) == feed.sections.end()) return p;
+        if (!is_visible(item, now)) return p;
+        if (!passes(item, feed.tags, feed.kinds) || !passes(item, view.tags, view.kinds)) return p;
+        const auto& w = feed.window;
+        if (item.event && (w.past_days || w.future_days) && !occurs_between(*item.event, from, to)) return p;
+        p.selected = true;
+        p.start = start_instant(item);
+        p.uid = item.uid;
+        // A capped calendar keeps the events still to come first (select_items).
+        p.coming = feed.limit && only_events && item.event && occurs_between(*item.event, now, latest);
+        return p;
+    }
+};
+
+}  // namespace
+
+ItemPlacement item_placement(const Site& site, const Item& item, const FeedConfig& feed, const FeedView& view, Instant now) {
+    return Selector(site.config, feed, view, now).place(item);
+}
+
+std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now) {
+    const Selector selector(site.config, feed, view, now);
+    const bool only_events = selector.only_events;
+    std::vector<const Item*> out;
+    // Each item's start is computed once (a zone conversion), not at every comparison.
+    std::vector<std::pair<ItemPlacement, const Item*>> keyed;
+    keyed.reserve(site.items.size());
+    for (const auto& item : site.items)
+        if (auto p = selector.place(item); p.selected) keyed.emplace_back(p, &item);
     // Event feeds read in time order; post (and mixed) feeds newest first, as readers expect.
     std::sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
-        if (a.first != b.first) return only_events ? a.first < b.first : b.first < a.first;
-        return a.second->uid < b.second->uid;
+        if (a.first.start != b.first.start) return only_events ? a.first.start < b.first.start : b.first.start < a.first.start;
+        return a.first.uid < b.first.uid;
     });
     out.reserve(keyed.size());
-    for (const auto& [start, item] : keyed) out.push_back(item);
+    for (const auto& [place, item] : keyed) out.push_back(item);
     const auto n = static_cast<std::size_t>(feed.limit.value_or(0));
     if (feed.limit && out.size() > n) {
         if (!only_events) {
@@ -90,13 +121,32 @@ std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, 
             // still running counts), earliest first; when fewer than `limit` are left, the latest
             // past ones fill the feed. Start order is kept.
             std::vector<const Item*> coming, past;  // each in start order
-            for (const Item* item : out) (occurs_between(*item->event, now, latest) ? coming : past).push_back(item);
+            for (const auto& [place, item] : keyed) (place.coming ? coming : past).push_back(item);
             if (coming.size() > n) coming.resize(n);
             past.erase(past.begin(), past.end() - static_cast<std::ptrdiff_t>(std::min(past.size(), n - coming.size())));
             std::unordered_set<const Item*> kept(coming.begin(), coming.end());
             kept.insert(past.begin(), past.end());
             std::erase_if(out, [&](const Item* item) { return !kept.contains(item); });
         }
+    }
+    return out;
+}
+
+std::optional<std::vector<const Item*>> reselect_items(const std::vector<const Item*>& previous, const Site& before,
+                                                       const Site& site, const std::vector<std::size_t>& changed,
+                                                       const FeedConfig& feed, const FeedView& view, Instant now) {
+    if (before.items.size() != site.items.size()) return std::nullopt;
+    const Selector selector(site.config, feed, view, now);
+    std::vector<const Item*> out = previous;
+    for (const std::size_t at : changed) {
+        if (at >= site.items.size()) return std::nullopt;
+        const Item& old = before.items[at];
+        const Item& now_item = site.items[at];
+        const ItemPlacement place = selector.place(now_item);
+        if (!(selector.place(old) == place)) return std::nullopt;
+        if (!place.selected) continue;
+        // In the selection unless the limit left it out, as it leaves out the item taking its place.
+        if (const auto it = std::find(out.begin(), out.end(), &old); it != out.end()) *it = &now_item;
     }
     return out;
 }

@@ -284,6 +284,38 @@ TEST(IndexPage, GivenCalendarsGiveTheSamePage) {
     EXPECT_NE(render_index_page(f.site, options), tokyo);
 }
 
+// The daemon keeps each calendar's filters and patches them after an edit: counted, so that a tag
+// goes when its last event drops it, and stays while another event still names it.
+TEST(IndexPage, GivenFiltersGiveTheSamePage) {
+    Fixture f(Files{{"events/a.md", "---\ntitle: A\nstart: 2024-06-12T10:00\nkind: meetup\ntags: [x, y]\n---\n"},
+                    {"events/b.md", "---\ntitle: B\nstart: 2024-06-13T10:00\nkind: talk\ntags: [y]\n---\n"}});
+    const FeedConfig& feed = f.site.config.feeds.at(0);
+    const auto items = select_items(f.site, feed, FeedView{}, utc(now_text));
+    std::map<std::string, CalendarFilters> filters{{feed.name, calendar_filters(items)}};
+    EXPECT_EQ(filters[feed.name].tags.at("y"), 2u);
+    IndexOptions options{utc(now_text), std::nullopt, 90, 50};
+    const std::string own = render_index_page(f.site, options);
+    options.filters = &filters;
+    EXPECT_EQ(render_index_page(f.site, options), own);
+    // B edited to name no tag: y stays (A names it), and the counts are those of a fresh count.
+    const Item* b = *std::find_if(items.begin(), items.end(), [](const Item* i) { return i->title == "B"; });
+    Item edited = *b;
+    edited.tags.clear();
+    edited.kind = "meetup";
+    CalendarFilters& kept = filters[feed.name];
+    kept.remove(*b);
+    kept.add(edited);
+    std::vector<const Item*> now_items = items;
+    std::replace(now_items.begin(), now_items.end(), b, static_cast<const Item*>(&edited));
+    EXPECT_EQ(kept, calendar_filters(now_items));
+    EXPECT_EQ(kept.tags.at("y"), 1u);
+    EXPECT_FALSE(kept.kinds.contains("talk"));
+    EXPECT_EQ(kept.kinds.at("meetup"), 2u);
+    // The page says what it is given.
+    EXPECT_EQ(render_index_page(f.site, options).find("<strong>talk</strong>"), std::string::npos);
+    EXPECT_NE(own.find("<strong>talk</strong>"), std::string::npos);
+}
+
 // The values of an attribute on every element carrying `marker` (a class="…" or other fixed text before it).
 std::vector<std::string> hrefs_after(const std::string& page, const std::string& marker) {
     std::vector<std::string> out;

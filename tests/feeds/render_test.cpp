@@ -1,5 +1,6 @@
 #include "feeds/render.hpp"
 
+#include <functional>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -632,6 +633,77 @@ TEST(Publisher, FilteredViewsHaveTheirOwnSelfUrl) {
     const auto doc = render_document(f.site, feed, FeedFormat::atom, view, options);
     EXPECT_NE(doc.body.str().find("events.atom?tag=a%20b&amp;tag=x%26y&amp;kind=meetup"), std::string::npos) << doc.body;
     EXPECT_EQ(percent_encode("Area/Loc ü~"), "Area%2FLoc%20%C3%BC~");
+}
+
+// An edit swaps one file's items into the site; until the next visibility change, each feed's
+// selection is the previous one with the edited item in the old one's place, when both are placed
+// alike. Whatever the edit and the feed (capped, windowed, filtered, posts), a patched selection is
+// select_items' own, and an edit that leaves the placement alone (a title) is always patched.
+TEST(SelectItems, ReselectIsSelectWhereItAnswers) {
+    Fixture f;
+    std::vector<FeedConfig> feeds{{"events", "E", "", {"events"}, {FeedFormat::ics}, {}, {}, {}, {}},
+                                  {"blog", "B", "", {"blog"}, {FeedFormat::rss}, {}, {}, {}, {}},
+                                  {"tagged", "T", "", {"events", "blog"}, {FeedFormat::rss}, {"x"}, {}, {}, {}}};
+    FeedConfig capped = feeds[0];
+    capped.name = "capped";
+    capped.limit = 2;
+    FeedConfig windowed = feeds[0];
+    windowed.name = "windowed";
+    windowed.window.past_days = 10;
+    windowed.window.future_days = 60;
+    FeedConfig latest = feeds[1];
+    latest.name = "latest";
+    latest.limit = 2;
+    feeds.insert(feeds.end(), {capped, windowed, latest});
+    f.site.config.feeds = feeds;
+    using Edit = std::function<void(Item&)>;
+    const std::vector<std::pair<std::string, Edit>> edits{
+        {"title", [](Item& i) { i.title += " (edited)"; }},
+        {"tags", [](Item& i) { i.tags = {"x"}; }},
+        {"start", [](Item& i) {
+             if (!i.event) {
+                 i.date = at("2024-06-20T10:00Z");
+             } else if (std::holds_alternative<CivilDate>(i.event->start)) {  // all-day: the same kind of time
+                 i.event->start = *parse_event_time("2024-06-20");
+                 i.event->end = *parse_event_time("2024-06-21");
+             } else {
+                 i.event->start = *parse_event_time("2024-06-20T10:00");
+                 i.event->end = *parse_event_time("2024-06-20T11:00");
+             }
+         }},
+        {"draft", [](Item& i) { i.draft = true; }},
+        {"lastmod", [](Item& i) { i.lastmod = at("2024-06-10T00:00Z"); }},
+    };
+    std::size_t patched = 0, titles = 0;
+    for (const char* then : {"2024-02-01T00:00Z", "2024-06-15T00:00Z"}) {
+        const Instant t0 = at(then);
+        const Instant t1 = std::min(t0 + date::days{1}, next_visibility_change(f.site, t0).value_or(Instant::max()) - std::chrono::seconds(1));
+        for (const auto& feed : feeds) {
+            const auto before = select_items(f.site, feed, {}, t0);
+            for (std::size_t at_item = 0; at_item < f.site.items.size(); ++at_item) {
+                for (const auto& [name, edit] : edits) {
+                    Site after = f.site;
+                    Item edited = f.site.items[at_item];
+                    edit(edited);
+                    after.items.replace(at_item, std::make_shared<const Item>(std::move(edited)));
+                    const auto reselected = reselect_items(before, f.site, after, {at_item}, feed, {}, t1);
+                    if (name == "title") {
+                        ++titles;
+                        EXPECT_TRUE(reselected) << feed.name << " " << f.site.items[at_item].path;
+                    }
+                    if (!reselected) continue;
+                    ++patched;
+                    EXPECT_EQ(*reselected, select_items(after, feed, {}, t1))
+                        << feed.name << " " << name << " " << f.site.items[at_item].path << " at " << then;
+                }
+            }
+        }
+    }
+    EXPECT_GT(patched, titles);  // more than the titles: edits that leave an item out of a feed too
+    // Sites of different sizes are never patched.
+    Site fewer = f.site;
+    fewer.items = {};
+    EXPECT_FALSE(reselect_items({}, f.site, fewer, {}, feeds[0], {}, at("2024-06-15T00:00Z")));
 }
 
 TEST(Render, NextVisibilityChange) {
