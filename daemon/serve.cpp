@@ -286,7 +286,10 @@ private:
             input.generation = ++generation_;
             input.version = [this](const std::string& path) { return content_->version(path); };
             input.previous = previous;
-            if (previous && previous->generation == selections_generation_) input.previous_selections_until = selections_until_;
+            // Only a rebuild for the watcher's paths patches the previous selections: the hourly one,
+            // like any other, selects afresh, so that nothing next_visibility_change might miss lasts.
+            if (!walk && previous && previous->generation == selections_generation_)
+                input.previous_selections_until = selections_until_;
             input.live = current();
             ProgressLog rendering("rendering feeds");
             input.progress = rendering.callback();
@@ -322,7 +325,7 @@ private:
             // Until the next visibility change, the next rebuild may patch this one's selections.
             const auto change = schedule_time_rebuild(*site, input.options.now);
             selections_generation_ = snapshot->generation;
-            selections_until_ = change.value_or(Instant::max());
+            selections_until_ = std::min(change.value_or(Instant::max()), input.options.now + max_time_between_rebuilds);
             if (reason != "start") encode(snapshot);
         } catch (const std::exception& e) {
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -216,7 +216,6 @@ private:
     std::vector<std::uint32_t> units_;
     std::vector<const IcsEvent*> events_;
     bool patching_ = false;
-    bool patched_pass_ = false;  // the current pass is a patch
     std::size_t patch_position_ = 0;
     std::size_t patched_ = 0;   // passes patched since the last sweep
     std::size_t position_ = 0;  // where the next lookup is expected in previous_
