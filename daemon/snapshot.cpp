@@ -23,8 +23,9 @@ constexpr std::size_t min_compressed_bytes = 256;
 constexpr std::size_t max_flattened_bytes = 1 << 20;
 // Flattened documents from this size on are also put in a sealed file (SealedFile) when first sent
 // uncompressed: sending a body of 200 KB from the heap cost almanac 52 µs of CPU a request against
-// nginx's 29 µs with sendfile. Smaller ones gain less than the descriptor and the copy cost.
-constexpr std::size_t min_sealed_bytes = 64 * 1024;
+// nginx's 29 µs with sendfile, and a 52 KB Atom feed 19.9 µs against 15.8 µs from a sealed file
+// (bench/http_bench.py). Smaller ones gain less than the descriptor and the copy cost.
+constexpr std::size_t min_sealed_bytes = 32 * 1024;
 
 // Whether `r` is a large document, whose brotli may wait (see encode_snapshot).
 bool is_large(const Representation& r) { return r.identity->size() > max_flattened_bytes; }

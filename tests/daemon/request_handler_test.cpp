@@ -416,7 +416,7 @@ TEST(Handler, ZonesOnlyFromThePrerenderListWhenAllowAnyIsOff) {
     EXPECT_EQ(handle_request(*snapshot, Request{"GET", "/tz/Asia/Tokyo/events.ics", "", "", "", ""}, metrics).status, 200u);
 }
 
-// A document of 64 KiB to 1 MiB sent uncompressed goes with its sealed copy (the server sends that
+// A document of 32 KiB to 1 MiB sent uncompressed goes with its sealed copy (the server sends that
 // with sendfile), made by that first GET; HEAD and compressed answers make none.
 TEST_F(HandlerTest, MidSizedDocumentsAreSentFromTheirSealedCopy) {
     auto big = std::make_shared<Snapshot>(4);

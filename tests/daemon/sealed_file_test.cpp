@@ -84,10 +84,11 @@ Document document(std::size_t size) {
     return Document{Rope(std::string(size, 'e')), "text/calendar", "\"t\""};
 }
 
-// A representation of 64 KiB to 1 MiB has a sealed copy made on its first use, once, with its bytes;
+// A representation of 32 KiB to 1 MiB has a sealed copy made on its first use, once, with its bytes;
 // until then it holds no file.
-TEST(SealedFile, DocumentsFrom64KiBTo1MiBGetOneWithTheirBytes) {
-    EXPECT_FALSE(make_representation(document(64 * 1024 - 1), Instant{}, false)->identity_file);
+TEST(SealedFile, DocumentsFrom32KiBTo1MiBGetOneWithTheirBytes) {
+    EXPECT_FALSE(make_representation(document(32 * 1024 - 1), Instant{}, false)->identity_file);
+    EXPECT_TRUE(make_representation(document(32 * 1024), Instant{}, false)->identity_file);
     const std::size_t files_before = SealedFile::open_files();
     const auto mid = make_representation(document(200'000), Instant{}, false);
     ASSERT_TRUE(mid->identity_file);

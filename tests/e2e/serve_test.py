@@ -1114,11 +1114,11 @@ class ExampleSiteTest(SiteTestCase):
         h = healthz(server.port)
         self.assertEqual((h["error_count"], h["errors"]), (0, []))
         self.assertGreater(h["items"], 100)
-        # Each document of 64 KiB to 1 MiB asked for uncompressed went out by sendfile from a sealed
+        # Each document of 32 KiB to 1 MiB asked for uncompressed went out by sendfile from a sealed
         # copy of its own, made once (blog.rss, about 180 KB, is asked for twice).
         fetch("/blog.rss")
         after = get(server.port, "/metrics").text()
-        sealed = [n for n in sizes.values() if 64 * 1024 <= n <= 1024 * 1024]
+        sealed = [n for n in sizes.values() if 32 * 1024 <= n <= 1024 * 1024]
         self.assertIn(sizes["/blog.rss"], sealed)
         self.assertEqual(metric(before, "almanac_sealed_files"), 0)
         if metric(after, "almanac_snapshot_generation") == metric(before, "almanac_snapshot_generation"):
