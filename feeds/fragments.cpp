@@ -34,9 +34,11 @@ void FragmentCache::touch(Entry& entry) {
 
 const Fragment& FragmentCache::found(Entries::value_type& entry) {
     touch(entry.second);
-    if (patching_)
+    if (patching_) {
+        // The entry it replaces is likely unused now: sweep() drops it at once if so.
+        if (current_.at(patch_position_) != &entry) replaced_.push_back(current_.at(patch_position_));
         current_.at(patch_position_) = &entry;
-    else if (in_pass_)
+    } else if (in_pass_)
         current_.push_back(&entry);
     return entry.second.fragment;
 }
@@ -189,6 +191,20 @@ void FragmentCache::sweep() {
     for (auto& [name, s] : sequences_)
         if (s.generation == generation_ && s.carried)
             for (auto* entry : s.entries) touch(entry->second);
+    // The entries patched passes replaced (an edited item's earlier versions) that nothing used go
+    // now, instead of waiting for the walk below: a daemon edited back to back held 12 more a
+    // rebuild, about 40 MB on the 10k site before the walk came due.
+    std::sort(replaced_.begin(), replaced_.end());
+    replaced_.erase(std::unique(replaced_.begin(), replaced_.end()), replaced_.end());
+    bool dropped = false;
+    for (auto* entry : replaced_) {
+        if (entry->second.used == generation_) continue;
+        entries_.erase(entries_.find(entry->first));
+        dropped = true;
+    }
+    replaced_.clear();
+    // A sequence of an earlier generation may point at entries just erased.
+    if (dropped) std::erase_if(sequences_, [&](const auto& s) { return s.second.generation != generation_; });
     if (entries_.size() > used_ + std::max<std::size_t>(used_ / 16, 1)) {
         std::erase_if(entries_, [&](const auto& entry) { return entry.second.used != generation_; });
         // A sequence of an earlier generation may point at entries just erased.

@@ -217,8 +217,9 @@ private:
     std::vector<const IcsEvent*> events_;
     bool patching_ = false;
     std::size_t patch_position_ = 0;
-    std::size_t patched_ = 0;   // passes patched since the last sweep
-    std::size_t position_ = 0;  // where the next lookup is expected in previous_
+    std::vector<Entries::value_type*> replaced_;  // entries patched passes replaced since the last sweep
+    std::size_t patched_ = 0;                     // passes patched since the last sweep
+    std::size_t position_ = 0;                    // where the next lookup is expected in previous_
     bool keep_zoned_;
     std::uint64_t generation_ = 1;
     std::size_t used_ = 0;  // entries used in this generation
