@@ -115,7 +115,7 @@ void put_le32(std::string& out, unsigned long value) {
 
 }  // namespace
 
-const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& pieces) {
+const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& pieces, Key& key) {
     // The chunk's key: a hash of its pieces' hashes (made with the pieces, feeds/rope.hpp) and
     // lengths, so equal keys mean equal bytes.
     std::vector<std::uint64_t> words;
@@ -127,7 +127,7 @@ const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& piec
         length += (*piece)->size();
     }
     const XXH128_hash_t h = XXH3_128bits(words.data(), words.size() * sizeof(std::uint64_t));
-    const Key key{h.low64, h.high64};
+    key = Key{h.low64, h.high64};
     if (const auto it = chunks_.find(key); it != chunks_.end()) {
         ++hits_;
         it->second.used = true;
@@ -146,18 +146,21 @@ const GzipChunks::Chunk* GzipChunks::chunk(const std::vector<const Piece*>& piec
     return &chunks_.emplace(key, std::move(c)).first->second;
 }
 
-std::optional<Rope> GzipChunks::compress(const Rope& body) {
+std::optional<Rope> GzipChunks::compress(const Rope& body, std::string_view document) {
     // RFC 1952 header: deflate, no flags, no mtime, "maximum compression", Unix.
     static const std::string header("\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03", 10);
     RopeBuilder out;
     out.append(header);
     unsigned long crc = crc32_z(0L, Z_NULL, 0);
     std::vector<const Piece*> pieces;
+    std::vector<Key> keys;
     std::size_t length = 0;
     const auto close_chunk = [&] {
         if (pieces.empty()) return true;
-        const Chunk* c = chunk(pieces);
+        Key key{};
+        const Chunk* c = chunk(pieces, key);
         if (!c) return false;
+        keys.push_back(key);
         out.share(c->deflated);
         crc = crc32_combine_op(crc, c->crc, c->combine_op);
         pieces.clear();
@@ -178,11 +181,25 @@ std::optional<Rope> GzipChunks::compress(const Rope& body) {
     put_le32(trailer, crc);
     put_le32(trailer, static_cast<unsigned long>(body.size() & 0xFFFFFFFFu));
     out.append(trailer);
+    if (!document.empty()) {
+        // This body's chunks replace the document's previous ones: those no named document uses now go.
+        for (const Key& k : keys) ++chunks_.at(k).documents;
+        auto& previous = documents_[std::string(document)];
+        for (const Key& k : previous) {
+            const auto it = chunks_.find(k);  // a sweep may have dropped it
+            if (it != chunks_.end() && --it->second.documents == 0) chunks_.erase(it);
+        }
+        previous = std::move(keys);
+    }
     return std::move(out).finish();
 }
 
 void GzipChunks::sweep() {
     std::erase_if(chunks_, [](auto& entry) { return !entry.second.used; });
+    // The documents whose chunks all went (a feed no longer published) are forgotten.
+    std::erase_if(documents_, [&](const auto& d) {
+        return std::none_of(d.second.begin(), d.second.end(), [&](const Key& k) { return chunks_.contains(k); });
+    });
     for (auto& [key, c] : chunks_) c.used = false;
     hits_ = misses_ = 0;
 }

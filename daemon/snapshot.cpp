@@ -36,14 +36,14 @@ void add_brotli(Representation& r) {
     r.brotli_deferred = false;
 }
 
-void add_encodings(Representation& r, GzipChunks* chunks, bool defer_large_brotli) {
+void add_encodings(Representation& r, GzipChunks* chunks, bool defer_large_brotli, std::string_view path = {}) {
     const Rope& body = *r.identity;
     if (body.size() >= min_compressed_bytes) {
         std::optional<Rope> gz;
         if (body.piece_count() == 1) {
             if (auto flat = gzip_compress(body.front()->str())) gz = Rope(std::move(*flat));
         } else if (chunks) {
-            gz = chunks->compress(body);
+            gz = chunks->compress(body, path);
         } else {
             GzipChunks once;
             gz = once.compress(body);
@@ -76,13 +76,13 @@ std::shared_ptr<const Representation> make_representation(Document doc, Instant 
 }
 
 std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep,
-                                                            GzipChunks* chunks, bool defer_large_brotli) {
+                                                            GzipChunks* chunks, bool defer_large_brotli, std::string_view path) {
     if (rep->encoded && (!rep->brotli_deferred || defer_large_brotli)) return rep;
     auto copy = std::make_shared<Representation>(*rep);
     if (copy->encoded)
         add_brotli(*copy);
     else
-        add_encodings(*copy, chunks, defer_large_brotli);
+        add_encodings(*copy, chunks, defer_large_brotli, path);
     return copy;
 }
 
@@ -102,7 +102,7 @@ std::shared_ptr<const Snapshot> encode_snapshot(const Snapshot& snapshot, const 
     for (const auto& [path, rep] : snapshot.documents) {
         const bool work = !rep->encoded || (rep->brotli_deferred && !defer_large_brotli);
         stop = stop || (work && interrupted && interrupted());
-        copy->documents.emplace(path, stop ? rep : encode_representation(rep, chunks, defer_large_brotli));
+        copy->documents.emplace(path, stop ? rep : encode_representation(rep, chunks, defer_large_brotli, path));
     }
     return copy;
 }

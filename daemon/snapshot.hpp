@@ -50,10 +50,12 @@ struct Representation {
 std::shared_ptr<const Representation> make_representation(Document doc, Instant last_modified, bool encode = true);
 
 // `rep` with its encodings computed (rep itself when they already are). A large document's gzip
-// reuses the chunks `chunks` compressed before (see GzipChunks); null compresses every chunk.
+// reuses the chunks `chunks` compressed before (see GzipChunks), as the document at `path` when
+// one is given (the chunks its previous body used and this one does not go); null compresses
+// every chunk.
 std::shared_ptr<const Representation> encode_representation(const std::shared_ptr<const Representation>& rep,
                                                             GzipChunks* chunks = nullptr,
-                                                            bool defer_large_brotli = false);
+                                                            bool defer_large_brotli = false, std::string_view path = {});
 
 // A bounded least-recently-used map of views rendered on demand: at most `capacity` views and
 // `max_bytes` of bodies (every encoding counted), so that one client asking for many zones of a

@@ -115,6 +115,29 @@ TEST(GzipChunks, AnEditRecompressesOnlyItsChunks) {
     EXPECT_EQ(kept.size(), fresh.size());
 }
 
+// The encoder names each document: the chunks an edit replaced go when the document's new body is
+// compressed, without a sweep (which an encoder interrupted by newer snapshots never reaches), and
+// those another document still uses stay.
+TEST(GzipChunks, ANamedDocumentsReplacedChunksGoAtOnce) {
+    GzipChunks kept;
+    ASSERT_TRUE(kept.compress(document(3000), "events.ics"));
+    ASSERT_TRUE(kept.compress(document(3000), "tz/UTC/events.ics"));  // the same bytes, the same chunks
+    const std::size_t chunks = kept.size();
+    for (int edit = 0; edit < 20; ++edit) {
+        const auto gz = kept.compress(document(3000, 100 * edit), "events.ics");
+        ASSERT_TRUE(gz);
+        EXPECT_TRUE(gunzip(gz->str()) == document(3000, 100 * edit).str());
+    }
+    // The last edit's chunk, beside every chunk the other document still uses.
+    EXPECT_LE(kept.size(), chunks + 2);
+    ASSERT_TRUE(kept.compress(document(3000), "events.ics"));
+    EXPECT_EQ(kept.size(), chunks);
+    ASSERT_TRUE(kept.compress(document(3000, 5), "tz/UTC/events.ics"));
+    ASSERT_TRUE(kept.compress(document(3000, 5), "events.ics"));
+    EXPECT_LE(kept.size(), chunks + 1);
+    EXPECT_GE(kept.size(), chunks);
+}
+
 TEST(Brotli, PiecesGiveTheSameDocument) {
     const Rope body = document(500);
     const auto br = brotli_compress(body);
