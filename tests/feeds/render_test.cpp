@@ -485,6 +485,18 @@ TEST(Publisher, ZoneViewsShareEventBodies) {
     EXPECT_GE(heads.size(), 3u);  // the times differ in each view
 }
 
+// Every document publish_site gives for `site`, keeping entries in `fragments` (null: none).
+std::map<std::string, Document> published(const Site& site, const PublishOptions& options, FragmentStore* fragments,
+                                          bool index = true) {
+    std::map<std::string, Document> out;
+    PublishControl control;
+    control.fragments = fragments;
+    control.index = index;
+    publish_site(
+        site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
+    return out;
+}
+
 // The daemon keeps rendered entries between builds: whatever it reuses, every document must be the
 // bytes a fresh render gives, after an edit of one item, a new fallback date, and in parallel tasks.
 TEST(Publisher, KeptEntriesGiveFreshBytes) {
@@ -493,14 +505,7 @@ TEST(Publisher, KeptEntriesGiveFreshBytes) {
                            {"blog", "B", "", {"blog"}, {FeedFormat::rss, FeedFormat::atom, FeedFormat::json}, {}, {}, {}, {}}};
     const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
     FragmentStore store;
-    const auto publish = [&](const Site& site, FragmentStore* fragments) {
-        std::map<std::string, Document> out;
-        PublishControl control;
-        control.fragments = fragments;
-        publish_site(
-            site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
-        return out;
-    };
+    const auto publish = [&](const Site& site, FragmentStore* fragments) { return published(site, options, fragments); };
     const auto expect_same = [](const std::map<std::string, Document>& a, const std::map<std::string, Document>& b) {
         ASSERT_EQ(a.size(), b.size());
         for (const auto& [path, doc] : a) EXPECT_EQ(doc.body, b.at(path).body) << path;
@@ -570,15 +575,7 @@ TEST(Publisher, PatchedDocumentsAreFreshRenders) {
     for (const auto& [path, text] : texts) parse(path);
     const PublishOptions options{at("2024-06-15T00:00Z"), std::nullopt};
     FragmentStore store;
-    const auto publish = [&](const Site& site, FragmentStore* fragments) {
-        std::map<std::string, Document> out;
-        PublishControl control;
-        control.fragments = fragments;
-        control.index = false;
-        publish_site(
-            site, options, [&](std::string path, Document doc) { out.emplace(std::move(path), std::move(doc)); }, control);
-        return out;
-    };
+    const auto publish = [&](const Site& site, FragmentStore* fragments) { return published(site, options, fragments, false); };
     std::size_t patched = 0;
     std::uint64_t seed = 99;
     const auto next = [&](std::size_t n) {
