@@ -262,13 +262,15 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
             }
         }
         std::vector<const Item*> items;
+        std::vector<std::size_t> swapped;  // where the reselected items differ from the previous ones
         if (reselected) {
             // The previous signature, but where an item was swapped in: the others' dates at this
             // instant are those at the previous one (next_visibility_change counts a date coming due).
             items = std::move(*reselected);
-            signature = *was_signed;
             for (std::size_t j = 0; j < items.size(); ++j)
-                if (items[j] != (*was)[j]) signature.items[j] = entry_of(*items[j]);
+                if (items[j] != (*was)[j]) swapped.push_back(j);
+            signature = *was_signed;
+            for (const std::size_t j : swapped) signature.items[j] = entry_of(*items[j]);
         } else {
             items = select_items(site, feed, FeedView{}, input.options.now);
             signature.items.reserve(items.size());
@@ -287,11 +289,10 @@ std::shared_ptr<const Snapshot> build_snapshot(const SnapshotInput& input) {
                 if (const auto it = before->filters.find(feed.name); it != before->filters.end()) kept = &it->second;
             if (kept) {
                 filters = *kept;
-                for (std::size_t j = 0; j < items.size(); ++j)
-                    if (items[j] != (*was)[j]) {
-                        filters.remove(*(*was)[j]);
-                        filters.add(*items[j]);
-                    }
+                for (const std::size_t j : swapped) {
+                    filters.remove(*(*was)[j]);
+                    filters.add(*items[j]);
+                }
             } else {
                 filters = calendar_filters(items);
             }

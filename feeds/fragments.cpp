@@ -221,11 +221,8 @@ std::vector<std::uint32_t> patched_units(const std::vector<std::uint32_t>& units
     auto edit = edits.begin();
     std::int64_t shift = 0;
     for (const std::uint32_t at : units) {
-        for (; edit != edits.end() && edit->end <= at; ++edit) {
-            std::int64_t kept = 0;
-            for (const auto& piece : edit->pieces) kept += piece && !piece->empty();
-            shift += kept - static_cast<std::int64_t>(edit->end - edit->begin);
-        }
+        for (; edit != edits.end() && edit->end <= at; ++edit)
+            shift += static_cast<std::int64_t>(kept_pieces(edit->pieces)) - static_cast<std::int64_t>(edit->end - edit->begin);
         out.push_back(static_cast<std::uint32_t>(static_cast<std::int64_t>(at) + shift));
     }
     return out;

@@ -52,6 +52,17 @@ Instant start_instant(const Item& item) {
 
 namespace {
 
+// All that select_items decides about one item of a feed in a view at an instant: whether it passes
+// the sections, visibility, filters and window; its place in the order (start, then UID); and, in
+// a capped calendar, whether it is still to come. Two items placed alike are interchangeable there.
+struct ItemPlacement {
+    bool selected = false;
+    Instant start;
+    std::string_view uid;  // the item's
+    bool coming = false;
+    friend bool operator==(const ItemPlacement&, const ItemPlacement&) = default;
+};
+
 // What select_items needs to know of a feed and a view at one instant.
 struct Selector {
     const FeedConfig& feed;
@@ -91,10 +102,6 @@ struct Selector {
 };
 
 }  // namespace
-
-ItemPlacement item_placement(const Site& site, const Item& item, const FeedConfig& feed, const FeedView& view, Instant now) {
-    return Selector(site.config, feed, view, now).place(item);
-}
 
 std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now) {
     const Selector selector(site.config, feed, view, now);

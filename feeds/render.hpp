@@ -128,24 +128,13 @@ const OutputFormat& output_format(FeedFormat f);
 // change the selection, only its tag/kind filters do.
 std::vector<const Item*> select_items(const Site& site, const FeedConfig& feed, const FeedView& view, Instant now);
 
-// All that select_items decides about one item of `feed` in `view` at `now`: whether it passes the
-// sections, visibility, filters and window; its place in the order (start, then UID); and, in a
-// capped calendar, whether it is still to come. Two items placed alike are interchangeable there.
-struct ItemPlacement {
-    bool selected = false;
-    Instant start;
-    std::string_view uid;  // the item's
-    bool coming = false;
-    friend bool operator==(const ItemPlacement&, const ItemPlacement&) = default;
-};
-ItemPlacement item_placement(const Site& site, const Item& item, const FeedConfig& feed, const FeedView& view, Instant now);
-
 // select_items(site, feed, view, now) made from `previous`, the selection of `before` (whose config
 // is site's) at an earlier instant, without a walk of every item: `site` holds before's items but at
 // the `changed` positions, and the caller knows that nothing but those items changes what
 // select_items decides between the two instants (now is before next_visibility_change(before, then)).
-// Each changed item takes the place of the item it replaces when both are placed alike at `now`
-// (item_placement); nullopt when one is not, or the sites do not hold as many items.
+// Each changed item takes the place of the item it replaces when select_items decides the same of
+// both at `now` (passes or not; start, UID; still to come in a capped calendar); nullopt when it
+// does not for one, or the sites do not hold as many items.
 std::optional<std::vector<const Item*>> reselect_items(const std::vector<const Item*>& previous, const Site& before,
                                                        const Site& site, const std::vector<std::size_t>& changed,
                                                        const FeedConfig& feed, const FeedView& view, Instant now);

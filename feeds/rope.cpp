@@ -183,14 +183,14 @@ Rope RopeBuilder::finish() && {
     return std::move(rope_);
 }
 
+std::size_t kept_pieces(const std::vector<Piece>& pieces) {
+    return static_cast<std::size_t>(
+        std::count_if(pieces.begin(), pieces.end(), [](const Piece& piece) { return piece && !piece->empty(); }));
+}
+
 Rope patch_rope(const Rope& base, const std::vector<RopeEdit>& edits) {
-    const auto kept = [](const std::vector<Piece>& pieces) {
-        std::size_t n = 0;
-        for (const auto& piece : pieces) n += piece && !piece->empty();
-        return n;
-    };
-    const bool same_places =
-        std::all_of(edits.begin(), edits.end(), [&](const RopeEdit& e) { return kept(e.pieces) == e.end - e.begin; });
+    const bool same_places = std::all_of(edits.begin(), edits.end(),
+                                         [](const RopeEdit& e) { return kept_pieces(e.pieces) == e.end - e.begin; });
     if (!same_places) {
         // Every piece from the first edit on moves: built again, sharing the runs before it.
         RopeBuilder builder(&base);

@@ -158,6 +158,9 @@ struct RopeEdit {
     std::vector<Piece> pieces;
 };
 
+// The pieces of `pieces` a rope holds: those not null and not empty.
+std::size_t kept_pieces(const std::vector<Piece>& pieces);
+
 // `base` with each edit's pieces in place of its range (edits in order, not overlapping, inside the
 // rope; empty pieces dropped): the rope a RopeBuilder makes of that sequence of pieces, runs and
 // ETag included, sharing base's runs where their pieces stay at the same place. An edit that keeps
