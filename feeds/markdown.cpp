@@ -1138,15 +1138,21 @@ namespace {
 // the plain text and summary into `result`; returns cmark's HTML, raw HTML included, for the sanitizer.
 std::string render_with_cmark(const std::string& markdown, const MarkdownOptions& options, const HtmlPolicy& policy,
                               const std::string& path, int first_line, RenderedMarkdown& result) {
-    // cmark-gfm keeps global state that its parsers change (the inline parser's table of special
-    // characters, which attaching the autolink extension edits): two documents parsed at once on
-    // two threads could lose autolinks. The shell parses files on several threads, so cmark runs
-    // one document at a time (its lock is held until the parser and tree below are freed).
-    static std::mutex cmark_mutex;
-    const std::lock_guard lock(cmark_mutex);
+    // cmark-gfm keeps global state that its parsers change: the inline parser's table of special
+    // characters. cmark_parser_finish adds each attached extension's characters (autolink's ':'
+    // and 'w', strikethrough's '~') when it starts parsing inlines and removes them when it is
+    // done (blocks.c, process_inlines), so a document finished on another thread at the same time
+    // could lose its autolinks. The shell parses files on several threads: feeding and finishing
+    // go one document at a time. Everything after works on this document's own tree (and the
+    // renderers' state is on their stack), so it runs unlocked.
     ParserPtr parser = make_parser();
-    cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
-    NodePtr doc{cmark_parser_finish(parser.get())};
+    NodePtr doc;
+    {
+        static std::mutex cmark_mutex;
+        const std::lock_guard lock(cmark_mutex);
+        cmark_parser_feed(parser.get(), markdown.data(), markdown.size());
+        doc.reset(cmark_parser_finish(parser.get()));
+    }
     // Thousands of nested block quotes, lists or emphasis make HTML forty times the size of the text
     // (a 1 MiB file of '>' gave 40 MB feeds); no page nests that deep. Nothing is rendered then.
     if (const int line = too_deep_at(doc.get())) {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace almanac {
@@ -600,6 +602,42 @@ TEST(MarkdownRobustness, ArbitraryBytesNeverCrashAndAreDeterministic) {
         EXPECT_EQ(a.text, b.text);
         EXPECT_EQ(a.diagnostics, b.diagnostics);
     }
+}
+
+// cmark-gfm's inline parser reads a process-wide table of special characters that each parser's
+// finish adds its extensions' characters to and removes them from again. Documents rendered on
+// several threads at once must come out as they do one at a time: every autolink, strikethrough and
+// table kept.
+TEST(MarkdownThreads, DocumentsRenderedAtOnceMatchThoseRenderedAlone) {
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 24; ++i) {
+        std::string body = "# Meetup " + std::to_string(i) + "\n\n";
+        for (int line = 0; line < 40 + i; ++line)
+            body += "See www.example.org/p" + std::to_string(line) + " and https://example.com/" + std::to_string(i) +
+                    " or ~~old~~ text, mail a" + std::to_string(line) + "@example.net.\n";
+        body += "\n| a | b |\n|---|---|\n| ~~x~~ | https://t.example/" + std::to_string(i) + " |\n";
+        bodies.push_back(std::move(body));
+    }
+    std::vector<RenderedMarkdown> alone;
+    for (const auto& body : bodies) alone.push_back(render(body));
+    for (const auto& r : alone) {
+        ASSERT_NE(r.html.find("<a href=\"http://www.example.org/p0\">"), std::string::npos) << r.html;
+        ASSERT_NE(r.html.find("<del>old</del>"), std::string::npos);
+        ASSERT_NE(r.html.find("<table>"), std::string::npos);
+    }
+    std::atomic<int> mismatches{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int round = 0; round < 30; ++round)
+                for (std::size_t i = 0; i < bodies.size(); ++i) {
+                    const std::size_t k = (i + static_cast<std::size_t>(t) * 7 + static_cast<std::size_t>(round)) % bodies.size();
+                    const auto r = render(bodies[k]);
+                    if (r.html != alone[k].html || r.text != alone[k].text || r.summary != alone[k].summary) ++mismatches;
+                }
+        });
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace
