@@ -238,14 +238,14 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     raise_open_file_limit();
     // Each document is written as it is rendered, by publish_site's tasks on render_threads()
     // threads: a big site's output never has to fit in memory, nor even one of its feeds.
-    const std::string dir = opts.value("out");
+    OutputDirectory dir(opts.value("out"));
     std::size_t written = 0, unchanged = 0;
     std::string problem;
     std::mutex mutex;
     // A DocumentFile that counts itself when closed; after the first problem, nothing is written.
     class CountedFile final : public DocumentOutput {
     public:
-        CountedFile(const std::string& dir, const std::string& path, std::size_t& written, std::size_t& unchanged,
+        CountedFile(OutputDirectory& dir, const std::string& path, std::size_t& written, std::size_t& unchanged,
                     std::string& problem, std::mutex& mutex)
             : written_(written), unchanged_(unchanged), problem_(problem), mutex_(mutex) {
             const std::lock_guard lock(mutex_);
@@ -284,7 +284,7 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
         return 1;
     }
     err << "almanac build: wrote " << written << " document(s), " << unchanged << " unchanged, for "
-        << site.config.feeds.size() << " feed(s) to " << dir << "\n";
+        << site.config.feeds.size() << " feed(s) to " << dir.root() << "\n";
     return has_errors(site.diagnostics) ? 1 : 0;
 }
 

@@ -36,14 +36,72 @@ int write_all(int fd, std::string_view bytes) {
     return 0;
 }
 
+OutputDirectory::OutputDirectory(std::string root) : root_(root.empty() ? std::string(".") : std::move(root)) {}
+
+OutputDirectory::~OutputDirectory() {
+    for (auto& [relative, folder] : folders_)
+        if (folder.fd >= 0) ::close(folder.fd);
+}
+
+OutputDirectory::Folder OutputDirectory::folder(const std::string& relative) {
+    const std::lock_guard lock(mutex_);
+    return find(relative);
+}
+
+const OutputDirectory::Folder& OutputDirectory::find(const std::string& relative) {
+    if (const auto known = folders_.find(relative); known != folders_.end()) return known->second;
+    Folder made;
+    const std::string shown = relative.empty() ? root_ : (fs::path(root_) / relative).string();
+    const auto failed = [&](int error) {
+        made.problem = "cannot create " + shown + ": " + std::generic_category().message(error);
+    };
+    if (relative.empty()) {
+        std::error_code ec;
+        made.fresh = fs::create_directories(root_, ec);  // true: made now (this folder did not exist)
+        made.fd = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (made.fd < 0) ec ? (void)(made.problem = "cannot create " + shown + ": " + ec.message()) : failed(errno);
+    } else {
+        const std::size_t slash = relative.rfind('/');
+        const Folder& parent = find(slash == std::string::npos ? std::string() : relative.substr(0, slash));
+        const std::string name = slash == std::string::npos ? relative : relative.substr(slash + 1);
+        if (parent.fd < 0) {
+            made.problem = parent.problem;
+        } else {
+            made.fresh = ::mkdirat(parent.fd, name.c_str(), 0777) == 0;
+            // Followed when it is a symlink to a folder, as std::filesystem::create_directories does.
+            if (!made.fresh && errno != EEXIST) failed(errno);
+            else if ((made.fd = ::openat(parent.fd, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) failed(errno);
+        }
+    }
+    return folders_.emplace(relative, std::move(made)).first->second;
+}
+
 DocumentFile::DocumentFile(const std::string& dir, const std::string& path)
-    : target_(fs::path(dir) / path), temp_(target_.string() + ".tmp") {
+    : target_((fs::path(dir) / path).string()), dirfd_(AT_FDCWD), name_(target_), temp_name_(target_ + ".tmp") {
+    open_old();
+}
+
+DocumentFile::DocumentFile(OutputDirectory& dir, const std::string& path)
+    : target_((fs::path(dir.root()) / path).string()), dirfd_(AT_FDCWD), made_folder_(true) {
+    const std::size_t slash = path.rfind('/');
+    const OutputDirectory::Folder folder = dir.folder(slash == std::string::npos ? std::string() : path.substr(0, slash));
+    name_ = slash == std::string::npos ? path : path.substr(slash + 1);
+    temp_name_ = name_ + ".tmp";
+    if (folder.fd < 0) {
+        folder_problem_ = folder.problem;  // reported when the file is written
+        return;
+    }
+    dirfd_ = folder.fd;
+    if (!folder.fresh) open_old();
+}
+
+void DocumentFile::open_old() {
     // Compared only when it is a regular file (not followed when a symlink: that is replaced; not
     // waited on when a FIFO: O_NONBLOCK).
-    old_ = ::open(target_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    old_ = ::openat(dirfd_, name_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (old_ < 0 && (errno == EMFILE || errno == ENFILE)) {
         // Not "no old file": the temporary file could not be opened either.
-        fail("cannot open " + target_.string() + ": " + std::generic_category().message(errno));
+        fail("cannot open " + target_ + ": " + std::generic_category().message(errno));
         return;
     }
     struct stat st {};
@@ -57,7 +115,7 @@ DocumentFile::~DocumentFile() {
     if (old_ >= 0) ::close(old_);
     if (fd_ >= 0) {
         ::close(fd_);
-        ::unlink(temp_.c_str());
+        ::unlinkat(dirfd_, temp_name_.c_str(), 0);
     }
 }
 
@@ -90,20 +148,24 @@ std::size_t DocumentFile::compare(std::string_view bytes) {
 }
 
 void DocumentFile::start_writing() {
-    std::error_code ec;
-    fs::create_directories(target_.parent_path(), ec);
-    if (ec) return fail("cannot create " + target_.parent_path().string() + ": " + ec.message());
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) return fail("cannot write " + temp_.string() + ": " + std::generic_category().message(errno));
+    if (!folder_problem_.empty()) return fail(folder_problem_);
+    if (!made_folder_) {
+        const fs::path folder = fs::path(target_).parent_path();
+        std::error_code ec;
+        fs::create_directories(folder, ec);
+        if (ec) return fail("cannot create " + folder.string() + ": " + ec.message());
+    }
+    fd_ = ::openat(dirfd_, temp_name_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return fail("cannot write " + target_ + ".tmp: " + std::generic_category().message(errno));
     // The bytes that matched are the old file's first ones: copied from it.
     if (matched_ == 0 || old_ < 0) return;
     const auto block = std::make_unique_for_overwrite<char[]>(compare_block);
     for (std::uint64_t at = 0; at < matched_;) {
         const ssize_t n = ::pread(old_, block.get(), std::min<std::uint64_t>(compare_block, matched_ - at), static_cast<off_t>(at));
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return fail("cannot read " + target_.string() + ": " + std::generic_category().message(n < 0 ? errno : EIO));
+        if (n <= 0) return fail("cannot read " + target_ + ": " + std::generic_category().message(n < 0 ? errno : EIO));
         if (const int error = write_all(fd_, {block.get(), static_cast<std::size_t>(n)}))
-            return fail("cannot write " + temp_.string() + ": " + std::generic_category().message(error));
+            return fail("cannot write " + target_ + ".tmp: " + std::generic_category().message(error));
         at += static_cast<std::uint64_t>(n);
     }
     ::close(old_);
@@ -111,7 +173,7 @@ void DocumentFile::start_writing() {
 }
 
 void DocumentFile::flush() {
-    if (const int error = write_all(fd_, pending_)) fail("cannot write " + temp_.string() + ": " + std::generic_category().message(error));
+    if (const int error = write_all(fd_, pending_)) fail("cannot write " + target_ + ".tmp: " + std::generic_category().message(error));
     pending_.clear();
 }
 
@@ -131,7 +193,7 @@ void DocumentFile::write(std::string_view bytes) {
         flush();
         if (bytes.size() >= write_buffer) {
             if (const int error = write_all(fd_, bytes))
-                fail("cannot write " + temp_.string() + ": " + std::generic_category().message(error));
+                fail("cannot write " + target_ + ".tmp: " + std::generic_category().message(error));
             return;
         }
     }
@@ -160,14 +222,13 @@ void DocumentFile::close() {
     const int close_error = ::close(fd_) == 0 ? 0 : errno;
     fd_ = -1;
     if (!problem_.empty() || close_error) {
-        ::unlink(temp_.c_str());
-        return fail("cannot write " + temp_.string() + ": " + std::generic_category().message(close_error));
+        ::unlinkat(dirfd_, temp_name_.c_str(), 0);
+        return fail("cannot write " + target_ + ".tmp: " + std::generic_category().message(close_error));
     }
-    std::error_code ec;
-    fs::rename(temp_, target_, ec);
-    if (ec) {
-        ::unlink(temp_.c_str());
-        return fail("cannot rename " + temp_.string() + " to " + target_.string() + ": " + ec.message());
+    if (::renameat(dirfd_, temp_name_.c_str(), dirfd_, name_.c_str()) != 0) {
+        const int error = errno;
+        ::unlinkat(dirfd_, temp_name_.c_str(), 0);
+        return fail("cannot rename " + target_ + ".tmp to " + target_ + ": " + std::generic_category().message(error));
     }
     written_ = true;
 }

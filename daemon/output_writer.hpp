@@ -6,12 +6,42 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "feeds/publisher.hpp"
 
 namespace almanac {
+
+// The folders of one build's output (`almanac build --out DIR`), each created and opened once, for
+// every DocumentFile of that build, on any thread: documents are then opened and renamed relative
+// to their folder's descriptor (no path walked again from the root), and in a folder this build
+// created there is no old file to compare with, so none is looked for.
+class OutputDirectory {
+public:
+    explicit OutputDirectory(std::string root);
+    OutputDirectory(const OutputDirectory&) = delete;
+    OutputDirectory& operator=(const OutputDirectory&) = delete;
+    ~OutputDirectory();
+
+    struct Folder {
+        int fd = -1;          // an O_PATH descriptor of the folder; -1 when it could not be made
+        bool fresh = false;   // created by this build: it held nothing before
+        std::string problem;  // why fd is -1
+    };
+    // The folder `relative` ("" is the root; "a/b" a folder inside it), made when missing.
+    Folder folder(const std::string& relative);
+    const std::string& root() const { return root_; }
+
+private:
+    const Folder& find(const std::string& relative);  // with mutex_ held
+
+    std::string root_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, Folder> folders_;  // elements stay where they are on rehash
+};
 
 // One document written to dir/path as its bytes come (publish_site's PublishControl::open). While
 // they match the file already there they are only compared with it, so an unchanged file is neither
@@ -20,6 +50,8 @@ namespace almanac {
 class DocumentFile final : public DocumentOutput {
 public:
     DocumentFile(const std::string& dir, const std::string& path);
+    // The same, in a folder of `dir` (which must outlive the file).
+    DocumentFile(OutputDirectory& dir, const std::string& path);
     DocumentFile(const DocumentFile&) = delete;
     DocumentFile& operator=(const DocumentFile&) = delete;
     ~DocumentFile() override;  // before close(): the temporary file is removed
@@ -33,15 +65,24 @@ public:
 private:
     // The number of bytes at the start of `bytes` that the old file holds next.
     std::size_t compare(std::string_view bytes);
+    // Opens the file already there, if it is a regular one, to compare the new bytes with.
+    void open_old();
     // Opens the temporary file and copies the old file's first matched_ bytes into it.
     void start_writing();
     void flush();
     void fail(std::string message);
 
-    std::filesystem::path target_;
-    std::filesystem::path temp_;
-    int old_ = -1;               // the file already there, while every byte so far matches it
-    std::uint64_t matched_ = 0;  // bytes of it compared equal
+    // The file and its temporary one are opened, renamed and removed as dirfd_/name_ and
+    // dirfd_/temp_name_: names in their folder's descriptor, or whole paths (AT_FDCWD, made_folder_
+    // false: the folders are created when the file is first written).
+    std::string target_;  // the whole path, for messages
+    int dirfd_;
+    std::string name_;
+    std::string temp_name_;
+    bool made_folder_ = false;
+    std::string folder_problem_;  // why the folder could not be made
+    int old_ = -1;                // the file already there, while every byte so far matches it
+    std::uint64_t matched_ = 0;   // bytes of it compared equal
     std::unique_ptr<char[]> block_;
     std::size_t block_size_ = 0, block_at_ = 0;  // the old file's bytes read, and compared so far
     int fd_ = -1;                                // the temporary file

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <set>
+#include <unordered_set>
 
 #include <xxhash.h>
 
@@ -290,15 +290,17 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
         // The events whose own documents are published: a repeated UID's slug is published once,
         // for the event find_event gives.
         const auto published_events = [&s] {
-            std::set<const Item*> out;
-            std::set<std::string> slugs;
+            std::unordered_set<const Item*> out;
+            std::unordered_set<std::string> slugs;
+            out.reserve(s.items.size());
+            slugs.reserve(s.items.size());
             for (const auto* item : s.items)
                 if (item->event && slugs.insert(event_slug(item->uid)).second) out.insert(item);
             return out;
         };
         const auto events_of = [&site, &deliver, &control, &s, &options](FeedFormat format, FragmentCache* cache,
-                                                                         const std::set<const Item*>& owners,
-                                                                         const std::set<const Item*>& done) {
+                                                                         const std::unordered_set<const Item*>& owners,
+                                                                         const std::unordered_set<const Item*>& done) {
             if (!control.events || format != FeedFormat::ics) return;
             // After the feed's views, whose entries the cache now holds.
             for (const auto* item : s.items)
@@ -325,8 +327,10 @@ void publish(const Site& site, const std::vector<const FeedConfig*>& feeds, cons
             std::vector<FragmentCache*> caches;  // looked up here, not in the tasks
             for (const auto format : formats) caches.push_back(&store.cache(s.feed->name, format));
             tasks.emplace_back([&site, &control, &views, &s, &options, views_of, published_events, events_of, renderer, formats, caches] {
-                const std::set<const Item*> publish = control.events ? published_events() : std::set<const Item*>();
-                std::set<const Item*> done;  // those the pass wrote
+                const std::unordered_set<const Item*> publish =
+                    control.events ? published_events() : std::unordered_set<const Item*>();
+                std::unordered_set<const Item*> done;  // those the pass wrote
+                done.reserve(publish.size());
                 if (!renderer) {
                     views_of(formats.front(), caches.front());
                     events_of(formats.front(), caches.front(), publish, done);

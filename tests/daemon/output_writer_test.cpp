@@ -117,5 +117,66 @@ TEST(DocumentFile, NeitherWaitsOnAFifoNorLeavesATemporaryFile) {
     EXPECT_FALSE(fs::exists(dir.path / "blog.atom.tmp"));
 }
 
+// A build's files through one OutputDirectory: folders made once; a file in a folder that was there
+// before is compared (and left alone when it holds the bytes), one in a folder made now is written.
+TEST(OutputDirectory, ComparesOnlyInFoldersThatWereThere) {
+    TempDir dir;
+    const fs::path root = dir.path / "out";
+    const auto put = [&](OutputDirectory& out, const std::string& path, const std::string& bytes) {
+        DocumentFile file(out, path);
+        file.write(bytes);
+        file.close();
+        EXPECT_EQ(file.problem(), "") << path;
+        return file.written();
+    };
+    {
+        OutputDirectory out(root.string());
+        EXPECT_TRUE(out.folder("").fresh);
+        EXPECT_TRUE(put(out, "events.ics", "a"));
+        EXPECT_TRUE(put(out, "tz/America/New_York/events.ics", "b"));
+        EXPECT_TRUE(out.folder("tz/America").fresh);
+        EXPECT_TRUE(put(out, "tz/America/Chicago/events.ics", "c"));
+    }
+    EXPECT_EQ(read(root / "tz/America/New_York/events.ics"), "b");
+    const auto before = fs::last_write_time(root / "tz/America/New_York/events.ics");
+    // A second build into the same folders: unchanged files stay, changed and new ones are written.
+    fs::create_directories(dir.path / "elsewhere");
+    fs::create_directory_symlink(dir.path / "elsewhere", root / "linked");
+    {
+        OutputDirectory out(root.string());
+        EXPECT_FALSE(out.folder("").fresh);
+        EXPECT_FALSE(put(out, "events.ics", "a"));
+        EXPECT_FALSE(put(out, "tz/America/New_York/events.ics", "b"));
+        EXPECT_TRUE(put(out, "tz/America/Chicago/events.ics", "changed"));
+        EXPECT_TRUE(put(out, "tz/Europe/Berlin/events.ics", "d"));
+        EXPECT_FALSE(out.folder("tz/America").fresh);
+        EXPECT_TRUE(out.folder("tz/Europe").fresh);
+        EXPECT_TRUE(put(out, "linked/events.ics", "e"));  // a symlinked folder is followed
+    }
+    EXPECT_EQ(fs::last_write_time(root / "tz/America/New_York/events.ics"), before);
+    EXPECT_EQ(read(root / "tz/America/Chicago/events.ics"), "changed");
+    EXPECT_EQ(read(dir.path / "elsewhere/events.ics"), "e");
+    for (const auto& entry : fs::recursive_directory_iterator(dir.path))
+        EXPECT_FALSE(entry.path().string().ends_with(".tmp")) << entry.path();
+}
+
+TEST(OutputDirectory, ReportsAFileWhereAFolderGoes) {
+    TempDir dir;
+    std::ofstream(dir.path / "file") << "x";
+    OutputDirectory out(dir.path.string());
+    for (int i = 0; i < 2; ++i) {  // the second time from what the first found
+        DocumentFile file(out, "file/inside/events.ics");
+        file.write("bytes");
+        file.close();
+        EXPECT_NE(file.problem().find("cannot create " + (dir.path / "file").string()), std::string::npos) << file.problem();
+        EXPECT_FALSE(file.written());
+    }
+    DocumentFile fine(out, "events.ics");
+    fine.write("bytes");
+    fine.close();
+    EXPECT_TRUE(fine.written());
+    EXPECT_EQ(read(dir.path / "events.ics"), "bytes");
+}
+
 }  // namespace
 }  // namespace almanac
