@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::size_t compare_block = std::size_t{1} << 16;
 constexpr std::size_t write_buffer = std::size_t{1} << 18;
+constexpr std::size_t first_buffer = std::size_t{1} << 14;
 
 }  // namespace
 
@@ -157,6 +158,8 @@ void DocumentFile::start_writing() {
     }
     fd_ = ::openat(dirfd_, temp_name_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) return fail("cannot write " + target_ + ".tmp: " + std::generic_category().message(errno));
+    // Room for a small document at once (an event's own is a few KB), not grown a few bytes at a time.
+    pending_.reserve(first_buffer);
     // The bytes that matched are the old file's first ones: copied from it.
     if (matched_ == 0 || old_ < 0) return;
     const auto block = std::make_unique_for_overwrite<char[]>(compare_block);

@@ -110,9 +110,10 @@ std::string property_name(icalproperty* p) {
 // A component's property lines, each folded by append_folded: names, parameters and non-TEXT values
 // are libical's; TEXT values use append_escaped_text.
 void write_properties(icalcomponent* component, std::string& out) {
+    std::string line;  // one buffer for every line (a description's is long)
     for (auto* p = icalcomponent_get_first_property(component, ICAL_ANY_PROPERTY); p;
          p = icalcomponent_get_next_property(component, ICAL_ANY_PROPERTY)) {
-        std::string line = property_name(p);
+        line = property_name(p);
         for (auto* param = icalproperty_get_first_parameter(p, ICAL_ANY_PARAMETER); param;
              param = icalproperty_get_next_parameter(p, ICAL_ANY_PARAMETER)) {
             const OwnedString text{icalparameter_as_ical_string_r(param)};
@@ -478,6 +479,8 @@ std::string vevent_tail(const Item& item, Instant now) {
     for (const auto& category : item_categories(item)) icalcomponent_add_property(c, icalproperty_new_categories(category.c_str()));
     if (updated) icalcomponent_add_property(c, icalproperty_new_lastmodified(ical_utc_time(*updated)));
     std::string out;
+    // The text and HTML bodies, escaped and folded, are most of it: room for them at once.
+    out.reserve(item.text.size() + item.html.size() + (item.text.size() + item.html.size()) / 8 + 512);
     write_properties(c, out);
     append_folded(out, "END:VEVENT");
     return out;
@@ -766,9 +769,13 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, 0, nullptr});
             continue;
         }
+        // A recurring event or one on dates is planned alike in every view (and its plan walks the
+        // rule to its last start): planned once.
+        const bool same_in_views = view_independent(*item);
+        std::vector<PlannedEvent> planned;
         for (std::size_t v = 0; v < requests.size(); ++v) {
             std::vector<IcsZoneUse> zones;
-            auto planned = plan(*item, requests[v].view.zone);
+            if (v == 0 || !same_in_views) planned = plan(*item, requests[v].view.zone);
             for (const auto& p : planned) cover_planned(zones, p);
             add_zones(coverage[v], zones);
             if (v > 0) continue;
@@ -790,9 +797,14 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             continue;
         }
         const std::string tail = vevent_tail(*e.item, first.now);
+        const bool same_in_views = view_independent(*e.item);
+        std::vector<PlannedEvent> planned;
+        std::string head;
         for (const auto& request : requests) {
-            const auto planned = plan(*e.item, request.view.zone);
-            const std::string head = vevent_head(planned.at(e.n), first.updated, first.now);
+            if (planned.empty() || !same_in_views) {
+                planned = plan(*e.item, request.view.zone);
+                head = vevent_head(planned.at(e.n), first.updated, first.now);
+            }
             request.out->write(head);
             request.out->write(tail);
             // The event's own document shares these lines (its view is the default one).

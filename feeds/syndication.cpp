@@ -112,6 +112,21 @@ Instant entry_updated(const Item& item, const RenderRequest& request) {
     return std::max(item_updated(item, request.now).value_or(request.updated), entry_published(item, request));
 }
 
+// What an entry says alike in every view and format of a feed's pass (its request's `now` and
+// `updated` are the same in all): made once per item when the views are written at once.
+struct EntryCommon {
+    std::string id;
+    std::string title;
+    std::vector<std::string> categories;
+    Instant published;
+    Instant updated;
+};
+
+EntryCommon entry_common(const Item& item, const RenderRequest& request) {
+    return {entry_id(item, request.site->config.site), entry_title(item), item_categories(item), entry_published(item, request),
+            entry_updated(item, request)};
+}
+
 std::string html_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -192,27 +207,25 @@ EntryText entry_text(const Item& item, const Zone& zone, bool with_body = true) 
     return text;
 }
 
-void write_rss_item(XmlWriter& xml, const Item& item, const RenderRequest& request, const EntryText& text) {
+void write_rss_item(XmlWriter& xml, const Item& item, const EntryText& text, const EntryCommon& common) {
     xml.open("item");
-    xml.text_element("title", entry_title(item));
+    xml.text_element("title", common.title);
     xml.text_element("link", item.permalink);
     if (!text.summary_html.empty()) xml.text_element("description", text.summary_html);
     xml.text_element("content:encoded", text.content_html);
     for (const auto& author : item.authors) xml.text_element("dc:creator", author);
-    for (const auto& category : item_categories(item)) xml.text_element("category", category);
-    const SiteInfo& site = request.site->config.site;
-    const std::string id = entry_id(item, site);
-    xml.text_element("guid", id, {{"isPermaLink", id == item.permalink ? "true" : "false"}});
-    xml.text_element("pubDate", format_rfc822(entry_published(item, request)));
+    for (const auto& category : common.categories) xml.text_element("category", category);
+    xml.text_element("guid", common.id, {{"isPermaLink", common.id == item.permalink ? "true" : "false"}});
+    xml.text_element("pubDate", format_rfc822(common.published));
     xml.close();
 }
 
-void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& request, const EntryText& text) {
+void write_atom_entry(XmlWriter& xml, const Item& item, const EntryText& text, const EntryCommon& common) {
     xml.open("entry");
-    xml.text_element("id", entry_id(item, request.site->config.site));
-    xml.text_element("title", entry_title(item), {{"type", "text"}});
-    xml.text_element("updated", format_rfc3339(entry_updated(item, request)));
-    xml.text_element("published", format_rfc3339(entry_published(item, request)));
+    xml.text_element("id", common.id);
+    xml.text_element("title", common.title, {{"type", "text"}});
+    xml.text_element("updated", format_rfc3339(common.updated));
+    xml.text_element("published", format_rfc3339(common.published));
     for (const auto& author : item.authors) {
         xml.open("author");
         xml.text_element("name", author);
@@ -221,7 +234,7 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
     xml.empty_element("link", {{"rel", "alternate"}, {"type", "text/html"}, {"href", item.permalink}});
     if (item.event && !item.event->url.empty())
         xml.empty_element("link", {{"rel", "related"}, {"type", "text/html"}, {"href", item.event->url}});
-    for (const auto& category : item_categories(item)) xml.empty_element("category", {{"term", category}});
+    for (const auto& category : common.categories) xml.empty_element("category", {{"term", category}});
     if (!text.summary_text.empty()) xml.text_element("summary", text.summary_text, {{"type", "text"}});
     xml.text_element("content", text.content_html, {{"type", "html"}});
     xml.close();
@@ -236,11 +249,18 @@ void write_atom_entry(XmlWriter& xml, const Item& item, const RenderRequest& req
 constexpr std::string_view body_key = "#body";
 constexpr std::size_t min_shared_body = 256;  // smaller bodies are not worth a piece of their own
 
+// An entry's bytes as a piece that a document or the fragment cache keeps: without the slack of
+// their growth (up to half their size).
+Piece exact_piece(std::string bytes) {
+    bytes.shrink_to_fit();
+    return make_piece(std::move(bytes));
+}
+
 // The entry's bytes as pieces: [before the body, the body, after it] when the escaped body is found
 // in them (the last time it appears: the content element comes after the summary), else one piece.
 std::vector<Piece> split_entry(const RenderRequest& request, const Item& item, std::string bytes, const std::string& body) {
     const std::size_t at = body.size() >= min_shared_body ? bytes.rfind(body) : std::string::npos;
-    if (at == std::string::npos) return {make_piece(std::move(bytes))};
+    if (at == std::string::npos) return {exact_piece(std::move(bytes))};
     Piece shared = request.fragments ? request.fragments->shared_part(item, body_key, body) : make_piece(body);
     std::vector<Piece> pieces;
     if (at > 0) pieces.push_back(make_piece(bytes.substr(0, at)));
@@ -258,7 +278,7 @@ std::string_view entry_key(const Item& item, const Zone& zone) {
 template <class Render, class Body>
 std::vector<Piece> make_entry(const RenderRequest& request, const Item& item, const Render& render, const Body& escaped_body) {
     std::string bytes = render();
-    if (!item.event) return std::vector<Piece>{make_piece(std::move(bytes))};
+    if (!item.event) return std::vector<Piece>{exact_piece(std::move(bytes))};
     return split_entry(request, item, std::move(bytes), escaped_body(item));
 }
 
@@ -473,10 +493,17 @@ XmlWriter rss_writer(const RenderRequest& request) {
     return xml;
 }
 
+// The entry's bytes in `out`, whose capacity is reused (a streamed document writes them at once).
+void rss_entry_into(std::string& out, const Item& item, const EntryText& text, const EntryCommon& common) {
+    auto entry = XmlWriter::fragment(2, std::move(out));  // rss > channel > item
+    write_rss_item(entry, item, text, common);
+    out = std::move(entry).take();
+}
+
 std::string rss_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
-    auto entry = XmlWriter::fragment(2);  // rss > channel > item
-    write_rss_item(entry, item, request, text);
-    return std::move(entry).take();
+    std::string out;
+    rss_entry_into(out, item, text, entry_common(item, request));
+    return out;
 }
 
 // The Atom document's writer, holding everything before the first entry.
@@ -497,10 +524,16 @@ XmlWriter atom_writer(const RenderRequest& request) {
     return xml;
 }
 
+void atom_entry_into(std::string& out, const Item& item, const EntryText& text, const EntryCommon& common) {
+    auto entry = XmlWriter::fragment(1, std::move(out));  // feed > entry
+    write_atom_entry(entry, item, text, common);
+    out = std::move(entry).take();
+}
+
 std::string atom_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
-    auto entry = XmlWriter::fragment(1);  // feed > entry
-    write_atom_entry(entry, item, request, text);
-    return std::move(entry).take();
+    std::string out;
+    atom_entry_into(out, item, text, entry_common(item, request));
+    return out;
 }
 
 // A document's bytes before its first entry and after its last.
@@ -577,8 +610,7 @@ std::string json_body(const Item& item) {
 
 // json_entry's bytes written member by member, in the layout append_json gives the entry object;
 // false (`out` partly written) when a string is not valid UTF-8, which only dump() writes.
-bool append_json_entry(std::string& out, const RenderRequest& request, const Item& item, const EntryText& text) {
-    const SiteInfo& site = request.site->config.site;
+bool append_json_entry(std::string& out, const Item& item, const EntryText& text, const EntryCommon& common) {
     bool first = true;
     const auto key = [&](std::string_view name) {
         out += first ? "{\n      \"" : ",\n      \"";
@@ -590,14 +622,13 @@ bool append_json_entry(std::string& out, const RenderRequest& request, const Ite
         key(name);
         return append_json_string(out, value);
     };
-    if (!member("id", entry_id(item, site)) || !member("url", item.permalink)) return false;
+    if (!member("id", common.id) || !member("url", item.permalink)) return false;
     if (item.event && !item.event->url.empty() && !member("external_url", item.event->url)) return false;
-    if (!member("title", entry_title(item)) || !member("content_html", text.content_html)) return false;
+    if (!member("title", common.title) || !member("content_html", text.content_html)) return false;
     if (!text.summary_text.empty() && !member("summary", text.summary_text)) return false;
-    if (!member("date_published", format_rfc3339(entry_published(item, request))) ||
-        !member("date_modified", format_rfc3339(entry_updated(item, request))))
+    if (!member("date_published", format_rfc3339(common.published)) || !member("date_modified", format_rfc3339(common.updated)))
         return false;
-    if (const auto categories = item_categories(item); !categories.empty()) {
+    if (const auto& categories = common.categories; !categories.empty()) {
         key("tags");
         out += "[\n";
         for (std::size_t i = 0; i < categories.size(); ++i) {
@@ -620,31 +651,38 @@ bool append_json_entry(std::string& out, const RenderRequest& request, const Ite
     return true;
 }
 
-std::string json_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
+std::string json_entry_object(const Item& item, const EntryText& text, const EntryCommon& common);
+
+// The entry's bytes in `out`, whose capacity is reused (a streamed document writes them at once).
+void json_entry_into(std::string& out, const Item& item, const EntryText& text, const EntryCommon& common) {
     // Written directly, without building the object (which took a third of the entry's cost).
-    if (std::string direct = "    "; append_json_entry(direct, request, item, text)) {
-        direct.shrink_to_fit();  // kept with the document: no slack from its growth
-        return direct;
-    }
-    const SiteInfo& site = request.site->config.site;
+    out = "    ";
+    if (!append_json_entry(out, item, text, common)) out = json_entry_object(item, text, common);
+}
+
+std::string json_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
+    std::string out;
+    json_entry_into(out, item, text, entry_common(item, request));
+    return out;
+}
+
+// json_entry through nlohmann's object, for text that is not valid UTF-8.
+std::string json_entry_object(const Item& item, const EntryText& text, const EntryCommon& common) {
     ordered_json entry;
-    entry["id"] = entry_id(item, site);
+    entry["id"] = common.id;
     entry["url"] = item.permalink;
     if (item.event && !item.event->url.empty()) entry["external_url"] = item.event->url;
-    entry["title"] = entry_title(item);
+    entry["title"] = common.title;
     entry["content_html"] = text.content_html;
     if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
-    entry["date_published"] = format_rfc3339(entry_published(item, request));
-    entry["date_modified"] = format_rfc3339(entry_updated(item, request));
-    if (const auto categories = item_categories(item); !categories.empty()) entry["tags"] = categories;
+    entry["date_published"] = format_rfc3339(common.published);
+    entry["date_modified"] = format_rfc3339(common.updated);
+    if (!common.categories.empty()) entry["tags"] = common.categories;
     if (!item.authors.empty()) entry["authors"] = json_authors(item.authors);
     // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written
     // directly in dump()'s layout (its serializer was a third of the feed's cost); dump() and
     // re-indenting remain for text with invalid UTF-8, which dump() replaces.
-    if (std::string direct = "    "; append_json(direct, entry, 4)) {
-        direct.shrink_to_fit();  // kept with the document: no slack from its growth
-        return direct;
-    }
+    if (std::string direct = "    "; append_json(direct, entry, 4)) return direct;
     // JSON strings hold no raw line breaks, so every "\n" is a line of the layout.
     const std::string flat = dump(entry);
     std::string indented = "    ";
@@ -690,6 +728,7 @@ namespace {
 // How a format's entries go into a document streamed by render_syndication_views.
 struct EntryFormat {
     std::string (*entry)(const RenderRequest&, const Item&, const EntryText&);
+    void (*entry_into)(std::string&, const Item&, const EntryText&, const EntryCommon&);  // the same, into a buffer
     std::string_view separator;
     std::string (*escaped_body)(const Item&);                 // add_entry's
     std::optional<std::string> (*spliced_body)(const Item&);  // item.html in the content; nullopt: not cut out
@@ -707,14 +746,15 @@ std::optional<std::string> json_spliced_body(const Item& item) {
 EntryFormat entry_format(FeedFormat format) {
     switch (format) {
         case FeedFormat::rss:
-            return {rss_entry, "", xml_body, xml_spliced_body,
+            return {rss_entry, rss_entry_into, "", xml_body, xml_spliced_body,
                     [](std::string_view entry) { return entry.rfind("</content:encoded>"); }};
         case FeedFormat::atom:
-            return {atom_entry, "", xml_body, xml_spliced_body, [](std::string_view entry) { return entry.rfind("</content>"); }};
+            return {atom_entry, atom_entry_into, "", xml_body, xml_spliced_body,
+                    [](std::string_view entry) { return entry.rfind("</content>"); }};
         case FeedFormat::json: break;
         case FeedFormat::ics: break;
     }
-    return {json_entry, ",\n", json_body, json_spliced_body, json_content_end};
+    return {json_entry, json_entry_into, ",\n", json_body, json_spliced_body, json_content_end};
 }
 
 Frame frame(FeedFormat format, const RenderRequest& request) {
@@ -749,6 +789,7 @@ void render_syndication_views(const std::vector<FormatViews>& formats) {
     std::vector<Zone> zones;
     for (const auto& request : formats.front().views) zones.push_back(view_zone(request));
     const auto& items = formats.front().views.front().items;
+    std::string bytes;  // an entry's, written at once: one buffer for all of them
     for (std::size_t i = 0; i < items.size(); ++i) {
         const Item& item = *items[i];
         if (i > 0)
@@ -761,6 +802,8 @@ void render_syndication_views(const std::vector<FormatViews>& formats) {
                 if (kind == escape) return body;
             return bodies.emplace_back(escape, escape(item)).second;
         };
+        // The same in every view and format: the views are one feed's, with the same dates.
+        std::optional<EntryCommon> common;
         for (std::size_t v = 0; v < zones.size(); ++v) {
             const Zone& zone = zones[v];
             std::optional<EntryText> facts;  // the entry's text with the facts alone as its content
@@ -770,7 +813,8 @@ void render_syndication_views(const std::vector<FormatViews>& formats) {
                 if (item.event) {
                     if (const auto& body = spliced(kind.spliced_body)) {
                         if (!facts) facts = entry_text(item, zone, false);
-                        const std::string bytes = kind.entry(request, item, *facts);
+                        if (!common) common = entry_common(item, request);
+                        kind.entry_into(bytes, item, *facts, *common);
                         if (const std::size_t end = kind.content_end(bytes); end != std::string::npos) {
                             request.out->write(std::string_view(bytes).substr(0, end));
                             request.out->write(*body);

@@ -119,13 +119,10 @@ void XmlWriter::empty_element(std::string_view name, XmlAttributes attributes) {
     out_ += "/>";
 }
 
-XmlWriter XmlWriter::fragment(std::size_t depth) { return XmlWriter(FragmentTag{}, depth); }
+XmlWriter XmlWriter::fragment(std::size_t depth, std::string buffer) { return XmlWriter(FragmentTag{}, depth, std::move(buffer)); }
 
 std::string XmlWriter::take() && {
     while (!open_.empty()) close();
-    // A fragment is an entry that its document (and the fragment cache) keeps while the feed is
-    // written: without the slack of its doubling growth, up to half its size.
-    out_.shrink_to_fit();
     return std::move(out_);
 }
 

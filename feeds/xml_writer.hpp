@@ -39,16 +39,17 @@ public:
     std::string finish() &&;
 
     // A writer of a piece of a document nested `depth` elements deep, with no XML declaration; its
-    // bytes (take()) go into the document with raw() where an element at that depth would.
-    static XmlWriter fragment(std::size_t depth);
-    std::string take() &&;
+    // bytes (take()) go into the document with raw() where an element at that depth would. It
+    // writes into `buffer` (emptied first), so a caller writing many may reuse one's capacity.
+    static XmlWriter fragment(std::size_t depth, std::string buffer = {});
+    std::string take() &&;  // as written: with the slack of its growth
     // The bytes written since the last flush(); the elements open stay open, so what follows (a
     // document's entries, shared rather than copied) goes between these bytes and finish()'s.
     std::string flush();
 
 private:
     struct FragmentTag {};
-    XmlWriter(FragmentTag, std::size_t depth) : base_depth_(depth) {}
+    XmlWriter(FragmentTag, std::size_t depth, std::string buffer) : out_(std::move(buffer)), base_depth_(depth) { out_.clear(); }
     void start_tag(std::string_view name, XmlAttributes attributes);
     std::size_t depth() const { return base_depth_ + open_.size(); }
 
