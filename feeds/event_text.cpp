@@ -26,7 +26,11 @@ constexpr std::array<std::string_view, 12> month_long = {"January", "February", 
                                                          "May", "June", "July", "August",
                                                          "September", "October", "November", "December"};
 
-std::string pad2(long n) { return (n < 10 ? "0" : "") + std::to_string(n); }
+std::string pad2(long n) {
+    // Two digits without a temporary (clock times and dates are written for every entry of every view).
+    if (n >= 0 && n < 100) return {static_cast<char>('0' + n / 10), static_cast<char>('0' + n % 10)};
+    return (n < 10 ? "0" : "") + std::to_string(n);
+}
 
 std::string_view short_weekday(date::year_month_day ymd) {
     return weekday_short[date::weekday{date::sys_days{ymd}}.c_encoding()];

@@ -355,6 +355,7 @@ std::string markdown_link(std::string_view label, const std::string& url) {
 // can close it (one scan serves every highlight), and at most 64 long, so that a body full of
 // backticks cannot multiply its size.
 std::string code_fence(std::string_view body) {
+    if (body.find('`') == std::string_view::npos) return "```";  // most bodies: found by memchr
     std::size_t longest = 0;
     std::size_t run = 0;
     for (char c : body) {
@@ -1172,10 +1173,19 @@ std::string render_with_cmark(const std::string& markdown, const MarkdownOptions
     }
     resolve_links(doc.get(), policy);
     result.text = render_text(doc.get(), policy);
-    if (cmark_node* paragraph = first_node(doc.get(), [](cmark_node* n) {
-            return cmark_node_get_type(n) == CMARK_NODE_PARAGRAPH && !collapse_whitespace(inline_text(n, false)).empty();
-        }))
-        result.summary = cut_summary(collapse_whitespace(inline_text(paragraph, false)));
+    // The summary is the first paragraph with text (its text made once).
+    {
+        IterPtr it{cmark_iter_new(doc.get())};
+        cmark_event_type ev;
+        while ((ev = cmark_iter_next(it.get())) != CMARK_EVENT_DONE) {
+            cmark_node* n = cmark_iter_get_node(it.get());
+            if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(n) != CMARK_NODE_PARAGRAPH) continue;
+            if (std::string text = collapse_whitespace(inline_text(n, false)); !text.empty()) {
+                result.summary = cut_summary(std::move(text));
+                break;
+            }
+        }
+    }
     BufferPtr html{cmark_render_html(doc.get(), CMARK_OPT_UNSAFE, cmark_parser_get_syntax_extensions(parser.get()))};
     return html ? std::string(html.get()) : std::string();
 }
