@@ -164,9 +164,14 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
                                                                                       : rep.etag;
     const auto max_age = snapshot.site->config.server.cache_max_age_seconds;
     r.headers.reserve(10);  // every field below: no regrowth
-    r.headers = {{"ETag", etag},
-                 {"Cache-Control", "public, max-age=" + std::to_string(max_age)},
-                 {"Vary", "Accept-Encoding"}};
+    // Emplaced, not assigned from a list: the list's strings would be made and then copied.
+    r.headers.emplace_back("ETag", etag);
+    std::string cache_control;
+    cache_control.reserve(32);  // one allocation for the whole value
+    cache_control += "public, max-age=";
+    cache_control += std::to_string(max_age);
+    r.headers.emplace_back("Cache-Control", std::move(cache_control));
+    r.headers.emplace_back("Vary", "Accept-Encoding");
     // A date still to come (a second version within one second, see build_snapshot) is not sent
     // before it has passed: Last-Modified is never later than Date (RFC 9110 §8.8.2.1).
     if (rep.last_modified <= snapshot.options.now ||
