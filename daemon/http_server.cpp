@@ -14,11 +14,13 @@
 #include <ctime>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -85,7 +87,89 @@ struct DiscardBody {
     };
 };
 
-using WireRequest = http::request<DiscardBody>;
+// Memory for one request's header fields. Beast's parser allocates every field on its own, and a
+// browser or calendar client sends ten or more: each connection keeps one block for them instead,
+// handed out in order and taken back whole when the next request's parser replaces the last one.
+// A request whose fields do not fit takes more blocks from the heap; the kept block grows to hold
+// what that request needed (up to max_kept_bytes).
+class FieldArena {
+public:
+    void* allocate(std::size_t bytes, std::size_t align) {
+        if (void* p = take(bytes, align)) return p;
+        needed_ = used_ + spilled_ + bytes + align;
+        const std::size_t size = std::max(bytes + align, block_bytes);
+        spill_.push_back(std::make_unique_for_overwrite<std::byte[]>(size));
+        spilled_ += size;
+        return align_in(spill_.back().get(), size, bytes, align);
+    }
+    // Only when nothing allocated here is in use.
+    void reset() {
+        used_ = 0;
+        if (spill_.empty()) return;
+        spill_.clear();
+        spilled_ = 0;
+        if (size_ < max_kept_bytes) {
+            size_ = std::min(max_kept_bytes, std::max(needed_, size_));
+            block_ = std::make_unique_for_overwrite<std::byte[]>(size_);
+        }
+    }
+
+private:
+    static constexpr std::size_t block_bytes = 2048;
+    static constexpr std::size_t max_kept_bytes = 16384;
+
+    static void* align_in(std::byte* base, std::size_t space, std::size_t bytes, std::size_t align) {
+        void* p = base;
+        return std::align(align, bytes, p, space);
+    }
+    void* take(std::size_t bytes, std::size_t align) {
+        if (!block_) {
+            size_ = block_bytes;
+            block_ = std::make_unique_for_overwrite<std::byte[]>(size_);
+        }
+        void* p = block_.get() + used_;
+        std::size_t space = size_ - used_;
+        if (!std::align(align, bytes, p, space)) return nullptr;
+        used_ = static_cast<std::size_t>(static_cast<std::byte*>(p) - block_.get()) + bytes;
+        return p;
+    }
+
+    std::unique_ptr<std::byte[]> block_;
+    std::size_t size_ = 0, used_ = 0;
+    std::vector<std::unique_ptr<std::byte[]>> spill_;
+    std::size_t spilled_ = 0, needed_ = 0;
+};
+
+// An allocator for Beast's fields from a connection's FieldArena; deallocation is the arena's reset.
+// Without an arena (a default-constructed one) it is the heap's.
+template <class T>
+class ArenaAllocator {
+public:
+    using value_type = T;
+    ArenaAllocator() = default;
+    explicit ArenaAllocator(FieldArena* arena) : arena_(arena) {}
+    template <class U>
+    ArenaAllocator(const ArenaAllocator<U>& other) : arena_(other.arena()) {}  // NOLINT(google-explicit-constructor)
+    T* allocate(std::size_t n) {
+        if (!arena_) return std::allocator<T>().allocate(n);
+        return static_cast<T*>(arena_->allocate(n * sizeof(T), alignof(T)));
+    }
+    void deallocate(T* p, std::size_t n) {
+        if (!arena_) std::allocator<T>().deallocate(p, n);
+    }
+    FieldArena* arena() const { return arena_; }
+    template <class U>
+    bool operator==(const ArenaAllocator<U>& other) const {
+        return arena_ == other.arena();
+    }
+
+private:
+    FieldArena* arena_ = nullptr;
+};
+
+using WireFields = http::basic_fields<ArenaAllocator<char>>;
+using WireRequest = http::request<DiscardBody, WireFields>;
+using WireParser = http::request_parser<DiscardBody, ArenaAllocator<char>>;
 
 // Returns the current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7),
 // formatted once a second on each thread.
@@ -529,7 +613,9 @@ private:
     }
 
     void new_parser() {
-        parser_.emplace();
+        parser_.reset();  // its fields go back to the arena, all at once
+        arena_.reset();
+        parser_.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(ArenaAllocator<char>(&arena_)));
         parser_->header_limit(static_cast<std::uint32_t>(std::max(limits_.max_header_bytes, 1)));
         parser_->body_limit(body_limit);
         header_checked_ = false;
@@ -866,7 +952,8 @@ private:
     bool deadline_set_ = false;    // the current request's header deadline is set
     bool header_checked_ = false;  // header_problem() and the expectation were looked at
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<DiscardBody>> parser_;
+    FieldArena arena_;  // before parser_, whose fields it holds: destroyed after it
+    std::optional<WireParser> parser_;
     Request request_;                         // reused, so its strings keep their buffers
     std::string head_;                        // the status line and header being written
     Body body_;                               // kept alive until the write that borrows it completes

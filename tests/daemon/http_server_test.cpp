@@ -522,6 +522,28 @@ TEST_F(HttpServerTest, RepeatedFieldsAreJoined) {
     EXPECT_EQ(r->header("X-If-Modified-Since"), "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
+// A connection keeps one block for its requests' fields and gives it back between requests: a
+// request with more fields than fit (the last ones on the heap), then small and large ones in turn
+// on the same connection, each answered from its own fields alone.
+TEST_F(HttpServerTest, ManyAndLargeFieldsOnOneConnectionAreEachRequestsOwn) {
+    start();
+    Client c(port_);
+    for (int round = 0; round < 6; ++round) {
+        std::string fields;
+        const int count = round % 2 == 0 ? 120 : 1;
+        for (int i = 0; i < count; ++i)
+            fields += "X-Filler-" + std::to_string(i) + ": " + std::string(static_cast<std::size_t>(40 + i), 'a' + i % 26) + "\r\n";
+        const std::string tag = "\"r" + std::to_string(round) + "\"";
+        fields += "If-None-Match: " + tag + "\r\nAccept-Encoding: gzip;q=" + std::to_string(round) + "\r\n";
+        ASSERT_TRUE(c.send(get("/r" + std::to_string(round), fields)));
+        const auto r = c.read_reply();
+        ASSERT_TRUE(r) << round;
+        EXPECT_EQ(r->body, "target=/r" + std::to_string(round));
+        EXPECT_EQ(r->header("X-If-None-Match"), tag);
+        EXPECT_EQ(r->header("X-Accept-Encoding"), "gzip;q=" + std::to_string(round));
+    }
+}
+
 TEST_F(HttpServerTest, BodyOfGetIsReadAndIgnored) {
     start();
     Client c(port_);
