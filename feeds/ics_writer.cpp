@@ -567,9 +567,33 @@ void add_zones(Coverage& coverage, const std::vector<IcsZoneUse>& zones) {
     }
 }
 
+// The lines of a calendar's first four properties, as libical writes them (calendar_head).
+constexpr std::string_view calendar_start =
+    "BEGIN:VCALENDAR\r\nPRODID:-//almanac//almanac//EN\r\nVERSION:2.0\r\nCALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\n";
+
 // The calendar's own properties, then its VTIMEZONEs: everything before its first VEVENT.
 std::string calendar_head(const RenderRequest& request, bool whole_calendar, const Coverage& coverage) {
     const auto& view = request.view.zone;
+    if (!whole_calendar) {
+        // An event's own document (a build writes one per event): its few lines written here, as
+        // write_properties writes them from libical's objects below (a URI value as it is, with
+        // control characters made spaces; an X- value escaped as TEXT). render_test's
+        // EventDocumentsHoldTheFeedsVevents pins them, in the default view and a zone's.
+        std::string head(calendar_start);
+        if (!request.self_url.empty()) {
+            std::string line = "URL:" + request.self_url;
+            std::replace_if(
+                line.begin(), line.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
+            append_folded(head, line);
+        }
+        if (view) {
+            std::string line = "X-WR-TIMEZONE:";
+            append_escaped_text(line, view->name);
+            append_folded(head, line);
+        }
+        for (const auto& [name, use] : coverage) head += vtimezone_text(use, request.fragments);
+        return head;
+    }
     const IcalComponent calendar{icalcomponent_new_vcalendar()};
     auto* cal = calendar.get();
     icalcomponent_add_property(cal, icalproperty_new_prodid("-//almanac//almanac//EN"));
@@ -578,23 +602,19 @@ std::string calendar_head(const RenderRequest& request, bool whole_calendar, con
     icalcomponent_add_property(cal, icalproperty_new_method(ICAL_METHOD_PUBLISH));
     const auto& site = request.site->config;
     const auto& title = request.feed->title.empty() ? site.site.title : request.feed->title;
-    if (whole_calendar) {
-        icalcomponent_add_property(cal, icalproperty_new_name(title.c_str()));
-        icalcomponent_add_property(cal, x_property("X-WR-CALNAME", title));
-        if (!request.feed->description.empty()) {
-            icalcomponent_add_property(cal, icalproperty_new_description(request.feed->description.c_str()));
-            icalcomponent_add_property(cal, x_property("X-WR-CALDESC", request.feed->description));
-        }
+    icalcomponent_add_property(cal, icalproperty_new_name(title.c_str()));
+    icalcomponent_add_property(cal, x_property("X-WR-CALNAME", title));
+    if (!request.feed->description.empty()) {
+        icalcomponent_add_property(cal, icalproperty_new_description(request.feed->description.c_str()));
+        icalcomponent_add_property(cal, x_property("X-WR-CALDESC", request.feed->description));
     }
     if (!request.self_url.empty()) icalcomponent_add_property(cal, icalproperty_new_url(request.self_url.c_str()));
-    if (whole_calendar) {
-        const auto refresh = icaldurationtype_from_int(site.server.refresh_interval_seconds);
-        auto* refresh_interval = icalproperty_new_refreshinterval(refresh);
-        icalproperty_add_parameter(refresh_interval, icalparameter_new_value(ICAL_VALUE_DURATION));
-        icalcomponent_add_property(cal, refresh_interval);
-        const OwnedString ttl{icaldurationtype_as_ical_string_r(refresh)};
-        icalcomponent_add_property(cal, x_property("X-PUBLISHED-TTL", ttl.get()));
-    }
+    const auto refresh = icaldurationtype_from_int(site.server.refresh_interval_seconds);
+    auto* refresh_interval = icalproperty_new_refreshinterval(refresh);
+    icalproperty_add_parameter(refresh_interval, icalparameter_new_value(ICAL_VALUE_DURATION));
+    icalcomponent_add_property(cal, refresh_interval);
+    const OwnedString ttl{icaldurationtype_as_ical_string_r(refresh)};
+    icalcomponent_add_property(cal, x_property("X-PUBLISHED-TTL", ttl.get()));
     if (view) icalcomponent_add_property(cal, x_property("X-WR-TIMEZONE", view->name));
     std::string head;
     append_folded(head, "BEGIN:VCALENDAR");

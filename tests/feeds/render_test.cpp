@@ -289,6 +289,16 @@ TEST(Publisher, EventDocumentsHoldTheFeedsVevents) {
             for (const char* absent : {"X-WR-CALNAME", "\r\nNAME:", "REFRESH-INTERVAL", "X-PUBLISHED-TTL", "Described"})
                 EXPECT_EQ(ics.find(absent), std::string::npos) << absent;
             EXPECT_NE(ics.find("URL:" + event_url(f.site.config, feed, slug(path), zone).substr(0, 60)), std::string::npos);
+            // Its first lines exactly as libical wrote them (they are written without it now): the
+            // URL line folded at 75 octets, then the view's zone.
+            std::string url_line = "URL:" + event_url(f.site.config, feed, slug(path), zone);
+            std::string folded = url_line.substr(0, 75) + "\r\n";
+            for (std::size_t at = 75; at < url_line.size(); at += 74) folded += " " + url_line.substr(at, 74) + "\r\n";
+            const std::string start =
+                "BEGIN:VCALENDAR\r\nPRODID:-//almanac//almanac//EN\r\nVERSION:2.0\r\nCALSCALE:GREGORIAN\r\n"
+                "METHOD:PUBLISH\r\n" +
+                folded + (zone ? "X-WR-TIMEZONE:Asia/Tokyo\r\n" : "") + "BEGIN:V";  // a VTIMEZONE, or the VEVENT of an event in UTC
+            EXPECT_EQ(ics.substr(0, start.size()), start);
         }
     }
     // Only events the feed holds now: not a draft, not one expired, not another feed's, not a post.
