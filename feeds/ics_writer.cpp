@@ -445,10 +445,58 @@ std::string vevent_head(const PlannedEvent& p, Instant fallback_updated, Instant
     return out;
 }
 
+// vevent_tail's lines written here rather than through libical's objects, for the VEVENTs most
+// sites have: without GEO, CONFERENCE or ORGANIZER (whose values and parameters libical formats),
+// and without a NUL, which libical's C strings would cut at. The same bytes: each line is the one
+// write_properties makes of libical's property (TEXT and X- values escaped, a URI as it is with
+// control characters made spaces, LAST-MODIFIED in UTC): ics_writer_test's
+// TailsWrittenDirectlyAreLibicalsBytes compares them with libical's for the same event, and the
+// conformance goldens hold them. nullopt: libical writes them.
+std::optional<std::string> plain_vevent_tail(const Item& item, const std::optional<Instant>& updated) {
+    const auto& event = *item.event;
+    if (event.geo || !event.online.empty() || event.organizer) return std::nullopt;
+    const auto& url = event.url.empty() ? item.permalink : event.url;
+    const auto categories = item_categories(item);
+    const auto has_nul = [](std::string_view text) { return text.find('\0') != std::string_view::npos; };
+    if (has_nul(item.title) || has_nul(item.text) || has_nul(item.html) || has_nul(event.location) || has_nul(url) ||
+        std::any_of(categories.begin(), categories.end(), has_nul))
+        return std::nullopt;
+    std::string out;
+    // The text and HTML bodies, escaped and folded, are most of it: room for them at once.
+    out.reserve(item.text.size() + item.html.size() + (item.text.size() + item.html.size()) / 8 + 512);
+    std::string line;
+    const auto text_line = [&](std::string_view name, std::string_view value) {
+        line = name;
+        line += ':';
+        append_escaped_text(line, value);
+        append_folded(out, line);
+    };
+    text_line("SUMMARY", item.title);
+    if (!item.text.empty()) text_line("DESCRIPTION", item.text);
+    if (!item.html.empty()) text_line("X-ALT-DESC;FMTTYPE=text/html", item.html);
+    if (!event.location.empty()) text_line("LOCATION", event.location);
+    if (!url.empty()) {
+        line = "URL:";
+        line += url;
+        std::replace_if(
+            line.begin(), line.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
+        append_folded(out, line);
+    }
+    for (const auto& category : categories) text_line("CATEGORIES", category);
+    if (updated) {
+        line = "LAST-MODIFIED:";
+        if (!append_ical_time(line, utc_time(*updated))) return std::nullopt;
+        append_folded(out, line);
+    }
+    append_folded(out, "END:VEVENT");
+    return out;
+}
+
 // The rest of the item's VEVENTs, SUMMARY to END:VEVENT: the same in every view and in each of them.
 std::string vevent_tail(const Item& item, Instant now) {
     const auto& event = *item.event;
     const auto updated = item_updated(item, now);
+    if (auto tail = plain_vevent_tail(item, updated)) return std::move(*tail);
     const IcalComponent component{icalcomponent_new_vevent()};
     auto* c = component.get();
     icalcomponent_add_property(c, icalproperty_new_summary(item.title.c_str()));

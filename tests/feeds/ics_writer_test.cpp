@@ -174,6 +174,42 @@ TEST(IcsWriter, SingleEventHeadsAreLibicalsBytes) {
               std::string::npos);
 }
 
+// A VEVENT without GEO, CONFERENCE or ORGANIZER has its lines from SUMMARY on written without
+// libical's objects; one with an ORGANIZER still goes through them. The same event both ways gives
+// the same lines but that one: escaping, folding (across UTF-8), the HTML body, CATEGORIES and
+// LAST-MODIFIED alike.
+TEST(IcsWriter, TailsWrittenDirectlyAreLibicalsBytes) {
+    std::string long_title;
+    while (long_title.size() < 160) long_title += "Süd, Ost; \\\\ and 東京 ";
+    const std::string fields = "title: \"" + long_title +
+                               "\"\nstart: 2024-03-01T10:00\nduration: PT1H\n"
+                               "location: \"Hall 3, Floor 2; Room \\\\7\"\nurl: https://example.org/a,b;c?d=e&f\n"
+                               "tags: [\"one, two\", \"semi;colon\", back\\\\slash]\nkind: \"Meet-up\"\n"
+                               "lastmod: 2024-02-01T08:09:10Z\n";
+    const std::string body =
+        "A paragraph with *emphasis*, a [link](https://example.org/x?y=1&z=2) and a comma, "
+        "a semicolon; a backslash \\\\ and a line\nthat goes on, long enough to be folded more "
+        "than once: " +
+        std::string(200, 'x') + " 終わり.\n\n- a list\n- of items\n";
+    const auto site = make_site({{"plain.md", event(fields + "uid: plain@example.org\n", body)},
+                                 {"organized.md", event(fields + "uid: organized@example.org\norganizer: { email: j@example.org }\n", body)}});
+    const std::string ics = render(site);
+    const auto tail = [&](std::string_view uid) {
+        const auto begin = ics.find("UID:" + std::string(uid));
+        const auto from = ics.find("\r\nSUMMARY:", begin) + 2;
+        std::string lines = ics.substr(from, ics.find("END:VEVENT", from) + 12 - from);
+        if (const auto organizer = lines.find("ORGANIZER:"); organizer != std::string::npos)
+            lines.erase(organizer, lines.find("\r\n", organizer) + 2 - organizer);
+        return lines;
+    };
+    const std::string plain = tail("plain@example.org");
+    EXPECT_NE(ics.find("ORGANIZER:mailto:j@example.org"), std::string::npos);
+    EXPECT_NE(plain.find("X-ALT-DESC;FMTTYPE=text/html:"), std::string::npos);
+    EXPECT_NE(plain.find("CATEGORIES:one\\, two\r\n"), std::string::npos);
+    EXPECT_NE(plain.find("LAST-MODIFIED:20240201T080910Z\r\n"), std::string::npos);
+    EXPECT_EQ(plain, tail("organized@example.org"));
+}
+
 TEST(IcsWriter, CrlfAndFoldingNeverSplitUtf8) {
     std::string title;
     while (title.size() < 200) title += "東京";
