@@ -88,56 +88,65 @@ struct DiscardBody {
 };
 
 // Memory for one request's header fields. Beast's parser allocates every field on its own, and a
-// browser or calendar client sends ten or more: each connection keeps one block for them instead,
-// handed out in order and taken back whole when the next request's parser replaces the last one.
-// A request whose fields do not fit takes more blocks from the heap; the kept block grows to hold
-// what that request needed (up to max_kept_bytes).
+// browser or calendar client sends ten or more: a request's fields are handed out in order from one
+// block instead, taken back whole when the next request's parser replaces the last one. The block
+// comes from its I/O thread's free list while the request is read and answered, and goes back to it
+// when the connection waits for its next request: an idle keep-alive connection holds none, and a
+// busy thread reuses the same few. A request whose fields do not fit takes more from the heap, for
+// that request only.
 class FieldArena {
 public:
+    FieldArena() = default;
+    FieldArena(const FieldArena&) = delete;
+    FieldArena& operator=(const FieldArena&) = delete;
+    ~FieldArena() { reset(); }
+
     void* allocate(std::size_t bytes, std::size_t align) {
-        if (void* p = take(bytes, align)) return p;
-        needed_ = used_ + spilled_ + bytes + align;
-        const std::size_t size = std::max(bytes + align, block_bytes);
+        if (!block_) block_ = take_block();
+        void* p = block_.get() + used_;
+        std::size_t space = block_bytes - used_;
+        if (std::align(align, bytes, p, space)) {
+            used_ = static_cast<std::size_t>(static_cast<std::byte*>(p) - block_.get()) + bytes;
+            return p;
+        }
+        const std::size_t size = bytes + align;
         spill_.push_back(std::make_unique_for_overwrite<std::byte[]>(size));
-        spilled_ += size;
-        return align_in(spill_.back().get(), size, bytes, align);
+        void* q = spill_.back().get();
+        std::size_t room = size;
+        return std::align(align, bytes, q, room);
     }
     // Only when nothing allocated here is in use.
     void reset() {
         used_ = 0;
-        if (spill_.empty()) return;
         spill_.clear();
-        spilled_ = 0;
-        if (size_ < max_kept_bytes) {
-            size_ = std::min(max_kept_bytes, std::max(needed_, size_));
-            block_ = std::make_unique_for_overwrite<std::byte[]>(size_);
-        }
+        if (block_) give_block(std::move(block_));
     }
 
 private:
-    static constexpr std::size_t block_bytes = 2048;
-    static constexpr std::size_t max_kept_bytes = 16384;
+    static constexpr std::size_t block_bytes = 4096;
+    static constexpr std::size_t kept_blocks = 64;  // per thread: the requests it has in flight at once
 
-    static void* align_in(std::byte* base, std::size_t space, std::size_t bytes, std::size_t align) {
-        void* p = base;
-        return std::align(align, bytes, p, space);
+    using Block = std::unique_ptr<std::byte[]>;
+    // A connection stays on its I/O thread, so each thread's list needs no lock.
+    static std::vector<Block>& free_blocks() {
+        thread_local std::vector<Block> blocks;
+        return blocks;
     }
-    void* take(std::size_t bytes, std::size_t align) {
-        if (!block_) {
-            size_ = block_bytes;
-            block_ = std::make_unique_for_overwrite<std::byte[]>(size_);
-        }
-        void* p = block_.get() + used_;
-        std::size_t space = size_ - used_;
-        if (!std::align(align, bytes, p, space)) return nullptr;
-        used_ = static_cast<std::size_t>(static_cast<std::byte*>(p) - block_.get()) + bytes;
-        return p;
+    static Block take_block() {
+        auto& blocks = free_blocks();
+        if (blocks.empty()) return std::make_unique_for_overwrite<std::byte[]>(block_bytes);
+        Block b = std::move(blocks.back());
+        blocks.pop_back();
+        return b;
+    }
+    static void give_block(Block b) {
+        auto& blocks = free_blocks();
+        if (blocks.size() < kept_blocks) blocks.push_back(std::move(b));
     }
 
-    std::unique_ptr<std::byte[]> block_;
-    std::size_t size_ = 0, used_ = 0;
-    std::vector<std::unique_ptr<std::byte[]>> spill_;
-    std::size_t spilled_ = 0, needed_ = 0;
+    Block block_;
+    std::size_t used_ = 0;
+    std::vector<Block> spill_;
 };
 
 // An allocator for Beast's fields from a connection's FieldArena; deallocation is the arena's reset.
