@@ -550,8 +550,16 @@ public:
 
     // Serves requests until the connection ends.
     void start() {
-        net::dispatch(socket_.get_executor(),
-                      [self = shared_from_this()] { self->guarded([&] { self->next_request(); }); });
+        net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+            self->guarded([&] {
+                // Non-blocking from the start, with one ioctl a connection (asio's reads make it so
+                // anyway): sendfile never waits, and needs no ioctl of its own on every request.
+                beast::error_code ec;
+                self->socket_.non_blocking(true, ec);
+                if (ec) return self->shut();
+                self->next_request();
+            });
+        });
     }
 
     // Answers 503 and closes: the connection cap is reached.
@@ -830,9 +838,11 @@ private:
     // ours: first the head with MSG_MORE, so that it goes out in one segment with the body's start.
     void send_head_then_file() {
         file_sent_ = 0;
-        beast::error_code mode;
-        socket_.native_non_blocking(true, mode);
-        if (mode) return on_write(mode);
+        if (!socket_.non_blocking()) {  // set in start(); not for a rejected connection
+            beast::error_code mode;
+            socket_.non_blocking(true, mode);
+            if (mode) return on_write(mode);
+        }
         const ssize_t n = ::send(socket_.native_handle(), head_.data(), head_.size(), MSG_MORE | MSG_NOSIGNAL);
         if (n == static_cast<ssize_t>(head_.size())) return send_file();
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
