@@ -49,31 +49,41 @@ OutputDirectory::Folder OutputDirectory::folder(const std::string& relative) {
     return find(relative);
 }
 
-const OutputDirectory::Folder& OutputDirectory::find(const std::string& relative) {
+OutputDirectory::Folder OutputDirectory::find(const std::string& relative) {
     if (const auto known = folders_.find(relative); known != folders_.end()) return known->second;
     Folder made;
     const std::string shown = relative.empty() ? root_ : (fs::path(root_) / relative).string();
-    const auto failed = [&](int error) {
-        made.problem = "cannot create " + shown + ": " + std::generic_category().message(error);
-    };
+    int error = 0;
     if (relative.empty()) {
         std::error_code ec;
-        made.fresh = fs::create_directories(root_, ec);  // true: made now (this folder did not exist)
+        fs::create_directories(root_, ec);
         made.fd = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (made.fd < 0) ec ? (void)(made.problem = "cannot create " + shown + ": " + ec.message()) : failed(errno);
+        if (made.fd < 0) {
+            error = errno;
+            made.problem = "cannot create " + shown + ": " + (ec ? ec.message() : std::generic_category().message(error));
+        } else {
+            // Whether it holds anything, rather than whether create_directories made something: for
+            // "out/new/.." it makes out/new, and out may hold the files of the last build.
+            made.fresh = fs::is_empty(root_, ec) && !ec;
+        }
     } else {
         const std::size_t slash = relative.rfind('/');
-        const Folder& parent = find(slash == std::string::npos ? std::string() : relative.substr(0, slash));
+        const Folder parent = find(slash == std::string::npos ? std::string() : relative.substr(0, slash));
         const std::string name = slash == std::string::npos ? relative : relative.substr(slash + 1);
         if (parent.fd < 0) {
             made.problem = parent.problem;
         } else {
             made.fresh = ::mkdirat(parent.fd, name.c_str(), 0777) == 0;
             // Followed when it is a symlink to a folder, as std::filesystem::create_directories does.
-            if (!made.fresh && errno != EEXIST) failed(errno);
-            else if ((made.fd = ::openat(parent.fd, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) failed(errno);
+            if (!made.fresh && errno != EEXIST)
+                error = errno;
+            else if ((made.fd = ::openat(parent.fd, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                error = errno;
+            if (error) made.problem = "cannot create " + shown + ": " + std::generic_category().message(error);
         }
     }
+    // Out of descriptors or memory says nothing about the folder: the next file tries again.
+    if (error == EMFILE || error == ENFILE || error == ENOMEM) return made;
     return folders_.emplace(relative, std::move(made)).first->second;
 }
 

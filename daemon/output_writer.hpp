@@ -36,7 +36,7 @@ public:
     const std::string& root() const { return root_; }
 
 private:
-    const Folder& find(const std::string& relative);  // with mutex_ held
+    Folder find(const std::string& relative);  // with mutex_ held
 
     std::string root_;
     std::mutex mutex_;

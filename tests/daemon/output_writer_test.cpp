@@ -155,6 +155,12 @@ TEST(OutputDirectory, ComparesOnlyInFoldersThatWereThere) {
     }
     EXPECT_EQ(fs::last_write_time(root / "tz/America/New_York/events.ics"), before);
     EXPECT_EQ(read(root / "tz/America/Chicago/events.ics"), "changed");
+    {
+        // A root named through a folder made on the way ("out/new/..") is the old one, files and all.
+        OutputDirectory out((root / "new" / "..").string());
+        EXPECT_FALSE(out.folder("").fresh);
+        EXPECT_FALSE(put(out, "events.ics", "a"));
+    }
     EXPECT_EQ(read(dir.path / "elsewhere/events.ics"), "e");
     for (const auto& entry : fs::recursive_directory_iterator(dir.path))
         EXPECT_FALSE(entry.path().string().ends_with(".tmp")) << entry.path();
