@@ -103,7 +103,8 @@ DocumentFile::DocumentFile(OutputDirectory& dir, const std::string& path)
         return;
     }
     dirfd_ = folder.fd;
-    if (!folder.fresh) open_old();
+    fresh_folder_ = folder.fresh;
+    if (!fresh_folder_) open_old();
 }
 
 void DocumentFile::open_old() {
@@ -166,7 +167,11 @@ void DocumentFile::start_writing() {
         fs::create_directories(folder, ec);
         if (ec) return fail("cannot create " + folder.string() + ": " + ec.message());
     }
-    fd_ = ::openat(dirfd_, temp_name_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // A temporary file left by a build that was killed, or anything else under its name, goes first:
+    // never followed (a symlink there would have the bytes written through it), never shared with
+    // another writer (O_EXCL: two builds into one folder fail rather than interleave their bytes).
+    if (!fresh_folder_) ::unlinkat(dirfd_, temp_name_.c_str(), 0);  // a folder this build made holds none
+    fd_ = ::openat(dirfd_, temp_name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd_ < 0) return fail("cannot write " + target_ + ".tmp: " + std::generic_category().message(errno));
     // Room for a small document at once (an event's own is a few KB), not grown a few bytes at a time.
     pending_.reserve(first_buffer);

@@ -80,6 +80,7 @@ private:
     std::string name_;
     std::string temp_name_;
     bool made_folder_ = false;
+    bool fresh_folder_ = false;   // made by this build (OutputDirectory): nothing in it to compare or remove
     std::string folder_problem_;  // why the folder could not be made
     int old_ = -1;                // the file already there, while every byte so far matches it
     std::uint64_t matched_ = 0;   // bytes of it compared equal

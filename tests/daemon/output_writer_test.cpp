@@ -85,6 +85,22 @@ TEST(DocumentFile, ReplacesASymlinkAndLeavesNothingWhenAbandoned) {
     EXPECT_FALSE(fs::exists(target.string() + ".tmp"));
 }
 
+// Whatever holds the temporary file's name (a symlink, a file a killed build left) is replaced, never
+// written through.
+TEST(DocumentFile, NeverWritesThroughWhatHoldsTheTemporaryName) {
+    TempDir dir;
+    std::ofstream(dir.path / "elsewhere") << "keep";
+    fs::create_symlink(dir.path / "elsewhere", dir.path / "events.ics.tmp");
+    EXPECT_TRUE(stream(dir.path, "events.ics", "body"));
+    EXPECT_EQ(read(dir.path / "events.ics"), "body");
+    EXPECT_EQ(read(dir.path / "elsewhere"), "keep");
+    std::ofstream(dir.path / "blog.rss.tmp") << "half of a killed build's";
+    EXPECT_TRUE(stream(dir.path, "blog.rss", "feed"));
+    EXPECT_EQ(read(dir.path / "blog.rss"), "feed");
+    EXPECT_FALSE(fs::exists(dir.path / "events.ics.tmp"));
+    EXPECT_FALSE(fs::exists(dir.path / "blog.rss.tmp"));
+}
+
 TEST(DocumentFile, ReportsWhatCannotBeWritten) {
     TempDir dir;
     std::ofstream(dir.path / "file") << "x";
