@@ -253,7 +253,8 @@ bool format_head(std::string& out, const Response& response, unsigned version, s
     const auto reason = http::obsolete_reason(http::int_to_status(response.status));
     out.append(reason.data(), reason.size());
     out += "\r\n";
-    for (const auto& [name, value] : response.headers) {
+    for (const auto& [name, field] : response.headers) {
+        const std::string_view value = field.view();
         if (!valid_field(name, value)) return false;
         out += name;
         out += ": ";

@@ -2,6 +2,7 @@
 // handler is a pure function of (snapshot, request) and the server only moves bytes.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,11 +59,75 @@ private:
     std::shared_ptr<const SealedFile> file_;
 };
 
+// A header field's value, made without an allocation where it can be: a view of a literal, a view
+// of text Response::keep holds (a document's ETag and dates), a short text kept inline (a
+// Cache-Control), or else a string of its own.
+class FieldValue {
+public:
+    // Text made at run time: kept inline when short, else in a string.
+    FieldValue(std::string text) {  // NOLINT(google-explicit-constructor)
+        if (text.size() <= inline_bytes) {
+            set_inline(text);
+        } else {
+            owned_ = std::move(text);
+            kind_ = Kind::owned;
+        }
+    }
+    // A string literal's view (it outlives everything). Not for a char array that does not outlive
+    // the response: give that to copy().
+    template <std::size_t N>
+    FieldValue(const char (&literal)[N]) : view_(literal, N - 1), kind_(Kind::view) {}  // NOLINT(google-explicit-constructor)
+    // A view of `text`, which must outlive the response: the response's `keep` holds its owner.
+    static FieldValue borrow(std::string_view text) {
+        FieldValue v;
+        v.view_ = text;
+        v.kind_ = Kind::view;
+        return v;
+    }
+    // A copy of short text (inline when it fits: no allocation).
+    static FieldValue copy(std::string_view text) {
+        if (text.size() > inline_bytes) return FieldValue(std::string(text));
+        FieldValue v;
+        v.set_inline(text);
+        return v;
+    }
+
+    std::string_view view() const {
+        switch (kind_) {
+            case Kind::view: return view_;
+            case Kind::short_text: return {short_.data(), short_size_};
+            case Kind::owned: break;
+        }
+        return owned_;
+    }
+    std::string str() const { return std::string(view()); }
+
+private:
+    static constexpr std::size_t inline_bytes = 40;
+    enum class Kind : unsigned char { view,
+                                      short_text,
+                                      owned };
+    FieldValue() = default;
+    void set_inline(std::string_view text) {
+        text.copy(short_.data(), text.size());
+        short_size_ = static_cast<unsigned char>(text.size());
+        kind_ = Kind::short_text;
+    }
+
+    std::string_view view_;
+    std::string owned_;
+    std::array<char, inline_bytes> short_{};
+    unsigned char short_size_ = 0;
+    Kind kind_ = Kind::view;
+};
+
 struct Response {
     unsigned status = 200;
     // Every header except Content-Length, Connection, Date and Server, which the server adds. The
     // names are string literals (they outlive the response), so that naming a field allocates nothing.
-    std::vector<std::pair<std::string_view, std::string>> headers;
+    std::vector<std::pair<std::string_view, FieldValue>> headers;
+    // What borrowed field values point into (FieldValue::borrow): kept until the head is written.
+    std::shared_ptr<const void> keep;
     // The representation's bytes (shared with the snapshot, never copied); null means empty. For HEAD
     // the server sends Content-Length of this body but not the body itself.
     Body body;

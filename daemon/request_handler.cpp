@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -154,29 +155,32 @@ void sort_unique(std::vector<std::string>& v) {
 }
 
 // Sends `rep` with validators, the negotiated encoding, or 304 when the client's copy is current.
-Response send(const Snapshot& snapshot, const Request& request, const Representation& rep, std::string route,
+Response send(const Snapshot& snapshot, const Request& request, const std::shared_ptr<const Representation>& held,
+              std::string route,
               bool cors) {
+    const Representation& rep = *held;
     Response r;
     r.route = std::move(route);
     r.head = request.method == "HEAD";
+    r.keep = held;  // the ETag, dates and media type below are views of it
     const auto encoding = choose_encoding(request.accept_encoding, rep.gzip != nullptr, rep.brotli != nullptr);
     const std::string& etag = encoding == "br" ? rep.etag_brotli : encoding == "gzip" ? rep.etag_gzip
                                                                                       : rep.etag;
     const auto max_age = snapshot.site->config.server.cache_max_age_seconds;
     r.headers.reserve(10);  // every field below: no regrowth
-    // Emplaced, not assigned from a list: the list's strings would be made and then copied.
-    r.headers.emplace_back("ETag", etag);
-    std::string cache_control;
-    cache_control.reserve(32);  // one allocation for the whole value
-    cache_control += "public, max-age=";
-    cache_control += std::to_string(max_age);
-    r.headers.emplace_back("Cache-Control", std::move(cache_control));
+    // Emplaced, not assigned from a list (the list's values would be made and then copied), and
+    // made without an allocation: views of the representation, literals, a short inline text.
+    r.headers.emplace_back("ETag", FieldValue::borrow(etag));
+    char cache_control[48] = "public, max-age=";
+    const std::size_t prefix = std::char_traits<char>::length(cache_control);
+    const auto end = std::to_chars(cache_control + prefix, cache_control + sizeof cache_control, max_age).ptr;
+    r.headers.emplace_back("Cache-Control", FieldValue::copy({cache_control, static_cast<std::size_t>(end - cache_control)}));
     r.headers.emplace_back("Vary", "Accept-Encoding");
     // A date still to come (a second version within one second, see build_snapshot) is not sent
     // before it has passed: Last-Modified is never later than Date (RFC 9110 §8.8.2.1).
     if (rep.last_modified <= snapshot.options.now ||
         rep.last_modified <= std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()))
-        r.headers.emplace_back("Last-Modified", rep.last_modified_http);
+        r.headers.emplace_back("Last-Modified", FieldValue::borrow(rep.last_modified_http));
     if (cors) {
         r.headers.emplace_back("Access-Control-Allow-Origin", "*");
         r.headers.emplace_back("Access-Control-Expose-Headers", "ETag, Last-Modified");
@@ -196,13 +200,13 @@ Response send(const Snapshot& snapshot, const Request& request, const Representa
         return r;
     }
     r.status = 200;
-    r.headers.emplace_back("Content-Type", rep.media_type);
+    r.headers.emplace_back("Content-Type", FieldValue::borrow(rep.media_type));
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     if (encoding.empty()) {
         const bool from_file = rep.identity_file && !r.head && snapshot.site->config.server.sendfile;
         r.body = Body(rep.identity, from_file ? rep.identity_file->get(*rep.identity) : nullptr);
     } else {
-        r.headers.emplace_back("Content-Encoding", std::string(encoding));
+        r.headers.emplace_back("Content-Encoding", FieldValue::copy(encoding));
         r.body = encoding == "br" ? Body(rep.brotli) : Body(rep.gzip);
     }
     return r;
@@ -268,12 +272,12 @@ Response feed_response(const Snapshot& snapshot, const Request& request, const T
     const std::string path = document_path(*feed, format->format, view.zone);
     if (view.tags.empty() && view.kinds.empty())
         if (const auto it = snapshot.documents.find(path); it != snapshot.documents.end())
-            return send(snapshot, request, *it->second, "feed", true);
+            return send(snapshot, request, it->second, "feed", true);
     const std::string key = view_url(site.config, *feed, format->format, view);
     // A view rendered on request is dated by its snapshot: any rebuild may have changed it.
     const auto rep = snapshot.views.find_or_render(
         key, snapshot.options.now, [&] { return render_document(site, *feed, format->format, view, snapshot.options); });
-    return send(snapshot, request, *rep, "feed", true);
+    return send(snapshot, request, rep, "feed", true);
 }
 
 // One event's document (SPEC §5 `GET /{feed}/{event}.ics`), rendered on its first request into the
@@ -296,7 +300,7 @@ Response event_response(const Snapshot& snapshot, const Request& request, const 
         rep = make_representation(std::move(*doc), snapshot.options.now);
         snapshot.event_documents.insert(key, rep);
     }
-    return send(snapshot, request, *rep, "event", true);
+    return send(snapshot, request, rep, "event", true);
 }
 
 Response index_response(const Snapshot& snapshot, const Request& request, const Target& target) {
@@ -305,14 +309,14 @@ Response index_response(const Snapshot& snapshot, const Request& request, const 
     if (tz.empty()) {
         const auto it = snapshot.documents.find(index_document_path);
         if (it == snapshot.documents.end()) return plain(503, "no index page in this snapshot");
-        return send(snapshot, request, *it->second, "index", false);
+        return send(snapshot, request, it->second, "index", false);
     }
     auto choice = choose_zone(snapshot.site->config, tz.front());
     if (choice.error) return std::move(*choice.error);
     const std::string key = "index.html?tz=" + choice.zone->name;
     const auto rep = snapshot.views.find_or_render(
         key, snapshot.options.now, [&] { return render_index_document(*snapshot.site, choice.zone, snapshot.options); });
-    return send(snapshot, request, *rep, "index", false);
+    return send(snapshot, request, rep, "index", false);
 }
 
 // The answer to a CORS preflight (an OPTIONS request with Access-Control-Request-Method: the Fetch

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <unistd.h>
 #include <zlib.h>
 
@@ -64,11 +66,37 @@ struct HandlerTest : ::testing::Test {
 
 std::string header(const Response& r, const std::string& name) {
     for (const auto& [k, v] : r.headers)
-        if (k == name) return v;
+        if (k == name) return v.str();
     return "";
 }
 
 std::string body(const Response& r) { return r.body.str(); }
+
+// A document's ETag, Last-Modified and media type are views of its representation, which the
+// response keeps: they stay whole after the snapshot that held it is gone (a rebuild swapped in a
+// new one while the head was written), for documents of the snapshot and views rendered on request.
+TEST_F(HandlerTest, ResponseFieldsOutliveTheSnapshot) {
+    std::vector<Response> responses;
+    for (const char* target : {"/events.ics", "/tz/Asia/Tokyo/events.ics", "/tz/America/Lima/events.rss"})
+        responses.push_back(get(target, {{"Accept-Encoding", "gzip"}}));
+    std::vector<std::map<std::string, std::string>> before;
+    for (const auto& r : responses) {
+        ASSERT_EQ(r.status, 200u);
+        std::map<std::string, std::string> fields;
+        for (const auto& [k, v] : r.headers) fields[std::string(k)] = v.str();
+        before.push_back(fields);
+        EXPECT_EQ(fields["Cache-Control"], "public, max-age=120");
+        EXPECT_FALSE(fields["ETag"].empty());
+        EXPECT_FALSE(fields["Last-Modified"].empty());
+    }
+    snapshot.reset();  // the last owner of the snapshot and of the views it rendered
+    for (std::size_t i = 0; i < responses.size(); ++i) {
+        std::map<std::string, std::string> fields;
+        for (const auto& [k, v] : responses[i].headers) fields[std::string(k)] = v.str();
+        EXPECT_EQ(fields, before[i]);
+        EXPECT_FALSE(responses[i].body.str().empty());
+    }
+}
 
 TEST_F(HandlerTest, RoutesAndStatuses) {
     struct Case {

@@ -109,7 +109,7 @@ Request decode(std::string_view text, bool& strict) {
 
 std::string header(const Response& r, std::string_view name) {
     for (const auto& [k, v] : r.headers)
-        if (k == name) return v;
+        if (k == name) return v.str();
     return {};
 }
 
@@ -128,7 +128,8 @@ void check_response(const Request& request, const Response& r, bool on_the_wire)
     check(std::any_of(std::begin(routes), std::end(routes), [&](const char* x) { return r.route == x; }),
           "unknown route label", r.route);
     check(r.head == (request.method == "HEAD"), "head flag does not follow the method", request.method);
-    for (const auto& [name, value] : r.headers) {
+    for (const auto& [name, field] : r.headers) {
+        const std::string value = field.str();
         check(!name.empty() && name.find_first_of(" :\r\n") == std::string::npos, "bad header name", name);
         for (const char c : value)
             check(static_cast<unsigned char>(c) >= 0x20 || c == '\t', "control character in a header value", value);
