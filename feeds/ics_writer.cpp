@@ -69,6 +69,17 @@ struct FreeString {
 };
 using OwnedString = std::unique_ptr<char, FreeString>;
 
+// A URI or CAL-ADDRESS value as it is (these have no escaping), with control characters made spaces:
+// one would end the content line and let the rest of the value become properties of its own. The
+// parser rejects them; this is the writer's own guarantee.
+void append_uri_value(std::string& line, std::string_view value) {
+    const std::size_t from = line.size();
+    line += value;
+    std::replace_if(
+        line.begin() + static_cast<std::ptrdiff_t>(from), line.end(),
+        [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
+}
+
 void append_value_text(std::string& line, icalproperty* property) {
     const icalvalue* value = icalproperty_get_value(property);
     if (!value) return;
@@ -76,15 +87,8 @@ void append_value_text(std::string& line, icalproperty* property) {
         case ICAL_TEXT_VALUE: return append_escaped_text(line, icalvalue_get_text(value));
         case ICAL_X_VALUE: return append_escaped_text(line, icalvalue_get_x(value));
         default: {
-            // URI and CAL-ADDRESS values have no escaping: a control character in one would end the
-            // content line and let the rest of the value become properties of its own. The parser
-            // rejects them; this is the writer's own guarantee.
             const OwnedString text{icalvalue_as_ical_string_r(value)};
-            std::string out = text ? text.get() : "";
-            std::replace_if(
-                out.begin(), out.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
-            line += out;
-            return;
+            return append_uri_value(line, text ? text.get() : "");
         }
     }
 }
@@ -445,6 +449,14 @@ std::string vevent_head(const PlannedEvent& p, Instant fallback_updated, Instant
     return out;
 }
 
+// An empty string with room for a VEVENT's lines from SUMMARY on: its text and HTML bodies, escaped
+// and folded, are most of them.
+std::string tail_buffer(const Item& item) {
+    std::string out;
+    out.reserve(item.text.size() + item.html.size() + (item.text.size() + item.html.size()) / 8 + 512);
+    return out;
+}
+
 // vevent_tail's lines written here rather than through libical's objects, for the VEVENTs most
 // sites have: without GEO, CONFERENCE or ORGANIZER (whose values and parameters libical formats),
 // and without a NUL, which libical's C strings would cut at. The same bytes: each line is the one
@@ -461,9 +473,7 @@ std::optional<std::string> plain_vevent_tail(const Item& item, const std::option
     if (has_nul(item.title) || has_nul(item.text) || has_nul(item.html) || has_nul(event.location) || has_nul(url) ||
         std::any_of(categories.begin(), categories.end(), has_nul))
         return std::nullopt;
-    std::string out;
-    // The text and HTML bodies, escaped and folded, are most of it: room for them at once.
-    out.reserve(item.text.size() + item.html.size() + (item.text.size() + item.html.size()) / 8 + 512);
+    std::string out = tail_buffer(item);
     std::string line;
     const auto text_line = [&](std::string_view name, std::string_view value) {
         line = name;
@@ -477,9 +487,7 @@ std::optional<std::string> plain_vevent_tail(const Item& item, const std::option
     if (!event.location.empty()) text_line("LOCATION", event.location);
     if (!url.empty()) {
         line = "URL:";
-        line += url;
-        std::replace_if(
-            line.begin(), line.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
+        append_uri_value(line, url);
         append_folded(out, line);
     }
     for (const auto& category : categories) text_line("CATEGORIES", category);
@@ -526,9 +534,7 @@ std::string vevent_tail(const Item& item, Instant now) {
     // keep a comma inside a tag from splitting it.
     for (const auto& category : item_categories(item)) icalcomponent_add_property(c, icalproperty_new_categories(category.c_str()));
     if (updated) icalcomponent_add_property(c, icalproperty_new_lastmodified(ical_utc_time(*updated)));
-    std::string out;
-    // The text and HTML bodies, escaped and folded, are most of it: room for them at once.
-    out.reserve(item.text.size() + item.html.size() + (item.text.size() + item.html.size()) / 8 + 512);
+    std::string out = tail_buffer(item);
     write_properties(c, out);
     append_folded(out, "END:VEVENT");
     return out;
@@ -629,9 +635,8 @@ std::string calendar_head(const RenderRequest& request, bool whole_calendar, con
         // EventDocumentsHoldTheFeedsVevents pins them, in the default view and a zone's.
         std::string head(calendar_start);
         if (!request.self_url.empty()) {
-            std::string line = "URL:" + request.self_url;
-            std::replace_if(
-                line.begin(), line.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
+            std::string line = "URL:";
+            append_uri_value(line, request.self_url);
             append_folded(head, line);
         }
         if (view) {

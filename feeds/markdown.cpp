@@ -1001,7 +1001,8 @@ std::string render_text(cmark_node* root, const HtmlPolicy& policy) {
     return w.finish();
 }
 
-cmark_node* first_node(cmark_node* root, bool (*matches)(cmark_node*)) {
+template <class Matches>
+cmark_node* first_node(cmark_node* root, const Matches& matches) {
     IterPtr it{cmark_iter_new(root)};
     cmark_event_type ev;
     while ((ev = cmark_iter_next(it.get())) != CMARK_EVENT_DONE) {
@@ -1174,18 +1175,13 @@ std::string render_with_cmark(const std::string& markdown, const MarkdownOptions
     resolve_links(doc.get(), policy);
     result.text = render_text(doc.get(), policy);
     // The summary is the first paragraph with text (its text made once).
-    {
-        IterPtr it{cmark_iter_new(doc.get())};
-        cmark_event_type ev;
-        while ((ev = cmark_iter_next(it.get())) != CMARK_EVENT_DONE) {
-            cmark_node* n = cmark_iter_get_node(it.get());
-            if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(n) != CMARK_NODE_PARAGRAPH) continue;
-            if (std::string text = collapse_whitespace(inline_text(n, false)); !text.empty()) {
-                result.summary = cut_summary(std::move(text));
-                break;
-            }
-        }
-    }
+    std::string paragraph;
+    if (first_node(doc.get(), [&](cmark_node* n) {
+            if (cmark_node_get_type(n) != CMARK_NODE_PARAGRAPH) return false;
+            paragraph = collapse_whitespace(inline_text(n, false));
+            return !paragraph.empty();
+        }))
+        result.summary = cut_summary(std::move(paragraph));
     BufferPtr html{cmark_render_html(doc.get(), CMARK_OPT_UNSAFE, cmark_parser_get_syntax_extensions(parser.get()))};
     return html ? std::string(html.get()) : std::string();
 }
