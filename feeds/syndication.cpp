@@ -207,6 +207,17 @@ EntryText entry_text(const Item& item, const Zone& zone, bool with_body = true) 
     return text;
 }
 
+// A format's entry written into `out`, whose capacity is reused (rss_entry_into, atom_entry_into,
+// json_entry_into).
+using EntryInto = void (*)(std::string& out, const Item&, const EntryText&, const EntryCommon&);
+
+// The entry's bytes on their own, for one request.
+std::string entry_bytes(EntryInto into, const RenderRequest& request, const Item& item, const EntryText& text) {
+    std::string out;
+    into(out, item, text, entry_common(item, request));
+    return out;
+}
+
 void write_rss_item(XmlWriter& xml, const Item& item, const EntryText& text, const EntryCommon& common) {
     xml.open("item");
     xml.text_element("title", common.title);
@@ -500,12 +511,6 @@ void rss_entry_into(std::string& out, const Item& item, const EntryText& text, c
     out = std::move(entry).take();
 }
 
-std::string rss_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
-    std::string out;
-    rss_entry_into(out, item, text, entry_common(item, request));
-    return out;
-}
-
 // The Atom document's writer, holding everything before the first entry.
 XmlWriter atom_writer(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
@@ -530,12 +535,6 @@ void atom_entry_into(std::string& out, const Item& item, const EntryText& text, 
     out = std::move(entry).take();
 }
 
-std::string atom_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
-    std::string out;
-    atom_entry_into(out, item, text, entry_common(item, request));
-    return out;
-}
-
 // A document's bytes before its first entry and after its last.
 struct Frame {
     std::string head;
@@ -554,14 +553,14 @@ Frame xml_frame(XmlWriter xml) {
 Rope render_rss(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     XmlWriter xml = rss_writer(request);
-    return assemble(xml, request, zone, [&](const Item& item) { return rss_entry(request, item, entry_text(item, zone)); });
+    return assemble(xml, request, zone, [&](const Item& item) { return entry_bytes(rss_entry_into, request, item, entry_text(item, zone)); });
 }
 
 
 Rope render_atom(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     XmlWriter xml = atom_writer(request);
-    return assemble(xml, request, zone, [&](const Item& item) { return atom_entry(request, item, entry_text(item, zone)); });
+    return assemble(xml, request, zone, [&](const Item& item) { return entry_bytes(atom_entry_into, request, item, entry_text(item, zone)); });
 }
 
 
@@ -608,7 +607,7 @@ std::string json_body(const Item& item) {
     return quoted.substr(1, quoted.size() - 2);
 }
 
-// json_entry's bytes written member by member, in the layout append_json gives the entry object;
+// A JSON entry's bytes written member by member, in the layout append_json gives the entry object;
 // false (`out` partly written) when a string is not valid UTF-8, which only dump() writes.
 bool append_json_entry(std::string& out, const Item& item, const EntryText& text, const EntryCommon& common) {
     bool first = true;
@@ -660,13 +659,7 @@ void json_entry_into(std::string& out, const Item& item, const EntryText& text, 
     if (!append_json_entry(out, item, text, common)) out = json_entry_object(item, text, common);
 }
 
-std::string json_entry(const RenderRequest& request, const Item& item, const EntryText& text) {
-    std::string out;
-    json_entry_into(out, item, text, entry_common(item, request));
-    return out;
-}
-
-// json_entry through nlohmann's object, for text that is not valid UTF-8.
+// json_entry_into through nlohmann's object, for text that is not valid UTF-8.
 std::string json_entry_object(const Item& item, const EntryText& text, const EntryCommon& common) {
     ordered_json entry;
     entry["id"] = common.id;
@@ -712,7 +705,7 @@ std::size_t json_content_end(std::string_view entry) {
 Rope render_json_feed(const RenderRequest& request) {
     const Zone zone = view_zone(request);
     const Frame frame = json_frame(request);
-    const auto render = [&](const Item& item) { return json_entry(request, item, entry_text(item, zone)); };
+    const auto render = [&](const Item& item) { return entry_bytes(json_entry_into, request, item, entry_text(item, zone)); };
     if (auto patched = patch_entries(request, zone, render, json_body)) return std::move(*patched);
     DocumentBuilder rope(request.out, previous_document(request));
     rope.append(frame.head);
@@ -727,8 +720,7 @@ namespace {
 
 // How a format's entries go into a document streamed by render_syndication_views.
 struct EntryFormat {
-    std::string (*entry)(const RenderRequest&, const Item&, const EntryText&);
-    void (*entry_into)(std::string&, const Item&, const EntryText&, const EntryCommon&);  // the same, into a buffer
+    EntryInto entry_into;
     std::string_view separator;
     std::string (*escaped_body)(const Item&);                 // add_entry's
     std::optional<std::string> (*spliced_body)(const Item&);  // item.html in the content; nullopt: not cut out
@@ -746,15 +738,15 @@ std::optional<std::string> json_spliced_body(const Item& item) {
 EntryFormat entry_format(FeedFormat format) {
     switch (format) {
         case FeedFormat::rss:
-            return {rss_entry, rss_entry_into, "", xml_body, xml_spliced_body,
+            return {rss_entry_into, "", xml_body, xml_spliced_body,
                     [](std::string_view entry) { return entry.rfind("</content:encoded>"); }};
         case FeedFormat::atom:
-            return {atom_entry, atom_entry_into, "", xml_body, xml_spliced_body,
+            return {atom_entry_into, "", xml_body, xml_spliced_body,
                     [](std::string_view entry) { return entry.rfind("</content>"); }};
         case FeedFormat::json: break;
         case FeedFormat::ics: break;
     }
-    return {json_entry, json_entry_into, ",\n", json_body, json_spliced_body, json_content_end};
+    return {json_entry_into, ",\n", json_body, json_spliced_body, json_content_end};
 }
 
 Frame frame(FeedFormat format, const RenderRequest& request) {
@@ -825,7 +817,7 @@ void render_syndication_views(const std::vector<FormatViews>& formats) {
                 }
                 DocumentBuilder builder(request.out);
                 add_entry(
-                    builder, request, item, zone, [&] { return kind.entry(request, item, entry_text(item, zone)); },
+                    builder, request, item, zone, [&] { return entry_bytes(kind.entry_into, request, item, entry_text(item, zone)); },
                     kind.escaped_body);
             }
         }
