@@ -87,13 +87,7 @@ OutputDirectory::Folder OutputDirectory::find(const std::string& relative) {
     return folders_.emplace(relative, std::move(made)).first->second;
 }
 
-DocumentFile::DocumentFile(const std::string& dir, const std::string& path)
-    : target_((fs::path(dir) / path).string()), dirfd_(AT_FDCWD), name_(target_), temp_name_(target_ + ".tmp") {
-    open_old();
-}
-
-DocumentFile::DocumentFile(OutputDirectory& dir, const std::string& path)
-    : target_((fs::path(dir.root()) / path).string()), dirfd_(AT_FDCWD), made_folder_(true) {
+DocumentFile::DocumentFile(OutputDirectory& dir, const std::string& path) : target_((fs::path(dir.root()) / path).string()) {
     const std::size_t slash = path.rfind('/');
     const OutputDirectory::Folder folder = dir.folder(slash == std::string::npos ? std::string() : path.substr(0, slash));
     name_ = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -161,12 +155,6 @@ std::size_t DocumentFile::compare(std::string_view bytes) {
 
 void DocumentFile::start_writing() {
     if (!folder_problem_.empty()) return fail(folder_problem_);
-    if (!made_folder_) {
-        const fs::path folder = fs::path(target_).parent_path();
-        std::error_code ec;
-        fs::create_directories(folder, ec);
-        if (ec) return fail("cannot create " + folder.string() + ": " + ec.message());
-    }
     // A temporary file left by a build that was killed, or anything else under its name, goes first:
     // never followed (a symlink there would have the bytes written through it), never shared with
     // another writer (O_EXCL: two builds into one folder fail rather than interleave their bytes).
@@ -252,7 +240,8 @@ void DocumentFile::close() {
 }
 
 std::string write_document(const std::string& dir, const std::string& path, const Rope& body, bool* written) {
-    DocumentFile file(dir, path);
+    OutputDirectory folders(dir);
+    DocumentFile file(folders, path);
     body.for_each_piece([&](const Piece& piece) { file.write(*piece); });
     file.close();
     if (written) *written = file.written();

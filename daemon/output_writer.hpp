@@ -17,8 +17,9 @@ namespace almanac {
 
 // The folders of one build's output (`almanac build --out DIR`), each created and opened once, for
 // every DocumentFile of that build, on any thread: documents are then opened and renamed relative
-// to their folder's descriptor (no path walked again from the root), and in a folder this build
-// created there is no old file to compare with, so none is looked for.
+// to their folder's descriptor (no path walked again from the root), and in a folder that held
+// nothing (this build made it, or an empty root) there is no old file to compare with, so none is
+// looked for.
 class OutputDirectory {
 public:
     explicit OutputDirectory(std::string root);
@@ -28,7 +29,7 @@ public:
 
     struct Folder {
         int fd = -1;          // an O_PATH descriptor of the folder; -1 when it could not be made
-        bool fresh = false;   // created by this build: it held nothing before
+        bool fresh = false;   // it held nothing: made by this build, or an empty root
         std::string problem;  // why fd is -1
     };
     // The folder `relative` ("" is the root; "a/b" a folder inside it), made when missing.
@@ -40,7 +41,7 @@ private:
 
     std::string root_;
     std::mutex mutex_;
-    std::unordered_map<std::string, Folder> folders_;  // elements stay where they are on rehash
+    std::unordered_map<std::string, Folder> folders_;  // by `relative`
 };
 
 // One document written to dir/path as its bytes come (publish_site's PublishControl::open). While
@@ -49,8 +50,7 @@ private:
 // part, copied from the old file), which close() renames into place.
 class DocumentFile final : public DocumentOutput {
 public:
-    DocumentFile(const std::string& dir, const std::string& path);
-    // The same, in a folder of `dir` (which must outlive the file).
+    // dir/path, in a folder of `dir` (which must outlive the file).
     DocumentFile(OutputDirectory& dir, const std::string& path);
     DocumentFile(const DocumentFile&) = delete;
     DocumentFile& operator=(const DocumentFile&) = delete;
@@ -73,14 +73,12 @@ private:
     void fail(std::string message);
 
     // The file and its temporary one are opened, renamed and removed as dirfd_/name_ and
-    // dirfd_/temp_name_: names in their folder's descriptor, or whole paths (AT_FDCWD, made_folder_
-    // false: the folders are created when the file is first written).
+    // dirfd_/temp_name_: names in their folder's descriptor.
     std::string target_;  // the whole path, for messages
-    int dirfd_;
+    int dirfd_ = -1;
     std::string name_;
     std::string temp_name_;
-    bool made_folder_ = false;
-    bool fresh_folder_ = false;   // made by this build (OutputDirectory): nothing in it to compare or remove
+    bool fresh_folder_ = false;   // the folder held nothing (OutputDirectory): nothing to compare or remove
     std::string folder_problem_;  // why the folder could not be made
     int old_ = -1;                // the file already there, while every byte so far matches it
     std::uint64_t matched_ = 0;   // bytes of it compared equal

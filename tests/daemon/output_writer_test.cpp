@@ -35,7 +35,8 @@ std::string read(const fs::path& path) {
 
 // Writes `bytes` in pieces of `step` bytes; returns whether the file was replaced.
 bool stream(const fs::path& dir, const std::string& path, const std::string& bytes, std::size_t step = 7) {
-    DocumentFile file(dir.string(), path);
+    OutputDirectory folders(dir.string());
+    DocumentFile file(folders, path);
     for (std::size_t at = 0; at < bytes.size(); at += step) file.write(std::string_view(bytes).substr(at, step));
     file.close();
     EXPECT_EQ(file.problem(), "");
@@ -78,7 +79,8 @@ TEST(DocumentFile, ReplacesASymlinkAndLeavesNothingWhenAbandoned) {
     EXPECT_FALSE(fs::is_symlink(target));
     EXPECT_EQ(read(target), "body");
     {
-        DocumentFile file(dir.path.string(), "events.ics");
+        OutputDirectory folders(dir.path.string());
+        DocumentFile file(folders, "events.ics");
         file.write("half of another");
     }
     EXPECT_EQ(read(target), "body");
@@ -104,7 +106,8 @@ TEST(DocumentFile, NeverWritesThroughWhatHoldsTheTemporaryName) {
 TEST(DocumentFile, ReportsWhatCannotBeWritten) {
     TempDir dir;
     std::ofstream(dir.path / "file") << "x";
-    DocumentFile file(dir.path.string(), "file/events.ics");
+    OutputDirectory folders(dir.path.string());
+    DocumentFile file(folders, "file/events.ics");
     file.write("bytes");
     file.close();
     EXPECT_NE(file.problem().find("cannot create"), std::string::npos) << file.problem();
@@ -126,7 +129,8 @@ TEST(DocumentFile, NeitherWaitsOnAFifoNorLeavesATemporaryFile) {
     EXPECT_EQ(read(dir.path / "events.ics"), "body");
 
     fs::create_directories(dir.path / "blog.atom" / "inside");
-    DocumentFile file(dir.path.string(), "blog.atom");
+    OutputDirectory folders(dir.path.string());
+    DocumentFile file(folders, "blog.atom");
     file.write("feed");
     file.close();
     EXPECT_NE(file.problem().find("cannot rename"), std::string::npos) << file.problem();
