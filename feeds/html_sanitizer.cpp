@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "feeds/byte_runs.hpp"
 #include "feeds/markdown.hpp"
 #include "feeds/text.hpp"
 
@@ -982,7 +983,7 @@ const MarkdownElement* markdown_element(std::string_view name) {
 // HTML5 parsers report and may replace), valid UTF-8.
 bool is_stable_text(std::string_view s) {
     std::size_t p = 0;
-    while (p < s.size()) {
+    while ((p = run_end<true, true, '&', '<', '>', '"', '\x7f'>(s, p)) < s.size()) {
         const auto b = static_cast<unsigned char>(s[p]);
         if (b < 0x80) {
             if (b == '&') {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "feeds/byte_runs.hpp"
 #include "feeds/recurrence.hpp"
 #include "feeds/vtimezone.hpp"
 
@@ -32,9 +33,9 @@ void append_escaped_text(std::string& out, std::string_view s) {
         return t;
     }();
     std::size_t run = 0;  // start of the bytes not yet copied
-    for (std::size_t i = 0; i < s.size(); ++i) {
+    for (std::size_t i = 0; (i = run_end<true, false, '\x7f', '\\', ';', ','>(s, i)) < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (!special[c]) continue;
+        if (!special[c]) continue;  // tab
         out.append(s.data() + run, i - run);
         if (c == '\\' || c == ';' || c == ',') {
             out += '\\';

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "feeds/html_sanitizer.hpp"
+#include "feeds/text.hpp"
 
 namespace almanac {
 
@@ -676,12 +677,16 @@ void remove_node(cmark_node* node) {
     cmark_node_free(node);
 }
 
-ParserPtr make_parser() {
+// A parser for `markdown`.
+ParserPtr make_parser(std::string_view markdown) {
     // The extension registry is global and not locked: register once, thread-safely.
     static const bool registered = (cmark_gfm_core_extensions_ensure_registered(), true);
     (void)registered;
-    // VALIDATE_UTF8 replaces invalid sequences with U+FFFD, so every output is valid UTF-8.
-    ParserPtr parser{cmark_parser_new(CMARK_OPT_VALIDATE_UTF8)};
+    // VALIDATE_UTF8 replaces invalid sequences and NUL bytes with U+FFFD, so every output is valid
+    // UTF-8. Text that has neither (every content file: normalize_text has checked it) is copied
+    // as it is by that pass (utf8.c rejects exactly what decode_utf8 does), so it is left out there.
+    const bool valid = find_invalid_utf8(markdown) == std::string_view::npos && markdown.find('\0') == std::string_view::npos;
+    ParserPtr parser{cmark_parser_new(valid ? CMARK_OPT_DEFAULT : CMARK_OPT_VALIDATE_UTF8)};
     // No "tagfilter": raw HTML goes through the sanitizer, which removes what tagfilter escapes.
     for (const char* name : {"table", "autolink", "strikethrough"})
         if (cmark_syntax_extension* ext = cmark_find_syntax_extension(name))
@@ -1147,7 +1152,7 @@ std::string render_with_cmark(const std::string& markdown, const MarkdownOptions
     // could lose its autolinks. The shell parses files on several threads: feeding and finishing
     // go one document at a time. Everything after works on this document's own tree (and the
     // renderers' state is on their stack), so it runs unlocked.
-    ParserPtr parser = make_parser();
+    ParserPtr parser = make_parser(markdown);
     NodePtr doc;
     {
         static std::mutex cmark_mutex;

@@ -1,10 +1,10 @@
 #include "feeds/syndication.hpp"
 
 #include <algorithm>
-#include <array>
 #include <nlohmann/json.hpp>
 
 #include "feeds/content.hpp"
+#include "feeds/byte_runs.hpp"
 #include "feeds/event_text.hpp"
 #include "feeds/text.hpp"
 #include "feeds/xml_writer.hpp"
@@ -132,15 +132,9 @@ std::string html_escape(std::string_view text) {
     out.reserve(text.size());
     // Runs without a special character are copied whole, not byte by byte: summaries are mostly
     // such runs.
-    static constexpr auto special = [] {
-        std::array<bool, 256> t{};
-        t['&'] = t['<'] = t['>'] = t['"'] = t['\''] = true;
-        return t;
-    }();
     std::size_t run = 0;  // start of the bytes not yet copied
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    for (std::size_t i = 0; (i = run_end<false, false, '&', '<', '>', '"', '\''>(text, i)) < text.size(); ++i) {
         const char c = text[i];
-        if (!special[static_cast<unsigned char>(c)]) continue;
         out.append(text.data() + run, i - run);
         switch (c) {
             case '&': out += "&amp;"; break;
@@ -390,21 +384,11 @@ Rope assemble(XmlWriter& xml, const RenderRequest& request, const Zone& zone, co
 // written, when `s` is not valid UTF-8 (dump() replaces such bytes with U+FFFD).
 bool append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
-    // ASCII copied as it is: one lookup for the common byte.
-    static constexpr auto plain = [] {
-        std::array<bool, 256> t{};
-        for (std::size_t c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
-        return t;
-    }();
     out += '"';
     std::size_t run = 0;  // start of the bytes not yet copied
     std::size_t i = 0;
-    while (i < s.size()) {
+    while ((i = run_end<true, true, '"', '\\'>(s, i)) < s.size()) {
         const auto b = static_cast<unsigned char>(s[i]);
-        if (plain[b]) {
-            ++i;
-            continue;
-        }
         if (b >= 0x80) {
             const std::size_t length = decode_utf8(s, i).length;
             if (length == 0) return false;

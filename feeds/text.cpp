@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "feeds/byte_runs.hpp"
+
 namespace almanac {
 
 Utf8Sequence decode_utf8(std::string_view s, std::size_t at) {
@@ -26,11 +28,7 @@ Utf8Sequence decode_utf8(std::string_view s, std::size_t at) {
 
 std::size_t find_invalid_utf8(std::string_view s) {
     std::size_t i = 0;
-    while (i < s.size()) {
-        if (static_cast<unsigned char>(s[i]) < 0x80) {
-            ++i;
-            continue;
-        }
+    while ((i = run_end<false, true>(s, i)) < s.size()) {
         const auto sequence = decode_utf8(s, i);
         if (sequence.length == 0) return i;
         i += sequence.length;

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "feeds/byte_runs.hpp"
 #include "feeds/text.hpp"
 
 namespace almanac {
@@ -27,9 +28,9 @@ void append_xml_escaped(std::string& out, std::string_view text) {
     std::size_t i = 0;
     std::size_t run = 0;  // start of the bytes not yet copied
     const auto flush = [&] { out.append(text.data() + run, i - run); };
-    while (i < text.size()) {
+    while ((i = run_end<true, true, '&', '<', '>', '"', '\''>(text, i)) < text.size()) {
         const auto c = static_cast<unsigned char>(text[i]);
-        if (plain_bytes[c]) {
+        if (plain_bytes[c]) {  // tab, LF, CR
             ++i;
             continue;
         }

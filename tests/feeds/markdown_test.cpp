@@ -1,6 +1,7 @@
 // Tests for feeds/markdown.cpp: HTML and plain text from cmark-gfm, sanitizing, URL resolution
 // (RFC 3986 §5.4's examples), titles, summaries and Hugo shortcodes on the corpus pages.
 #include "feeds/markdown.hpp"
+#include "feeds/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -516,6 +517,18 @@ TEST(MarkdownRobustness, InvalidUtf8BecomesReplacementCharacters) {
     EXPECT_TRUE(contains(r.html, "\xEF\xBF\xBD")) << r.html;
     EXPECT_FALSE(contains(r.html, "\xff"));
     EXPECT_FALSE(contains(r.text, "\xff"));
+}
+
+// Each alone: a text with only a NUL byte or only a bad byte is checked by cmark too.
+TEST(MarkdownRobustness, ANulOrABadByteAloneIsReplaced) {
+    static constexpr char nul[] = "caf\xC3\xA9 with a\0nul";
+    for (const std::string_view body : {std::string_view(nul, sizeof nul - 1), std::string_view("caf\xC3\xA9 \xC3 cut")}) {
+        const auto r = render(body);
+        EXPECT_TRUE(contains(r.html, "\xEF\xBF\xBD")) << r.html;
+        EXPECT_TRUE(contains(r.html, "caf\xC3\xA9")) << r.html;
+        EXPECT_EQ(find_invalid_utf8(r.html), std::string_view::npos) << r.html;
+        EXPECT_FALSE(contains(r.html, std::string_view("\0", 1))) << r.html;
+    }
 }
 
 TEST(MarkdownRobustness, DeepNestingDoesNotOverflowTheStack) {
