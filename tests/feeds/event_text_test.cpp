@@ -154,6 +154,19 @@ TEST(EventText, FeedDates) {
     }
 }
 
+// Years outside 1000..9999 take the general path, which writes them as they are.
+TEST(EventText, FeedDatesAtTheEdgesOfFourDigitYears) {
+    const auto at = [](int y, unsigned m, unsigned d, int seconds) {
+        return Instant{date::sys_days{date::year{y} / m / d}} + std::chrono::seconds{seconds};
+    };
+    EXPECT_EQ(format_rfc3339(at(9999, 12, 31, 86399)), "9999-12-31T23:59:59Z");
+    EXPECT_EQ(format_rfc3339(at(10000, 1, 1, 0)), "10000-01-01T00:00:00Z");
+    EXPECT_EQ(format_rfc3339(at(999, 3, 4, 5 * 3600 + 6 * 60 + 7)), "0999-03-04T05:06:07Z");
+    EXPECT_EQ(format_rfc822(at(1000, 1, 1, 0)), "Wed, 01 Jan 1000 00:00:00 GMT");
+    EXPECT_EQ(format_rfc822(at(999, 12, 31, 86399)), "Tue, 31 Dec 999 23:59:59 GMT");
+    EXPECT_EQ(format_rfc822(at(9999, 12, 31, 61)), "Fri, 31 Dec 9999 00:01:01 GMT");
+}
+
 // Feeds are served to everyone and cached by CDNs: the host's TZ and locale must not show.
 TEST(EventText, IndependentOfTzAndLocale) {
     const auto render = [] {
