@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -794,12 +795,15 @@ Rope render_calendar(const RenderRequest& request, bool whole_calendar) {
 // as it is written.
 struct StreamedEvent {
     Instant start;
-    std::string_view uid;  // in `rendered`, or in `planned_uid`
+    std::string_view uid;  // in `rendered`, `plans` or `planned_uid`
     const IcsEvent* rendered = nullptr;
     const Item* item = nullptr;  // planned: the item, and which of plan()'s VEVENTs it is
     std::size_t n = 0;
     std::size_t of = 0;  // the item's VEVENTs
     std::unique_ptr<std::string> planned_uid;
+    // An item planned alike in every view (view_independent): its plan, kept from the first pass
+    // for the writing, shared by its VEVENTs. A plan of a recurring event walks its rule.
+    std::shared_ptr<const std::vector<PlannedEvent>> plans;
 };
 
 // An event's own document (render_event_ics in the default view) from its only VEVENT's lines.
@@ -840,22 +844,29 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             const Fragment* f = first.fragments->find(*item, zone, dates);
             if (!f) f = &first.fragments->insert(*item, zone, dates, render_item(*item, first.view.zone, first.updated, first.now, first.fragments));
             for (auto& c : coverage) add_zones(c, f->zones);
-            for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, 0, nullptr});
+            for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, 0, nullptr, nullptr});
             continue;
         }
         // A recurring event or one on dates is planned alike in every view (and its plan walks the
-        // rule to its last start): planned once.
-        const bool same_in_views = view_independent(*item);
-        std::vector<PlannedEvent> planned;
-        for (std::size_t v = 0; v < requests.size(); ++v) {
+        // rule to its last start): planned once, and the plan kept for the writing.
+        if (view_independent(*item)) {
+            auto plans = std::make_shared<const std::vector<PlannedEvent>>(plan(*item, first.view.zone));
             std::vector<IcsZoneUse> zones;
-            if (v == 0 || !same_in_views) planned = plan(*item, requests[v].view.zone);
+            for (const auto& p : *plans) cover_planned(zones, p);
+            for (auto& c : coverage) add_zones(c, zones);
+            for (std::size_t n = 0; n < plans->size(); ++n)
+                events.push_back({(*plans)[n].start.instant, (*plans)[n].uid, nullptr, item, n, plans->size(), nullptr, plans});
+            continue;
+        }
+        for (std::size_t v = 0; v < requests.size(); ++v) {
+            std::vector<PlannedEvent> planned = plan(*item, requests[v].view.zone);
+            std::vector<IcsZoneUse> zones;
             for (const auto& p : planned) cover_planned(zones, p);
             add_zones(coverage[v], zones);
             if (v > 0) continue;
             for (std::size_t n = 0; n < planned.size(); ++n) {
                 auto uid = std::make_unique<std::string>(std::move(planned[n].uid));
-                events.push_back({planned[n].start.instant, *uid, nullptr, item, n, planned.size(), std::move(uid)});
+                events.push_back({planned[n].start.instant, *uid, nullptr, item, n, planned.size(), std::move(uid), nullptr});
             }
         }
     }
@@ -871,19 +882,20 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             continue;
         }
         const std::string tail = vevent_tail(*e.item, first.now);
-        const bool same_in_views = view_independent(*e.item);
-        std::vector<PlannedEvent> planned;
-        std::string head;
+        const std::vector<PlannedEvent>* planned = e.plans.get();
+        std::vector<PlannedEvent> in_view;  // a view-dependent item's plan in the view being written
+        std::string head = planned ? vevent_head((*planned)[e.n], first.updated, first.now) : std::string();
         for (const auto& request : requests) {
-            if (planned.empty() || !same_in_views) {
-                planned = plan(*e.item, request.view.zone);
-                head = vevent_head(planned.at(e.n), first.updated, first.now);
+            if (!e.plans) {
+                in_view = plan(*e.item, request.view.zone);
+                planned = &in_view;
+                head = vevent_head(in_view.at(e.n), first.updated, first.now);
             }
             request.out->write(head);
             request.out->write(tail);
             // The event's own document shares these lines (its view is the default one).
             if (pass && pass->own_document && e.of == 1 && !request.view.zone)
-                pass->own_document(*e.item, [&](ByteSink& out) { write_own_document(request, planned.front(), head, tail, out); });
+                pass->own_document(*e.item, [&](ByteSink& out) { write_own_document(request, planned->front(), head, tail, out); });
         }
     }
     for (const auto& request : requests) request.out->write(calendar_end);
