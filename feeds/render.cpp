@@ -1,7 +1,7 @@
 #include "feeds/render.hpp"
 
 #include <algorithm>
-#include <cstdio>
+#include <cstdint>
 #include <unordered_set>
 
 #include <xxhash.h>
@@ -202,17 +202,20 @@ std::string event_slug(std::string_view uid) {
     constexpr std::size_t max_kept = 120;  // a 255-byte UID still makes a short file name
     if (!uid.empty() && uid.size() <= max_kept && uid != "." && uid != ".." && std::all_of(uid.begin(), uid.end(), kept))
         return std::string(uid);
-    std::string slug;
+    // Made in a buffer (every feed view asks for each event's slug): the kept characters, runs of
+    // others as one '-', then '-' and 8 hex digits of the UID's hash.
+    char slug[max_kept + 9];
+    std::size_t n = 0;
     for (const char c : uid) {
-        if (slug.size() >= max_kept) break;
-        if (kept(c)) slug += c;
-        else if (!slug.empty() && slug.back() != '-') slug += '-';
+        if (n >= max_kept) break;
+        if (kept(c)) slug[n++] = c;
+        else if (n > 0 && slug[n - 1] != '-') slug[n++] = '-';
     }
-    char hash[24];
-    // NOLINTNEXTLINE(cert-err33-c): '-' and 8 hex digits (the hash is masked to 32 bits) fit in 24 bytes
-    std::snprintf(hash, sizeof hash, "%s%08llx", slug.empty() || slug.back() == '-' ? "" : "-",
-                  static_cast<unsigned long long>(XXH3_64bits(uid.data(), uid.size()) & 0xffffffffu));
-    return slug + hash;
+    if (n > 0 && slug[n - 1] != '-') slug[n++] = '-';
+    static constexpr char hex[] = "0123456789abcdef";
+    const auto hash = static_cast<std::uint32_t>(XXH3_64bits(uid.data(), uid.size()));
+    for (int shift = 28; shift >= 0; shift -= 4) slug[n++] = hex[(hash >> shift) & 0xF];
+    return {slug, n};
 }
 
 std::string event_url(const SiteConfig& config, const FeedConfig& feed, std::string_view slug,

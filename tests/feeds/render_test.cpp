@@ -228,6 +228,8 @@ TEST(EventUrls, SlugsAreStableUniqueAndSafe) {
     EXPECT_TRUE(derived.starts_with("events-summit-2@example.org-")) << derived;
     EXPECT_EQ(derived.size(), std::string("events-summit-2@example.org-").size() + 8);
     EXPECT_EQ(derived, event_slug("events/summit#2@example.org"));
+    // Pinned: the file names of a site's event documents never change between versions.
+    EXPECT_EQ(event_slug("events/000/event-000001@bench.example.org"), "events-000-event-000001@bench.example.org-d0ab0418");
     EXPECT_NE(event_slug("a/b"), event_slug("a b"));
     EXPECT_NE(event_slug("a/b"), event_slug("a-b"));
     for (const std::string& uid : std::vector<std::string>{".", "..", "/", "ü", "a?b", std::string(255, 'x'), "%2e"}) {
