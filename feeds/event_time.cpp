@@ -436,8 +436,11 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
     };
     // A month's count depends only on its shape, so each of the 28 shapes (4 lengths, 7 weekdays of
     // the 1st) is counted once; the cycle's months are walked one by one, the weekday of each 1st
-    // following from the month before, and those the rule visits are looked up.
+    // following from the month before, and those the rule visits are looked up. Once every shape
+    // has been visited, no later month can change the answer (within 28 years for a rule that
+    // visits every month, instead of the whole 400-year cycle).
     std::array<std::optional<std::size_t>, 4 * 7> by_shape;
+    std::size_t shapes_seen = 0;
     std::size_t most = 0;  // the most days one visited month can give
     date::year_month ym{start.year(), start.month()};
     unsigned first_weekday = date::weekday{date::sys_days{ym / 1}}.c_encoding();
@@ -448,8 +451,11 @@ std::string check_monthly_rule(std::string_view bymonth, std::string_view bymont
         if (!months.empty() && std::find(months.begin(), months.end(), static_cast<long>(unsigned{ym.month()})) == months.end())
             continue;
         std::optional<std::size_t>& count = by_shape[(length - 28) * 7 + weekday];
-        if (!count) count = matching_days(length, weekday);
-        most = std::max(most, *count);
+        if (!count) {
+            count = matching_days(length, weekday);
+            most = std::max(most, *count);
+            if (++shapes_seen == by_shape.size()) break;
+        }
     }
     if (most == 0) {
         std::string parts;
