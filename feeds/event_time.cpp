@@ -231,12 +231,28 @@ std::optional<PosixTz> read_footer_rule(const std::string& zone_name) {
 
 // The footer rule of `tz`, read once per zone; nullptr when the zone has none we can use.
 const PosixTz* footer_rule(const date::time_zone& tz) {
+    // Asked for at almost every conversion in a zone with no transition ahead (UTC, much of Africa
+    // and Asia): each thread keeps its last few answers, found without the lock. The map's entries
+    // are never removed, so the pointers stay good.
+    struct Recent {
+        const date::time_zone* tz = nullptr;
+        const PosixTz* rule = nullptr;
+    };
+    thread_local std::array<Recent, 4> recent;
+    thread_local std::size_t next_recent = 0;
+    for (const Recent& r : recent)
+        if (r.tz == &tz) return r.rule;
     static std::mutex mutex;
     static std::map<std::string, std::optional<PosixTz>> cache;
-    const std::lock_guard lock(mutex);
-    auto it = cache.find(tz.name());
-    if (it == cache.end()) it = cache.emplace(tz.name(), read_footer_rule(tz.name())).first;
-    return it->second ? &*it->second : nullptr;
+    const PosixTz* rule = nullptr;
+    {
+        const std::lock_guard lock(mutex);
+        auto it = cache.find(tz.name());
+        if (it == cache.end()) it = cache.emplace(tz.name(), read_footer_rule(tz.name())).first;
+        rule = it->second ? &*it->second : nullptr;
+    }
+    recent[next_recent++ % recent.size()] = {&tz, rule};
+    return rule;
 }
 
 bool valid_zone_name(std::string_view name) {
