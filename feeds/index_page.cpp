@@ -126,21 +126,38 @@ UpcomingList upcoming(const Site& site, const IndexOptions& options, const Zone&
     if (options.upcoming_days <= 0 || options.upcoming_limit <= 0) return list;
     const auto limit = static_cast<std::size_t>(options.upcoming_limit);
     const Instant to = options.now + date::days{options.upcoming_days};
-    for (const auto& item : site.items) {
-        if (!item.event || !is_visible(item, options.now)) continue;
-        // One more than the limit per event is enough to tell whether the list was cut.
-        auto found = item.event->rrule && options.occurrences
-                         ? options.occurrences->occurrences(item, options.now, to, limit + 1)
-                         : occurrences(*item.event, options.now, to, limit + 1);
-        for (auto& occurrence : found)
-            list.entries.push_back({&item, occurrence, listed_day(occurrence, view)});
-    }
     // By start instant, then title; the day comes first so that an all-day event from a zone ahead
     // of the view still sits under its own date's heading. The uid makes equal titles deterministic.
-    std::sort(list.entries.begin(), list.entries.end(), [](const Upcoming& a, const Upcoming& b) {
+    const auto before = [](const Upcoming& a, const Upcoming& b) {
         return std::tie(a.day, a.occurrence.start_instant, a.item->title, a.item->uid) <
                std::tie(b.day, b.occurrence.start_instant, b.item->title, b.item->uid);
-    });
+    };
+    // The limit + 1 first entries so far (a heap, the last of them on top): one more than the limit
+    // tells whether the list was cut. An occurrence starting 3 days after the last of them has a
+    // later day (no zone's offset reaches 16 hours, and an all-day date lies within a day of its
+    // start), so it cannot be among the first: later events are asked only up to there, and a
+    // large site's recurring events are not stepped through the whole period each. (The memo of a
+    // server is asked for the whole period: it keeps a window per event for the next rebuilds.)
+    std::vector<Upcoming> first;
+    Instant until = to;
+    for (const auto& item : site.items) {
+        if (!item.event || !is_visible(item, options.now)) continue;
+        auto found = item.event->rrule && options.occurrences
+                         ? options.occurrences->occurrences(item, options.now, to, limit + 1)
+                         : occurrences(*item.event, options.now, until, limit + 1);
+        for (auto& occurrence : found) {
+            const Upcoming entry{&item, occurrence, listed_day(occurrence, view)};
+            list.entries.push_back(entry);
+            first.push_back(entry);
+            std::push_heap(first.begin(), first.end(), before);
+            if (first.size() > limit + 1) {
+                std::pop_heap(first.begin(), first.end(), before);
+                first.pop_back();
+            }
+            if (first.size() == limit + 1) until = std::min(until, first.front().occurrence.start_instant + date::days{3});
+        }
+    }
+    std::sort(list.entries.begin(), list.entries.end(), before);
     if (list.entries.size() > limit) {
         list.entries.resize(limit);
         list.truncated = true;

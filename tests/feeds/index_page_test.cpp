@@ -214,6 +214,46 @@ TEST(IndexPage, LimitCapsTheList) {
     EXPECT_EQ(f.page().find("Listing the first"), std::string::npos);
 }
 
+// The list asks later events only up to a few days past its current last entry; the memo is asked
+// for the whole period. Both must give the same page for any site, limit and view: events in the
+// zones furthest apart, all-day and timed, single and recurring, many on the same days.
+TEST(IndexPage, BoundedExpansionGivesTheSamePageAsTheWholePeriod) {
+    const std::vector<std::string> zones = {"Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu", "Europe/Berlin",
+                                            "America/St_Johns", "UTC"};
+    const std::vector<std::string> rules = {"", "", "FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,FR", "FREQ=MONTHLY;BYMONTHDAY=3",
+                                            "FREQ=DAILY;INTERVAL=3;COUNT=9"};
+    Files files;
+    unsigned seed = 7;
+    const auto next = [&](unsigned n) {
+        seed = seed * 1103515245u + 12345u;
+        return (seed >> 16) % n;
+    };
+    for (int i = 0; i < 120; ++i) {
+        const bool all_day = next(3) == 0;
+        char start[32];
+        // NOLINTNEXTLINE(cert-err33-c): fits
+        std::snprintf(start, sizeof start, all_day ? "2024-%02u-%02u" : "2024-%02u-%02uT%02u:30", 5 + next(3), 1 + next(28),
+                      next(24));
+        std::string text = "---\ntitle: Event " + std::to_string(i) + "\nstart: " + start + "\n";
+        if (!all_day) text += "duration: PT1H\n";
+        text += "timezone: " + zones[next(zones.size())] + "\n";
+        if (const auto& rule = rules[next(rules.size())]; !rule.empty()) text += "rrule: \"" + rule + "\"\n";
+        files["events/e" + std::to_string(i) + ".md"] = text + "---\n";
+    }
+    const Fixture f(files);
+    for (const int limit : {1, 2, 3, 5, 8, 13, 21, 400}) {
+        for (const auto& view : {std::optional<std::string>(), std::optional<std::string>("Pacific/Kiritimati"),
+                                 std::optional<std::string>("Pacific/Pago_Pago")}) {
+            IndexOptions options{utc(now_text), std::nullopt, 45, limit};
+            if (view) options.zone = *find_zone(*view);
+            const auto bounded = render_index_page(f.site, options);
+            OccurrenceMemo memo;
+            options.occurrences = &memo;
+            EXPECT_EQ(bounded, render_index_page(f.site, options)) << "limit " << limit << " view " << view.value_or("site");
+        }
+    }
+}
+
 TEST(IndexPage, OnlyVisibleEventsStartingInThePeriod) {
     Fixture f(Files{{"events/past.md", "---\ntitle: Past event\nstart: 2024-05-01T10:00\n---\n"},
                     {"events/running.md", "---\ntitle: Running event\nstart: 2024-05-31\nend: 2024-06-02\n---\n"},
