@@ -12,6 +12,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,12 +21,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def build(binary, site, out):
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
+    # Its messages go to a file: a pipe read only after the wait would stop a build that fills it.
+    errors = tempfile.TemporaryFile()
     proc = subprocess.Popen([binary, "build", "--config", os.path.join(site, "almanac.yaml"), "--out", out],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=errors)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    err = proc.stderr.read().decode("utf-8", "replace")
-    proc.stderr.close()
+    errors.seek(0)
+    err = errors.read().decode("utf-8", "replace")
+    errors.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{binary} failed:\n{err[-2000:]}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0

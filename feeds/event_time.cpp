@@ -233,7 +233,8 @@ std::optional<PosixTz> read_footer_rule(const std::string& zone_name) {
 const PosixTz* footer_rule(const date::time_zone& tz) {
     // Asked for at almost every conversion in a zone with no transition ahead (UTC, much of Africa
     // and Asia): each thread keeps its last few answers, found without the lock. The map's entries
-    // are never removed, so the pointers stay good.
+    // are never removed, so the pointers stay good; a zone's address names one zone for the life of
+    // the process, as the tz database is read once and never reloaded.
     struct Recent {
         const date::time_zone* tz = nullptr;
         const PosixTz* rule = nullptr;

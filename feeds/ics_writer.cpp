@@ -801,8 +801,8 @@ struct StreamedEvent {
     std::size_t n = 0;
     std::size_t of = 0;  // the item's VEVENTs
     std::unique_ptr<std::string> planned_uid;
-    // An item planned alike in every view (view_independent): its plan, kept from the first pass
-    // for the writing, shared by its VEVENTs. A plan of a recurring event walks its rule.
+    // A recurring event's plan (alike in every view, and made by walking its rule), kept from the
+    // first pass for the writing, shared by its VEVENTs. Other plans cost little and are made again.
     std::shared_ptr<const std::vector<PlannedEvent>> plans;
 };
 
@@ -847,9 +847,9 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             for (const auto& e : f->events) events.push_back({e.start, e.uid, &e, nullptr, 0, 0, nullptr, nullptr});
             continue;
         }
-        // A recurring event or one on dates is planned alike in every view (and its plan walks the
-        // rule to its last start): planned once, and the plan kept for the writing.
-        if (view_independent(*item)) {
+        // A recurring event's plan walks its rule to its last start: it is made once, in the first
+        // view (it is alike in all), and kept for the writing.
+        if (item->event->rrule) {
             auto plans = std::make_shared<const std::vector<PlannedEvent>>(plan(*item, first.view.zone));
             std::vector<IcsZoneUse> zones;
             for (const auto& p : *plans) cover_planned(zones, p);
@@ -858,8 +858,11 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
                 events.push_back({(*plans)[n].start.instant, (*plans)[n].uid, nullptr, item, n, plans->size(), nullptr, plans});
             continue;
         }
+        // One on dates is planned alike in every view: planned once.
+        const bool same_in_views = view_independent(*item);
+        std::vector<PlannedEvent> planned;
         for (std::size_t v = 0; v < requests.size(); ++v) {
-            std::vector<PlannedEvent> planned = plan(*item, requests[v].view.zone);
+            if (v == 0 || !same_in_views) planned = plan(*item, requests[v].view.zone);
             std::vector<IcsZoneUse> zones;
             for (const auto& p : planned) cover_planned(zones, p);
             add_zones(coverage[v], zones);
@@ -882,11 +885,12 @@ void stream_calendars(const std::vector<RenderRequest>& requests, bool whole_cal
             continue;
         }
         const std::string tail = vevent_tail(*e.item, first.now);
+        const bool same_in_views = view_independent(*e.item);
         const std::vector<PlannedEvent>* planned = e.plans.get();
-        std::vector<PlannedEvent> in_view;  // a view-dependent item's plan in the view being written
+        std::vector<PlannedEvent> in_view;  // the item's plan made again, in the view being written
         std::string head = planned ? vevent_head((*planned)[e.n], first.updated, first.now) : std::string();
         for (const auto& request : requests) {
-            if (!e.plans) {
+            if (!planned || (!e.plans && !same_in_views)) {
                 in_view = plan(*e.item, request.view.zone);
                 planned = &in_view;
                 head = vevent_head(in_view.at(e.n), first.updated, first.now);
