@@ -4,10 +4,12 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -97,6 +99,51 @@ std::vector<fs::directory_entry> folder_entries(const fs::path& dir, std::error_
     std::vector<fs::directory_entry> out;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) out.push_back(*it);
     if (ec && is_resource_exhaustion(ec)) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
+    return out;
+}
+
+// An entry of a folder and what lstat says of it.
+struct StatEntry {
+    std::string name;
+    struct stat st;
+};
+
+// The entries of one folder with their lstat, read at once so that only one folder is open at a
+// time however deep the tree is. Each is looked at relative to the open folder (fstatat), not by
+// walking its whole path again: listing 11,000 files spent most of its time in those walks. An
+// entry gone since the folder was read is left out. `ec` tells why the folder could not be read.
+std::vector<StatEntry> folder_stats(const std::string& dir, std::error_code& ec) {
+    std::vector<StatEntry> out;
+    ec.clear();
+    const auto fail = [&] {
+        ec = last_error();
+        if (is_resource_exhaustion(ec)) throw std::runtime_error("cannot list " + dir + ": " + ec.message());
+    };
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        fail();
+        return out;
+    }
+    DIR* folder = ::fdopendir(fd);
+    if (!folder) {
+        ::close(fd);
+        fail();
+        return out;
+    }
+    const std::unique_ptr<DIR, int (*)(DIR*)> closer(folder, ::closedir);
+    for (;;) {
+        errno = 0;
+        const dirent* entry = ::readdir(folder);
+        if (!entry) {
+            if (errno != 0) fail();
+            break;
+        }
+        const std::string_view name = entry->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st {};
+        if (::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone since it was read
+        out.push_back({std::string(name), st});
+    }
     return out;
 }
 
@@ -282,15 +329,15 @@ ContentListing list_content(const SiteConfig& config) {
         // carries its path relative to the content dir and as diagnostics show it, so a file's
         // names are joined strings, not path arithmetic, and one lstat gives its type and stamp.
         struct Folder {
-            fs::path path;
+            std::string path;
             std::string rel;
             std::string shown;
         };
-        std::vector<Folder> pending{{dir, section.name, joined_path(shown_root, section.name)}};
+        std::vector<Folder> pending{{dir.string(), section.name, joined_path(shown_root, section.name)}};
         while (!pending.empty()) {
             const Folder folder = std::move(pending.back());
             pending.pop_back();
-            const auto entries = folder_entries(folder.path, ec);
+            const auto entries = folder_stats(folder.path, ec);
             if (ec) {
                 if (is_gone(ec)) continue;
                 out.unlisted.push_back(folder.rel);
@@ -298,26 +345,22 @@ ContentListing list_content(const SiteConfig& config) {
                                 "cannot list: " + ec.message() + "; the files below it are not read"});
                 continue;
             }
-            for (const auto& entry : entries) {
-                const fs::path& p = entry.path();
-                const auto name = p.filename().string();
-                struct stat st {};
-                if (::lstat(p.c_str(), &st) != 0) continue;  // gone since the folder was read
+            for (const auto& [name, st] : entries) {
                 std::string rel = joined_path(folder.rel, name);
                 auto verdict = judge_entry(name, rel, section, st.st_mode);
                 switch (verdict.kind) {
                     case EntryVerdict::Kind::skip:
                         break;
                     case EntryVerdict::Kind::folder:
-                        pending.push_back({p, std::move(rel), joined_path(folder.shown, name)});
+                        pending.push_back({joined_path(folder.path, name), std::move(rel), joined_path(folder.shown, name)});
                         break;
                     case EntryVerdict::Kind::reported:
                         out.entry_diagnostics.emplace(std::move(rel),
                                                       entry_warning(joined_path(folder.shown, name), std::move(verdict.message)));
                         break;
                     case EntryVerdict::Kind::file:
-                        out.files.push_back(
-                            {std::move(rel), p.string(), joined_path(folder.shown, name), &section, verdict.role, stamp_of(st)});
+                        out.files.push_back({std::move(rel), joined_path(folder.path, name), joined_path(folder.shown, name),
+                                             &section, verdict.role, stamp_of(st)});
                         break;
                 }
             }
