@@ -629,6 +629,10 @@ TEST(MarkdownThreads, DocumentsRenderedAtOnceMatchThoseRenderedAlone) {
             body += "See www.example.org/p" + std::to_string(line) + " and https://example.com/" + std::to_string(i) +
                     " or ~~old~~ text, mail a" + std::to_string(line) + "@example.net.\n";
         body += "\n| a | b |\n|---|---|\n| ~~x~~ | https://t.example/" + std::to_string(i) + " |\n";
+        // Parsed while the blocks are fed (reference definitions, table rows), on every thread at once.
+        for (int row = 0; row < 20; ++row) body += "| r" + std::to_string(row) + " | *c* |\n";
+        body += "\n[ref" + std::to_string(i) + "]: https://ref.example/" + std::to_string(i) + " \"Title\"\n\nUse [the ref][ref" +
+                std::to_string(i) + "].\n";
         bodies.push_back(std::move(body));
     }
     std::vector<RenderedMarkdown> alone;
@@ -637,6 +641,8 @@ TEST(MarkdownThreads, DocumentsRenderedAtOnceMatchThoseRenderedAlone) {
         ASSERT_NE(r.html.find("<a href=\"http://www.example.org/p0\">"), std::string::npos) << r.html;
         ASSERT_NE(r.html.find("<del>old</del>"), std::string::npos);
         ASSERT_NE(r.html.find("<table>"), std::string::npos);
+        ASSERT_NE(r.html.find("<td>r19</td>"), std::string::npos) << r.html;
+        ASSERT_NE(r.html.find("title=\"Title\">the ref</a>"), std::string::npos) << r.html;
     }
     std::atomic<int> mismatches{0};
     std::vector<std::thread> threads;
