@@ -18,13 +18,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def build(binary, site, out):
+def run_build(binary, site, out, threads=None):
+    """`almanac build` of `site` into a new `out`: its rusage and wall time (io_floor.py uses it too)."""
     shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, ALMANAC_THREADS=str(threads)) if threads else None
     started = time.perf_counter()
     # Its messages go to a file: a pipe read only after the wait would stop a build that fills it.
     errors = tempfile.TemporaryFile()
     proc = subprocess.Popen([binary, "build", "--config", os.path.join(site, "almanac.yaml"), "--out", out],
-                            stdout=subprocess.DEVNULL, stderr=errors)
+                            stdout=subprocess.DEVNULL, stderr=errors, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     errors.seek(0)
@@ -32,6 +34,11 @@ def build(binary, site, out):
     errors.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{binary} failed:\n{err[-2000:]}")
+    return usage, wall
+
+
+def build(binary, site, out):
+    usage, wall = run_build(binary, site, out)
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 

@@ -15,27 +15,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from build_ab import run_build  # noqa: E402
 
 
 def build(binary, site, out, threads):
-    shutil.rmtree(out, ignore_errors=True)
-    env = dict(os.environ, ALMANAC_THREADS=str(threads))
-    started = time.perf_counter()
-    # Its messages go to a file: a pipe read only after the wait would stop a build that fills it.
-    errors = tempfile.TemporaryFile()
-    proc = subprocess.Popen([binary, "build", "--config", os.path.join(site, "almanac.yaml"), "--out", out],
-                            stdout=subprocess.DEVNULL, stderr=errors, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    errors.seek(0)
-    err = errors.read().decode("utf-8", "replace")
-    errors.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{binary} failed:\n{err[-2000:]}")
+    usage, wall = run_build(binary, site, out, threads)
     return {"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime}
 
 
