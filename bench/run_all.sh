@@ -27,6 +27,10 @@ echo "== full build: almanac build vs hugo (bench/build_bench.py)"
 timeout 3600 "$py" "$here/build_bench.py" "$almanac" --sizes "$sizes" --runs "$runs" --work "$work"
 
 echo
+echo "== the I/O of that build alone, 10,000-event site (bench/io_floor.py)"
+timeout 900 "$py" "$here/io_floor.py" "$almanac" --size 10000 --rounds "$runs" --work "$work"
+echo
+
 echo "== edit → new bytes served, 10,000-event site (bench/edit_latency.py), one edit per second"
 timeout 1800 "$py" "$here/edit_latency.py" "$almanac" "$work/syn10000" --rounds "$rounds" --pause 1 \
   --file events/000/event-000001.md --feed /events.ics
