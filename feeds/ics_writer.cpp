@@ -82,6 +82,23 @@ void append_uri_value(std::string& line, std::string_view value) {
         [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }, ' ');
 }
 
+// The content line NAME:VALUE folded into `out`, its value escaped as TEXT, as write_properties
+// writes a TEXT or X- property of libical's; `line` is room to make it in, reused line after line.
+void append_text_line(std::string& out, std::string& line, std::string_view name, std::string_view value) {
+    line = name;
+    line += ':';
+    append_escaped_text(line, value);
+    append_folded(out, line);
+}
+
+// The same with a URI value (append_uri_value).
+void append_uri_line(std::string& out, std::string& line, std::string_view name, std::string_view value) {
+    line = name;
+    line += ':';
+    append_uri_value(line, value);
+    append_folded(out, line);
+}
+
 void append_value_text(std::string& line, icalproperty* property) {
     const icalvalue* value = icalproperty_get_value(property);
     if (!value) return;
@@ -477,22 +494,12 @@ std::optional<std::string> plain_vevent_tail(const Item& item, const std::option
         return std::nullopt;
     std::string out = tail_buffer(item);
     std::string line;
-    const auto text_line = [&](std::string_view name, std::string_view value) {
-        line = name;
-        line += ':';
-        append_escaped_text(line, value);
-        append_folded(out, line);
-    };
-    text_line("SUMMARY", item.title);
-    if (!item.text.empty()) text_line("DESCRIPTION", item.text);
-    if (!item.html.empty()) text_line("X-ALT-DESC;FMTTYPE=text/html", item.html);
-    if (!event.location.empty()) text_line("LOCATION", event.location);
-    if (!url.empty()) {
-        line = "URL:";
-        append_uri_value(line, url);
-        append_folded(out, line);
-    }
-    for (const auto& category : categories) text_line("CATEGORIES", category);
+    append_text_line(out, line, "SUMMARY", item.title);
+    if (!item.text.empty()) append_text_line(out, line, "DESCRIPTION", item.text);
+    if (!item.html.empty()) append_text_line(out, line, "X-ALT-DESC;FMTTYPE=text/html", item.html);
+    if (!event.location.empty()) append_text_line(out, line, "LOCATION", event.location);
+    if (!url.empty()) append_uri_line(out, line, "URL", url);
+    for (const auto& category : categories) append_text_line(out, line, "CATEGORIES", category);
     if (updated) {
         line = "LAST-MODIFIED:";
         if (!append_ical_time(line, utc_time(*updated))) return std::nullopt;
@@ -636,16 +643,9 @@ std::string calendar_head(const RenderRequest& request, bool whole_calendar, con
         // control characters made spaces; an X- value escaped as TEXT). render_test's
         // EventDocumentsHoldTheFeedsVevents pins them, in the default view and a zone's.
         std::string head(calendar_start);
-        if (!request.self_url.empty()) {
-            std::string line = "URL:";
-            append_uri_value(line, request.self_url);
-            append_folded(head, line);
-        }
-        if (view) {
-            std::string line = "X-WR-TIMEZONE:";
-            append_escaped_text(line, view->name);
-            append_folded(head, line);
-        }
+        std::string line;
+        if (!request.self_url.empty()) append_uri_line(head, line, "URL", request.self_url);
+        if (view) append_text_line(head, line, "X-WR-TIMEZONE", view->name);
         for (const auto& [name, use] : coverage) head += vtimezone_text(use, request.fragments);
         return head;
     }
