@@ -371,62 +371,48 @@ std::string describe_rrule(const RecurrenceRule& rule, const Zone& event_zone) {
 
 namespace {
 
-// `n` (below 10^width) in `width` digits at `p`.
-char* put_digits(char* p, unsigned n, int width) {
-    for (int k = width - 1; k >= 0; --k, n /= 10) p[k] = static_cast<char>('0' + n % 10);
-    return p + width;
+// `before`, then "hh:mm:ss": `t`'s time of day.
+void append_clock(std::string& out, char before, Instant t) {
+    const date::hh_mm_ss<seconds> hms{t - date::floor<date::days>(t)};
+    out += before;
+    out += pad2(hms.hours().count());
+    out += ':';
+    out += pad2(hms.minutes().count());
+    out += ':';
+    out += pad2(hms.seconds().count());
 }
 
 }  // namespace
 
-// Both are written for every entry of every view: into one string, without temporaries.
+// Both are written for every entry of every view: one allocation each.
 std::string format_rfc822(Instant t) {
     const auto day = date::floor<date::days>(t);
     const date::year_month_day ymd{day};
-    const date::hh_mm_ss<seconds> hms{t - day};
-    const int year = int{ymd.year()};
-    if (year < 1000 || year > 9999)
-        return std::string(weekday_short[date::weekday{day}.c_encoding()]) + ", " + pad2(unsigned{ymd.day()}) + " " +
-               std::string(short_month(ymd)) + " " + std::to_string(year) + " " + pad2(hms.hours().count()) + ":" +
-               pad2(hms.minutes().count()) + ":" + pad2(hms.seconds().count()) + " GMT";
-    std::string out(29, ' ');  // "Thu, 16 May 2024 07:30:00 GMT"
-    char* p = out.data();
-    p = std::copy_n(weekday_short[date::weekday{day}.c_encoding()].data(), 3, p);
-    *p++ = ',';
-    p = put_digits(p + 1, unsigned{ymd.day()}, 2);
-    p = std::copy_n(short_month(ymd).data(), 3, p + 1);
-    p = put_digits(p + 1, static_cast<unsigned>(year), 4);
-    p = put_digits(p + 1, static_cast<unsigned>(hms.hours().count()), 2);
-    *p++ = ':';
-    p = put_digits(p, static_cast<unsigned>(hms.minutes().count()), 2);
-    *p++ = ':';
-    p = put_digits(p, static_cast<unsigned>(hms.seconds().count()), 2);
-    std::copy_n(" GMT", 4, p);
+    std::string out;
+    out.reserve(32);  // "Thu, 16 May 2024 07:30:00 GMT"
+    out += weekday_short[date::weekday{day}.c_encoding()];
+    out += ", ";
+    out += pad2(unsigned{ymd.day()});
+    out += ' ';
+    out += short_month(ymd);
+    out += ' ';
+    out += std::to_string(int{ymd.year()});
+    append_clock(out, ' ', t);
+    out += " GMT";
     return out;
 }
 
 std::string format_rfc3339(Instant t) {
-    const auto day = date::floor<date::days>(t);
-    const date::year_month_day ymd{day};
-    const date::hh_mm_ss<seconds> hms{t - day};
-    const int year = int{ymd.year()};
-    if (year < 0 || year > 9999) {
-        std::string y = std::to_string(year);
-        y.insert(0, y.size() < 4 ? 4 - y.size() : 0, '0');
-        return y + "-" + pad2(unsigned{ymd.month()}) + "-" + pad2(unsigned{ymd.day()}) + "T" + pad2(hms.hours().count()) +
-               ":" + pad2(hms.minutes().count()) + ":" + pad2(hms.seconds().count()) + "Z";
-    }
-    std::string out(20, '-');  // "2024-05-16T07:30:00Z"
-    char* p = put_digits(out.data(), static_cast<unsigned>(year), 4);
-    p = put_digits(p + 1, unsigned{ymd.month()}, 2);
-    p = put_digits(p + 1, unsigned{ymd.day()}, 2);
-    *p++ = 'T';
-    p = put_digits(p, static_cast<unsigned>(hms.hours().count()), 2);
-    *p++ = ':';
-    p = put_digits(p, static_cast<unsigned>(hms.minutes().count()), 2);
-    *p++ = ':';
-    p = put_digits(p, static_cast<unsigned>(hms.seconds().count()), 2);
-    *p = 'Z';
+    const date::year_month_day ymd{date::floor<date::days>(t)};
+    std::string out = std::to_string(int{ymd.year()});
+    out.insert(0, out.size() < 4 ? 4 - out.size() : 0, '0');
+    out.reserve(out.size() + 16);  // "2024-05-16T07:30:00Z"
+    out += '-';
+    out += pad2(unsigned{ymd.month()});
+    out += '-';
+    out += pad2(unsigned{ymd.day()});
+    append_clock(out, 'T', t);
+    out += 'Z';
     return out;
 }
 
