@@ -93,15 +93,6 @@ Expected<std::string> read_file(const fs::path& p, std::size_t limit, bool follo
     return out;
 }
 
-// The entries of one folder, read at once so that only one folder is open at a time however deep
-// the tree is. `ec` tells why it could not be read.
-std::vector<fs::directory_entry> folder_entries(const fs::path& dir, std::error_code& ec) {
-    std::vector<fs::directory_entry> out;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) out.push_back(*it);
-    if (ec && is_resource_exhaustion(ec)) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
-    return out;
-}
-
 // An entry of a folder and what lstat says of it.
 struct StatEntry {
     std::string name;
@@ -157,13 +148,10 @@ bool is_gone(const std::error_code& ec) {
 std::vector<std::string> top_level_folders(const fs::path& dir) {
     std::vector<std::string> out;
     std::error_code ec;
-    const auto entries = folder_entries(dir, ec);
+    const auto entries = folder_stats(dir.string(), ec);
     if (ec && !is_gone(ec)) throw std::runtime_error("cannot list " + dir.string() + ": " + ec.message());
-    for (const auto& entry : entries) {
-        const auto name = entry.path().filename().string();
-        std::error_code sec;
-        if (!is_ignored_name(name) && fs::is_directory(entry.symlink_status(sec))) out.push_back(name);
-    }
+    for (const auto& [name, st] : entries)
+        if (!is_ignored_name(name) && S_ISDIR(st.st_mode)) out.push_back(name);
     std::sort(out.begin(), out.end());
     return out;
 }
