@@ -371,48 +371,59 @@ std::string describe_rrule(const RecurrenceRule& rule, const Zone& event_zone) {
 
 namespace {
 
-// `before`, then "hh:mm:ss": `t`'s time of day.
-void append_clock(std::string& out, char before, Instant t) {
+// `n` (below 100) as two digits at `p`.
+char* put2(char* p, long n) {
+    p[0] = static_cast<char>('0' + n / 10);
+    p[1] = static_cast<char>('0' + n % 10);
+    return p + 2;
+}
+
+// "hh:mm:ss", `t`'s time of day, at `p`.
+char* put_clock(char* p, Instant t) {
     const date::hh_mm_ss<seconds> hms{t - date::floor<date::days>(t)};
-    out += before;
-    out += pad2(hms.hours().count());
-    out += ':';
-    out += pad2(hms.minutes().count());
-    out += ':';
-    out += pad2(hms.seconds().count());
+    p = put2(p, hms.hours().count());
+    *p++ = ':';
+    p = put2(p, hms.minutes().count());
+    *p++ = ':';
+    return put2(p, hms.seconds().count());
 }
 
 }  // namespace
 
-// Both are written for every entry of every view: one allocation each.
+// Both are written for every entry of every view: the fixed-width parts in buffers, the year as
+// std::to_string writes it, and one allocation for the whole.
 std::string format_rfc822(Instant t) {
     const auto day = date::floor<date::days>(t);
     const date::year_month_day ymd{day};
+    char head[12];  // "Thu, 16 May "
+    std::copy_n(weekday_short[date::weekday{day}.c_encoding()].data(), 3, head);
+    std::copy_n(", ", 2, head + 3);
+    put2(head + 5, static_cast<long>(unsigned{ymd.day()}));
+    head[7] = ' ';
+    std::copy_n(short_month(ymd).data(), 3, head + 8);
+    head[11] = ' ';
+    char clock[13] = {' '};  // " 07:30:00 GMT"
+    std::copy_n(" GMT", 4, put_clock(clock + 1, t));
+    const std::string year = std::to_string(int{ymd.year()});
     std::string out;
-    out.reserve(32);  // "Thu, 16 May 2024 07:30:00 GMT"
-    out += weekday_short[date::weekday{day}.c_encoding()];
-    out += ", ";
-    out += pad2(unsigned{ymd.day()});
-    out += ' ';
-    out += short_month(ymd);
-    out += ' ';
-    out += std::to_string(int{ymd.year()});
-    append_clock(out, ' ', t);
-    out += " GMT";
+    out.reserve(sizeof head + year.size() + sizeof clock);
+    out.append(head, sizeof head).append(year).append(clock, sizeof clock);
     return out;
 }
 
 std::string format_rfc3339(Instant t) {
     const date::year_month_day ymd{date::floor<date::days>(t)};
-    std::string out = std::to_string(int{ymd.year()});
-    out.insert(0, out.size() < 4 ? 4 - out.size() : 0, '0');
-    out.reserve(out.size() + 16);  // "2024-05-16T07:30:00Z"
-    out += '-';
-    out += pad2(unsigned{ymd.month()});
-    out += '-';
-    out += pad2(unsigned{ymd.day()});
-    append_clock(out, 'T', t);
-    out += 'Z';
+    std::string year = std::to_string(int{ymd.year()});
+    year.insert(0, year.size() < 4 ? 4 - year.size() : 0, '0');
+    char rest[16] = {'-'};  // "-05-16T07:30:00Z"
+    put2(rest + 1, static_cast<long>(unsigned{ymd.month()}));
+    rest[3] = '-';
+    put2(rest + 4, static_cast<long>(unsigned{ymd.day()}));
+    rest[6] = 'T';
+    *put_clock(rest + 7, t) = 'Z';
+    std::string out;
+    out.reserve(year.size() + sizeof rest);
+    out.append(year).append(rest, sizeof rest);
     return out;
 }
 
