@@ -371,21 +371,14 @@ std::string describe_rrule(const RecurrenceRule& rule, const Zone& event_zone) {
 
 namespace {
 
-// `n` (below 100) as two digits at `p`.
-char* put2(char* p, long n) {
-    p[0] = static_cast<char>('0' + n / 10);
-    p[1] = static_cast<char>('0' + n % 10);
-    return p + 2;
-}
-
 // "hh:mm:ss", `t`'s time of day, at `p`.
 char* put_clock(char* p, Instant t) {
     const date::hh_mm_ss<seconds> hms{t - date::floor<date::days>(t)};
-    p = put2(p, hms.hours().count());
+    p = put_two_digits(p, hms.hours().count());
     *p++ = ':';
-    p = put2(p, hms.minutes().count());
+    p = put_two_digits(p, hms.minutes().count());
     *p++ = ':';
-    return put2(p, hms.seconds().count());
+    return put_two_digits(p, hms.seconds().count());
 }
 
 }  // namespace
@@ -398,7 +391,7 @@ std::string format_rfc822(Instant t) {
     char head[12];  // "Thu, 16 May "
     std::copy_n(weekday_short[date::weekday{day}.c_encoding()].data(), 3, head);
     std::copy_n(", ", 2, head + 3);
-    put2(head + 5, static_cast<long>(unsigned{ymd.day()}));
+    put_two_digits(head + 5, static_cast<long>(unsigned{ymd.day()}));
     head[7] = ' ';
     std::copy_n(short_month(ymd).data(), 3, head + 8);
     head[11] = ' ';
@@ -416,9 +409,9 @@ std::string format_rfc3339(Instant t) {
     std::string year = std::to_string(int{ymd.year()});
     year.insert(0, year.size() < 4 ? 4 - year.size() : 0, '0');
     char rest[16] = {'-'};  // "-05-16T07:30:00Z"
-    put2(rest + 1, static_cast<long>(unsigned{ymd.month()}));
+    put_two_digits(rest + 1, static_cast<long>(unsigned{ymd.month()}));
     rest[3] = '-';
-    put2(rest + 4, static_cast<long>(unsigned{ymd.day()}));
+    put_two_digits(rest + 4, static_cast<long>(unsigned{ymd.day()}));
     rest[6] = 'T';
     *put_clock(rest + 7, t) = 'Z';
     std::string out;

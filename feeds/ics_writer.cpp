@@ -12,6 +12,7 @@
 
 #include "feeds/byte_runs.hpp"
 #include "feeds/recurrence.hpp"
+#include "feeds/text.hpp"
 #include "feeds/vtimezone.hpp"
 
 namespace almanac {
@@ -376,21 +377,17 @@ bool append_ical_time(std::string& out, const WrittenTime& t) {
     const int year = static_cast<int>(ymd.year());
     if (year < 1 || year > 9999) return false;
     char buf[24];
-    const auto two = [&](char* at, long v) {
-        at[0] = static_cast<char>('0' + v / 10);
-        at[1] = static_cast<char>('0' + v % 10);
-    };
-    two(buf, year / 100);
-    two(buf + 2, year % 100);
-    two(buf + 4, static_cast<unsigned>(ymd.month()));
-    two(buf + 6, static_cast<unsigned>(ymd.day()));
+    put_two_digits(buf, year / 100);
+    put_two_digits(buf + 2, year % 100);
+    put_two_digits(buf + 4, static_cast<unsigned>(ymd.month()));
+    put_two_digits(buf + 6, static_cast<unsigned>(ymd.day()));
     std::size_t n = 8;
     if (t.form != WrittenTime::Form::date) {
         const date::hh_mm_ss<seconds> hms{t.local - day};
         buf[n++] = 'T';
-        two(buf + n, hms.hours().count());
-        two(buf + n + 2, hms.minutes().count());
-        two(buf + n + 4, hms.seconds().count());
+        put_two_digits(buf + n, hms.hours().count());
+        put_two_digits(buf + n + 2, hms.minutes().count());
+        put_two_digits(buf + n + 4, hms.seconds().count());
         n += 6;
         if (t.form == WrittenTime::Form::utc) buf[n++] = 'Z';
     }

@@ -47,6 +47,14 @@ std::string slugify(std::string_view s);
 
 std::string_view trim(std::string_view s);
 
+// `n` (0 to 99) as two digits at `p`; the position after them. For dates and times written into
+// fixed-width buffers.
+inline char* put_two_digits(char* p, long n) {
+    p[0] = static_cast<char>('0' + n / 10);
+    p[1] = static_cast<char>('0' + n % 10);
+    return p + 2;
+}
+
 // `s` with ASCII letters lowercased (keys, schemes, extensions: never locale-dependent).
 std::string ascii_lower(std::string_view s);
 char ascii_lower(char c);
