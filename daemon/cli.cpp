@@ -161,7 +161,7 @@ std::optional<int> prepare(const Command& cmd, const std::vector<std::string>& a
     return std::nullopt;
 }
 
-int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, CliLeftovers* leftovers) {
     const Command& cmd = *find_command("check");
     Options opts;
     if (const auto status = prepare(cmd, args, {"config", "format"}, opts, out, err)) return *status;
@@ -174,7 +174,9 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
     std::size_t files = 0;
     std::size_t items = 0;
     if (loaded.config) {
-        const Site site = load_site(*loaded.config);
+        const auto loaded_site = std::make_shared<const Site>(load_site(*loaded.config));
+        if (leftovers) leftovers->kept.push_back(loaded_site);
+        const Site& site = *loaded_site;
         all.insert(all.end(), site.diagnostics.begin(), site.diagnostics.end());
         items = site.items.size();
         std::set<std::string> paths;
@@ -217,7 +219,7 @@ void raise_open_file_limit() {
     }
 }
 
-int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, CliLeftovers* leftovers) {
     const Command& cmd = *find_command("build");
     Options opts;
     if (const auto status = prepare(cmd, args, {"config", "out", "base-url"}, opts, out, err)) return *status;
@@ -229,7 +231,9 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     if (!loaded.config) return 1;
     configure_logging(loaded.config->log);
     ProgressLog reading("almanac build: reading content files");
-    const Site site = load_site(*loaded.config, reading.callback());
+    const auto loaded_site = std::make_shared<const Site>(load_site(*loaded.config, reading.callback()));
+    if (leftovers) leftovers->kept.push_back(loaded_site);
+    const Site& site = *loaded_site;
     for (const auto& d : site.diagnostics) err << format_text(d) << "\n";
     std::string epoch_problem;
     const PublishOptions options{std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
@@ -310,7 +314,7 @@ int run_serve_command(const std::vector<std::string>& args, std::ostream& out, s
 
 }  // namespace
 
-int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, CliLeftovers* leftovers) {
     if (args.size() < 2) {
         print_overview(err);
         return 2;
@@ -337,8 +341,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     }
     try {
         if (command == "serve") return run_serve_command(args, out, err);
-        if (command == "check") return run_check(args, out, err);
-        if (command == "build") return run_build(args, out, err);
+        if (command == "check") return run_check(args, out, err, leftovers);
+        if (command == "build") return run_build(args, out, err, leftovers);
     } catch (const std::exception& e) {
         err << "almanac " << command << ": " << e.what() << "\n";
         return 1;

@@ -7,5 +7,7 @@
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv, argv + argc);
-    return almanac::run_cli(args, std::cout, std::cerr);
+    // Never destroyed: what it keeps is dropped with the process (see CliLeftovers).
+    static auto* const leftovers = new almanac::CliLeftovers;
+    return almanac::run_cli(args, std::cout, std::cerr, leftovers);
 }

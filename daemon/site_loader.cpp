@@ -57,12 +57,14 @@ std::string too_large(std::uint64_t size, std::size_t limit) {
 
 // Reads a whole regular file of at most `limit` bytes, or says why not. Opening never blocks (a FIFO
 // would wait for a writer), and what is read is bounded even if the file grows meanwhile. Without
-// `follow_symlinks`, a symlink put in the file's place since it was listed is refused.
-Expected<std::string> read_file(const fs::path& p, std::size_t limit, bool follow_symlinks) {
+// `follow_symlinks`, a symlink put in the file's place since it was listed is refused. `gone`, when
+// given, says whether the file was not there to open.
+Expected<std::string> read_file(const fs::path& p, std::size_t limit, bool follow_symlinks, bool* gone = nullptr) {
     const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow_symlinks ? 0 : O_NOFOLLOW);
     const FileDescriptor fd(::open(p.c_str(), flags));
     if (fd.get() < 0) {
         const auto ec = last_error();
+        if (gone) *gone = ec == std::errc::no_such_file_or_directory;
         if (is_resource_exhaustion(ec)) throw std::runtime_error("cannot open " + p.string() + ": " + ec.message());
         if (ec == std::errc::too_many_symbolic_link_levels && !follow_symlinks)
             return unexpected("symbolic link not followed");
@@ -99,11 +101,27 @@ struct StatEntry {
     struct stat st;
 };
 
+// The file type readdir gives (no lstat needed), as a stat mode; 0 when the file system does not say.
+mode_t mode_of_dirent_type(unsigned char type) {
+    switch (type) {
+        case DT_REG: return S_IFREG;
+        case DT_DIR: return S_IFDIR;
+        case DT_LNK: return S_IFLNK;
+        case DT_FIFO: return S_IFIFO;
+        case DT_SOCK: return S_IFSOCK;
+        case DT_CHR: return S_IFCHR;
+        case DT_BLK: return S_IFBLK;
+        default: return 0;
+    }
+}
+
 // The entries of one folder with their lstat, read at once so that only one folder is open at a
 // time however deep the tree is. Each is looked at relative to the open folder (fstatat), not by
 // walking its whole path again: listing 11,000 files spent most of its time in those walks. An
 // entry gone since the folder was read is left out. `ec` tells why the folder could not be read.
-std::vector<StatEntry> folder_stats(const std::string& dir, std::error_code& ec) {
+// Without `stamps`, only st_mode is filled, from readdir's file type where the file system gives
+// one (no lstat: 11,000 of them were a serial 25 ms of a build); such an entry may be gone already.
+std::vector<StatEntry> folder_stats(const std::string& dir, std::error_code& ec, bool stamps = true) {
     std::vector<StatEntry> out;
     ec.clear();
     const auto fail = [&] {
@@ -132,7 +150,8 @@ std::vector<StatEntry> folder_stats(const std::string& dir, std::error_code& ec)
         const std::string_view name = entry->d_name;
         if (name == "." || name == "..") continue;
         struct stat st {};
-        if (::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone since it was read
+        if (!stamps) st.st_mode = mode_of_dirent_type(entry->d_type);
+        if (st.st_mode == 0 && ::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone since it was read
         out.push_back({std::string(name), st});
     }
     return out;
@@ -292,7 +311,7 @@ Diagnostics ContentListing::tree_diagnostics() const {
     return out;
 }
 
-ContentListing list_content(const SiteConfig& config) {
+ContentListing list_content(const SiteConfig& config, ListingStamps stamps) {
     const fs::path root(config.content.dir);
     const std::string base = config.base_dir.empty() ? fs::current_path().string() : config.base_dir;
     ContentListing out;
@@ -325,7 +344,7 @@ ContentListing list_content(const SiteConfig& config) {
         while (!pending.empty()) {
             const Folder folder = std::move(pending.back());
             pending.pop_back();
-            const auto entries = folder_stats(folder.path, ec);
+            const auto entries = folder_stats(folder.path, ec, stamps == ListingStamps::yes);
             if (ec) {
                 if (is_gone(ec)) continue;
                 out.unlisted.push_back(folder.rel);
@@ -348,7 +367,8 @@ ContentListing list_content(const SiteConfig& config) {
                         break;
                     case EntryVerdict::Kind::file:
                         out.files.push_back({std::move(rel), joined_path(folder.path, name), joined_path(folder.shown, name),
-                                             &section, verdict.role, stamp_of(st)});
+                                             &section, verdict.role, stamps == ListingStamps::yes ? stamp_of(st) : FileStamp{},
+                                             stamps == ListingStamps::no});
                         break;
                 }
             }
@@ -414,7 +434,9 @@ ContentPath examine_content_path(const SiteConfig& config, const std::string& pa
 }
 
 ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config) {
-    const auto bytes = read_file(file.absolute, max_content_file_bytes, false);
+    bool gone = false;
+    const auto bytes = read_file(file.absolute, max_content_file_bytes, false, &gone);
+    if (!bytes && gone && file.unstamped) return {};  // removed since its folder was read: nothing to say
     if (!bytes) {
         ParsedSource failed;
         failed.display_path = file.shown;
@@ -425,11 +447,13 @@ ParsedSource read_content_file(const ContentFile& file, const SiteConfig& config
 }
 
 Site load_site(const SiteConfig& config, const std::function<void(std::size_t, std::size_t)>& progress) {
-    auto listing = list_content(config);
-    // Files are read and parsed on render_threads() threads, in chunks; the site is assembled in
-    // path order, so the result does not depend on which thread read what.
+    // Read once: no stamps to compare with later, so no lstat per file.
+    auto listing = list_content(config, ListingStamps::no);
+    // Files are read and parsed on render_threads() threads, in chunks, each file's items put in
+    // shared_ptrs there; the site is assembled in path order (the listing's), so the result does not
+    // depend on which thread read what, and the one thread that assembles only links the items.
     const auto& files = listing.files;
-    std::vector<ParsedSource> results(files.size());
+    std::vector<SharedSource> results(files.size());
     constexpr std::size_t chunk = 64;
     std::vector<std::function<void()>> tasks;
     std::mutex progress_mutex;
@@ -437,15 +461,23 @@ Site load_site(const SiteConfig& config, const std::function<void(std::size_t, s
     for (std::size_t begin = 0; begin < files.size(); begin += chunk)
         tasks.emplace_back([&, begin] {
             const std::size_t end = std::min(files.size(), begin + chunk);
-            for (std::size_t i = begin; i < end; ++i) results[i] = read_content_file(files[i], config);
+            for (std::size_t i = begin; i < end; ++i) {
+                ParsedSource parsed = read_content_file(files[i], config);
+                SharedSource& shared = results[i];
+                shared.display_path = std::move(parsed.display_path);
+                shared.diagnostics = std::move(parsed.diagnostics);
+                shared.items.reserve(parsed.items.size());
+                for (auto& item : parsed.items) shared.items.push_back(std::make_shared<const Item>(std::move(item)));
+            }
             const std::lock_guard lock(progress_mutex);
             done += end - begin;
             if (progress) progress(done, files.size());
         });
     run_parallel(tasks, render_threads());
-    std::map<std::string, ParsedSource> parsed;
-    for (std::size_t i = 0; i < files.size(); ++i) parsed.emplace(files[i].path, std::move(results[i]));
-    return assemble_site(config, std::move(parsed), listing.tree_diagnostics());
+    SharedSources sources;
+    sources.reserve(files.size());
+    for (std::size_t i = 0; i < files.size(); ++i) sources.emplace_back(files[i].path, &results[i]);
+    return assemble_site(config, sources, listing.tree_diagnostics());
 }
 
 }  // namespace almanac

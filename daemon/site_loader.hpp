@@ -57,6 +57,9 @@ struct ContentFile {
     const SectionConfig* section = nullptr;  // points into the config given to list_content
     FileRole role = FileRole::markdown;
     FileStamp stamp;
+    // Listed without an lstat (ListingStamps::no): it may have been gone already, which reading it
+    // then finds, and it is left out as a file gone since its folder was read would be.
+    bool unstamped = false;
 };
 
 struct ContentListing {
@@ -76,8 +79,11 @@ struct ContentListing {
 // time. A folder that cannot be listed (permissions) is an error diagnostic and goes into `unlisted`;
 // the rest is still listed. Throws std::runtime_error when the content dir itself cannot be listed, or
 // any folder for want of file descriptors or memory: a listing that silently missed files would look
-// like their deletion.
-ContentListing list_content(const SiteConfig& config);
+// like their deletion. With ListingStamps::no, files carry no FileStamp and their types come from
+// readdir where the file system gives them: one lstat less per file, for a one-time read of the tree.
+enum class ListingStamps { yes,
+                           no };
+ContentListing list_content(const SiteConfig& config, ListingStamps stamps = ListingStamps::yes);
 
 // What one path below the content dir (relative, '/'-separated: what the watcher reports) is now, by
 // the rules of list_content, found with an lstat per folder on the way rather than a walk.

@@ -297,6 +297,49 @@ TEST(SiteLoader, SymlinkInPlaceOfAListedFileIsNotFollowed) {
     EXPECT_EQ(parsed.diagnostics[0].message, "symbolic link not followed");
 }
 
+TEST(SiteLoader, ListingWithoutStampsFindsTheSameEntries) {
+    // Types from readdir instead of lstat: the same files, the same reported entries and folders.
+    ContentDir dir;
+    dir.write("a.md", event_text);
+    dir.write("deep/b.md", event_text);
+    dir.write("c.yaml", "events: []\n");
+    ASSERT_EQ(::mkfifo(dir.path("fifo.md").c_str(), 0644), 0);
+    fs::create_symlink("/etc/passwd", dir.path("link.md"));
+    fs::create_directories(dir.path(".hidden"));
+    dir.write(".hidden/x.md", event_text);
+    const auto stamped = list_content(dir.config());
+    const auto unstamped = list_content(dir.config(), ListingStamps::no);
+    EXPECT_EQ(paths_of(unstamped), paths_of(stamped));
+    EXPECT_EQ(paths_of(stamped), (std::vector<std::string>{"events/a.md", "events/c.yaml", "events/deep/b.md"}));
+    EXPECT_EQ(messages_of(unstamped.tree_diagnostics()), messages_of(stamped.tree_diagnostics()));
+    EXPECT_EQ(unstamped.entry_diagnostics.size(), 2u) << messages_of(unstamped.tree_diagnostics());
+    for (std::size_t i = 0; i < stamped.files.size() && i < unstamped.files.size(); ++i) {
+        EXPECT_EQ(unstamped.files[i].role, stamped.files[i].role) << stamped.files[i].path;
+        EXPECT_NE(stamped.files[i].stamp, FileStamp{}) << stamped.files[i].path;
+        EXPECT_EQ(unstamped.files[i].stamp, FileStamp{}) << unstamped.files[i].path;
+        EXPECT_TRUE(unstamped.files[i].unstamped);
+        EXPECT_FALSE(stamped.files[i].unstamped);
+    }
+}
+
+TEST(SiteLoader, AFileGoneSinceAnUnstampedListingIsLeftOutSilently) {
+    // A listing with lstat leaves out what is gone by then; one without finds it gone on reading.
+    ContentDir dir;
+    ContentFile file = dir.file("gone.md");
+    const auto stamped = read_content_file(file, dir.config());
+    ASSERT_EQ(stamped.diagnostics.size(), 1u);
+    EXPECT_EQ(stamped.diagnostics[0].severity, Severity::error);
+    file.unstamped = true;
+    const auto unstamped = read_content_file(file, dir.config());
+    EXPECT_TRUE(unstamped.items.empty());
+    EXPECT_TRUE(unstamped.diagnostics.empty()) << messages_of(unstamped.diagnostics);
+    // Any other failure is still said.
+    fs::create_symlink("/etc/passwd", dir.path("gone.md"));
+    const auto link = read_content_file(file, dir.config());
+    ASSERT_EQ(link.diagnostics.size(), 1u);
+    EXPECT_EQ(link.diagnostics[0].message, "symbolic link not followed");
+}
+
 TEST(SiteLoader, FilesOverTheLimitAreTooLarge) {
     ContentDir dir;
     std::string text = event_text;
