@@ -3,6 +3,8 @@
 #include "feeds/markdown.hpp"
 #include "feeds/text.hpp"
 
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -657,6 +659,47 @@ TEST(MarkdownThreads, DocumentsRenderedAtOnceMatchThoseRenderedAlone) {
         });
     for (auto& thread : threads) thread.join();
     EXPECT_EQ(mismatches.load(), 0);
+}
+
+// cmark's HTML for `md` with its own allocator (malloc), the extensions render_markdown attaches.
+std::string cmark_html(const std::string& md) {
+    cmark_gfm_core_extensions_ensure_registered();
+    cmark_parser* parser = cmark_parser_new(CMARK_OPT_DEFAULT);
+    for (const char* name : {"table", "autolink", "strikethrough"})
+        cmark_parser_attach_syntax_extension(parser, cmark_find_syntax_extension(name));
+    cmark_parser_feed(parser, md.data(), md.size());
+    cmark_node* doc = cmark_parser_finish(parser);
+    char* html = cmark_render_html(doc, CMARK_OPT_UNSAFE, cmark_parser_get_syntax_extensions(parser));
+    std::string out(html);
+    cmark_get_default_mem_allocator()->free(html);
+    cmark_node_free(doc);
+    cmark_parser_free(parser);
+    return out;
+}
+
+// render_markdown gives cmark an arena of its own per thread (reset after each document, growing in
+// chunks, a growing buffer extended in place): its HTML must be cmark's with malloc, for documents
+// that fit in the first chunk, ones that need many, and a single buffer larger than any chunk, in
+// any order on one thread.
+TEST(MarkdownArena, HtmlIsCmarksWithItsOwnAllocator) {
+    std::vector<std::string> bodies;
+    bodies.push_back("Short *one* with ~~two~~.\n");
+    std::string many;
+    for (int i = 0; i < 4000; ++i)
+        many += "## Part " + std::to_string(i) + "\n\n- item *" + std::to_string(i) + "*\n- `code` and **bold**\n\n| a | b |\n|---|---|\n| " +
+                std::to_string(i) + " | ~~x~~ |\n\n";
+    bodies.push_back(many);  // about 300,000 nodes: many chunks
+    std::string one_line;
+    for (int i = 0; i < 150000; ++i) one_line += "word" + std::to_string(i % 10) + " ";
+    bodies.push_back(one_line + "\n");  // one text node of 1 MB: a buffer grown past every chunk
+    bodies.push_back("Short again, **after** the large ones.\n");
+    for (int round = 0; round < 2; ++round)
+        for (const auto& body : bodies) {
+            const auto r = render(body);
+            const auto expected = cmark_html(body);
+            ASSERT_EQ(r.html.size(), expected.size()) << body.substr(0, 80);
+            EXPECT_TRUE(r.html == expected) << body.substr(0, 80);
+        }
 }
 
 }  // namespace
