@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "daemon/sealed_file.hpp"
 #include "feeds/rope.hpp"
 
@@ -124,8 +126,9 @@ private:
 struct Response {
     unsigned status = 200;
     // Every header except Content-Length, Connection, Date and Server, which the server adds. The
-    // names are string literals (they outlive the response), so that naming a field allocates nothing.
-    std::vector<std::pair<std::string_view, FieldValue>> headers;
+    // names are string literals (they outlive the response), so that naming a field allocates nothing;
+    // a feed's answer (ten fields at most) is held inline, so that the list allocates nothing either.
+    boost::container::small_vector<std::pair<std::string_view, FieldValue>, 10> headers;
     // What borrowed field values point into (FieldValue::borrow): kept until the head is written.
     std::shared_ptr<const void> keep;
     // The representation's bytes (shared with the snapshot, never copied); null means empty. For HEAD
