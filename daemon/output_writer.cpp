@@ -87,7 +87,13 @@ OutputDirectory::Folder OutputDirectory::find(const std::string& relative) {
     return folders_.emplace(relative, std::move(made)).first->second;
 }
 
-DocumentFile::DocumentFile(OutputDirectory& dir, const std::string& path) : target_((fs::path(dir.root()) / path).string()) {
+DocumentFile::DocumentFile(OutputDirectory& dir, const std::string& path) {
+    // root/path as fs::path's operator/ joins a relative path (a build writes ten thousand of these).
+    const std::string& root = dir.root();
+    target_.reserve(root.size() + 1 + path.size());
+    target_ = root;
+    if (!target_.empty() && target_.back() != '/') target_ += '/';
+    target_ += path;
     const std::size_t slash = path.rfind('/');
     const OutputDirectory::Folder folder = dir.folder(slash == std::string::npos ? std::string() : path.substr(0, slash));
     name_ = slash == std::string::npos ? path : path.substr(slash + 1);

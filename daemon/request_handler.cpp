@@ -217,7 +217,7 @@ Response healthz(const Snapshot& snapshot) {
     nlohmann::ordered_json body;
     body["status"] = "ok";
     body["generation"] = snapshot.generation;
-    body["built_at"] = format_rfc3339(snapshot.options.now);
+    body["built_at"] = format_rfc3339(snapshot.options.now).str();
     body["items"] = site.items.size();
     body["documents"] = snapshot.documents.size();
     auto errors = nlohmann::json::array();

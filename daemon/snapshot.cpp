@@ -70,7 +70,7 @@ std::shared_ptr<const Representation> make_representation(Document doc, Instant 
     r->etag_brotli = tag_variant(r->etag, ".br");
     r->media_type = std::string(doc.media_type);
     r->last_modified = last_modified;
-    r->last_modified_http = format_rfc822(last_modified);
+    r->last_modified_http = format_rfc822(last_modified).str();
     if (encode) add_encodings(*r, nullptr, false);
     return r;
 }

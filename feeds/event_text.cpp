@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
+#include <ostream>
 #include <string_view>
 #include <vector>
 
@@ -38,14 +40,53 @@ std::string_view short_weekday(date::year_month_day ymd) {
 
 std::string_view short_month(date::year_month_day ymd) { return month_short[unsigned{ymd.month()} - 1]; }
 
+// Appends `n` in decimal.
+void append_number(std::string& out, long n) {
+    char digits[24];
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+}
+
+// Appends two digits (pad2's).
+void append_pad2(std::string& out, long n) {
+    if (n >= 0 && n < 100) {
+        char two[2];
+        put_two_digits(two, n);
+        out.append(two, 2);
+    } else {
+        out += pad2(n);
+    }
+}
+
+// The date and time texts below are appended to one string (they are written for every entry of
+// every view), each also as a function returning its own.
+
 // "16 Apr 2024".
+void append_day_month_year(std::string& out, date::year_month_day ymd) {
+    append_number(out, static_cast<long>(unsigned{ymd.day()}));
+    out += ' ';
+    out += short_month(ymd);
+    out += ' ';
+    append_number(out, int{ymd.year()});
+}
+
 std::string day_month_year(date::year_month_day ymd) {
-    return std::to_string(unsigned{ymd.day()}) + " " + std::string(short_month(ymd)) + " " +
-           std::to_string(int{ymd.year()});
+    std::string out;
+    append_day_month_year(out, ymd);
+    return out;
 }
 
 // "Tue 16 Apr 2024".
-std::string full_date(date::year_month_day ymd) { return std::string(short_weekday(ymd)) + " " + day_month_year(ymd); }
+void append_full_date(std::string& out, date::year_month_day ymd) {
+    out += short_weekday(ymd);
+    out += ' ';
+    append_day_month_year(out, ymd);
+}
+
+std::string full_date(date::year_month_day ymd) {
+    std::string out;
+    append_full_date(out, ymd);
+    return out;
+}
 
 // "Tue 16 Apr".
 std::string date_without_year(date::year_month_day ymd) {
@@ -54,18 +95,30 @@ std::string date_without_year(date::year_month_day ymd) {
 }
 
 // "09:30", or "09:30:15" for the rare time with seconds, which would otherwise be hidden.
-std::string clock_time(date::local_seconds t) {
+void append_clock_time(std::string& out, date::local_seconds t) {
     const date::hh_mm_ss<seconds> hms{t - date::floor<date::days>(t)};
-    std::string out = pad2(hms.hours().count()) + ":" + pad2(hms.minutes().count());
-    if (hms.seconds().count() != 0) out += ":" + pad2(hms.seconds().count());
+    append_pad2(out, hms.hours().count());
+    out += ':';
+    append_pad2(out, hms.minutes().count());
+    if (hms.seconds().count() != 0) {
+        out += ':';
+        append_pad2(out, hms.seconds().count());
+    }
+}
+
+std::string clock_time(date::local_seconds t) {
+    std::string out;
+    append_clock_time(out, t);
     return out;
 }
 
 // "UTC+05:45", "UTC-03:00".
-std::string utc_offset(seconds offset) {
+void append_utc_offset(std::string& out, seconds offset) {
     const auto magnitude = std::abs(offset.count());
-    return std::string("UTC") + (offset.count() < 0 ? "-" : "+") + pad2(magnitude / 3600) + ":" +
-           pad2(magnitude % 3600 / 60);
+    out += offset.count() < 0 ? "UTC-" : "UTC+";
+    append_pad2(out, magnitude / 3600);
+    out += ':';
+    append_pad2(out, magnitude % 3600 / 60);
 }
 
 // An instant as read on the clocks of a zone.
@@ -82,7 +135,14 @@ LocalReading read_in(Instant t, const Zone& zone) {
     return {local, date::year_month_day{date::floor<date::days>(local)}, info.abbrev, info.offset};
 }
 
-std::string zone_label(const LocalReading& r) { return r.abbrev + " (" + utc_offset(r.offset) + ")"; }
+// "CEST (UTC+02:00)".
+void append_zone_label(std::string& out, const LocalReading& r) {
+    out += r.abbrev;
+    out += " (";
+    append_utc_offset(out, r.offset);
+    out += ')';
+}
+
 
 std::string describe_days(date::year_month_day first, date::year_month_day last) {
     if (last <= first) return full_date(first);
@@ -93,17 +153,38 @@ std::string describe_days(date::year_month_day first, date::year_month_day last)
 std::string describe_times(Instant start, Instant end, const Zone& view) {
     const auto s = read_in(start, view);
     const auto e = read_in(end, view);
-    const auto start_text = full_date(s.day) + ", " + clock_time(s.local);
-    if (end <= start) return start_text + " " + zone_label(s);
+    std::string out;
+    out.reserve(64);
+    append_full_date(out, s.day);
+    out += ", ";
+    append_clock_time(out, s.local);
+    out += ' ';
     // A DST change inside the event puts a different zone label on each end.
     const bool same_label = s.abbrev == e.abbrev && s.offset == e.offset;
-    if (s.day == e.day) {
-        if (same_label) return start_text + "–" + clock_time(e.local) + " " + zone_label(s);
-        return start_text + " " + zone_label(s) + " – " + clock_time(e.local) + " " + zone_label(e);
+    if (end <= start || (s.day == e.day && same_label)) {
+        if (end > start) {
+            out.pop_back();
+            out += "–";
+            append_clock_time(out, e.local);
+            out += ' ';
+        }
+        append_zone_label(out, s);
+        return out;
     }
-    const auto end_text = full_date(e.day) + ", " + clock_time(e.local);
-    if (same_label) return start_text + " – " + end_text + " " + zone_label(s);
-    return start_text + " " + zone_label(s) + " – " + end_text + " " + zone_label(e);
+    if (same_label) {
+        out.pop_back();
+    } else {
+        append_zone_label(out, s);
+    }
+    out += " – ";
+    if (s.day != e.day) {
+        append_full_date(out, e.day);
+        out += ", ";
+    }
+    append_clock_time(out, e.local);
+    out += ' ';
+    append_zone_label(out, same_label ? s : e);
+    return out;
 }
 
 // "a", "a and b", "a, b and c".
@@ -383,9 +464,11 @@ char* put_clock(char* p, Instant t) {
 
 }  // namespace
 
+std::ostream& operator<<(std::ostream& out, const DateText& text) { return out << text.view(); }
+
 // Both are written for every entry of every view: the fixed-width parts in buffers, the year as
-// std::to_string writes it, and one allocation for the whole.
-std::string format_rfc822(Instant t) {
+// std::to_chars writes it, into a DateText (no allocation).
+DateText format_rfc822(Instant t) {
     const auto day = date::floor<date::days>(t);
     const date::year_month_day ymd{day};
     char head[12];  // "Thu, 16 May "
@@ -397,26 +480,30 @@ std::string format_rfc822(Instant t) {
     head[11] = ' ';
     char clock[13] = {' '};  // " 07:30:00 GMT"
     std::copy_n(" GMT", 4, put_clock(clock + 1, t));
-    const std::string year = std::to_string(int{ymd.year()});
-    std::string out;
-    out.reserve(sizeof head + year.size() + sizeof clock);
-    out.append(head, sizeof head).append(year).append(clock, sizeof clock);
+    char year[12];
+    const auto year_end = std::to_chars(year, year + sizeof year, int{ymd.year()}).ptr;
+    DateText out;
+    out.append({head, sizeof head});
+    out.append({year, static_cast<std::size_t>(year_end - year)});
+    out.append({clock, sizeof clock});
     return out;
 }
 
-std::string format_rfc3339(Instant t) {
+DateText format_rfc3339(Instant t) {
     const date::year_month_day ymd{date::floor<date::days>(t)};
-    std::string year = std::to_string(int{ymd.year()});
-    year.insert(0, year.size() < 4 ? 4 - year.size() : 0, '0');
+    char year[12];
+    const auto year_end = std::to_chars(year, year + sizeof year, int{ymd.year()}).ptr;
+    const auto digits = static_cast<std::size_t>(year_end - year);
     char rest[16] = {'-'};  // "-05-16T07:30:00Z"
     put_two_digits(rest + 1, static_cast<long>(unsigned{ymd.month()}));
     rest[3] = '-';
     put_two_digits(rest + 4, static_cast<long>(unsigned{ymd.day()}));
     rest[6] = 'T';
     *put_clock(rest + 7, t) = 'Z';
-    std::string out;
-    out.reserve(year.size() + sizeof rest);
-    out.append(year).append(rest, sizeof rest);
+    DateText out;
+    if (digits < 4) out.append(std::string_view("0000").substr(digits));
+    out.append({year, digits});
+    out.append({rest, sizeof rest});
     return out;
 }
 

@@ -2,7 +2,11 @@
 // English only, independent of the machine's locale.
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <iosfwd>
 #include <string>
+#include <string_view>
 
 #include "feeds/event_time.hpp"
 #include "feeds/item.hpp"
@@ -23,10 +27,32 @@ std::string describe_event_when(const Event& event, const Zone& view);
 // 12 times"; falls back to the RRULE text for rules it cannot say simply.
 std::string describe_rrule(const RecurrenceRule& rule, const Zone& event_zone);
 
+// A feed date's text, held inline: every entry of every view writes two, and a std::string of
+// their length would be an allocation each.
+class DateText {
+public:
+    std::string_view view() const { return {bytes_.data(), size_}; }
+    operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
+    std::string str() const { return std::string(view()); }
+    friend bool operator==(const DateText& a, std::string_view b) { return a.view() == b; }
+    friend std::ostream& operator<<(std::ostream& out, const DateText& text);  // for test messages
+
+    // Appends `text`; what does not fit is dropped (the longest date, with a six-digit year, is 31 bytes).
+    void append(std::string_view text) {
+        const auto n = std::min(text.size(), bytes_.size() - size_);
+        text.copy(bytes_.data() + size_, n);
+        size_ += n;
+    }
+
+private:
+    std::array<char, 40> bytes_{};
+    std::size_t size_ = 0;
+};
+
 // RFC 822 date for RSS: "Thu, 16 May 2024 07:30:00 GMT".
-std::string format_rfc822(Instant t);
+DateText format_rfc822(Instant t);
 
 // RFC 3339 date for Atom and JSON Feed, in UTC: "2024-05-16T07:30:00Z".
-std::string format_rfc3339(Instant t);
+DateText format_rfc3339(Instant t);
 
 }  // namespace almanac

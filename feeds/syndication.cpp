@@ -127,9 +127,8 @@ EntryCommon entry_common(const Item& item, const RenderRequest& request) {
             entry_updated(item, request)};
 }
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
+// `text` HTML-escaped, appended to `out`.
+void append_html_escaped(std::string& out, std::string_view text) {
     // Runs without a special character are copied whole, not byte by byte: summaries are mostly
     // such runs.
     std::size_t run = 0;  // start of the bytes not yet copied
@@ -146,25 +145,25 @@ std::string html_escape(std::string_view text) {
         run = i + 1;
     }
     out.append(text.data() + run, text.size() - run);
+}
+
+std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    append_html_escaped(out, text);
     return out;
 }
 
-// One line of an event's "when and where" block; URL values become links in HTML.
-struct EventFact {
-    std::string_view label;
-    std::string value;
-    bool is_url = false;
-};
-
-std::vector<EventFact> event_facts(const Event& event, const Zone& zone) {
-    std::vector<EventFact> facts;
-    if (event.status == EventStatus::cancelled) facts.push_back({"Status", "cancelled"});
-    if (event.status == EventStatus::tentative) facts.push_back({"Status", "tentative (not yet confirmed)"});
-    facts.push_back({"When", describe_event_when(event, zone)});
-    if (!event.location.empty()) facts.push_back({"Where", event.location});
-    if (!event.online.empty()) facts.push_back({"Online", event.online, true});
-    if (!event.url.empty()) facts.push_back({"Event page", event.url, true});
-    return facts;
+// Calls fact(label, value, is_url) for each line of an event's "when and where" block, `when` being
+// describe_event_when's; URL values become links in HTML.
+template <class Fact>
+void for_each_event_fact(const Event& event, std::string_view when, Fact&& fact) {
+    if (event.status == EventStatus::cancelled) fact("Status", "cancelled", false);
+    if (event.status == EventStatus::tentative) fact("Status", "tentative (not yet confirmed)", false);
+    fact("When", when, false);
+    if (!event.location.empty()) fact("Where", event.location, false);
+    if (!event.online.empty()) fact("Online", event.online, true);
+    if (!event.url.empty()) fact("Event page", event.url, true);
 }
 
 // What an entry says, in the forms the formats carry: plain-text summary, the same summary as HTML
@@ -178,26 +177,44 @@ struct EntryText {
 // `with_body` false: an event's content is its facts alone (its body is written apart: stream_views).
 EntryText entry_text(const Item& item, const Zone& zone, bool with_body = true) {
     if (!item.event) return {item.summary, html_escape(item.summary), item.html};
+    // Each string appended to in place (this runs for every event in every view).
+    const std::string when = describe_event_when(*item.event, zone);
     std::string facts_text;
     std::string facts_html = "<p>";
-    for (const auto& fact : event_facts(*item.event, zone)) {
+    facts_text.reserve(when.size() + 128);
+    facts_html.reserve(when.size() + 160);
+    for_each_event_fact(*item.event, when, [&](std::string_view label, std::string_view value, bool is_url) {
         if (!facts_text.empty()) {
             facts_text += '\n';
             facts_html += "<br>\n";
         }
-        facts_text += std::string(fact.label) + ": " + fact.value;
-        facts_html += std::string(fact.label) + ": ";
-        const std::string value = html_escape(fact.value);
-        if (fact.is_url)
-            facts_html.append("<a href=\"").append(value).append("\">").append(value).append("</a>");
-        else
-            facts_html += value;
-    }
+        facts_text.append(label).append(": ").append(value);
+        facts_html.append(label).append(": ");
+        if (is_url) {
+            const std::string escaped = html_escape(value);
+            facts_html.append("<a href=\"").append(escaped).append("\">").append(escaped).append("</a>");
+        } else {
+            append_html_escaped(facts_html, value);
+        }
+    });
     facts_html += "</p>\n";
     EntryText text;
-    text.summary_text = item.summary.empty() ? facts_text : facts_text + "\n\n" + item.summary;
-    text.summary_html = item.summary.empty() ? facts_html : facts_html + "<p>" + html_escape(item.summary) + "</p>\n";
-    text.content_html = with_body ? facts_html + item.html : std::move(facts_html);
+    text.summary_text = std::move(facts_text);
+    if (!item.summary.empty()) text.summary_text.append("\n\n").append(item.summary);
+    if (item.summary.empty()) {
+        text.summary_html = facts_html;
+    } else {
+        text.summary_html.reserve(facts_html.size() + item.summary.size() + 16);
+        text.summary_html.append(facts_html).append("<p>");
+        append_html_escaped(text.summary_html, item.summary);
+        text.summary_html.append("</p>\n");
+    }
+    if (with_body) {
+        text.content_html.reserve(facts_html.size() + item.html.size());
+        text.content_html.append(facts_html).append(item.html);
+    } else {
+        text.content_html = std::move(facts_html);
+    }
     return text;
 }
 
@@ -470,7 +487,7 @@ namespace {
 // The RSS document's writer, holding everything before the first entry.
 XmlWriter rss_writer(const RenderRequest& request) {
     const SiteInfo& site = request.site->config.site;
-    const std::string updated = format_rfc822(request.updated);
+    const DateText updated = format_rfc822(request.updated);
     XmlWriter xml;
     xml.open("rss", {{"version", "2.0"},
                      {"xmlns:atom", "http://www.w3.org/2005/Atom"},
@@ -652,8 +669,8 @@ std::string json_entry_object(const Item& item, const EntryText& text, const Ent
     entry["title"] = common.title;
     entry["content_html"] = text.content_html;
     if (!text.summary_text.empty()) entry["summary"] = text.summary_text;
-    entry["date_published"] = format_rfc3339(common.published);
-    entry["date_modified"] = format_rfc3339(common.updated);
+    entry["date_published"] = format_rfc3339(common.published).str();
+    entry["date_modified"] = format_rfc3339(common.updated).str();
     if (!common.categories.empty()) entry["tags"] = common.categories;
     if (!item.authors.empty()) entry["authors"] = json_authors(item.authors);
     // feed > items > entry: four spaces deeper than dump() puts a top-level value. Written

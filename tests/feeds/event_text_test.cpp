@@ -176,7 +176,7 @@ TEST(EventText, IndependentOfTzAndLocale) {
         const auto e =
             make_event("Europe/Vienna", "2024-09-16T09:00", "2024-09-18T17:30", "FREQ=MONTHLY;BYDAY=3MO;COUNT=3");
         out += describe_event_when(e, zone("America/New_York")) + "\n";
-        out += format_rfc822(utc("2024-05-16T07:30:00Z")) + format_rfc3339(utc("2024-05-16T07:30:00Z"));
+        out += format_rfc822(utc("2024-05-16T07:30:00Z")).str() + format_rfc3339(utc("2024-05-16T07:30:00Z")).str();
         return out;
     };
     const auto saved = [](const char* name) -> std::optional<std::string> {

@@ -448,7 +448,7 @@ TEST(Corpus, NewsletterTitledByHeadingAndDatedByFileName) {
     const std::string rss = render_rss(r).str();
     EXPECT_NE(rss.find("<title>OSPO Newsletter 1</title>"), std::string::npos) << rss.substr(0, 2000);
     EXPECT_NE(rss.find("<link>https://github.com/todogroup/ospology/blob/main/newsletter/2021-07-26.md</link>"), std::string::npos);
-    EXPECT_NE(rss.find("<pubDate>" + format_rfc822(*it->date) + "</pubDate>"), std::string::npos);
+    EXPECT_NE(rss.find("<pubDate>" + format_rfc822(*it->date).str() + "</pubDate>"), std::string::npos);
     // The file name's date, at midnight in the site's zone.
     EXPECT_EQ(date::format("%F", date::make_zoned(zone("America/Los_Angeles").tz, *it->date)), "2021-07-26");
     // The heading became the title: it is not repeated at the top of the content.
