@@ -209,6 +209,10 @@ void DocumentFile::write(std::string_view bytes) {
             return;
         }
     }
+    // A document that outgrows the first buffer is a large one: room for a whole write_buffer at
+    // once, rather than doubling four times with a copy each.
+    if (pending_.size() + bytes.size() > pending_.capacity() && pending_.capacity() < write_buffer)
+        pending_.reserve(write_buffer);
     pending_ += bytes;
 }
 
