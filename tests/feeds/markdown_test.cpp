@@ -677,13 +677,20 @@ std::string cmark_html(const std::string& md) {
     return out;
 }
 
-// render_markdown gives cmark an arena of its own per thread (reset after each document, growing in
-// chunks, a growing buffer extended in place): its HTML must be cmark's with malloc, for documents
-// that fit in the first chunk, ones that need many, and a single buffer larger than any chunk, in
-// any order on one thread.
+// render_markdown gives cmark an arena of its own per thread for documents up to 32 KB (reset after
+// each document, growing in chunks, a growing buffer extended in place), and cmark's own allocator
+// for larger ones: the HTML must be cmark's with malloc, for documents that fit in the first chunk,
+// small ones that need many (dense inline markup), a text node that outgrows chunks, and large
+// documents, in any order on one thread.
 TEST(MarkdownArena, HtmlIsCmarksWithItsOwnAllocator) {
     std::vector<std::string> bodies;
     bodies.push_back("Short *one* with ~~two~~.\n");
+    std::string dense;  // under 32 KB, over a megabyte of nodes
+    while (dense.size() < 30000) dense += "*a* **b** ~~c~~ `d` _e_ ";
+    bodies.push_back(dense + "\n");
+    std::string text_node;  // one text node of 30 KB grown in place
+    while (text_node.size() < 30000) text_node += "word ";
+    bodies.push_back(text_node + "\n");
     std::string many;
     for (int i = 0; i < 4000; ++i)
         many += "## Part " + std::to_string(i) + "\n\n- item *" + std::to_string(i) + "*\n- `code` and **bold**\n\n| a | b |\n|---|---|\n| " +
