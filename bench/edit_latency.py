@@ -233,7 +233,7 @@ def run(server, poller, path, rounds, atomic, tag, pause, mode, trail):
         original = f.read()
     if not re.search(r'(?m)^title: .*$', original):
         sys.exit(f"{path}: no 'title:' line to edit")
-    latencies, timeouts, spurious = [], 0, []
+    latencies, timeouts, spurious = [], 0, 0
     rebuilds_before = server.rebuilds()
     etag = poller.head_etag() if mode == "etag" else None
     for n in range(rounds):
@@ -265,7 +265,7 @@ def run(server, poller, path, rounds, atomic, tag, pause, mode, trail):
                 poller.etag = None
                 if f"SUMMARY:{title}\r\n".encode() in (poller.get() or b""):
                     break
-                spurious.append(served - written)
+                spurious += 1
         else:
             served = poller.wait_for(f"SUMMARY:{title}\r\n".encode(), written + DEADLINE)
         if served is None:
@@ -274,7 +274,7 @@ def run(server, poller, path, rounds, atomic, tag, pause, mode, trail):
             latencies.append(served - written)
         trail.edited()
     if spurious:
-        print(f"  ({len(spurious)} ETag change(s) came from time-triggered rebuilds, not the edit: not counted)")
+        print(f"  ({spurious} ETag change(s) came from time-triggered rebuilds, not the edit: not counted)")
     if mode == "etag" and rounds:
         # The new ETag must name the new bytes: the last edit's title is in the body it tags.
         poller.etag = None

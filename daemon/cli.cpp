@@ -161,6 +161,13 @@ std::optional<int> prepare(const Command& cmd, const std::vector<std::string>& a
     return std::nullopt;
 }
 
+// `site`, shared, and kept in `leftovers` (when given) for the process's exit to drop.
+std::shared_ptr<const Site> kept_site(Site site, CliLeftovers* leftovers) {
+    auto shared = std::make_shared<const Site>(std::move(site));
+    if (leftovers) leftovers->kept.push_back(shared);
+    return shared;
+}
+
 int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, CliLeftovers* leftovers) {
     const Command& cmd = *find_command("check");
     Options opts;
@@ -174,8 +181,7 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
     std::size_t files = 0;
     std::size_t items = 0;
     if (loaded.config) {
-        const auto loaded_site = std::make_shared<const Site>(load_site(*loaded.config));
-        if (leftovers) leftovers->kept.push_back(loaded_site);
+        const auto loaded_site = kept_site(load_site(*loaded.config), leftovers);
         const Site& site = *loaded_site;
         all.insert(all.end(), site.diagnostics.begin(), site.diagnostics.end());
         items = site.items.size();
@@ -231,8 +237,7 @@ int run_build(const std::vector<std::string>& args, std::ostream& out, std::ostr
     if (!loaded.config) return 1;
     configure_logging(loaded.config->log);
     ProgressLog reading("almanac build: reading content files");
-    const auto loaded_site = std::make_shared<const Site>(load_site(*loaded.config, reading.callback()));
-    if (leftovers) leftovers->kept.push_back(loaded_site);
+    const auto loaded_site = kept_site(load_site(*loaded.config, reading.callback()), leftovers);
     const Site& site = *loaded_site;
     for (const auto& d : site.diagnostics) err << format_text(d) << "\n";
     std::string epoch_problem;

@@ -28,12 +28,6 @@ constexpr std::array<std::string_view, 12> month_long = {"January", "February", 
                                                          "May", "June", "July", "August",
                                                          "September", "October", "November", "December"};
 
-std::string pad2(long n) {
-    // Two digits without a temporary (clock times and dates are written for every entry of every view).
-    if (n >= 0 && n < 100) return {static_cast<char>('0' + n / 10), static_cast<char>('0' + n % 10)};
-    return (n < 10 ? "0" : "") + std::to_string(n);
-}
-
 std::string_view short_weekday(date::year_month_day ymd) {
     return weekday_short[date::weekday{date::sys_days{ymd}}.c_encoding()];
 }
@@ -46,15 +40,17 @@ void append_number(std::string& out, long n) {
     out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
 }
 
-// Appends two digits (pad2's).
+// Appends `n` in two digits ("07"); outside 0..99, as std::to_string writes it, after a "0" when
+// below 10.
 void append_pad2(std::string& out, long n) {
     if (n >= 0 && n < 100) {
         char two[2];
         put_two_digits(two, n);
         out.append(two, 2);
-    } else {
-        out += pad2(n);
+        return;
     }
+    if (n < 10) out += '0';
+    append_number(out, n);
 }
 
 // The date and time texts below are appended to one string (they are written for every entry of
@@ -142,7 +138,6 @@ void append_zone_label(std::string& out, const LocalReading& r) {
     append_utc_offset(out, r.offset);
     out += ')';
 }
-
 
 std::string describe_days(date::year_month_day first, date::year_month_day last) {
     if (last <= first) return full_date(first);

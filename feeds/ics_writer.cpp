@@ -431,9 +431,8 @@ std::optional<std::string> single_vevent_head(const PlannedEvent& p, Instant fal
     const auto& item = *p.item;
     std::string out;
     append_folded(out, "BEGIN:VEVENT");
-    std::string line = "UID:";
-    append_escaped_text(line, p.uid);
-    append_folded(out, line);
+    std::string line;
+    append_text_line(out, line, "UID", p.uid);
     line = "DTSTAMP:";
     if (!append_ical_time(line, utc_time(item_updated(item, now).value_or(fallback_updated)))) return std::nullopt;
     append_folded(out, line);

@@ -667,6 +667,7 @@ struct NodeFree {
 struct IterFree {
     void operator()(cmark_iter* i) const { cmark_iter_free(i); }
 };
+
 // cmark's allocations while one document is parsed and rendered, taken from a bump arena of the
 // thread and given back all at once when the document is done (CmarkArena::Document). cmark makes,
 // grows and frees a node, a buffer or a list cell for nearly every run of characters, and those

@@ -200,10 +200,10 @@ EntryText entry_text(const Item& item, const Zone& zone, bool with_body = true) 
     facts_html += "</p>\n";
     EntryText text;
     text.summary_text = std::move(facts_text);
-    if (!item.summary.empty()) text.summary_text.append("\n\n").append(item.summary);
     if (item.summary.empty()) {
         text.summary_html = facts_html;
     } else {
+        text.summary_text.append("\n\n").append(item.summary);
         text.summary_html.reserve(facts_html.size() + item.summary.size() + 16);
         text.summary_html.append(facts_html).append("<p>");
         append_html_escaped(text.summary_html, item.summary);
